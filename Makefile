@@ -1,0 +1,37 @@
+# sparkeo: `make demo` runs the main job on the bundled sample, `make test` runs the suite.
+# Both set up everything they need on a fresh machine (venv, pinned Python packages, Debian services).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+SAMPLE ?= build/sample
+DEMO_OUT ?= results/demo
+
+.PHONY: demo test venv services clean bench
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	@command -v java >/dev/null || bash scripts/install-debian.sh default-jre-headless
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+services:
+	bash scripts/install-debian.sh zookeeper s3fs fuse3 prometheus prometheus-pushgateway
+
+demo: venv
+	$(BIN)/sparkeo sample-data $(SAMPLE)
+	$(BIN)/sparkeo run examples/ndvi_median.json --catalog $(SAMPLE)/layercatalog.json \
+		--output $(DEMO_OUT) --job-id demo-ndvi-median
+
+test: venv services
+	$(BIN)/python -m pytest -q tests
+
+bench: venv
+	$(BIN)/python bench/composite.py
+
+clean:
+	rm -rf build results .pytest_cache

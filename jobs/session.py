@@ -1,0 +1,59 @@
+"""The SparkSession factory: one place for the Spark settings a sparkeo driver needs.
+
+Metrics are configured here so that a local run and the test session expose the same series:
+Spark's PrometheusServlet on the UI port and the JmxSink (what the JMX exporter reads on a cluster),
+under the fixed ``spark.metrics.namespace`` "sparkeo".
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Mapping
+
+METRICS_NAMESPACE = "sparkeo"
+
+METRICS_CONF = {
+    "spark.metrics.namespace": METRICS_NAMESPACE,
+    "spark.ui.prometheus.enabled": "true",
+    "spark.metrics.conf.*.sink.prometheusServlet.class": "org.apache.spark.metrics.sink.PrometheusServlet",
+    "spark.metrics.conf.*.sink.prometheusServlet.path": "/metrics/prometheus",
+    "spark.metrics.conf.master.sink.prometheusServlet.path": "/metrics/master/prometheus",
+    "spark.metrics.conf.applications.sink.prometheusServlet.path": "/metrics/applications/prometheus",
+    "spark.metrics.conf.*.sink.jmx.class": "org.apache.spark.metrics.sink.JmxSink",
+    "spark.metrics.conf.*.source.jvm.class": "org.apache.spark.metrics.source.JvmSource",
+    "spark.metrics.staticSources.enabled": "true",
+    "spark.metrics.appStatusSource.enabled": "true",
+    "spark.executor.processTreeMetrics.enabled": "true",
+}
+
+BASE_CONF = {
+    "spark.python.worker.reuse": "true",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.memory": "2g",
+    # Tile results come back to the driver as compressed arrays; allow large ones.
+    "spark.driver.maxResultSize": "4g",
+    "spark.rpc.message.maxSize": "512",
+}
+
+
+def spark_session(master: str | None = None, app_name: str = "sparkeo",
+                  conf: Mapping[str, str] | None = None, executor_env: Mapping[str, str] | None = None):
+    """Get or create the SparkSession; an existing session (tests, spark-submit) is reused as is."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    if master and not os.environ.get("SPARKEO_UNDER_SPARK_SUBMIT"):
+        builder = builder.master(master)
+    for key, value in {**BASE_CONF, **METRICS_CONF, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    for key, value in (executor_env or {}).items():
+        builder = builder.config(f"spark.executorEnv.{key}", value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session

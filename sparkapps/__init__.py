@@ -1,0 +1,1 @@
+"""Where jobs run: SparkApplication manifests, validation, submit/status/cancel on Kubernetes."""

@@ -1,0 +1,1 @@
+"""The command line: the only place that wires the domain packages together. Nothing imports it."""

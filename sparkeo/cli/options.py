@@ -1,0 +1,32 @@
+"""Options shared by several commands (rasterio's ``rio/options.py`` pattern)."""
+from __future__ import annotations
+
+import click
+
+catalog_opt = click.option(
+    "--catalog", "catalog", default=None, metavar="URI",
+    help="Layer catalog (layercatalog.json, local or s3://) [SPARKEO_CATALOG; default: the sample catalog].",
+)
+output_opt = click.option(
+    "--output", "output", default=None, metavar="DIR|s3://bucket/prefix",
+    help="Results location [default: ./results/<job_id>/].",
+)
+job_id_opt = click.option("--job-id", "job_id", default=None, help="Job id (a Kubernetes name) [default: generated].")
+master_opt = click.option("--master", "master", default=None, help="Spark master [SPARKEO_SPARK_MASTER, local[2]].")
+job_options_opt = click.option(
+    "--job-options", "job_options", default=None, metavar="JSON",
+    help="openEO job options as a JSON object (soft_errors, max_input_pixels, ...).",
+)
+bbox_opt = click.option("--bbox", "bbox", default=None, metavar="W,S,E,N", help="Bounding box.")
+bbox_crs_opt = click.option("--bbox-crs", "bbox_crs", default="EPSG:4326", show_default=True, help="CRS of --bbox.")
+time_opt = click.option("--time", "time", default=None, metavar="START/END",
+                        help="ISO 8601 interval, '..' for an open end; start included, end excluded.")
+json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+
+
+def settings_of(ctx: click.Context):
+    return ctx.find_root().obj["settings"]
+
+
+def caller_of(ctx: click.Context):
+    return ctx.find_root().obj["caller"]

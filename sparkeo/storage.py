@@ -1,0 +1,209 @@
+"""Object storage: local paths and ``s3://`` URIs behind one small set of functions.
+
+Local writes are atomic (temporary file + rename). S3 goes through boto3, honouring
+``AWS_ENDPOINT_URL`` and the usual AWS variables; large uploads are multipart.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from sparkeo.errors import NotFoundInStorage, StorageError
+
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object: its URI, size in bytes and a change fingerprint (mtime or ETag)."""
+
+    uri: str
+    size: int
+    fingerprint: str
+
+
+def is_s3(uri: str) -> bool:
+    return str(uri).startswith("s3://")
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``(bucket, key)``."""
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def join(base: str, *parts: str) -> str:
+    """Join path segments onto a local path or an S3 URI."""
+    if is_s3(base):
+        out = base.rstrip("/")
+        for p in parts:
+            out += "/" + p.strip("/")
+        return out
+    return os.path.join(base, *parts)
+
+
+def resolve(base_uri: str, href: str) -> str:
+    """Resolve ``href`` relative to the document at ``base_uri`` (STAC link semantics)."""
+    if "://" in href or href.startswith("/"):
+        return href
+    if is_s3(base_uri):
+        bucket, key = split_s3(base_uri)
+        return f"s3://{bucket}/" + os.path.normpath(os.path.join(os.path.dirname(key), href))
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(base_uri)), href))
+
+
+def s3_client():
+    """A boto3 S3 client for the configured endpoint (``AWS_ENDPOINT_URL``)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        config=Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"}),
+    )
+
+
+def _s3_error(uri: str, exc: Exception) -> Exception:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    if code in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
+        return NotFoundInStorage(uri)
+    return StorageError(uri, str(exc) or repr(exc))
+
+
+def read_bytes(uri: str) -> bytes:
+    """The whole content of a local file or S3 object."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        try:
+            return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:  # botocore raises many types; classify once
+            raise _s3_error(uri, exc) from exc
+    try:
+        return Path(uri).read_bytes()
+    except FileNotFoundError:
+        raise NotFoundInStorage(uri) from None
+    except OSError as exc:
+        raise StorageError(uri, exc.strerror or str(exc)) from exc
+
+
+def read_text(uri: str) -> str:
+    return read_bytes(uri).decode("utf-8")
+
+
+def write_bytes(uri: str, data: bytes, content_type: str | None = None) -> None:
+    """Write an object; a local file appears only when complete (temp file + rename)."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        extra = {"ContentType": content_type} if content_type else {}
+        try:
+            s3_client().put_object(Bucket=bucket, Key=key, Body=data, **extra)
+        except Exception as exc:
+            raise _s3_error(uri, exc) from exc
+        return
+    path = Path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def upload_file(local_path: str, uri: str, content_type: str | None = None) -> None:
+    """Copy a local file to ``uri``; S3 uploads above 16 MiB are multipart."""
+    if not is_s3(uri):
+        write_bytes(uri, Path(local_path).read_bytes())
+        return
+    from boto3.s3.transfer import TransferConfig
+
+    bucket, key = split_s3(uri)
+    extra = {"ContentType": content_type} if content_type else None
+    try:
+        s3_client().upload_file(
+            local_path, bucket, key, ExtraArgs=extra,
+            Config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD),
+        )
+    except Exception as exc:
+        raise _s3_error(uri, exc) from exc
+
+
+def stat(uri: str) -> ObjectInfo:
+    """Size and change fingerprint of one object."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        try:
+            head = s3_client().head_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            raise _s3_error(uri, exc) from exc
+        return ObjectInfo(uri, int(head["ContentLength"]), head.get("ETag", "").strip('"'))
+    try:
+        st = os.stat(uri)
+    except FileNotFoundError:
+        raise NotFoundInStorage(uri) from None
+    return ObjectInfo(uri, st.st_size, f"{st.st_mtime_ns}")
+
+
+def exists(uri: str) -> bool:
+    try:
+        stat(uri)
+        return True
+    except NotFoundInStorage:
+        return False
+
+
+def list_prefix(uri: str) -> list[ObjectInfo]:
+    """Every object below a folder or S3 prefix, sorted by URI."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        prefix = key.rstrip("/") + "/" if key else ""
+        out = []
+        try:
+            pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    out.append(ObjectInfo(f"s3://{bucket}/{obj['Key']}", int(obj["Size"]), obj["ETag"].strip('"')))
+        except Exception as exc:
+            raise _s3_error(uri, exc) from exc
+        return sorted(out, key=lambda o: o.uri)
+    root = Path(uri)
+    if not root.exists():
+        return []
+    return sorted(
+        (ObjectInfo(str(p), p.stat().st_size, str(p.stat().st_mtime_ns)) for p in root.rglob("*") if p.is_file()),
+        key=lambda o: o.uri,
+    )
+
+
+def delete_prefix(uri: str) -> int:
+    """Delete every object below a folder or prefix; returns how many were deleted."""
+    objects = list_prefix(uri)
+    if is_s3(uri):
+        client = s3_client()
+        bucket, _ = split_s3(uri)
+        for i in range(0, len(objects), 1000):
+            batch = [{"Key": split_s3(o.uri)[1]} for o in objects[i:i + 1000]]
+            client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        return len(objects)
+    for o in objects:
+        Path(o.uri).unlink(missing_ok=True)
+    return len(objects)
+
+
+def download(uri: str, local_path: str) -> None:
+    """Copy one object to a local file."""
+    Path(local_path).parent.mkdir(parents=True, exist_ok=True)
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        try:
+            s3_client().download_file(bucket, key, local_path)
+        except Exception as exc:
+            raise _s3_error(uri, exc) from exc
+        return
+    write_bytes(local_path, read_bytes(uri))

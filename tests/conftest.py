@@ -1,0 +1,20 @@
+"""Test configuration: fixtures live in tests/fixtures, one module per service."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = (Path(__file__).resolve().parent.parent.parent / "shared").resolve()
+
+pytest_plugins = [
+    "tests.fixtures.spark",
+]
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the clone: specs and real data (inputs to tests, never copied)."""
+    if not SHARED.is_dir():
+        pytest.fail(f"../shared not found at {SHARED}: tests need the shared specs and data")
+    return SHARED

@@ -1,0 +1,1 @@
+"""What happened: the ZooKeeper job registry and the CronJob pass that syncs it with the cluster."""
