@@ -90,7 +90,7 @@ class TileGrid:
     @property
     def bounds(self) -> Bounds:
         h, w = self.shape
-        xs, ys = zip(*(self.affine * (c, r) for c, r in ((0, 0), (w, 0), (0, h), (w, h))))
+        xs, ys = zip(*(self.affine @ (c, r) for c, r in ((0, 0), (w, 0), (0, h), (w, h))))
         return min(xs), min(ys), max(xs), max(ys)
 
     @property
@@ -107,14 +107,14 @@ class TileGrid:
     def crop(self, window: Window) -> "TileGrid":
         """The sub-grid covering ``window`` (which may extend past the edges: a pad)."""
         a, b, c, d, e, f = self.transform
-        x, y = self.affine * (window.col_off, window.row_off)
+        x, y = self.affine @ (window.col_off, window.row_off)
         return TileGrid(self.crs, (a, b, x, d, e, y), (window.height, window.width))
 
     def window_of(self, bounds: Bounds) -> Window:
         """The window of this (north-up) grid covering ``bounds``, clipped to the grid; may be empty."""
         inv = ~self.affine
-        c0, r0 = inv * (bounds[0], bounds[3])
-        c1, r1 = inv * (bounds[2], bounds[1])
+        c0, r0 = inv @ (bounds[0], bounds[3])
+        c1, r1 = inv @ (bounds[2], bounds[1])
         c0, c1 = sorted((c0, c1))
         r0, r1 = sorted((r0, r1))
         c0 = max(int(math.floor(_round(c0))), 0)

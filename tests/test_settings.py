@@ -1,0 +1,46 @@
+"""Settings precedence (flags > environment > defaults), GDAL options and the caller identity."""
+import pytest
+
+from sparkeo.errors import ConfigError, UserError
+from sparkeo.identity import Caller
+from sparkeo.rasterenv import gdal_options
+from sparkeo.settings import Settings
+
+
+def test_environment_overrides_defaults_and_flags_override_environment():
+    env = {"SPARKEO_TILE_SIZE": "256", "SPARKEO_CATALOG": "/cat.json", "AWS_ENDPOINT_URL": "http://127.0.0.1:9000"}
+    s = Settings.from_env(env)
+    assert (s.tile_size, s.catalog, s.s3_endpoint) == (256, "/cat.json", "http://127.0.0.1:9000")
+    s2 = Settings.from_env(env, tile_size=128, catalog=None)
+    assert s2.tile_size == 128 and s2.catalog == "/cat.json"   # None flags fall through
+    assert Settings.from_env({}).tile_size == 512
+
+
+def test_bad_environment_value_is_a_user_error_naming_the_variable():
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"SPARKEO_TILE_SIZE": "big"})
+    assert isinstance(err.value, UserError)
+    assert "SPARKEO_TILE_SIZE" in str(err.value) and "'big'" in str(err.value)
+
+
+def test_to_env_round_trips():
+    s = Settings.from_env({}, tile_size=300, s3_endpoint="https://s3.example:8443", read_retries=7)
+    assert Settings.from_env(s.to_env()) == s
+
+
+def test_gdal_options_carry_endpoint_and_retries():
+    opts = gdal_options(Settings.from_env({}, s3_endpoint="http://127.0.0.1:5000", gdal_http_max_retry=9))
+    assert opts["AWS_S3_ENDPOINT"] == "127.0.0.1:5000"
+    assert opts["AWS_HTTPS"] == "NO" and opts["AWS_VIRTUAL_HOSTING"] == "FALSE"
+    assert opts["GDAL_HTTP_MAX_RETRY"] == 9
+    assert opts["GDAL_DISABLE_READDIR_ON_OPEN"] == "EMPTY_DIR"
+    assert "AWS_S3_ENDPOINT" not in gdal_options(Settings.from_env({}))
+
+
+def test_caller_groups_and_visibility(monkeypatch):
+    monkeypatch.setenv("SPARKEO_USER", "ana")
+    monkeypatch.setenv("SPARKEO_GROUPS", "eo, vito ,")
+    c = Caller.from_values(None, None)
+    assert c.user == "ana" and c.groups == {"eo", "vito"}
+    assert c.may_see(()) and c.may_see(("vito",)) and not c.may_see(("esa",))
+    assert Caller.from_values("bob", "").groups == frozenset()
