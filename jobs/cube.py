@@ -36,6 +36,9 @@ class CubeMeta:
     dtype: str = "float32"                      # source dtype while bands pass through untouched
     nodata: float | None = None                 # output nodata for ``dtype`` (NaN for floats)
     dim_types: Mapping[str, str] = field(default_factory=dict)   # dim -> spatial|temporal|bands|other
+    # band name -> its common name and aliases (from the catalog's eo:bands), so ndvi/filter_bands
+    # resolve "nir"/"red" to the collection's own band names
+    band_aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def replace(self, **changes) -> "CubeMeta":
         return dataclasses.replace(self, **changes)
@@ -103,4 +106,9 @@ class LazyCube(ABC):
         return None
 
     def clip(self, grid: TileGrid, node_id: str) -> "LazyCube | None":
+        return None
+
+    def resample(self, grid: TileGrid, method: str, node_id: str) -> "LazyCube | None":
+        """A cube read directly onto ``grid`` (any CRS) with resampling ``method`` ("near", "bilinear"...),
+        or None to let resample_spatial warp this cube's values."""
         return None

@@ -2,7 +2,7 @@
 
 Metrics are configured here so that a local run and the test session expose the same series:
 Spark's PrometheusServlet on the UI port and the JmxSink (what the JMX exporter reads on a cluster),
-under the fixed ``spark.metrics.namespace`` "sparkeo".
+under the fixed ``spark.metrics.namespace`` "sparkeo.job".
 """
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import os
 import sys
 from typing import Mapping
 
-METRICS_NAMESPACE = "sparkeo"
+# Two dot-separated parts: the operator's JMX-exporter rules read them as app_namespace and app_id
+# (``metrics<name=(\S+)\.(\S+)\.…``); with one part no Spark MBean matches any rule (tests/test_dashboards.py).
+METRICS_NAMESPACE = "sparkeo.job"
 
 METRICS_CONF = {
     "spark.metrics.namespace": METRICS_NAMESPACE,

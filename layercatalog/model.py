@@ -35,6 +35,7 @@ class DataSource:
 
     type: str                      # "stac"
     url: str                       # catalog.json / collection.json (local or s3://) or API collection URL
+    collection: str | None = None  # the STAC collection id inside ``url`` (default: the layer collection's id)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class AssetBand:
     dtype: str | None = None
     categorical: bool = False
     asset_key: str = ""
+    asset_bands: int = 1              # how many bands the asset file holds (byte estimates)
+    file_size: int | None = None      # the asset's ``file:size`` when the catalog gives it
 
 
 @dataclass(frozen=True)

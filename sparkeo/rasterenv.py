@@ -34,13 +34,77 @@ def gdal_options(settings: Settings) -> dict[str, object]:
 def rasterio_env(settings: Settings):
     """A ``rasterio.Env`` context carrying ``gdal_options(settings)``.
 
-    Credentials come from the usual AWS variables/profile through rasterio's AWSSession.
+    Credentials come from ``settings`` (the AWS variables the driver saw), else from the usual
+    AWS variables/profile of this process through rasterio's AWSSession.
     """
     import rasterio
     from rasterio.session import AWSSession
 
     opts = gdal_options(settings)
-    session = None
-    if settings.s3_endpoint:
-        session = AWSSession(endpoint_url=opts["AWS_S3_ENDPOINT"], region_name=settings.aws_region)
-    return rasterio.Env(session=session, **opts) if session else rasterio.Env(**opts)
+    if not (settings.s3_endpoint or settings.aws_access_key_id):
+        return rasterio.Env(**opts)
+    # Explicit credentials from Settings win: on an executor the driver's environment may be absent.
+    session = AWSSession(
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        aws_session_token=settings.aws_session_token,
+        region_name=settings.aws_region,
+        endpoint_url=opts.get("AWS_S3_ENDPOINT"),
+    )
+    return rasterio.Env(session=session, **opts)
+
+
+# GDAL/S3 messages that mean "the service had a hiccup, try again".
+TRANSIENT_MESSAGES = (
+    "http error", "curl error", "timed out", "timeout", "connection", "reset by peer", "temporar",
+    "throttl", "slow down", "slowdown", "reduce your request rate", "service unavailable",
+    "internal error", "try again", "response code: 50", "resource busy",
+)
+# Messages that stay true however often we ask: the object is not there, or we may not read it.
+PERMANENT_MESSAGES = ("nosuchkey", "nosuchbucket", "access denied", "accessdenied", "forbidden",
+                      "response code: 403", "response code: 404")
+# A block read that came back short: over the network that is usually a cut transfer, not a bad file.
+SHORT_READ_MESSAGES = ("read failed", "ireadblock failed", "readencoded", "read error", "got 0 bytes")
+REMOTE_PREFIXES = ("/vsis3/", "/vsicurl/", "/vsigs/", "/vsiaz/", "/vsiswift/", "s3://", "http://", "https://")
+
+
+def _gdal_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it was raised from (rasterio chains GDAL's CPLE_* errors)."""
+    chain, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def is_transient_read_error(exc: BaseException, href: str) -> bool:
+    """Whether a failed rasterio read of ``href`` may succeed when tried again.
+
+    Looks at the whole chain rasterio raises (the outer ``RasterioIOError`` often only says "Read
+    failed. See previous exception"). Network and S3 5xx errors are transient; a missing object or
+    a refused one is not. For remote hrefs a short block read counts as transient: a connection cut
+    mid-transfer looks exactly like that, and a truly corrupt object still fails once retries run out.
+    """
+    chain = _gdal_chain(exc)
+    messages = " | ".join((str(e) or repr(e)).lower() for e in chain)
+    kinds = {type(e).__name__ for e in chain}
+    if any(m in messages for m in PERMANENT_MESSAGES):
+        return False
+    if kinds & {"CPLE_HttpResponseError", "CPLE_AWSError"}:
+        return True
+    if any(m in messages for m in TRANSIENT_MESSAGES):
+        return True
+    remote = str(href).startswith(REMOTE_PREFIXES)
+    return remote and any(m in messages for m in SHORT_READ_MESSAGES)
+
+
+def describe_read_error(exc: BaseException) -> str:
+    """One line naming what went wrong: rasterio's message plus the GDAL errors behind it."""
+    parts: list[str] = []
+    for e in _gdal_chain(exc):
+        text = str(e) or repr(e)
+        if "see previous exception" in text.lower() or text in parts:
+            continue
+        parts.append(text)
+    return ": ".join(parts) or repr(exc)

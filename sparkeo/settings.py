@@ -32,6 +32,14 @@ class Settings:
     # S3: the standard boto3 variable; handed on to GDAL as AWS_S3_ENDPOINT etc.
     s3_endpoint: str | None = field(default=None, metadata={"env": "AWS_ENDPOINT_URL"})
     aws_region: str | None = field(default=None, metadata={"env": "AWS_DEFAULT_REGION"})
+    # Credentials travel inside Settings to executors (tasks get Settings, not the driver's env);
+    # to_env() leaves them out: on a cluster they come from Kubernetes Secret references.
+    aws_access_key_id: str | None = field(default=None, repr=False,
+                                          metadata={"env": "AWS_ACCESS_KEY_ID", "secret": True})
+    aws_secret_access_key: str | None = field(default=None, repr=False,
+                                              metadata={"env": "AWS_SECRET_ACCESS_KEY", "secret": True})
+    aws_session_token: str | None = field(default=None, repr=False,
+                                          metadata={"env": "AWS_SESSION_TOKEN", "secret": True})
     gdal_http_max_retry: int = field(default=5, metadata={"env": "SPARKEO_GDAL_HTTP_MAX_RETRY"})
     gdal_http_retry_delay: float = field(default=0.5, metadata={"env": "SPARKEO_GDAL_HTTP_RETRY_DELAY"})
     metrics_port: int = field(default=0, metadata={"env": "SPARKEO_METRICS_PORT"})
@@ -60,11 +68,16 @@ class Settings:
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def to_env(self) -> dict[str, str]:
-        """The environment variables that reproduce these settings in another process (executors)."""
+    def to_env(self, include_secrets: bool = False) -> dict[str, str]:
+        """The environment variables that reproduce these settings in another process (executors).
+
+        Secrets (AWS credentials) only with ``include_secrets``: a cluster passes them as Secret refs.
+        """
         out = {}
         for f in dataclasses.fields(self):
             name, value = f.metadata.get("env"), getattr(self, f.name)
+            if f.metadata.get("secret") and not include_secrets:
+                continue
             if name and value is not None:
                 out[name] = str(value)
         return out

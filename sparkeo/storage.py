@@ -5,13 +5,15 @@ Local writes are atomic (temporary file + rename). S3 goes through boto3, honour
 """
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from sparkeo.errors import NotFoundInStorage, StorageError
+from sparkeo.errors import NotFoundInStorage, SparkeoError, StorageError
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 
@@ -56,13 +58,26 @@ def resolve(base_uri: str, href: str) -> str:
 
 
 def s3_client():
-    """A boto3 S3 client for the configured endpoint (``AWS_ENDPOINT_URL``)."""
+    """A boto3 S3 client for the configured endpoint (``AWS_ENDPOINT_URL``) and credentials.
+
+    Clients are thread-safe and slow to build, so one is kept per endpoint/credentials/region.
+    """
+    env = os.environ
+    return _cached_client(env.get("AWS_ENDPOINT_URL") or None, env.get("AWS_ACCESS_KEY_ID"),
+                          env.get("AWS_SECRET_ACCESS_KEY"), env.get("AWS_SESSION_TOKEN"),
+                          env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION"), env.get("AWS_PROFILE"))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_client(endpoint, key_id, secret, token, region, profile):
     import boto3
     from botocore.config import Config
 
-    return boto3.client(
+    session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret,
+                                    aws_session_token=token, region_name=region, profile_name=profile)
+    return session.client(
         "s3",
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        endpoint_url=endpoint,
         config=Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"}),
     )
 
@@ -104,31 +119,46 @@ def write_bytes(uri: str, data: bytes, content_type: str | None = None) -> None:
         except Exception as exc:
             raise _s3_error(uri, exc) from exc
         return
+    _write_local(uri, lambda fh: fh.write(data))
+
+
+def _write_local(uri: str, fill) -> None:
+    """Create a local file atomically: ``fill(fh)`` writes a temp file that is then renamed."""
     path = Path(uri)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        raise StorageError(uri, exc.strerror or str(exc)) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            fill(fh)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, SparkeoError):
+            raise StorageError(uri, exc.strerror or str(exc)) from exc
         raise
 
 
-def upload_file(local_path: str, uri: str, content_type: str | None = None) -> None:
-    """Copy a local file to ``uri``; S3 uploads above 16 MiB are multipart."""
+def upload_file(local_path: str, uri: str, content_type: str | None = None, part_size: int | None = None) -> None:
+    """Copy a local file to ``uri``; S3 uploads larger than ``part_size`` (default
+    ``MULTIPART_THRESHOLD``, 16 MiB) are multipart, in parts of that size."""
     if not is_s3(uri):
-        write_bytes(uri, Path(local_path).read_bytes())
+        def copy(fh):
+            with open(local_path, "rb") as src:
+                shutil.copyfileobj(src, fh, 1024 * 1024)
+        _write_local(uri, copy)
         return
     from boto3.s3.transfer import TransferConfig
 
     bucket, key = split_s3(uri)
     extra = {"ContentType": content_type} if content_type else None
+    part_size = part_size or MULTIPART_THRESHOLD
     try:
         s3_client().upload_file(
             local_path, bucket, key, ExtraArgs=extra,
-            Config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD),
+            Config=TransferConfig(multipart_threshold=part_size, multipart_chunksize=part_size),
         )
     except Exception as exc:
         raise _s3_error(uri, exc) from exc
@@ -181,18 +211,41 @@ def list_prefix(uri: str) -> list[ObjectInfo]:
     )
 
 
-def delete_prefix(uri: str) -> int:
-    """Delete every object below a folder or prefix; returns how many were deleted."""
-    objects = list_prefix(uri)
+def delete(uri: str) -> None:
+    """Delete one object or file; deleting something that is not there is not an error."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        try:
+            s3_client().delete_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            raise _s3_error(uri, exc) from exc
+        return
+    try:
+        Path(uri).unlink(missing_ok=True)
+    except OSError as exc:
+        raise StorageError(uri, exc.strerror or str(exc)) from exc
+
+
+def delete_prefix(uri: str, keep: frozenset[str] | set[str] = frozenset()) -> int:
+    """Delete every object below a folder or prefix except the URIs in ``keep``; returns how many."""
+    objects = [o for o in list_prefix(uri) if o.uri not in keep]
     if is_s3(uri):
         client = s3_client()
         bucket, _ = split_s3(uri)
         for i in range(0, len(objects), 1000):
             batch = [{"Key": split_s3(o.uri)[1]} for o in objects[i:i + 1000]]
-            client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            try:
+                response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            except Exception as exc:
+                raise _s3_error(uri, exc) from exc
+            # delete_objects reports per-key failures in the body of a 200 response.
+            if response.get("Errors"):
+                first = response["Errors"][0]
+                raise StorageError(f"s3://{bucket}/{first.get('Key')}",
+                                   f"delete failed: {first.get('Code')} {first.get('Message', '')}".strip())
         return len(objects)
     for o in objects:
-        Path(o.uri).unlink(missing_ok=True)
+        delete(o.uri)
     return len(objects)
 
 
@@ -206,4 +259,10 @@ def download(uri: str, local_path: str) -> None:
         except Exception as exc:
             raise _s3_error(uri, exc) from exc
         return
-    write_bytes(local_path, read_bytes(uri))
+    def copy(fh):
+        try:
+            with open(uri, "rb") as src:
+                shutil.copyfileobj(src, fh, 1024 * 1024)
+        except FileNotFoundError:
+            raise NotFoundInStorage(uri) from None
+    _write_local(local_path, copy)

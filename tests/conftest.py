@@ -9,6 +9,17 @@ SHARED = (Path(__file__).resolve().parent.parent.parent / "shared").resolve()
 
 pytest_plugins = [
     "tests.fixtures.spark",
+    "tests.fixtures.zookeeper",
+    "tests.fixtures.s3",
+    "tests.fixtures.fuse",
+    "tests.fixtures.fault_proxy",
+    "tests.fixtures.eodata",
+    "tests.fixtures.k8s_api",
+    "tests.fixtures.prometheus",
+    "tests.fixtures.conformance",
+    "tests.fixtures.catalogs",
+    "tests.fixtures.realdata",
+    "tests.fixtures.cubes",
 ]
 
 

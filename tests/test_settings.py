@@ -28,6 +28,15 @@ def test_to_env_round_trips():
     assert Settings.from_env(s.to_env()) == s
 
 
+def test_credentials_are_read_but_kept_out_of_repr_and_executor_env():
+    env = {"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_ENDPOINT_URL": "http://h:1"}
+    s = Settings.from_env(env)
+    assert (s.aws_access_key_id, s.aws_secret_access_key) == ("AKIA1", "s3cr3t")
+    assert "s3cr3t" not in repr(s)
+    assert "AWS_SECRET_ACCESS_KEY" not in s.to_env() and s.to_env()["AWS_ENDPOINT_URL"] == "http://h:1"
+    assert Settings.from_env(s.to_env(include_secrets=True)) == s
+
+
 def test_gdal_options_carry_endpoint_and_retries():
     opts = gdal_options(Settings.from_env({}, s3_endpoint="http://127.0.0.1:5000", gdal_http_max_retry=9))
     assert opts["AWS_S3_ENDPOINT"] == "127.0.0.1:5000"

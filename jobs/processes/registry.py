@@ -25,6 +25,9 @@ class Param:
     name: str
     default: Any = _MISSING
     kind: str = "any"        # any | number | boolean | string | array | cube | callback | object
+    # for kind="callback": the parameters the callback receives (e.g. ("data", "context")), so the
+    # graph validator can reject a from_parameter no enclosing callback defines; () = not checked
+    callback_params: tuple[str, ...] = ()
 
     @property
     def required(self) -> bool:

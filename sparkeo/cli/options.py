@@ -30,3 +30,13 @@ def settings_of(ctx: click.Context):
 
 def caller_of(ctx: click.Context):
     return ctx.find_root().obj["caller"]
+
+# Kubernetes commands (render, submit, status, list, cancel)
+deployment_opt = click.option(
+    "--config", "deployment_config", default=None, metavar="DEPLOYMENT_YAML",
+    help="Deployment settings for SparkApplications (image, resources, ...) [SPARKEO_DEPLOYMENT].",
+)
+kubeconfig_opt = click.option("--kubeconfig", default=None, metavar="PATH",
+                              help="kubeconfig file [KUBECONFIG, ~/.kube/config, else in-cluster].")
+namespace_opt = click.option("--namespace", "-n", "namespace", default=None,
+                             help="Kubernetes namespace [SPARKEO_NAMESPACE, the deployment settings'].")

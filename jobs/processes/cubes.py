@@ -1,0 +1,202 @@
+"""Cube processes that load, filter and save: load_collection, filter_bbox, filter_temporal,
+filter_bands, save_result; plus the dimension/band lookups the other cube modules share.
+
+Each process runs on the driver as ``fn(build_ctx, node_id, **arguments)`` and returns a
+``LazyCube`` whose meta is final. Filters first offer the upstream cube the push-down hook
+(``select_bands``, ``select_time``, ``clip``) so a loading leaf reads less; otherwise they wrap it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from jobs.callback import Callback
+from jobs.cube import CubeMeta, LazyCube
+from jobs.derived import DerivedCube
+from jobs.errors import ProcessError, ProcessGraphError
+from jobs.grid import TileGrid, Window
+from jobs.processes.registry import Param, process
+from jobs.timelabels import parse_instant
+
+# --- shared lookups ----------------------------------------------------------------------------------
+
+
+def require_dimension(meta: CubeMeta, dimension: str, argument: str = "dimension") -> str:
+    """``dimension`` if the cube has it, else DimensionNotAvailable naming the cube's dimensions."""
+    if dimension not in meta.dims:
+        raise ProcessError("DimensionNotAvailable", f"dimension {dimension!r} does not exist "
+                                                    f"(the cube has {', '.join(meta.dims)})", argument=argument)
+    return dimension
+
+
+def dimensions_of_type(meta: CubeMeta, kind: str) -> list[str]:
+    return [d for d in meta.dims if meta.dim_types.get(d, _default_type(d)) == kind]
+
+
+def _default_type(dim: str) -> str:
+    return {"t": "temporal", "bands": "bands", "x": "spatial", "y": "spatial"}.get(dim, "other")
+
+
+def bands_dimension(meta: CubeMeta, argument: str = "data") -> str:
+    dims = dimensions_of_type(meta, "bands")
+    if not dims:
+        raise ProcessError("DimensionMissing", "the data cube has no bands dimension", argument=argument)
+    return dims[0]
+
+
+def match_band(meta: CubeMeta, dim: str, name: str) -> list[int]:
+    """Indices of the bands matching ``name``: the band's own name first, else its common name/aliases."""
+    labels = list(meta.labels[dim])
+    if name in labels:
+        return [labels.index(name)]
+    return [i for i, b in enumerate(labels) if name in meta.band_aliases.get(b, ())]
+
+
+def temporal_bounds(extent, argument: str = "extent"):
+    """(start, end) datetimes (either may be None) of a left-closed openEO temporal interval."""
+    if not isinstance(extent, (list, tuple)) or len(extent) != 2:
+        raise ProcessGraphError(None, argument, f"expected a temporal interval [start, end], got {extent!r}")
+    if extent[0] is None and extent[1] is None:
+        raise ProcessError("TemporalExtentEmpty", "both ends of the temporal interval are null", argument=argument)
+    try:
+        start, end = (None if v is None else parse_instant(v) for v in extent)
+    except (TypeError, ValueError):
+        raise ProcessGraphError(None, argument, f"not an RFC 3339 date or date-time interval: {extent!r}") from None
+    if start is not None and end is not None and end <= start:
+        raise ProcessError("TemporalExtentEmpty", f"the interval {extent!r} is empty: its end is not after its start",
+                           argument=argument)
+    return start, end
+
+
+def take(meta: CubeMeta, dim: str, indices: list[int], node_id: str, inp: LazyCube, **changes) -> DerivedCube:
+    """``inp`` restricted to ``indices`` along ``dim`` (labels follow)."""
+    labels = dict(meta.labels)
+    labels[dim] = tuple(meta.labels[dim][i] for i in indices)
+    axis = meta.axis(dim)
+    idx = np.asarray(indices, dtype=int)
+    return DerivedCube(node_id, meta.replace(labels=labels, **changes), (inp,), lambda a: np.take(a, idx, axis=axis))
+
+
+# --- load and save ---------------------------------------------------------------------------------------
+@process("load_collection", Param("id", kind="string"), Param("spatial_extent", None, "object"),
+         Param("temporal_extent", None, "array"), Param("bands", None, "array"), Param("properties", None, "object", callback_params=("value",)),
+         kind="cube")
+def load_collection(ctx, node_id, id, spatial_extent=None, temporal_extent=None, bands=None, properties=None):
+    """The source's cube for a collection; ``properties`` are passed on as given (callbacks by property)."""
+    if temporal_extent is not None:
+        temporal_bounds(temporal_extent, "temporal_extent")
+    if properties is not None:
+        # the source gets the openEO JSON form back: {"eo:cloud_cover": {"process_graph": {...}}}
+        properties = {k: ({"process_graph": dict(v.graph.raw)} if isinstance(v, Callback) else v)
+                      for k, v in properties.items()}
+    return ctx.source.load_collection(node_id, id, spatial_extent, temporal_extent, bands, properties)
+
+
+@process("save_result", Param("data", kind="cube"), Param("format", kind="string"), Param("options", {}, "object"),
+         kind="cube")
+def save_result(ctx, node_id, data, format, options=None):
+    """Record how to save ``data`` and return it (the runner writes it)."""
+    from jobs.evaluate import SaveSpec, normalise_format
+
+    ctx.saves.append(SaveSpec(node_id, normalise_format(format, node_id), dict(options or {})))
+    return data
+
+
+# --- filters -------------------------------------------------------------------------------------------------
+@process("filter_bands", Param("data", kind="cube"), Param("bands", [], "array"), Param("wavelengths", [], "array"),
+         kind="cube")
+def filter_bands(ctx, node_id, data, bands=(), wavelengths=()):
+    """The bands named (by name, else common name/alias), in the order given."""
+    if not bands and not wavelengths:
+        raise ProcessError("BandFilterParameterMissing", "give bands or wavelengths to filter on", argument="bands")
+    if wavelengths:
+        raise ProcessGraphError(None, "wavelengths", "filtering by wavelength is not supported: name the bands")
+    meta = data.meta
+    dim = bands_dimension(meta)
+    indices: list[int] = []
+    for name in bands:
+        indices += [i for i in match_band(meta, dim, name) if i not in indices]
+    names = tuple(meta.labels[dim][i] for i in indices)
+    pushed = data.select_bands(names, node_id)
+    if pushed is not None:
+        return pushed
+    return take(meta, dim, indices, node_id, data)
+
+
+@process("filter_temporal", Param("data", kind="cube"), Param("extent", kind="array"), Param("dimension", None, "string"),
+         kind="cube")
+def filter_temporal(ctx, node_id, data, extent, dimension=None):
+    """Labels ``start <= t < end`` on one temporal dimension (all of them when ``dimension`` is null)."""
+    start, end = temporal_bounds(extent)
+    meta = data.meta
+    dims = [require_dimension(meta, dimension)] if dimension else dimensions_of_type(meta, "temporal")
+    if dimension and meta.dim_types.get(dimension, _default_type(dimension)) != "temporal":
+        raise ProcessError("DimensionNotAvailable", f"dimension {dimension!r} is not temporal", argument="dimension")
+    if not dims:
+        raise ProcessError("DimensionNotAvailable", "the data cube has no temporal dimension", argument="data")
+    if dims == ["t"] and dimension in (None, "t"):
+        pushed = data.select_time(start, end, node_id)
+        if pushed is not None:
+            return pushed
+    cube = data
+    for dim in dims:
+        keep = [i for i, label in enumerate(cube.meta.labels[dim])
+                if (start is None or parse_instant(label) >= start) and (end is None or parse_instant(label) < end)]
+        cube = take(cube.meta, dim, keep, node_id, cube)
+    return cube
+
+
+@process("filter_bbox", Param("data", kind="cube"), Param("extent", kind="object"), kind="cube")
+def filter_bbox(ctx, node_id, data, extent):
+    """The pixels whose centre lies in ``extent`` (any CRS, transformed to the cube's; edges included)."""
+    meta = data.meta
+    if meta.grid is None:
+        raise ProcessError("DimensionMissing", "the data cube has no spatial dimensions", argument="data")
+    grid = centres_within(meta.grid, bbox_in_crs(extent, meta.grid.crs))
+    pushed = data.clip(grid, node_id)
+    if pushed is not None:
+        return pushed
+    return DerivedCube(node_id, meta.replace(grid=grid), (data,), lambda a: a)
+
+
+def centres_within(grid: TileGrid, bounds) -> TileGrid:
+    """The sub-grid of the pixels whose centres lie inside ``bounds`` (edges included; north-up grids).
+
+    Centres rather than touching pixels: a bounding box transformed from another CRS grows a little,
+    and must not pick up a neighbouring row or column it barely grazes.
+    """
+    inv = ~grid.affine
+    c0, r0 = inv @ (bounds[0], bounds[3])
+    c1, r1 = inv @ (bounds[2], bounds[1])
+    c0, c1 = sorted((c0, c1))
+    r0, r1 = sorted((r0, r1))
+    eps = 1e-9
+    first_col, last_col = max(math.ceil(c0 - 0.5 - eps), 0), min(math.floor(c1 - 0.5 + eps), grid.width - 1)
+    first_row, last_row = max(math.ceil(r0 - 0.5 - eps), 0), min(math.floor(r1 - 0.5 + eps), grid.height - 1)
+    return grid.crop(Window(first_row, first_col, max(last_row - first_row + 1, 0), max(last_col - first_col + 1, 0)))
+
+
+def bbox_in_crs(extent: dict, crs: str, argument: str = "extent") -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of an openEO bounding box in ``crs`` (densified transform)."""
+    try:
+        west, south, east, north = (float(extent[k]) for k in ("west", "south", "east", "north"))
+    except (KeyError, TypeError, ValueError):
+        raise ProcessGraphError(None, argument, "a bounding box needs numeric west, south, east and north") from None
+    if west > east or south > north:
+        raise ProcessGraphError(None, argument, f"west > east or south > north in {extent!r}")
+    src = extent.get("crs") or 4326
+    return transform_bounds((west, south, east, north), src, crs, argument)
+
+
+def transform_bounds(bounds, src, dst, argument: str = "extent"):
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError
+
+    try:
+        src_crs, dst_crs = CRS.from_user_input(src), CRS.from_user_input(dst)
+    except CRSError as e:
+        raise ProcessGraphError(None, argument, f"unknown coordinate reference system: {e}") from None
+    if src_crs == dst_crs:
+        return tuple(bounds)
+    return Transformer.from_crs(src_crs, dst_crs, always_xy=True).transform_bounds(*bounds, densify_pts=21)

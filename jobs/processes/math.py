@@ -1,0 +1,256 @@
+"""Element-wise openEO processes: arithmetic, math functions, comparisons and logic (1.2.0).
+
+Each works on Python scalars (``None`` = no-data) and on pixel arrays (NaN = no-data), see
+``jobs.processes.elementwise``. Arithmetic follows IEEE 754 (``divide(1, 0)`` is +inf, no error).
+Comparisons and logic return booleans with three-valued no-data: a ``bool`` array when no pixel is
+no-data, otherwise float32 1/0/NaN.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from jobs.errors import ProcessError
+from jobs.processes.elementwise import (
+    boolean_result, check_number, numeric, pixel_missing, truth, unwrap,
+)
+from jobs.processes.labeled import is_number
+from jobs.processes.registry import Param, process
+
+XY = (Param("x", kind="number"), Param("y", kind="number"))
+
+
+# --- arithmetic ------------------------------------------------------------------------------
+@process("add", *XY)
+def add(x, y):
+    """x + y."""
+    return numeric(np.add, ("x", "y"), x, y)
+
+
+@process("subtract", *XY)
+def subtract(x, y):
+    """x - y."""
+    return numeric(np.subtract, ("x", "y"), x, y)
+
+
+@process("multiply", *XY)
+def multiply(x, y):
+    """x * y."""
+    return numeric(np.multiply, ("x", "y"), x, y)
+
+
+@process("divide", *XY)
+def divide(x, y):
+    """x / y; division by zero gives +-inf or NaN (IEEE 754)."""
+    return numeric(np.true_divide, ("x", "y"), x, y)
+
+
+@process("normalized_difference", *XY)
+def normalized_difference(x, y):
+    """(x - y) / (x + y)."""
+    return numeric(lambda a, b: (a - b) / (a + b), ("x", "y"), x, y)
+
+
+# --- math functions --------------------------------------------------------------------------
+@process("absolute", Param("x", kind="number"))
+def absolute(x):
+    """|x|."""
+    return numeric(np.abs, ("x",), x)
+
+
+@process("sqrt", Param("x", kind="number"))
+def sqrt(x):
+    """Square root; NaN for negative x."""
+    return numeric(np.sqrt, ("x",), x)
+
+
+@process("power", Param("base", kind="number"), Param("p", kind="number"))
+def power(base, p):
+    """base ** p."""
+    return numeric(np.power, ("base", "p"), base, p)
+
+
+@process("exp", Param("p", kind="number"))
+def exp(p):
+    """e ** p."""
+    return numeric(np.exp, ("p",), p)
+
+
+@process("ln", Param("x", kind="number"))
+def ln(x):
+    """Natural logarithm; ln(0) is -inf."""
+    return numeric(np.log, ("x",), x)
+
+
+@process("log", Param("x", kind="number"), Param("base", kind="number"))
+def log(x, base):
+    """Logarithm of x to ``base``."""
+    exact = {10.0: np.log10, 2.0: np.log2}      # exact for powers of the base
+    if is_number(base) and float(base) in exact:
+        return numeric(exact[float(base)], ("x",), x)
+    return numeric(lambda a, b: np.log(a) / np.log(b), ("x", "base"), x, base)
+
+
+@process("clip", Param("x", kind="number"), Param("min", kind="number"), Param("max", kind="number"))
+def clip(x, min, max):  # noqa: A002 (openEO parameter names)
+    """x limited to [min, max]; NaN bounds give NaN."""
+    if is_number(min) and is_number(max) and min > max:
+        raise ProcessError("MinMaxSwapped", f"min {min!r} is greater than max {max!r}")
+    return numeric(lambda v, lo, hi: np.minimum(np.maximum(v, lo), hi), ("x", "min", "max"), x, min, max)
+
+
+@process("linear_scale_range", Param("x", kind="number"), Param("inputMin", kind="number"),
+         Param("inputMax", kind="number"), Param("outputMin", 0, kind="number"),
+         Param("outputMax", 1, kind="number"))
+def linear_scale_range(x, inputMin, inputMax, outputMin=0, outputMax=1):  # noqa: N803
+    """x clipped to the input range, mapped linearly onto the output range."""
+
+    def scale(v, in_min, in_max, out_min, out_max):
+        lo, hi = np.minimum(in_min, in_max), np.maximum(in_min, in_max)
+        v = np.minimum(np.maximum(v, lo), hi)
+        return (v - in_min) / (in_max - in_min) * (out_max - out_min) + out_min
+
+    return numeric(scale, ("x", "inputMin", "inputMax", "outputMin", "outputMax"),
+                   x, inputMin, inputMax, outputMin, outputMax)
+
+
+# --- comparisons -----------------------------------------------------------------------------
+_TEMPORAL = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})?)?$")
+
+
+def _temporal(value: Any) -> datetime | None:
+    """A date or date-time string as an aware UTC datetime (1.2.0 compares them as instants)."""
+    if not isinstance(value, str) or not _TEMPORAL.match(value):
+        return None
+    try:
+        if len(value) == 10:
+            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
+        else:
+            parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _scalar_eq(x: Any, y: Any, delta: Any, case_sensitive: bool) -> bool:
+    if is_number(x) and is_number(y):
+        return bool(x == y or (delta is not None and abs(x - y) <= delta))
+    if isinstance(x, str) and isinstance(y, str):
+        tx, ty = _temporal(x), _temporal(y)
+        if tx is not None and ty is not None:
+            return tx == ty
+        return x == y if case_sensitive else x.casefold() == y.casefold()
+    if isinstance(x, bool) and isinstance(y, bool):
+        return x == y
+    return False          # different types, arrays, objects
+
+
+def _ordered(x: Any, y: Any) -> tuple[Any, Any] | None:
+    """Operands that can be ordered: numbers, or two temporal strings; None otherwise."""
+    if is_number(x) and is_number(y):
+        return x, y
+    tx, ty = _temporal(x), _temporal(y)
+    if tx is not None and ty is not None:
+        return tx, ty
+    return None
+
+
+def _compare(op, x, y, *, equal_counts: bool, delta=None, case_sensitive=True) -> Any:
+    (x, tx), (y, ty) = unwrap(x), unwrap(y)
+    template = tx or ty
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        for name, v in (("x", x), ("y", y)):
+            check_number(v, name)
+        missing = np.logical_or(pixel_missing(x), pixel_missing(y))
+        a = np.nan if x is None else x
+        b = np.nan if y is None else y
+        with np.errstate(invalid="ignore"):
+            result = op(a, b)
+            if delta is not None:
+                result = result | (np.abs(np.subtract(a, b)) <= delta)
+        return boolean_result(result, missing, template)
+    if x is None or y is None:
+        return None
+    if equal_counts and _scalar_eq(x, y, delta, case_sensitive):
+        return True
+    pair = _ordered(x, y)
+    if pair is None:
+        return False
+    return bool(op(*pair))
+
+
+@process("eq", *XY, Param("delta", None, kind="number"), Param("case_sensitive", True, kind="boolean"))
+def eq(x, y, delta=None, case_sensitive=True):
+    """x == y (strict types; ``delta`` tolerance for numbers; temporal strings as instants)."""
+    (sx, _), (sy, _) = unwrap(x), unwrap(y)
+    if not isinstance(sx, np.ndarray) and not isinstance(sy, np.ndarray):
+        return None if sx is None or sy is None else _scalar_eq(sx, sy, delta, case_sensitive)
+    return _compare(np.equal, x, y, equal_counts=False, delta=delta)
+
+
+@process("neq", *XY, Param("delta", None, kind="number"), Param("case_sensitive", True, kind="boolean"))
+def neq(x, y, delta=None, case_sensitive=True):
+    """not eq(x, y); no-data stays no-data."""
+    return not_(eq(x, y, delta, case_sensitive))
+
+
+@process("gt", *XY)
+def gt(x, y):
+    """x > y (numbers or temporal strings; other types -> false)."""
+    return _compare(np.greater, x, y, equal_counts=False)
+
+
+@process("gte", *XY)
+def gte(x, y):
+    """x >= y, also true when eq(x, y)."""
+    return _compare(np.greater_equal, x, y, equal_counts=True)
+
+
+@process("lt", *XY)
+def lt(x, y):
+    """x < y (numbers or temporal strings; other types -> false)."""
+    return _compare(np.less, x, y, equal_counts=False)
+
+
+@process("lte", *XY)
+def lte(x, y):
+    """x <= y, also true when eq(x, y)."""
+    return _compare(np.less_equal, x, y, equal_counts=True)
+
+
+# --- logic (three-valued: no-data when the outcome is ambiguous) ----------------------------
+def _template(*values):
+    return next((t for _, t in map(unwrap, values) if t is not None), None)
+
+
+@process("not", Param("x", kind="boolean"))
+def not_(x):
+    """Logical negation; no-data passes through."""
+    value, missing = truth(x, "x")
+    return boolean_result(np.logical_not(value), missing, _template(x))
+
+
+@process("and", Param("x", kind="boolean"), Param("y", kind="boolean"))
+def and_(x, y):
+    """x AND y: false if either is false, else no-data if either is no-data."""
+    (a, ma), (b, mb) = truth(x, "x"), truth(y, "y")
+    false = (~np.asarray(a) & ~np.asarray(ma)) | (~np.asarray(b) & ~np.asarray(mb))
+    return boolean_result(~false, ~false & (np.asarray(ma) | mb), _template(x, y))
+
+
+@process("or", Param("x", kind="boolean"), Param("y", kind="boolean"))
+def or_(x, y):
+    """x OR y: true if either is true, else no-data if either is no-data."""
+    (a, ma), (b, mb) = truth(x, "x"), truth(y, "y")
+    true = np.asarray(a) | b
+    return boolean_result(true, ~true & (np.asarray(ma) | mb), _template(x, y))
+
+
+@process("xor", Param("x", kind="boolean"), Param("y", kind="boolean"))
+def xor(x, y):
+    """x XOR y; no-data if either is no-data."""
+    (a, ma), (b, mb) = truth(x, "x"), truth(y, "y")
+    return boolean_result(np.logical_xor(a, b), np.asarray(ma) | mb, _template(x, y))

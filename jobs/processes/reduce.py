@@ -1,0 +1,127 @@
+"""Callback-driven cube processes: reduce_dimension, apply, apply_dimension.
+
+The callback runs vectorised on a whole tile: for reduce/apply_dimension, ``data`` is a
+``LabeledArray`` whose axis 0 is the dimension and whose trailing axes are the other dims; for
+``apply``, ``x`` is the tile itself. At build time every callback is run once on a 1x1-pixel probe,
+so a bad callback (a label that does not exist, a reducer that returns an array) fails on the
+driver with the callback's node id, and the output length of apply_dimension is known.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from jobs.callback import Callback
+from jobs.cube import CubeMeta, LazyCube
+from jobs.derived import DerivedCube, as_float
+from jobs.errors import ProcessError, ProcessGraphError
+from jobs.processes.cubes import require_dimension
+from jobs.processes.labeled import LabeledArray
+from jobs.processes.registry import Param, process
+
+# reducers that return one of the input values unchanged: integer bands keep their dtype
+PASS_THROUGH = {"first", "last", "min", "max", "median_low"}
+
+
+def without_dimension(meta: CubeMeta, dim: str, **changes) -> CubeMeta:
+    """``meta`` with ``dim`` removed (labels, type; band aliases go with the bands dimension)."""
+    labels = {d: v for d, v in meta.labels.items() if d != dim}
+    types = {d: v for d, v in meta.dim_types.items() if d != dim}
+    aliases = {} if meta.dim_types.get(dim, dim) == "bands" or dim == "bands" else meta.band_aliases
+    return meta.replace(dims=tuple(d for d in meta.dims if d != dim), labels=labels, dim_types=types,
+                        band_aliases=aliases, **changes)
+
+
+def probe(meta: CubeMeta, fn: Callable[[np.ndarray], Any], argument: str) -> np.ndarray:
+    """``fn`` on a 1x1-pixel stand-in of the cube: catches callback errors on the driver."""
+    shape = tuple(1 if d in ("x", "y") else len(meta.labels[d]) for d in meta.dims)
+    sample = np.ones(shape, dtype=np.float32)
+    try:
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(sample))
+    except (ProcessError, ProcessGraphError):
+        raise
+    except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError) as e:
+        raise ProcessGraphError(None, argument, f"the callback fails: {str(e) or repr(e)}") from None
+
+
+def _non_spatial(meta: CubeMeta, dim: str, process_id: str) -> None:
+    if meta.dim_types.get(dim) == "spatial" or dim in ("x", "y"):
+        raise ProcessGraphError(None, "dimension", f"{process_id} over the spatial dimension {dim!r} is not supported")
+
+
+@process("reduce_dimension", Param("data", kind="cube"),
+         Param("reducer", kind="callback", callback_params=("data", "context")),
+         Param("dimension", kind="string"), Param("context", None), kind="cube")
+def reduce_dimension(ctx, node_id, data: LazyCube, reducer: Callback, dimension: str, context=None):
+    """Collapse ``dimension`` with ``reducer(data=LabeledArray, context)`` per pixel."""
+    meta = data.meta
+    require_dimension(meta, dimension)
+    _non_spatial(meta, dimension, "reduce_dimension")
+    axis, labels = meta.axis(dimension), tuple(meta.labels[dimension])
+
+    def reduce(a: np.ndarray) -> np.ndarray:
+        values = np.moveaxis(a, axis, 0)
+        return as_float(reducer(data=LabeledArray(values, labels), context=context))
+
+    out = without_dimension(meta, dimension)
+    result = probe(meta, reduce, "reducer")
+    pixel = tuple(1 if d in ("x", "y") else len(out.labels[d]) for d in out.dims)
+    if len(np.broadcast_shapes(result.shape, pixel)) != len(pixel):
+        raise ProcessGraphError(None, "reducer", "the reducer returns an array per pixel, not a single value")
+    keeps_dtype = reducer.single_process("data") in PASS_THROUGH and not meta.dtype.startswith("float")
+    out = out if keeps_dtype else out.computed()
+    return DerivedCube(node_id, out, (data,), reduce)
+
+
+@process("apply", Param("data", kind="cube"), Param("process", kind="callback", callback_params=("x", "context")),
+         Param("context", None), kind="cube")
+def apply(ctx, node_id, data: LazyCube, process: Callback, context=None):
+    """``process(x=value, context)`` on every pixel (vectorised over the tile)."""
+
+    def run(a: np.ndarray) -> np.ndarray:
+        return as_float(process(x=a, context=context))
+
+    probe(data.meta, run, "process")
+    return DerivedCube(node_id, data.meta.computed(), (data,), run)
+
+
+@process("apply_dimension", Param("data", kind="cube"),
+         Param("process", kind="callback", callback_params=("data", "context")),
+         Param("dimension", kind="string"), Param("target_dimension", None, "string"), Param("context", None),
+         kind="cube")
+def apply_dimension(ctx, node_id, data: LazyCube, process: Callback, dimension: str, target_dimension=None,
+                    context=None):
+    """``process(data=LabeledArray)`` along ``dimension``, writing an array along the target dimension."""
+    meta = data.meta
+    require_dimension(meta, dimension)
+    _non_spatial(meta, dimension, "apply_dimension")
+    axis, labels = meta.axis(dimension), tuple(meta.labels[dimension])
+
+    def run(a: np.ndarray) -> np.ndarray:
+        values = np.moveaxis(a, axis, 0)
+        r = process(data=LabeledArray(values, labels), context=context)
+        r = r.engine_values() if isinstance(r, LabeledArray) else r
+        r = as_float(r)
+        r = np.broadcast_to(r, r.shape[:1] + values.shape[1:]) if r.ndim >= 1 else np.broadcast_to(r, (1,) + values.shape[1:])
+        return np.moveaxis(r, 0, axis)
+
+    sample = probe(meta, run, "process")
+    n_out = sample.shape[axis]
+    target = target_dimension or dimension
+    if target == dimension:
+        new_labels = labels if n_out == len(labels) else tuple(range(n_out))
+        out = meta.replace(labels={**meta.labels, dimension: new_labels})
+        return DerivedCube(node_id, out.computed(), (data,), run)
+    if target in meta.dims:
+        raise ProcessGraphError(None, "target_dimension", f"target dimension {target!r} already exists: "
+                                                          "only a new dimension or the source dimension is supported")
+    dims = tuple(target if d == dimension else d for d in meta.dims)
+    labels_out = {(target if d == dimension else d): v for d, v in meta.labels.items()}
+    labels_out[target] = tuple(range(n_out))
+    types = {(target if d == dimension else d): v for d, v in meta.dim_types.items()}
+    types[target] = "other"
+    out = meta.replace(dims=dims, labels=labels_out, dim_types=types,
+                       band_aliases={} if meta.dim_types.get(dimension) == "bands" else meta.band_aliases)
+    return DerivedCube(node_id, out.computed(), (data,), run)

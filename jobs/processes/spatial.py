@@ -1,0 +1,198 @@
+"""Spatial cube processes: filter_spatial and resample_spatial.
+
+``filter_spatial`` crops the grid to the geometries' bounds and sets pixels whose centre lies
+outside every polygon to nodata (rasterised per tile). ``resample_spatial`` fixes the new grid on
+the driver (projection and/or resolution, aligned to the upper-left corner); per tile it first offers
+the upstream cube the ``resample`` push-down hook (a loading leaf reads straight onto the new grid),
+else it computes the upstream cube on the source-grid window covering the tile and warps it with
+``rasterio.warp.reproject``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from jobs.cube import CubeMeta, LazyCube, TileContext
+from jobs.derived import DerivedCube
+from jobs.errors import ProcessError, ProcessGraphError
+from jobs.grid import TileGrid, Window
+from jobs.processes.cubes import centres_within, transform_bounds
+from jobs.processes.registry import Param, process
+from jobs.warp import RESAMPLING_METHODS, onto
+
+
+# --- filter_spatial ----------------------------------------------------------------------------------------
+def geometries_of(geojson, argument: str = "geometries"):
+    """A shapely geometry (the union) of a GeoJSON geometry, Feature or FeatureCollection, and its CRS."""
+    from shapely.geometry import shape
+    from shapely.ops import unary_union
+
+    if not isinstance(geojson, dict) or "type" not in geojson:
+        raise ProcessGraphError(None, argument, "expected a GeoJSON object")
+    kind = geojson["type"]
+    if kind == "FeatureCollection":
+        parts = [f.get("geometry") for f in geojson.get("features", [])]
+    elif kind == "Feature":
+        parts = [geojson.get("geometry")]
+    elif kind == "GeometryCollection":
+        parts = geojson.get("geometries", [])
+    else:
+        parts = [geojson]
+    try:
+        geoms = [shape(p) for p in parts if p]
+    except (ValueError, TypeError, AttributeError, KeyError) as e:
+        raise ProcessGraphError(None, argument, f"invalid GeoJSON geometry: {e}") from None
+    polygons = [g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+    if not polygons:
+        raise ProcessGraphError(None, argument, "no polygons in the GeoJSON (points and lines select no area)")
+    crs = (geojson.get("crs") or {}).get("properties", {}).get("name", "EPSG:4326")
+    return unary_union(polygons), crs
+
+
+def _to_crs(geom, src: str, dst: str):
+    from pyproj import CRS, Transformer
+    from shapely.ops import transform
+
+    if CRS.from_user_input(src) == CRS.from_user_input(dst):
+        return geom
+    transformer = Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+    return transform(transformer.transform, geom)
+
+
+@process("filter_spatial", Param("data", kind="cube"), Param("geometries", kind="object"), kind="cube")
+def filter_spatial(ctx, node_id, data: LazyCube, geometries):
+    """The cube cropped to the geometries' bounds, pixels with centres outside the polygons nodata."""
+    meta = data.meta
+    if meta.grid is None:
+        raise ProcessError("DimensionMissing", "the data cube has no spatial dimensions", argument="data")
+    geom, crs = geometries_of(geometries)
+    geom = _to_crs(geom, crs, meta.grid.crs)
+    grid = meta.grid.crop(Window(0, 0, 0, 0)) if geom.is_empty else centres_within(meta.grid, geom.bounds)
+    source = data.clip(grid, node_id) or DerivedCube(node_id, meta.replace(grid=grid), (data,), lambda a: a)
+    keeps = meta.nodata is not None and not meta.dtype.startswith("float")
+    return PolygonMasked(node_id, source.meta if keeps else source.meta.computed(), source, geom.wkb)
+
+
+class PolygonMasked(LazyCube):
+    """``upstream`` with NaN where a pixel centre is outside the polygon (given as WKB bytes)."""
+
+    def __init__(self, node_id: str, meta: CubeMeta, upstream: LazyCube, wkb: bytes):
+        self.node_id, self.meta, self.upstream, self.wkb = node_id, meta, upstream, wkb
+
+    def inputs(self):
+        return (self.upstream,)
+
+    def _compute(self, grid: TileGrid, ctx: TileContext) -> np.ndarray:
+        values = self.upstream.compute(grid, ctx)
+        if grid.is_empty:
+            return values
+        return np.where(_inside(self.wkb, grid), values, np.nan).astype(values.dtype)
+
+
+def _inside(wkb: bytes, grid: TileGrid) -> np.ndarray:
+    """True for the pixels of ``grid`` whose centre is inside the geometry."""
+    from rasterio.features import geometry_mask
+    from shapely import wkb as shapely_wkb
+
+    return geometry_mask([shapely_wkb.loads(wkb)], out_shape=grid.shape, transform=grid.affine, invert=True)
+
+
+# --- resample_spatial --------------------------------------------------------------------------------------
+def target_grid(grid: TileGrid, resolution, projection) -> TileGrid:
+    """The grid of resample_spatial: ``projection`` (None keeps the CRS), ``resolution`` (0 keeps/derives it)."""
+    crs = grid.crs if projection is None else _crs_text(projection)
+    rx, ry = _resolution_pair(resolution)
+    same_crs = _same_crs(crs, grid.crs)
+    if same_crs:
+        left, bottom, right, top = grid.bounds
+        if not rx:
+            rx, ry = grid.resolution
+    else:
+        from rasterio.crs import CRS
+        from rasterio.warp import calculate_default_transform
+
+        left, bottom, right, top = transform_bounds(grid.bounds, grid.crs, crs, "projection")
+        if not rx:
+            transform, _, _ = calculate_default_transform(CRS.from_user_input(grid.crs), CRS.from_user_input(crs),
+                                                          grid.width, grid.height, *grid.bounds)
+            rx, ry = abs(transform.a), abs(transform.e)
+    width = max(int(np.ceil(round((right - left) / rx, 6))), 1)
+    height = max(int(np.ceil(round((top - bottom) / ry, 6))), 1)
+    return TileGrid(crs, (rx, 0.0, left, 0.0, -ry, top), (height, width))       # aligned upper-left
+
+
+def _resolution_pair(resolution) -> tuple[float, float]:
+    if isinstance(resolution, (list, tuple)):
+        if len(resolution) != 2:
+            raise ProcessGraphError(None, "resolution", f"expected a number or [x, y], got {resolution!r}")
+        rx, ry = resolution
+    else:
+        rx = ry = resolution
+    try:
+        rx, ry = float(rx or 0), float(ry or 0)
+    except (TypeError, ValueError):
+        raise ProcessGraphError(None, "resolution", f"expected a number or [x, y], got {resolution!r}") from None
+    if rx < 0 or ry < 0:
+        raise ProcessGraphError(None, "resolution", f"resolution must be positive, got {resolution!r}")
+    return rx, ry or rx
+
+
+def _crs_text(projection) -> str:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        crs = CRS.from_user_input(projection)
+    except CRSError as e:
+        raise ProcessGraphError(None, "projection", f"unknown projection {projection!r}: {e}") from None
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+
+
+def _same_crs(a: str, b: str) -> bool:
+    from pyproj import CRS
+
+    return a == b or CRS.from_user_input(a) == CRS.from_user_input(b)
+
+
+class Resampled(LazyCube):
+    """``upstream`` warped onto a new grid; each tile pulls the covering window of the source grid."""
+
+    def __init__(self, node_id: str, meta: CubeMeta, upstream: LazyCube, method: str):
+        self.node_id, self.meta, self.upstream, self.method = node_id, meta, upstream, method
+
+    def inputs(self):
+        return (self.upstream,)
+
+    def _compute(self, grid: TileGrid, ctx: TileContext) -> np.ndarray:
+        src = self.upstream.meta.grid
+        bounds = transform_bounds(grid.bounds, grid.crs, src.crs)
+        rx, ry = src.resolution
+        pad = 2 if self.method == "near" else 4            # kernel support of the wider methods
+        window = src.clip_to((bounds[0] - pad * rx, bounds[1] - pad * ry, bounds[2] + pad * rx, bounds[3] + pad * ry))
+        shape = self.meta.shape_for(grid)
+        if window.is_empty:
+            return np.full(shape, np.nan, dtype=np.float32)
+        values = self.upstream.compute(window, ctx)
+        return onto(values, window, grid, self.method)
+
+
+@process("resample_spatial", Param("data", kind="cube"), Param("resolution", 0), Param("projection", None),
+         Param("method", "near", "string"), Param("align", "upper-left", "string"), kind="cube")
+def resample_spatial(ctx, node_id, data: LazyCube, resolution=0, projection=None, method="near", align="upper-left"):
+    """The cube on a new grid (projection and/or resolution) with resampling ``method``."""
+    meta = data.meta
+    if meta.grid is None:
+        raise ProcessError("DimensionMissing", "the data cube has no spatial dimensions", argument="data")
+    if method not in RESAMPLING_METHODS:
+        raise ProcessGraphError(None, "method", f"unknown method {method!r} (one of {', '.join(RESAMPLING_METHODS)})")
+    if align != "upper-left":
+        raise ProcessGraphError(None, "align", f"only align 'upper-left' is supported, got {align!r}")
+    grid = target_grid(meta.grid, resolution, projection)
+    if grid == meta.grid:
+        return data
+    out = meta.replace(grid=grid)
+    pushed = data.resample(grid, method, node_id)
+    if pushed is not None:
+        return pushed
+    passes = method in ("near", "mode", "min", "max", "med") and not meta.dtype.startswith("float")
+    return Resampled(node_id, out if passes else out.computed(), data, method)

@@ -1,0 +1,138 @@
+"""Reading one band of one asset onto a tile grid, as float32 with NaN for nodata.
+
+Aligned sources (same CRS, resolution and pixel anchor) are read with a plain window; others are
+read over the tile's footprint (plus a margin) and warped with ``rasterio.warp.reproject``.
+Categorical bands resample with nearest (mode when downsampling), continuous ones bilinear.
+Transient failures are retried in place; anything else is a final ``UnreadableAssetError``.
+Every read runs inside ``sparkeo.rasterenv.rasterio_env`` so S3/FUSE settings apply.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from jobs.grid import TileGrid
+from jobs.read_errors import TransientReadError, UnreadableAssetError
+from layercatalog.model import AssetBand
+
+# Margin (source pixels) around the tile footprint so edge pixels can interpolate.
+WARP_MARGIN = 2
+
+
+@dataclass(frozen=True)
+class BandRead:
+    """The result of one read: the values on the tile grid and what it cost."""
+
+    values: np.ndarray          # float32 (rows, cols), NaN where nodata or outside the asset
+    pixels: int                 # source pixels read
+    bytes: int                  # uncompressed source bytes read
+    retries: int = 0
+
+
+def asset_grid(asset: AssetBand) -> TileGrid:
+    return TileGrid(asset.crs, tuple(asset.transform), tuple(asset.shape))
+
+
+def resampling_for(asset: AssetBand, source: TileGrid, target: TileGrid, override: str | None = None) -> str:
+    """The resampling name: an explicit override, else nearest/mode for categorical, bilinear otherwise."""
+    if override:
+        return override
+    if asset.categorical:
+        downsampling = target.resolution[0] > 1.5 * source.resolution[0] and source.crs == target.crs
+        return "mode" if downsampling else "nearest"
+    return "bilinear"
+
+
+def read_band(asset: AssetBand, grid: TileGrid, settings, *, apply_scale: bool = False,
+              resampling: str | None = None, retries: int | None = None, retry_delay: float | None = None) -> BandRead:
+    """Read ``asset`` onto ``grid``; retry transient errors, raise ``UnreadableAssetError`` otherwise."""
+    retries = settings.read_retries if retries is None else retries
+    delay = settings.read_retry_delay if retry_delay is None else retry_delay
+    attempt = 0
+    while True:
+        try:
+            out = _read_once(asset, grid, settings, resampling)
+            break
+        except TransientReadError as exc:
+            attempt += 1
+            if attempt > retries:
+                raise UnreadableAssetError(asset.href, f"{exc.reason} (after {retries} retries)") from None
+            time.sleep(delay * attempt)
+    values = out.values
+    if apply_scale and (asset.scale != 1.0 or asset.offset != 0.0):
+        values = (values * np.float32(asset.scale) + np.float32(asset.offset)).astype(np.float32)
+    return BandRead(values, out.pixels, out.bytes, attempt)
+
+
+def _read_once(asset: AssetBand, grid: TileGrid, settings, resampling: str | None) -> BandRead:
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    from sparkeo.rasterenv import describe_read_error, is_transient_read_error, rasterio_env
+
+    try:
+        with rasterio_env(settings), rasterio.open(asset.href) as src:
+            if asset.band_index < 1 or asset.band_index > src.count:
+                raise UnreadableAssetError(asset.href, f"has {src.count} band(s), no band {asset.band_index}")
+            source = TileGrid(asset.crs or src.crs.to_string(), tuple(src.transform)[:6], (src.height, src.width))
+            nodata = asset.nodata if asset.nodata is not None else src.nodatavals[asset.band_index - 1]
+            if source.aligned_with(grid):
+                return _read_aligned(src, asset.band_index, source, grid, nodata)
+            return _read_warped(src, asset, source, grid, nodata, resampling_for(asset, source, grid, resampling))
+    except (UnreadableAssetError, TransientReadError):
+        raise
+    except (RasterioError, OSError) as exc:
+        reason = describe_read_error(exc)
+        if is_transient_read_error(exc, asset.href):
+            raise TransientReadError(asset.href, reason) from None
+        raise UnreadableAssetError(asset.href, reason) from None
+
+
+def _to_float(arr: np.ndarray, nodata) -> np.ndarray:
+    """float32 copy with the band's nodata (and NaN) as NaN; 0 is data unless declared nodata."""
+    out = arr.astype(np.float32)
+    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+        out[arr == nodata] = np.nan
+    return out
+
+
+def _read_aligned(src, band: int, source: TileGrid, grid: TileGrid, nodata) -> BandRead:
+    from rasterio.windows import Window as RioWindow
+
+    rx, ry = source.resolution
+    col0 = int(round((grid.transform[2] - source.transform[2]) / rx))
+    row0 = int(round((source.transform[5] - grid.transform[5]) / ry))
+    h, w = grid.shape
+    out = np.full((h, w), np.nan, dtype=np.float32)
+    r0, c0 = max(row0, 0), max(col0, 0)
+    r1, c1 = min(row0 + h, source.height), min(col0 + w, source.width)
+    if r1 <= r0 or c1 <= c0:
+        return BandRead(out, 0, 0)
+    arr = src.read(band, window=RioWindow(c0, r0, c1 - c0, r1 - r0))
+    out[r0 - row0:r1 - row0, c0 - col0:c1 - col0] = _to_float(arr, nodata)
+    return BandRead(out, arr.size, arr.nbytes)
+
+
+def _read_warped(src, asset: AssetBand, source: TileGrid, grid: TileGrid, nodata, resampling: str) -> BandRead:
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject, transform_bounds
+    from rasterio.windows import Window as RioWindow
+
+    out = np.full(grid.shape, np.nan, dtype=np.float32)
+    left, bottom, right, top = transform_bounds(grid.crs, source.crs, *grid.bounds, densify_pts=21)
+    win = source.window_of((left, bottom, right, top))
+    r0, c0 = max(win.row_off - WARP_MARGIN, 0), max(win.col_off - WARP_MARGIN, 0)
+    r1 = min(win.row_off + win.height + WARP_MARGIN, source.height)
+    c1 = min(win.col_off + win.width + WARP_MARGIN, source.width)
+    if win.height == 0 or win.width == 0 or r1 <= r0 or c1 <= c0:
+        return BandRead(out, 0, 0)
+    rio_win = RioWindow(c0, r0, c1 - c0, r1 - r0)
+    arr = src.read(asset.band_index, window=rio_win)
+    values = _to_float(arr, nodata)
+    reproject(values, out, src_transform=src.window_transform(rio_win), src_crs=source.crs,
+              src_nodata=np.nan, dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan,
+              resampling=Resampling[resampling])
+    return BandRead(out, arr.size, arr.nbytes)

@@ -1,0 +1,298 @@
+"""Writing a job's results: COGs, ``job_metadata.json``, then ``collection.json`` last.
+
+Tiles arrive on the driver in any order and go into one tiled GeoTIFF per time label in a local
+staging folder; ``finish`` turns each into a Cloud-Optimized GeoTIFF, writes the metadata and the
+STAC results document, and publishes: a local output folder is swapped in whole (rename), other
+locations receive the files through ``sparkeo.storage`` with ``collection.json`` last. Before a
+run starts, ``invalidate`` deletes the old ``collection.json`` so no reader ever sees a stale
+"complete" marker, even when the new run fails.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from jobs.cube import CubeMeta
+from jobs.grid import TileGrid
+from jobs.plan import TileTask
+from sparkeo import storage
+from sparkeo.errors import RunError
+
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+STAC_EXTENSIONS = [
+    "https://stac-extensions.github.io/file/v2.1.0/schema.json",
+    "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
+    "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+]
+COLLECTION_FILE = "collection.json"
+METADATA_FILE = "job_metadata.json"
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One written COG: its asset key, file name, time label (None when t was reduced), size, checksum."""
+
+    key: str
+    name: str
+    label: str | None
+    size: int
+    checksum: str               # sha2-256 multihash, hex
+
+
+def invalidate(output: str) -> None:
+    """Delete ``collection.json`` at ``output`` (if any): the old results stop counting as complete."""
+    storage.delete(storage.join(output, COLLECTION_FILE))
+
+
+def output_layout(meta: CubeMeta) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """(time labels or None when t is reduced, band names) of a cube to be saved."""
+    extra = [d for d in meta.dims if d not in ("t", "bands", "y", "x")]
+    if extra or meta.dims[-2:] != ("y", "x"):
+        raise RunError(f"save_result: cannot write dimensions {meta.dims!r} as GeoTIFF (need t, bands, y, x)")
+    times = tuple(str(t) for t in meta.labels["t"]) if "t" in meta.dims else None
+    bands = tuple(str(b) for b in meta.labels["bands"]) if "bands" in meta.dims else ("band_1",)
+    return times, bands
+
+
+def output_dtype(meta: CubeMeta) -> tuple[str, float]:
+    """Passed-through integer bands keep dtype and nodata; everything else is float32 with NaN."""
+    dtype = np.dtype(meta.dtype or "float32")
+    if dtype.kind in "iu" and meta.nodata is not None and not math.isnan(meta.nodata):
+        return dtype.name, meta.nodata
+    return "float32", math.nan
+
+
+def file_name(label: str | None) -> str:
+    return f"{label[:10] if _is_date(label) else label}.tif" if label else "result.tif"
+
+
+def _is_date(label: str) -> bool:
+    try:
+        dt.date.fromisoformat(label[:10])
+        return True
+    except ValueError:
+        return False
+
+
+def multihash_sha256(path: str) -> str:
+    """The ``file:checksum`` of a file: sha2-256 multihash (code 0x12, length 0x20) in hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return "1220" + h.hexdigest()
+
+
+class ResultsWriter:
+    """Receives tiles (``write_tile``) and publishes the results (``finish``); ``abort`` cleans up."""
+
+    def __init__(self, output: str, meta: CubeMeta, grid: TileGrid):
+        self.output, self.meta, self.grid = output, meta, grid
+        self.times, self.bands = output_layout(meta)
+        self.dtype, self.nodata = output_dtype(meta)
+        self._local = not storage.is_s3(output)
+        if self._local:
+            parent = Path(output).resolve().parent
+            parent.mkdir(parents=True, exist_ok=True)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{Path(output).name}.staging-", dir=parent))
+        else:
+            self.staging = Path(tempfile.mkdtemp(prefix="sparkeo-results-"))
+        self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
+        self._datasets = {label: self._open(label) for label in (self.times or (None,))}
+
+    def _open(self, label: str | None):
+        import rasterio
+
+        path = self._tmp / file_name(label)
+        ds = rasterio.open(
+            path, "w", driver="GTiff", width=self.grid.width, height=self.grid.height, count=len(self.bands),
+            dtype=self.dtype, crs=self.grid.crs, transform=self.grid.affine, nodata=self.nodata,
+            tiled=True, blockxsize=256, blockysize=256, BIGTIFF="IF_SAFER")
+        for i, name in enumerate(self.bands, 1):
+            ds.set_band_description(i, name)
+        # Tiles nobody computed (no input there) must read as nodata, not as zeros.
+        fill = np.full((len(self.bands), self.grid.height, self.grid.width), self.nodata, dtype=self.dtype)
+        ds.write(fill)
+        return ds
+
+    def write_tile(self, task: TileTask, values: np.ndarray) -> None:
+        """Write one tile's array (cube dims order) into the staging GeoTIFF(s)."""
+        from rasterio.windows import Window
+
+        arr = _as_tbyx(values, self.meta.dims)
+        win = Window(task.window.col_off, task.window.row_off, task.window.width, task.window.height)
+        for ti, label in enumerate(self.times or (None,)):
+            block = arr[ti]
+            if self.dtype != "float32":
+                block = np.where(np.isnan(block), self.nodata, block).astype(self.dtype)
+            self._datasets[label].write(block, window=win)
+
+    def finish(self, metadata: Mapping[str, Any], time_range: tuple[str, str] | None) -> list[str]:
+        """Convert to COGs, write job_metadata.json and collection.json (last), publish; returns the URIs."""
+        import rasterio.shutil
+
+        files = []
+        for label, ds in self._datasets.items():
+            ds.close()
+            name = file_name(label)
+            target = self.staging / name
+            rasterio.shutil.copy(ds.name, target, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=512,
+                                 OVERVIEW_RESAMPLING=self._overview_resampling(), BIGTIFF="IF_SAFER")
+            files.append(OutputFile(Path(name).stem, name, label, target.stat().st_size,
+                                    multihash_sha256(str(target))))
+        self._datasets = {}
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        meta = {**metadata, "assets": [f.name for f in files]}
+        (self.staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        # On S3 the document names its assets by their S3 URLs; a local folder stays relocatable.
+        collection = self.collection_document(files, metadata, time_range,
+                                              href_base=None if self._local else self.output)
+        (self.staging / COLLECTION_FILE).write_text(json.dumps(collection, indent=2))
+        return self._publish([f.name for f in files])
+
+    def abort(self) -> None:
+        """Drop everything staged; the output location keeps no results document."""
+        for ds in self._datasets.values():
+            try:
+                ds.close()
+            except Exception:  # closing a half-written dataset must not mask the original error
+                pass
+        self._datasets = {}
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _overview_resampling(self) -> str:
+        # Same rule as reading: integers passed through (class maps, masks) never interpolate.
+        return "MODE" if self.dtype != "float32" else "AVERAGE"
+
+    def _publish(self, cogs: Sequence[str]) -> list[str]:
+        names = [*cogs, METADATA_FILE, COLLECTION_FILE]
+        if self._local:
+            out = Path(self.output)
+            old = None
+            if out.exists():
+                old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+                os.replace(out, old)
+            os.replace(self.staging, out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+            return [str(out / n) for n in names]
+        uris = [storage.join(self.output, n) for n in names]
+        try:
+            for n, uri in zip(names[:-1], uris[:-1]):
+                storage.upload_file(str(self.staging / n), uri,
+                                    "application/json" if n.endswith(".json") else COG_MEDIA_TYPE)
+            # A re-run replaces the old results: objects this run did not write go before the
+            # document appears, so collection.json never lists, or sits beside, stale files.
+            storage.delete_prefix(self.output, keep=set(uris))
+            storage.upload_file(str(self.staging / COLLECTION_FILE), uris[-1], "application/json")
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        return [storage.join(self.output, n) for n in names]
+
+    # --- the STAC results document ------------------------------------------------------------------
+    def collection_document(self, files: Sequence[OutputFile], metadata: Mapping[str, Any],
+                            time_range: tuple[str, str] | None, href_base: str | None = None) -> dict:
+        """The openEO API 1.2 batch-job results document: a STAC Collection with one asset per COG.
+
+        Hrefs are relative (``./name``), or absolute below ``href_base`` (the S3 prefix) when given.
+        """
+        def href(name: str) -> str:
+            return storage.join(href_base, name) if href_base else f"./{name}"
+
+        grid = self.grid
+        bbox4326 = _bbox_4326(grid)
+        epsg = _epsg(grid.crs)
+        assets = {}
+        for f in files:
+            asset = {
+                "href": href(f.name), "type": COG_MEDIA_TYPE, "roles": ["data"], "title": f.key,
+                "file:size": f.size, "file:checksum": f.checksum,
+                "proj:code": grid.crs if epsg else None, "proj:epsg": epsg,
+                "proj:shape": list(grid.shape), "proj:transform": list(grid.transform),
+                "proj:bbox": list(grid.bounds),
+                "raster:bands": [{"name": b, "data_type": self.dtype,
+                                  "nodata": "nan" if math.isnan(self.nodata) else self.nodata} for b in self.bands],
+                "eo:bands": [{"name": b} for b in self.bands],
+            }
+            if epsg is None:
+                asset.pop("proj:code")
+                asset["proj:wkt2"] = grid.crs
+            if f.label is not None:
+                asset["datetime"] = _datetime(f.label)
+            elif time_range:
+                asset["start_datetime"], asset["end_datetime"] = _datetime(time_range[0]), _end_of(time_range[1])
+            assets[f.key] = asset
+        if self.times:
+            interval = [_datetime(self.times[0]), _end_of(self.times[-1])]
+        elif time_range:
+            interval = [_datetime(time_range[0]), _end_of(time_range[1])]
+        else:
+            interval = [None, None]
+        job_id = metadata.get("job_id", "job")
+        return {
+            "type": "Collection", "stac_version": "1.1.0", "stac_extensions": STAC_EXTENSIONS,
+            "id": job_id, "title": f"sparkeo job {job_id}",
+            "description": f"Results of sparkeo job {job_id}", "license": "proprietary",
+            "extent": {"spatial": {"bbox": [bbox4326]}, "temporal": {"interval": [interval]}},
+            "summaries": {"eo:bands": [{"name": b} for b in self.bands]},
+            "openeo:status": "finished",
+            "sparkeo:provenance": {
+                "graph_sha256": metadata.get("graph_sha256"), "derived_from": list(metadata.get("inputs", [])),
+                "versions": metadata.get("versions", {}), "apply_scale": metadata.get("apply_scale", {}),
+                "grid": grid.to_dict(),
+            },
+            "links": [{"rel": "self", "href": href(COLLECTION_FILE), "type": "application/json"},
+                      {"rel": "related", "href": href(METADATA_FILE), "type": "application/json",
+                       "title": "job metadata"}]
+                     + [{"rel": "derived_from", "href": h, "type": "application/geo+json"}
+                        for h in metadata.get("input_hrefs", [])],
+            "assets": assets,
+        }
+
+
+def _as_tbyx(values: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
+    """Any of (t, bands, y, x), (bands, y, x), (t, y, x), (y, x) -> (t, bands, y, x)."""
+    arr, names = values, list(dims)
+    for d in ("bands", "t"):
+        if d not in names:
+            arr = arr[np.newaxis]
+            names.insert(0, d)
+    return np.transpose(arr, [names.index(d) for d in ("t", "bands", "y", "x")])
+
+
+def _epsg(crs: str) -> int | None:
+    if crs.upper().startswith("EPSG:") and crs[5:].isdigit():
+        return int(crs[5:])
+    from pyproj import CRS
+
+    return CRS.from_user_input(crs).to_epsg()
+
+
+def _bbox_4326(grid: TileGrid) -> list[float]:
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    return list(t.transform_bounds(*grid.bounds, densify_pts=21))
+
+
+def _datetime(label: str) -> str:
+    return f"{label[:10]}T00:00:00Z" if len(label) == 10 else label
+
+
+def _end_of(label: str) -> str:
+    """The end of a day label (inclusive end of the range a composite covers)."""
+    if len(label) == 10:
+        return f"{label}T23:59:59Z"
+    return label

@@ -1,0 +1,233 @@
+"""Running a job: the one orchestration shared by ``sparkeo run``, ``validate`` and the driver.
+
+``prepare`` (driver only, no Spark): parse the graph, build the cube DAG against the catalog,
+plan tiles and estimates, check budgets. ``run_job``: invalidate old results, prepare, execute the
+tiles on Spark while writing them, check the ``soft_errors`` budget, write the results.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from jobs.cube import LazyCube
+from jobs.plan import Plan, check_budget, plan_tiles
+from jobs.read_errors import TooManySkippedAssets
+from jobs.usage import Usage
+from sparkeo import storage
+from sparkeo.errors import ConfigError, RunError, SparkeoError, UserError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed, built and planned job: everything decided before Spark starts."""
+
+    graph: Any                    # jobs.graph.ProcessGraph
+    built: Any                    # jobs.evaluate.BuiltJob
+    plan: Plan
+    leaves: tuple                 # LoadedCollection leaves of the DAG
+    job_options: Mapping[str, Any]
+    graph_sha256: str
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished run produced."""
+
+    job_id: str
+    output: str
+    files: tuple[str, ...]
+    plan: Plan
+    usage: Mapping[str, Any]
+    wall_seconds: float
+
+
+def new_job_id() -> str:
+    """A fresh job id that is a valid Kubernetes name (DNS-1123, <= 63 chars)."""
+    return f"job-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def load_catalog(catalog_uri: str | None, settings):
+    """The layer catalog named by the caller, ``SPARKEO_CATALOG``, or the generated sample catalog."""
+    from layercatalog.catalog import LayerCatalog
+
+    uri = catalog_uri or settings.catalog
+    if not uri:
+        from layercatalog.sample import ensure_sample_catalog
+
+        uri = ensure_sample_catalog(settings)
+    return LayerCatalog.load(str(uri), settings)
+
+
+def parse_job_options(raw: str | Mapping | None) -> dict:
+    """``--job-options`` JSON text (or a mapping) as a dict; bad JSON is a ``ConfigError`` (exit 2)."""
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError("--job-options", raw, f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ConfigError("--job-options", raw, "expected a JSON object")
+    return value
+
+
+def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = None,
+            source_name: str = "<graph>") -> Prepared:
+    """Parse, build and plan a graph (no Spark); raises UserError with node/argument on bad input."""
+    from jobs.evaluate import build
+    from jobs.graph import ProcessGraph
+    from jobs.load import CatalogSource, LoadedCollection
+
+    graph = ProcessGraph.parse(graph_doc, source_name)
+    options = {**dict(graph.job_options), **dict(job_options or {})}
+    source = CatalogSource(catalog, caller, settings)
+    built = build(graph, source)
+    output: LazyCube = built.output
+    if output.meta.grid is None or "x" not in output.meta.dims:
+        raise UserError("the graph's result has no spatial dimensions: nothing to write as GeoTIFF")
+    save = built.save
+    if save is not None and getattr(save, "format", "GTiff") != "GTiff":
+        raise UserError(f"node {save.node_id!r}, argument 'format': only GTiff is written by sparkeo run "
+                        f"(got {save.format!r})")
+    leaves = tuple(n for n in walk(output) if isinstance(n, LoadedCollection))
+    footprints = [fp for leaf in leaves for fp in leaf.footprints]
+    plan = plan_tiles(output.meta.grid, int(options.get("tile_size", settings.tile_size)), footprints)
+    check_budget(plan, options)
+    return Prepared(graph, built, plan, leaves, options, graph_sha256(graph))
+
+
+def walk(cube: LazyCube):
+    """Every node of the DAG below ``cube`` (itself included), each once."""
+    seen, todo = set(), [cube]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        todo.extend(node.inputs())
+
+
+def graph_sha256(graph) -> str:
+    """sha256 of the canonical JSON of the flat process graph."""
+    text = json.dumps(graph.raw, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def soft_error_fraction(options: Mapping[str, Any]) -> float:
+    """Allowed fraction of unreadable assets: 0 (off), ``true`` -> 1.0, or a number in [0, 1]."""
+    value = options.get("soft_errors", options.get("soft-errors", False))
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError("job option soft_errors", value, "expected true/false or a fraction 0..1") from None
+    if not 0.0 <= fraction <= 1.0:
+        raise ConfigError("job option soft_errors", value, "expected a fraction between 0 and 1")
+    return fraction
+
+
+def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str | None,
+            job_options: Mapping | str | None, settings, caller, *, spark=None, source_name: str = "<graph>",
+            progress: Callable | None = None) -> RunSummary:
+    """Run one job end to end and write its results to ``output`` (default ``./results/<job_id>``)."""
+    from jobs.execute import execute
+    from jobs.results import ResultsWriter, invalidate
+
+    started_at = dt.datetime.now(dt.timezone.utc)
+    t0 = time.monotonic()
+    job_id = job_id or new_job_id()
+    output = output or storage.join("results", job_id)
+    invalidate(output)          # first: a failed re-run must not leave the old "complete" marker
+    options = parse_job_options(job_options)
+    catalog = load_catalog(catalog_uri, settings)
+    prep = prepare(graph_doc, catalog, caller, settings, options, source_name)
+    allowed = soft_error_fraction(prep.job_options)
+    task_options = {**prep.job_options, "soft_errors": allowed > 0}
+    log.info("job %s: grid %r, %d tiles, %d items", job_id, prep.plan.grid, len(prep.plan.tasks),
+             len(prep.plan.item_ids), extra={"job_id": job_id})
+    if hasattr(progress, "start"):   # jobs.metrics.JobProgress: tiles total known before the first tile
+        progress.start(len(prep.plan.tasks))
+    if spark is None:
+        from jobs.session import spark_session
+
+        # Executors get S3 endpoint and GDAL retry settings as environment too (credentials come
+        # from Secret refs on a cluster; tasks also carry them inside ``settings``).
+        spark = spark_session(master=settings.spark_master, app_name=f"sparkeo-{job_id}",
+                              executor_env=settings.to_env())
+    writer = ResultsWriter(output, prep.built.output.meta, prep.plan.grid)
+    try:
+        ran = execute(spark, prep.built.output, prep.plan.tasks, settings, task_options,
+                      writer.write_tile, progress)
+        skipped = sorted(set(ran.usage.skipped_assets))
+        total_assets = len({a.href for leaf in prep.leaves for item in leaf.items for a in item.assets.values()
+                            if a is not None})
+        if skipped and len(skipped) / max(total_assets, 1) > allowed:
+            raise TooManySkippedAssets(skipped, total_assets, allowed)
+        wall = time.monotonic() - t0
+        metadata = job_metadata(job_id, prep, started_at, ran.usage, ran.task_attempts, wall, skipped)
+        files = writer.finish(metadata, time_range(prep))
+    except SparkeoError:
+        writer.abort()
+        raise
+    except Exception as exc:   # anything unexpected after planning is a failed run, not a crash
+        writer.abort()
+        raise RunError(f"job {job_id} failed: {str(exc) or repr(exc)}") from exc
+    return RunSummary(job_id, output, tuple(files), prep.plan, metadata["usage"], time.monotonic() - t0)
+
+
+def time_range(prep: Prepared) -> tuple[str, str] | None:
+    labels = sorted(s.label for leaf in prep.leaves for s in leaf.slices)
+    return (labels[0], labels[-1]) if labels else None
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import rasterio
+
+    import sparkeo
+
+    out = {"sparkeo": sparkeo.__version__, "gdal": rasterio.__gdal_version__,
+           "rasterio": rasterio.__version__, "numpy": numpy.__version__}
+    try:
+        import pyspark
+
+        out["pyspark"] = pyspark.__version__
+    except ImportError:  # the planner runs without pyspark (validate)
+        pass
+    return out
+
+
+def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Usage, task_attempts: int,
+                 wall: float, skipped: list[str]) -> dict:
+    """The ``job_metadata.json`` document (DESIGN "Results layout")."""
+    return {
+        "job_id": job_id,
+        "graph_sha256": prep.graph_sha256,
+        "started": started_at.isoformat().replace("+00:00", "Z"),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+        "status": "finished",
+        "grid": prep.plan.grid.to_dict(),
+        "inputs": list(prep.plan.item_ids),
+        "skipped_assets": skipped,
+        "versions": versions(),
+        "apply_scale": {leaf.collection.id: leaf.collection.apply_scale for leaf in prep.leaves},
+        "job_options": dict(prep.job_options),
+        "plan": prep.plan.to_json(),
+        "usage": {
+            "input_pixels": usage.input_pixels, "bytes_read": usage.bytes_read, "tiles": usage.tiles,
+            "read_retries": usage.read_retries, "task_attempts": task_attempts,
+            "cpu_seconds": round(usage.cpu_seconds, 3), "wall_seconds": round(wall, 3),
+        },
+    }

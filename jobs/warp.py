@@ -1,0 +1,51 @@
+"""Put an in-memory array given on one grid onto another grid.
+
+``onto(values, src, dst)``: when the grids align (same CRS, resolution and pixel anchor) this is a
+window copy with NaN outside the source; otherwise each 2-D plane is warped with
+``rasterio.warp.reproject`` (NaN as nodata on both sides). Leading axes (t, bands...) are kept.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from jobs.grid import TileGrid
+
+RESAMPLING_METHODS = ("near", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode",
+                      "max", "min", "med", "q1", "q3", "sum", "rms")
+
+
+def onto(values: np.ndarray, src: TileGrid, dst: TileGrid, resampling: str = "near") -> np.ndarray:
+    """``values`` (..., src rows, src cols) on ``dst``: (..., dst rows, dst cols), float32 (float64 stays), NaN outside."""
+    values = np.asarray(values)
+    values = values.astype(np.float64 if values.dtype == np.float64 else np.float32, copy=False)
+    if src.aligned_with(dst) and src.transform[1] == 0 and src.transform[3] == 0:
+        return _window_copy(values, src, dst)
+    return _reproject(values, src, dst, resampling)
+
+
+def _window_copy(values: np.ndarray, src: TileGrid, dst: TileGrid) -> np.ndarray:
+    col, row = (~src.affine) @ (dst.transform[2], dst.transform[5])
+    row, col = int(round(row)), int(round(col))
+    out = np.full(values.shape[:-2] + dst.shape, np.nan, dtype=values.dtype)
+    h, w = dst.shape
+    r0, c0 = max(row, 0), max(col, 0)
+    r1, c1 = min(row + h, src.height), min(col + w, src.width)
+    if r1 > r0 and c1 > c0:
+        out[..., r0 - row:r1 - row, c0 - col:c1 - col] = values[..., r0:r1, c0:c1]
+    return out
+
+
+def _reproject(values: np.ndarray, src: TileGrid, dst: TileGrid, resampling: str) -> np.ndarray:
+    from rasterio.crs import CRS
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    method = {"near": "nearest"}.get(resampling, resampling)
+    lead = values.shape[:-2]
+    planes = values.reshape((-1,) + values.shape[-2:])
+    out = np.full((planes.shape[0],) + dst.shape, np.nan, dtype=np.float32)
+    for i, plane in enumerate(planes):
+        reproject(np.ascontiguousarray(plane), out[i], src_transform=src.affine, src_crs=CRS.from_user_input(src.crs),
+                  dst_transform=dst.affine, dst_crs=CRS.from_user_input(dst.crs), src_nodata=np.nan,
+                  dst_nodata=np.nan, resampling=Resampling[method])
+    return out.reshape(lead + dst.shape)

@@ -1,0 +1,162 @@
+"""``LayerCatalog``: the collections a caller may see, and item search over their STAC sources.
+
+Loads ``layercatalog.json`` through ``sparkeo.storage`` (local or ``s3://``). Access groups are enforced
+here: a private collection is absent from ``collections`` and ``get``/``search`` answer exactly as for
+an unknown id. Static STAC catalogs are searched through their ``StacIndex`` (built once, cached).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from sparkeo import storage
+from sparkeo.identity import Caller
+from sparkeo.settings import Settings
+
+from layercatalog.document import Unsupported, parse_layer_catalog
+from layercatalog.errors import (EmptyQueryError, ExtentError, InvalidCatalogError, UnknownBandError,
+                                 UnknownCollectionError, UnsupportedDataSourceError)
+from layercatalog.index import StacIndex
+from layercatalog.items import to_item_record
+from layercatalog.model import CollectionInfo, ItemQuery, ItemRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LayerCatalog:
+    """A loaded layer catalog; ``unsupported`` lists entries with data sources sparkeo cannot read."""
+
+    uri: str
+    settings: Settings
+    _collections: dict[str, CollectionInfo]
+    unsupported: tuple[Unsupported, ...] = ()
+    _indexes: dict[str, StacIndex] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, uri: str, settings: Settings | None = None) -> "LayerCatalog":
+        """Read and validate the layer catalog at ``uri``."""
+        settings = settings or Settings.from_env()
+        try:
+            doc = json.loads(storage.read_text(uri))
+        except ValueError as exc:
+            raise InvalidCatalogError(uri, None, f"not valid JSON: {exc}") from None
+        collections, unsupported = parse_layer_catalog(doc, uri)
+        for u in unsupported:
+            log.info("collection %s: data source type %r is not supported", u.id, u.data_source_type,
+                     extra={"collection": u.id})
+        return cls(uri, settings, {c.id: c for c in collections}, tuple(unsupported))
+
+    # --- collections -------------------------------------------------------------------------
+
+    def collections(self, caller: Caller) -> list[CollectionInfo]:
+        """The collections ``caller`` may see, by id."""
+        return [c for _, c in sorted(self._collections.items()) if caller.may_see(c.access_groups)]
+
+    def get(self, collection_id: str, caller: Caller) -> CollectionInfo:
+        """One collection; unknown and private-to-others raise the same ``UnknownCollectionError``."""
+        found = self._collections.get(collection_id)
+        if found is None:
+            for u in self.unsupported_for(caller):
+                if u.id == collection_id:
+                    raise UnsupportedDataSourceError(u.id, u.data_source_type)
+        if found is None or not caller.may_see(found.access_groups):
+            raise UnknownCollectionError(collection_id, [c.id for c in self.collections(caller)])
+        return found
+
+    def unsupported_for(self, caller: Caller) -> list[Unsupported]:
+        """Entries with data sources sparkeo cannot read, that ``caller`` may see."""
+        return [u for u in self.unsupported if caller.may_see(u.access_groups)]
+
+    # --- search ------------------------------------------------------------------------------
+
+    def check_query(self, query: ItemQuery, caller: Caller) -> CollectionInfo:
+        """Validate collection access, band names and extent; returns the collection."""
+        collection = self.get(query.collection_id, caller)
+        for name in query.bands or ():
+            if collection.band(name) is None:
+                raise UnknownBandError(collection.id, name, [b.name for b in collection.bands])
+        start, end = query.interval
+        if start is not None and end is not None and start >= end:
+            raise EmptyQueryError(collection.id, query.bbox, query.interval,
+                                  reason="empty time interval (start >= end)")
+        if query.bbox is not None and not _intersects(query.bbox, collection.bbox):
+            raise ExtentError(collection.id, query.bbox, collection.bbox)
+        return collection
+
+    def search(self, query: ItemQuery, caller: Caller, allow_empty: bool = False) -> list[ItemRecord]:
+        """Items of ``query.collection_id`` intersecting the bbox with ``start <= datetime < end``,
+        holding at least one of the requested bands and passing the property filters; sorted by
+        datetime then id. Band keys of ``ItemRecord.assets`` are the collection's band names
+        (aliases resolved); an item lacking some requested bands carries only those it has.
+        """
+        collection = self.check_query(query, caller)
+        bands = None
+        if query.bands is not None:
+            bands = tuple(dict.fromkeys(collection.band(n).name for n in query.bands))
+        index = self._index(collection)
+        stac_id = self._stac_collection(collection, index)
+        out = []
+        for record in index.search(stac_id, query.bbox, *query.interval):
+            if not _passes(record.get("properties") or {}, query.filters):
+                continue
+            item = to_item_record(collection, record, bands)
+            if item is not None:
+                out.append(item)
+        if not out and not allow_empty:
+            raise EmptyQueryError(collection.id, query.bbox, query.interval,
+                                  reason="no items" + (" pass the property filters" if query.filters else " match"))
+        return out
+
+    def summary(self, query: ItemQuery, caller: Caller):
+        """What a query would read, before any pixel is read (see ``layercatalog.summary``)."""
+        from layercatalog.summary import summarize
+
+        items = self.search(query, caller, allow_empty=True)
+        collection = self.get(query.collection_id, caller)
+        bands = tuple(collection.band(n).name for n in query.bands) if query.bands else None
+        return summarize(collection, query, items, bands)
+
+    def index_of(self, collection: CollectionInfo) -> StacIndex:
+        """The (cached) index of a collection's static STAC source."""
+        return self._index(collection)
+
+    def _index(self, collection: CollectionInfo) -> StacIndex:
+        url = collection.data_source.url
+        if url.startswith(("http://", "https://")) and not url.endswith(".json"):
+            raise UnsupportedDataSourceError(collection.id, "stac api", url)
+        if url not in self._indexes:
+            self._indexes[url] = StacIndex.open(url, self.settings.cache_dir)
+        return self._indexes[url]
+
+    def _stac_collection(self, collection: CollectionInfo, index: StacIndex) -> str | None:
+        """The STAC collection id to search inside the data source (None: all its items)."""
+        present = index.item_collections()
+        wanted = collection.data_source.collection or collection.id
+        if wanted in present:
+            return wanted
+        if len(present) <= 1 and not collection.data_source.collection:
+            return None
+        raise InvalidCatalogError(
+            collection.data_source.url, collection.id,
+            f"STAC collection {wanted!r} not found; the catalog has: {', '.join(str(p) for p in present)}")
+
+    def close(self) -> None:
+        for index in self._indexes.values():
+            index.close()
+        self._indexes.clear()
+
+
+def _intersects(a, b) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def _passes(props: dict, filters) -> bool:
+    for f in filters:
+        try:
+            if not f.matches(props.get(f.property)):
+                return False
+        except TypeError:   # e.g. a string property compared with a number: no match
+            return False
+    return True

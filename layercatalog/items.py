@@ -1,0 +1,191 @@
+"""STAC item dicts -> compact index records -> ``ItemRecord``s for one collection's bands.
+
+Pure: no I/O. ``compact_item`` keeps what a reader needs (every band of every raster asset with its
+href, 1-based band index, grid and ``raster:bands`` values); ``to_item_record`` maps the item's band
+names onto the layer collection's band names (name, then alias, then a unique common name) and lays
+the item's ``raster:bands`` over the collection's ``eo:bands`` defaults.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sparkeo import storage
+
+from layercatalog.model import AssetBand, BandInfo, CollectionInfo, ItemRecord
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".nc")
+# Asset roles that are never pixels a band could come from.
+NON_DATA_ROLES = {"thumbnail", "overview", "metadata", "visual"}
+
+
+def parse_datetime(value: str | None) -> dt.datetime | None:
+    """An ISO 8601 / RFC 3339 timestamp or date as a timezone-aware UTC datetime."""
+    if value in (None, "", ".."):
+        return None
+    text = str(value).strip().replace("z", "Z")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def item_datetime(props: dict) -> dt.datetime | None:
+    """``datetime``, else ``start_datetime`` (STAC items with a range carry ``datetime: null``)."""
+    return parse_datetime(props.get("datetime")) or parse_datetime(props.get("start_datetime"))
+
+
+def _crs_of(obj: dict) -> str:
+    code = obj.get("proj:code")
+    if code:
+        return str(code)
+    epsg = obj.get("proj:epsg")
+    if epsg:
+        return f"EPSG:{int(epsg)}"
+    return obj.get("proj:wkt2") or ""
+
+
+def _is_raster(asset: dict) -> bool:
+    roles = set(asset.get("roles") or ())
+    if roles and roles <= NON_DATA_ROLES:
+        return False
+    media = (asset.get("type") or "").lower()
+    href = asset.get("href", "").lower().split("?")[0]
+    return "tiff" in media or "jp2" in media or "netcdf" in media or href.endswith(RASTER_SUFFIXES)
+
+
+def _bbox_of(doc: dict) -> list[float] | None:
+    bbox = doc.get("bbox")
+    if bbox and len(bbox) >= 4:
+        return [float(bbox[0]), float(bbox[1]), float(bbox[-3] if len(bbox) == 6 else bbox[2]),
+                float(bbox[-2] if len(bbox) == 6 else bbox[3])]
+    geometry = doc.get("geometry")
+    if not geometry:
+        return None
+    xs, ys = [], []
+
+    def visit(coords):
+        if coords and isinstance(coords[0], (int, float)):
+            xs.append(coords[0])
+            ys.append(coords[1])
+        else:
+            for c in coords:
+                visit(c)
+    visit(geometry.get("coordinates", []))
+    return [min(xs), min(ys), max(xs), max(ys)] if xs else None
+
+
+def compact_item(doc: dict, item_uri: str, collection_id: str | None) -> dict | None:
+    """The index record of one STAC item dict, or None when it has no time or no footprint."""
+    props = doc.get("properties") or {}
+    when = item_datetime(props)
+    bbox = _bbox_of(doc)
+    if when is None or bbox is None:
+        return None
+    item_crs, item_transform, item_shape = _crs_of(props), props.get("proj:transform"), props.get("proj:shape")
+    bands = []
+    for key, asset in (doc.get("assets") or {}).items():
+        if not _is_raster(asset):
+            continue
+        href = storage.resolve(item_uri, asset["href"])
+        eo = asset.get("eo:bands") or asset.get("bands") or []
+        raster = asset.get("raster:bands") or []
+        count = max(len(eo), len(raster), 1)
+        for i in range(count):
+            eo_band = eo[i] if i < len(eo) else {}
+            rb = raster[i] if i < len(raster) else {}
+            name = eo_band.get("name") or (key if count == 1 else f"{key}_{i + 1}")
+            bands.append({
+                "name": name,
+                "common_name": eo_band.get("common_name") or eo_band.get("eo:common_name"),
+                "asset": key, "href": href, "index": i + 1, "count": count,
+                "crs": _crs_of(asset) or item_crs,
+                "transform": asset.get("proj:transform") or item_transform,
+                "shape": asset.get("proj:shape") or item_shape,
+                "nodata": rb.get("nodata", eo_band.get("nodata", asset.get("nodata"))),
+                "scale": rb.get("scale"), "offset": rb.get("offset"),
+                "dtype": rb.get("data_type") or eo_band.get("data_type"),
+                "categorical": bool(rb.get("classification:classes") or rb.get("classification:bitfields")
+                                    or asset.get("classification:classes")),
+                "file_size": asset.get("file:size"),
+            })
+    return {
+        "id": doc.get("id"),
+        "collection": doc.get("collection") or collection_id,
+        "datetime": when.isoformat(),
+        "bbox": bbox,
+        "geometry": doc.get("geometry"),
+        "properties": props,
+        "bands": bands,
+    }
+
+
+def match_bands(collection: CollectionInfo, item_bands: list[dict]) -> dict[str, dict]:
+    """Collection band name -> the item band that stores it.
+
+    An item band matches a collection band by exact name, then by the collection band's aliases,
+    then by common name when exactly one item band has it (``rededge`` names three S2 bands).
+    """
+    out: dict[str, dict] = {}
+    by_name = {b["name"]: b for b in item_bands}
+    for band in collection.bands:
+        hit = by_name.get(band.name)
+        if hit is None:
+            hit = next((b for b in item_bands if b["name"] in band.aliases), None)
+        if hit is None and band.common_name:
+            same = [b for b in item_bands if b.get("common_name") == band.common_name]
+            if len(same) == 1:
+                hit = same[0]
+        if hit is not None:
+            out[band.name] = hit
+    if not collection.bands:
+        # A collection without declared bands exposes the item's bands under their own names.
+        out = dict(by_name)
+    return out
+
+
+def asset_band(collection: CollectionInfo, band: BandInfo | None, raw: dict) -> AssetBand:
+    """One ``AssetBand``: hrefs rewritten; item ``raster:bands`` override collection defaults."""
+    def pick(item_value, default):
+        return default if item_value is None else item_value
+
+    shape = raw.get("shape") or (0, 0)
+    transform = raw.get("transform") or ()
+    return AssetBand(
+        href=collection.rewrite(raw["href"]),
+        band_index=int(raw["index"]),
+        crs=raw.get("crs") or "",
+        transform=tuple(float(v) for v in transform[:6]),
+        shape=(int(shape[0]), int(shape[1])),
+        nodata=pick(raw.get("nodata"), band.nodata if band else None),
+        scale=float(pick(raw.get("scale"), band.scale if band else 1.0)),
+        offset=float(pick(raw.get("offset"), band.offset if band else 0.0)),
+        dtype=raw.get("dtype") or (band.dtype if band else None),
+        categorical=bool(raw.get("categorical") or (band.categorical if band else False)),
+        asset_key=raw.get("asset", ""),
+        asset_bands=int(raw.get("count") or 1),
+        file_size=int(raw["file_size"]) if raw.get("file_size") is not None else None,
+    )
+
+
+def to_item_record(collection: CollectionInfo, record: dict, bands: tuple[str, ...] | None) -> ItemRecord | None:
+    """The ``ItemRecord`` of an index record, restricted to ``bands`` (collection band names).
+
+    Returns None when the item holds none of the requested bands.
+    """
+    matched = match_bands(collection, record["bands"])
+    wanted = bands if bands is not None else tuple(matched)
+    assets = {name: asset_band(collection, collection.band(name), matched[name]) for name in wanted if name in matched}
+    if not assets:
+        return None
+    return ItemRecord(
+        id=record["id"],
+        collection_id=collection.id,
+        datetime=parse_datetime(record["datetime"]),
+        bbox=tuple(record["bbox"]),
+        assets=assets,
+        properties=record.get("properties") or {},
+        geometry=record.get("geometry"),
+    )

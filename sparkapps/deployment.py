@@ -1,0 +1,204 @@
+"""Deployment settings: how SparkApplications look on this cluster (image, namespace, resources,
+restart policy, volumes, secrets, bounds for job options).
+
+Loaded once at the boundary from a YAML file (``--config`` or ``SPARKEO_DEPLOYMENT``) plus a few
+environment variables, then passed down as an immutable value; ``manifest.render`` reads nothing else.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import yaml
+
+from sparkapps.quantities import memory_mib
+from sparkeo.errors import ConfigError
+
+RESTART_TYPES = ("Never", "Always", "OnFailure")
+
+
+@dataclass(frozen=True)
+class PodResources:
+    """Cores and memory of the driver or of one executor (Spark memory sizes)."""
+
+    cores: int = 1
+    memory: str = "2g"
+    memory_overhead: str | None = None
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """The operator's ``restartPolicy``: retries of failed runs and of failed submissions."""
+
+    type: str = "OnFailure"
+    on_failure_retries: int = 2
+    on_failure_retry_interval: int = 30
+    on_submission_failure_retries: int = 3
+    on_submission_failure_retry_interval: int = 20
+
+
+@dataclass(frozen=True)
+class OptionBounds:
+    """What a job option may ask for: ``(minimum, maximum)`` per option (memory in Spark sizes)."""
+
+    driver_memory: tuple[str, str] = ("512m", "16g")
+    driver_memory_overhead: tuple[str, str] = ("0m", "8g")
+    driver_cores: tuple[int, int] = (1, 4)
+    executor_memory: tuple[str, str] = ("512m", "32g")
+    executor_memory_overhead: tuple[str, str] = ("0m", "16g")
+    executor_cores: tuple[int, int] = (1, 8)
+    max_executors: tuple[int, int] = (1, 100)
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    """Everything about the cluster a SparkApplication manifest needs, apart from the job itself."""
+
+    image: str = "ghcr.io/sparkeo/sparkeo:0.1.0"
+    image_pull_policy: str = "IfNotPresent"
+    namespace: str = "sparkeo"
+    service_account: str = "sparkeo-driver"
+    spark_version: str = "4.0.1"
+    main_application_file: str = "local:///opt/sparkeo/jobs/main.py"
+    driver: PodResources = PodResources(cores=1, memory="2g", memory_overhead="512m")
+    executor: PodResources = PodResources(cores=2, memory="4g", memory_overhead="1g")
+    # static executor count; None means dynamic allocation between the min and max below
+    instances: int | None = None
+    dynamic_min_executors: int = 0
+    dynamic_initial_executors: int = 1
+    dynamic_max_executors: int = 10
+    restart_policy: RestartPolicy = RestartPolicy()
+    time_to_live_seconds: int | None = 86400
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+    # Secret holding the S3 credentials (keys below); None: pods get no credentials (IAM roles etc.)
+    s3_secret: str | None = "sparkeo-s3"
+    s3_access_key_key: str = "AWS_ACCESS_KEY_ID"
+    s3_secret_key_key: str = "AWS_SECRET_ACCESS_KEY"
+    s3_endpoint: str | None = None
+    aws_region: str | None = None
+    # FUSE mount of the EO archive on the nodes; None: no hostPath volume
+    eodata_host_path: str | None = "/eodata"
+    eodata_mount_path: str = "/eodata"
+    catalog_configmap: str | None = "sparkeo-layercatalog"
+    catalog_mount_path: str = "/opt/sparkeo/catalog"
+    catalog_file: str = "layercatalog.json"
+    results_root: str = "s3://sparkeo-results/jobs"
+    monitoring: bool = True
+    jmx_exporter_jar: str = "/opt/spark/jars/jmx_prometheus_javaagent.jar"
+    metrics_port: int = 8090
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
+    # CRD file to validate manifests against; None: the CRD schema shipped with sparkeo (operator 2.x)
+    crd: str | None = None
+    bounds: OptionBounds = OptionBounds()
+
+    @property
+    def default_catalog(self) -> str | None:
+        """Where the layer catalog ConfigMap appears inside driver and executors."""
+        if not self.catalog_configmap:
+            return None
+        return f"{self.catalog_mount_path.rstrip('/')}/{self.catalog_file}"
+
+    def results_of(self, job_id: str) -> str:
+        """The default results location of a job."""
+        return f"{self.results_root.rstrip('/')}/{job_id}"
+
+    def replace(self, **changes) -> "DeploymentSettings":
+        return dataclasses.replace(self, **changes)
+
+
+_NESTED = {"driver": PodResources, "executor": PodResources, "restart_policy": RestartPolicy, "bounds": OptionBounds}
+# environment variables that override the file (the CLI's usual precedence: flags, env, file, defaults)
+ENV_OVERRIDES = {
+    "SPARKEO_IMAGE": "image",
+    "SPARKEO_NAMESPACE": "namespace",
+    "SPARKEO_RESULTS_ROOT": "results_root",
+    "AWS_ENDPOINT_URL": "s3_endpoint",
+    "AWS_DEFAULT_REGION": "aws_region",
+}
+
+
+def from_mapping(data: Mapping[str, Any], source: str = "deployment settings") -> DeploymentSettings:
+    """Build settings from a parsed YAML mapping; unknown or ill-typed keys raise ``ConfigError``."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(source, data, "expected a mapping of settings")
+    values = {}
+    known = {f.name: f for f in dataclasses.fields(DeploymentSettings)}
+    for key, raw in data.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            raise ConfigError(f"{source}: {key}", raw, f"unknown setting (known: {', '.join(sorted(known))})")
+        values[name] = _convert(name, raw, source)
+    settings = DeploymentSettings(**values)
+    check(settings, source)
+    return settings
+
+
+def _convert(name: str, raw: Any, source: str):
+    kind = _NESTED.get(name)
+    if kind is None:
+        if name == "tolerations":
+            return tuple(dict(t) for t in (raw or ()))
+        if name in ("node_selector", "spark_conf"):
+            return {str(k): str(v) for k, v in (raw or {}).items()}
+        return raw
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: {name}", raw, "expected a mapping")
+    fields = {f.name for f in dataclasses.fields(kind)}
+    out = {}
+    for key, value in raw.items():
+        sub = str(key).replace("-", "_")
+        if sub not in fields:
+            raise ConfigError(f"{source}: {name}.{key}", value, f"unknown setting (known: {', '.join(sorted(fields))})")
+        out[sub] = tuple(value) if kind is OptionBounds else value
+    return kind(**out)
+
+
+def check(s: DeploymentSettings, source: str = "deployment settings") -> None:
+    """Reject settings the manifest could not honour, naming the setting and its value."""
+    if s.restart_policy.type not in RESTART_TYPES:
+        raise ConfigError(f"{source}: restart_policy.type", s.restart_policy.type, f"one of {RESTART_TYPES}")
+    for role in ("driver", "executor"):
+        res: PodResources = getattr(s, role)
+        if not isinstance(res.cores, int) or res.cores < 1:
+            raise ConfigError(f"{source}: {role}.cores", res.cores, "a positive integer")
+        for attr in ("memory", "memory_overhead"):
+            value = getattr(res, attr)
+            if value is not None:
+                try:
+                    memory_mib(value)
+                except ValueError as exc:
+                    raise ConfigError(f"{source}: {role}.{attr}", value, str(exc)) from None
+    if s.instances is not None and (not isinstance(s.instances, int) or s.instances < 0):
+        raise ConfigError(f"{source}: instances", s.instances, "a non-negative integer or null")
+    if not 0 <= s.dynamic_min_executors <= s.dynamic_initial_executors <= s.dynamic_max_executors:
+        raise ConfigError(
+            f"{source}: dynamic_*_executors",
+            (s.dynamic_min_executors, s.dynamic_initial_executors, s.dynamic_max_executors),
+            "need 0 <= min <= initial <= max",
+        )
+    if not 1024 <= s.metrics_port <= 49151:
+        raise ConfigError(f"{source}: metrics_port", s.metrics_port, "between 1024 and 49151 (the CRD's range)")
+
+
+def load(path: str | None = None, env: Mapping[str, str] | None = None) -> DeploymentSettings:
+    """Settings from ``path`` (or ``SPARKEO_DEPLOYMENT``; defaults without either), then the environment.
+
+    ``path`` may be a local file or an ``s3://`` URI.
+    """
+    from sparkeo import storage
+
+    env = os.environ if env is None else env
+    path = path or env.get("SPARKEO_DEPLOYMENT") or None
+    data: dict = {}
+    if path:
+        try:
+            data = yaml.safe_load(storage.read_text(path)) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError("deployment settings", path, f"not valid YAML: {exc}") from None
+    for var, name in ENV_OVERRIDES.items():
+        if env.get(var):
+            data = {**data, name: env[var]}
+    return from_mapping(data, source=path or "deployment settings")

@@ -1,0 +1,60 @@
+"""The errors of ``sparkapps``: bad job ids and job options (user errors), and what the
+Kubernetes API answered (the ``SubmitError`` family).
+
+HTTP statuses become these classes in one place, ``sparkapps.client.check_response``.
+"""
+from __future__ import annotations
+
+from sparkeo.errors import RunError, UserError
+
+
+class InvalidJobId(UserError, ValueError):
+    """Raised when a job id is not a valid Kubernetes name (DNS-1123 label, at most 63 chars)."""
+
+    def __init__(self, job_id: str, reason: str):
+        self.job_id, self.reason = job_id, reason
+        UserError.__init__(self, f"invalid job id {job_id!r}: {reason}")
+
+
+class JobOptionError(UserError, ValueError):
+    """Raised when an openEO job option is unknown-typed or outside the configured bounds."""
+
+    def __init__(self, option: str, value: object, bound: str):
+        self.option, self.value, self.bound = option, value, bound
+        UserError.__init__(self, f"job option {option!r} = {value!r}: {bound}")
+
+
+class SubmitError(RunError):
+    """Raised when the Kubernetes API refuses or fails a SparkApplication call."""
+
+    def __init__(self, name: str, namespace: str, reason: str):
+        self.name, self.namespace, self.reason = name, namespace, reason
+        RunError.__init__(self, f"SparkApplication {namespace}/{name}: {reason}")
+
+
+class SparkAppNotFound(SubmitError, UserError):
+    """Raised when the named job has no SparkApplication (HTTP 404); the caller named it: exit 2."""
+
+    exit_code = 2
+
+    def __init__(self, name: str, namespace: str):
+        SubmitError.__init__(self, name, namespace, "not found")
+
+
+class SparkAppConflict(SubmitError):
+    """Raised when a SparkApplication of that name exists already or changed meanwhile (HTTP 409)."""
+
+
+class SparkAppInvalid(SubmitError):
+    """Raised when a manifest fails the CRD schema, locally or on the API server (HTTP 422).
+
+    ``problems`` lists one ``path: reason`` line per violation or pruned field.
+    """
+
+    def __init__(self, name: str, namespace: str, problems: list[str]):
+        self.problems = list(problems)
+        SubmitError.__init__(self, name, namespace, "invalid manifest: " + "; ".join(self.problems))
+
+
+class KubernetesUnreachable(SubmitError):
+    """Raised when no Kubernetes configuration is found or the API server cannot be reached."""

@@ -1,0 +1,206 @@
+"""The SparkApplication of a job: a pure function from (job, deployment settings) to a dict.
+
+No I/O here (like kopf's ``hierarchies.adopt``): ``render`` builds the manifest, ``validate``
+checks it, ``submit`` sends it. Secrets appear only as ``secretKeyRef`` references.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from sparkapps import names
+from sparkapps.deployment import DeploymentSettings, PodResources
+from sparkapps.options import resolve
+
+API_VERSION = "sparkoperator.k8s.io/v1beta2"
+KIND = "SparkApplication"
+METRICS_NAMESPACE = "sparkeo.job"   # two parts for the operator's exporter rules, as jobs.session
+# Spark's own Prometheus endpoint next to the JMX exporter (the jobs.session settings, see test)
+METRICS_CONF = {
+    "spark.metrics.namespace": METRICS_NAMESPACE,
+    "spark.ui.prometheus.enabled": "true",
+    "spark.metrics.conf.*.sink.prometheusServlet.class": "org.apache.spark.metrics.sink.PrometheusServlet",
+    "spark.metrics.conf.*.sink.prometheusServlet.path": "/metrics/prometheus",
+}
+EODATA_VOLUME = "eodata"
+CATALOG_VOLUME = "layercatalog"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job: who asked, which graph, where results go, and the job's openEO options."""
+
+    job_id: str
+    user: str
+    graph_uri: str
+    output_uri: str
+    groups: tuple[str, ...] = ()
+    catalog_uri: str | None = None
+    job_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        names.check_job_id(self.job_id)
+
+    def to_json(self) -> dict:
+        """The ``job_spec.json`` document stored with the job's results."""
+        return {
+            "job_id": self.job_id,
+            "user": self.user,
+            "groups": sorted(self.groups),
+            "graph": self.graph_uri,
+            "output": self.output_uri,
+            "catalog": self.catalog_uri,
+            "job_options": dict(self.job_options),
+        }
+
+
+def render(job: JobSpec, deployment: DeploymentSettings) -> dict:
+    """The SparkApplication manifest for ``job``; raises ``JobOptionError`` for out-of-bounds options."""
+    resolved = resolve(deployment, job.job_options)
+    d = resolved.deployment
+    labels = {
+        names.LABEL_JOB_ID: job.job_id,
+        names.LABEL_USER: names.label_value(job.user),
+        names.LABEL_MANAGED_BY: names.MANAGED_BY,
+    }
+    spec: dict[str, Any] = {
+        "type": "Python",
+        "pythonVersion": "3",
+        "mode": "cluster",
+        "image": d.image,
+        "imagePullPolicy": d.image_pull_policy,
+        "sparkVersion": d.spark_version,
+        "mainApplicationFile": d.main_application_file,
+        "arguments": _arguments(job, d, resolved.engine_options),
+        "sparkConf": _spark_conf(d),
+        "restartPolicy": _restart_policy(d),
+        "driver": _driver(d, labels),
+        "executor": _pod(d.executor, d, labels),
+    }
+    volumes = _volumes(d)
+    if volumes:
+        spec["volumes"] = volumes
+    if d.time_to_live_seconds is not None:
+        spec["timeToLiveSeconds"] = d.time_to_live_seconds
+    if d.instances is not None:
+        spec["executor"]["instances"] = d.instances
+    else:
+        spec["dynamicAllocation"] = {
+            "enabled": True,
+            "initialExecutors": d.dynamic_initial_executors,
+            "minExecutors": d.dynamic_min_executors,
+            "maxExecutors": d.dynamic_max_executors,
+        }
+    if d.monitoring:
+        spec["monitoring"] = {
+            "exposeDriverMetrics": True,
+            "exposeExecutorMetrics": True,
+            "prometheus": {"jmxExporterJar": d.jmx_exporter_jar, "port": d.metrics_port},
+        }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": job.job_id,
+            "namespace": d.namespace,
+            "labels": labels,
+            "annotations": {names.ANNOTATION_USER: job.user, "sparkeo/output": job.output_uri},
+        },
+        "spec": spec,
+    }
+
+
+def _arguments(job: JobSpec, d: DeploymentSettings, engine_options: Mapping[str, Any]) -> list[str]:
+    """The driver's command line: ``jobs/main.py --graph URI --output URI --job-id ID ...``."""
+    args = ["--graph", job.graph_uri, "--output", job.output_uri, "--job-id", job.job_id]
+    catalog = job.catalog_uri or d.default_catalog
+    if catalog:
+        args += ["--catalog", catalog]
+    if engine_options:
+        args += ["--job-options", json.dumps(dict(engine_options), sort_keys=True, separators=(",", ":"))]
+    args += ["--user", job.user]
+    if job.groups:
+        args += ["--groups", ",".join(sorted(job.groups))]
+    return args
+
+
+def _spark_conf(d: DeploymentSettings) -> dict[str, str]:
+    conf = dict(METRICS_CONF)
+    if d.instances is None:
+        # no external shuffle service on Kubernetes: dynamic allocation needs shuffle tracking
+        conf["spark.dynamicAllocation.shuffleTracking.enabled"] = "true"
+    if d.s3_endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = d.s3_endpoint
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+    conf.update({str(k): str(v) for k, v in d.spark_conf.items()})
+    return conf
+
+
+def _restart_policy(d: DeploymentSettings) -> dict[str, Any]:
+    p = d.restart_policy
+    out: dict[str, Any] = {"type": p.type}
+    if p.type != "Never":
+        out.update({
+            "onFailureRetries": p.on_failure_retries,
+            "onFailureRetryInterval": p.on_failure_retry_interval,
+            "onSubmissionFailureRetries": p.on_submission_failure_retries,
+            "onSubmissionFailureRetryInterval": p.on_submission_failure_retry_interval,
+        })
+    return out
+
+
+def _env(d: DeploymentSettings) -> list[dict[str, Any]]:
+    """Pod environment: S3 endpoint in the clear, credentials only as Secret references."""
+    env: list[dict[str, Any]] = []
+    if d.s3_endpoint:
+        env.append({"name": "AWS_ENDPOINT_URL", "value": d.s3_endpoint})
+    if d.aws_region:
+        env.append({"name": "AWS_DEFAULT_REGION", "value": d.aws_region})
+    if d.s3_secret:
+        for var, key in (("AWS_ACCESS_KEY_ID", d.s3_access_key_key), ("AWS_SECRET_ACCESS_KEY", d.s3_secret_key_key)):
+            env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": d.s3_secret, "key": key}}})
+    return env
+
+
+def _volumes(d: DeploymentSettings) -> list[dict[str, Any]]:
+    volumes = []
+    if d.eodata_host_path:
+        volumes.append({"name": EODATA_VOLUME, "hostPath": {"path": d.eodata_host_path, "type": "Directory"}})
+    if d.catalog_configmap:
+        volumes.append({"name": CATALOG_VOLUME, "configMap": {"name": d.catalog_configmap}})
+    return volumes
+
+
+def _volume_mounts(d: DeploymentSettings) -> list[dict[str, Any]]:
+    mounts = []
+    if d.eodata_host_path:
+        mounts.append({"name": EODATA_VOLUME, "mountPath": d.eodata_mount_path, "readOnly": True})
+    if d.catalog_configmap:
+        mounts.append({"name": CATALOG_VOLUME, "mountPath": d.catalog_mount_path, "readOnly": True})
+    return mounts
+
+
+def _driver(d: DeploymentSettings, labels: Mapping[str, str]) -> dict[str, Any]:
+    pod = _pod(d.driver, d, labels)
+    # jobs.session must not override the master spark-submit chose (the operator's k8s:// URL)
+    pod["env"] = [*pod.get("env", []), {"name": "SPARKEO_UNDER_SPARK_SUBMIT", "value": "1"}]
+    pod["serviceAccount"] = d.service_account
+    return pod
+
+
+def _pod(res: PodResources, d: DeploymentSettings, labels: Mapping[str, str]) -> dict[str, Any]:
+    pod: dict[str, Any] = {"cores": res.cores, "memory": res.memory, "labels": dict(labels)}
+    if res.memory_overhead:
+        pod["memoryOverhead"] = res.memory_overhead
+    env = _env(d)
+    if env:
+        pod["env"] = env
+    mounts = _volume_mounts(d)
+    if mounts:
+        pod["volumeMounts"] = mounts
+    if d.node_selector:
+        pod["nodeSelector"] = dict(d.node_selector)
+    if d.tolerations:
+        pod["tolerations"] = [dict(t) for t in d.tolerations]
+    return pod

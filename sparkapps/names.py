@@ -1,0 +1,67 @@
+"""Kubernetes names for jobs: job ids are SparkApplication names, user names become label values.
+
+A job id must be a DNS-1123 label (lower-case alphanumerics and ``-``, at most 63 characters). It
+must also start with a letter, because the operator and Spark derive Service names from it
+(``<name>-ui-svc``), and Service names are DNS-1035 labels.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+
+from sparkapps.errors import InvalidJobId
+
+MAX_NAME = 63
+_JOB_ID = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_BAD_CHARS = re.compile(r"[^-A-Za-z0-9_.]+")
+
+#: labels every sparkeo SparkApplication carries
+LABEL_JOB_ID = "sparkeo/job-id"
+LABEL_USER = "sparkeo/user"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "sparkeo"
+#: the selector that finds every SparkApplication sparkeo created
+SPARKEO_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+#: annotation keeping the user name unsanitised (label values cannot hold e.g. ``@``)
+ANNOTATION_USER = "sparkeo/user"
+
+
+def check_job_id(job_id: str) -> str:
+    """Return ``job_id`` if it is a valid job id, else raise ``InvalidJobId`` saying why."""
+    if not isinstance(job_id, str) or not job_id:
+        raise InvalidJobId(str(job_id), "must be a non-empty string")
+    if len(job_id) > MAX_NAME:
+        raise InvalidJobId(job_id, f"longer than {MAX_NAME} characters ({len(job_id)})")
+    if not _JOB_ID.match(job_id):
+        raise InvalidJobId(
+            job_id, "must be lower-case letters, digits and '-', start with a letter and end alphanumeric"
+        )
+    return job_id
+
+
+def new_job_id(prefix: str = "j", now: float | None = None) -> str:
+    """A fresh job id: ``<prefix>-<UTC yyyymmddhhmmss>-<8 hex>``, sortable by creation time."""
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() if now is None else now))
+    return check_job_id(f"{prefix}-{stamp}-{secrets.token_hex(4)}")
+
+
+def is_label_value(value: str) -> bool:
+    """True when ``value`` is a valid Kubernetes label value as it is."""
+    return len(value) <= MAX_NAME and bool(_LABEL_VALUE.match(value))
+
+
+def label_value(value: str) -> str:
+    """``value`` as a valid label value, unchanged when it already is one.
+
+    Invalid characters become ``-``; a changed or shortened value gets a short hash of the original
+    appended, so two different users never share a label value (``a@x.org`` vs ``a-x.org``).
+    """
+    if is_label_value(value):
+        return value
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+    body = _LABEL_BAD_CHARS.sub("-", value)
+    body = body[: MAX_NAME - len(digest) - 1].strip("-_.")
+    return f"{body}-{digest}" if body else digest

@@ -1,0 +1,153 @@
+"""``sparkeo catalog list | describe ID | search ID | summary ID``: what data exists, before any job.
+
+Every subcommand sees only what the caller (``--user``/``--groups``) may see. ``--catalog`` defaults
+to ``SPARKEO_CATALOG``, then to the sample catalog generated on first use in the cache folder.
+"""
+from __future__ import annotations
+
+import json
+
+import click
+
+from sparkeo.cli.options import bbox_crs_opt, bbox_opt, caller_of, catalog_opt, json_opt, settings_of, time_opt
+
+
+def _catalog(ctx: click.Context, uri: str | None):
+    from layercatalog.catalog import LayerCatalog
+    from layercatalog.sample import default_catalog
+
+    settings = settings_of(ctx)
+    return LayerCatalog.load(uri or default_catalog(settings), settings)
+
+
+def _query(collection_id, bbox, bbox_crs, time, bands, filters):
+    from layercatalog.properties import parse_filter_expression
+    from layercatalog.query import make_query, parse_bbox, parse_interval
+
+    return make_query(
+        collection_id,
+        bbox=parse_bbox(bbox, "--bbox") if bbox else None,
+        bbox_crs=bbox_crs,
+        interval=parse_interval(time, "--time") if time else (None, None),
+        bands=[b.strip() for b in bands.split(",") if b.strip()] if bands else None,
+        filters=[parse_filter_expression(f) for f in filters],
+    )
+
+
+bands_opt = click.option("--bands", "bands", default=None, metavar="B1,B2", help="Band names or aliases.")
+filter_opt = click.option("--filter", "filters", multiple=True, metavar="EXPR",
+                          help="Property filter, e.g. 'eo:cloud_cover<=50' (repeatable; all must hold).")
+
+
+@click.group()
+def catalog():
+    """Collections, bands and items of the layer catalog."""
+
+
+@catalog.command("list")
+@catalog_opt
+@json_opt
+@click.pass_context
+def list_collections(ctx, catalog, as_json):
+    """List the collections you may use."""
+    cat = _catalog(ctx, catalog)
+    caller = caller_of(ctx)
+    visible = cat.collections(caller)
+    unsupported = cat.unsupported_for(caller)
+    if as_json:
+        click.echo(json.dumps({
+            "collections": [{"id": c.id, "title": c.title, "bands": [b.name for b in c.bands],
+                             "data_source": c.data_source.url} for c in visible],
+            "unsupported": [{"id": u.id, "data_source_type": u.data_source_type} for u in unsupported],
+        }, indent=2))
+        return
+    for c in visible:
+        click.echo(f"{c.id}\t{c.title}\t{len(c.bands)} bands")
+    if unsupported:
+        click.echo(f"\n{len(unsupported)} collections with unsupported data sources:")
+        for u in unsupported:
+            click.echo(f"{u.id}\t({u.data_source_type})")
+
+
+@catalog.command()
+@click.argument("collection_id")
+@catalog_opt
+@json_opt
+@click.pass_context
+def describe(ctx, collection_id, catalog, as_json):
+    """Show one collection: extent, bands (aliases, nodata, scale) and data source."""
+    from layercatalog.errors import format_bbox, format_interval
+
+    c = _catalog(ctx, catalog).get(collection_id, caller_of(ctx))
+    if as_json:
+        doc = {k: v for k, v in dict(c.document).items() if k not in ("_sparkeo", "_vito")}
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"{c.id}: {c.title}")
+    if c.description:
+        click.echo(c.description)
+    click.echo(f"extent: bbox {format_bbox(c.bbox)}, interval {format_interval(c.interval)}")
+    click.echo(f"data source: {c.data_source.type} {c.data_source.url}")
+    click.echo(f"scale/offset applied when reading: {'yes' if c.apply_scale else 'no'}")
+    click.echo("bands:")
+    for b in c.bands:
+        names = ", ".join(dict.fromkeys(n for n in (b.common_name, *b.aliases) if n))
+        extra = [f"nodata={b.nodata}" if b.nodata is not None else "", f"scale={b.scale:g}", f"offset={b.offset:g}",
+                 "categorical" if b.categorical else "", b.dtype or ""]
+        click.echo(f"  {b.name}" + (f" ({names})" if names else "") + "  " + " ".join(e for e in extra if e))
+
+
+def _query_command(fn):
+    for option in reversed((catalog_opt, bbox_opt, bbox_crs_opt, time_opt, bands_opt, filter_opt, json_opt)):
+        fn = option(fn)
+    return click.argument("collection_id")(fn)
+
+
+@catalog.command()
+@_query_command
+@click.pass_context
+def search(ctx, collection_id, catalog, bbox, bbox_crs, time, bands, filters, as_json):
+    """Items of a collection in a bbox and time interval (start included, end excluded)."""
+    query = _query(collection_id, bbox, bbox_crs, time, bands, filters)
+    items = _catalog(ctx, catalog).search(query, caller_of(ctx))
+    if as_json:
+        click.echo(json.dumps([_item_json(i) for i in items], indent=2))
+        return
+    for i in items:
+        cc = i.properties.get("eo:cloud_cover")
+        cloud = f"{cc:.1f}%" if isinstance(cc, (int, float)) else "-"
+        click.echo(f"{i.id}\t{i.datetime.isoformat().replace('+00:00', 'Z')}\tcloud {cloud}\t{','.join(i.assets)}")
+    click.echo(f"{len(items)} items")
+
+
+@catalog.command()
+@_query_command
+@click.pass_context
+def summary(ctx, collection_id, catalog, bbox, bbox_crs, time, bands, filters, as_json):
+    """Item count, dates, bands, coverage and estimated input pixels/bytes of a query."""
+    query = _query(collection_id, bbox, bbox_crs, time, bands, filters)
+    result = _catalog(ctx, catalog).summary(query, caller_of(ctx))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    coverage = "-" if result.coverage is None else f"{result.coverage * 100:.1f}%"
+    click.echo(f"collection:   {result.collection_id}")
+    click.echo(f"interval:     {result.interval}")
+    click.echo(f"items:        {result.item_count}")
+    click.echo(f"dates:        {', '.join(result.dates) or '-'}")
+    click.echo(f"bands:        {', '.join(result.bands) or '-'}")
+    click.echo(f"coverage:     {coverage} of the bbox")
+    click.echo(f"input pixels: {result.input_pixels:,}")
+    click.echo(f"input bytes:  {result.input_bytes:,} (estimated)")
+
+
+def _item_json(item) -> dict:
+    return {
+        "id": item.id, "collection": item.collection_id,
+        "datetime": item.datetime.isoformat().replace("+00:00", "Z"),
+        "bbox": list(item.bbox), "properties": dict(item.properties),
+        "assets": {name: {"href": a.href, "band_index": a.band_index, "crs": a.crs, "shape": list(a.shape),
+                          "transform": list(a.transform), "nodata": a.nodata, "scale": a.scale,
+                          "offset": a.offset, "dtype": a.dtype, "categorical": a.categorical}
+                   for name, a in item.assets.items()},
+    }

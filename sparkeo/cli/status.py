@@ -1,0 +1,61 @@
+"""``sparkeo status JOB`` and ``sparkeo list``: what the spark-operator says about jobs."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from sparkeo.cli.options import caller_of, deployment_opt, json_opt, kubeconfig_opt, namespace_opt
+
+
+def namespace_of(namespace: str | None, deployment_config: str | None) -> str:
+    """``--namespace``, else the deployment settings' (which ``SPARKEO_NAMESPACE`` overrides)."""
+    from sparkapps import deployment
+
+    return namespace or deployment.load(deployment_config).namespace
+
+
+@click.command("status")
+@click.argument("job_id")
+@namespace_opt
+@deployment_opt
+@kubeconfig_opt
+@json_opt
+@click.pass_context
+def status(ctx, job_id, namespace, deployment_config, kubeconfig, as_json):
+    """Show the state of JOB's SparkApplication (exit 2 when there is none)."""
+    from sparkapps import client, submit
+
+    state = submit.status(client.connect(kubeconfig), namespace_of(namespace, deployment_config), job_id)
+    if as_json:
+        click.echo(json.dumps(state.to_json(), indent=2))
+        return
+    click.echo(f"{state.job_id}: {state.state or 'NEW'}")
+    for label, value in (("user", state.user), ("spark application", state.spark_application_id),
+                         ("submitted", state.submitted), ("terminated", state.terminated),
+                         ("error", state.error_message)):
+        if value:
+            click.echo(f"  {label}: {value}")
+
+
+@click.command("list")
+@click.option("--all-users", is_flag=True, help="Every user's jobs, not just the caller's.")
+@namespace_opt
+@deployment_opt
+@kubeconfig_opt
+@json_opt
+@click.pass_context
+def list_apps(ctx, all_users, namespace, deployment_config, kubeconfig, as_json):
+    """List the caller's jobs (or everyone's) with their states, oldest first."""
+    from sparkapps import client, names
+
+    selector = names.SPARKEO_SELECTOR
+    if not all_users:
+        selector += f",{names.LABEL_USER}={names.label_value(caller_of(ctx).user)}"
+    states = client.connect(kubeconfig).list_states(namespace_of(namespace, deployment_config), selector)
+    rows = sorted(states.values(), key=lambda s: (s.created or "", s.job_id))
+    if as_json:
+        click.echo(json.dumps([s.to_json() for s in rows], indent=2))
+        return
+    for s in rows:
+        click.echo(f"{s.job_id}\t{s.state or 'NEW'}\t{s.user or '-'}\t{s.created or '-'}")

@@ -1,0 +1,34 @@
+"""``sparkeo submit GRAPH``: check the graph, store it with the job spec, create the SparkApplication,
+print the job id. Submitting the same ``--job-id`` again creates nothing and prints the same id."""
+from __future__ import annotations
+
+import click
+
+from sparkeo.cli.options import (catalog_opt, deployment_opt, job_id_opt, job_options_opt, kubeconfig_opt,
+                                 namespace_opt, output_opt)
+from sparkeo.cli.render import prepare_job
+
+
+@click.command("submit")
+@click.argument("graph")
+@job_id_opt
+@output_opt
+@catalog_opt
+@job_options_opt
+@deployment_opt
+@namespace_opt
+@kubeconfig_opt
+@click.pass_context
+def submit(ctx, graph, job_id, output, catalog, job_options, deployment_config, namespace, kubeconfig):
+    """Submit GRAPH as a SparkApplication and print its job id."""
+    from sparkapps import client, submit as submitting
+
+    prep = prepare_job(ctx, graph, catalog, output, job_id, job_options, deployment_config, namespace,
+                       dry_run=True)
+    api = client.connect(kubeconfig)
+    # The job registry (tracker) hooks in here through on_submitted=...
+    done = submitting.submit(api, prep.job, prep.deployment,
+                             graph=None if prep.job.graph_uri == graph else prep.graph_doc)
+    if not done.created:
+        click.echo(f"job {prep.job.job_id} exists already; not submitted again", err=True)
+    click.echo(prep.job.job_id)

@@ -1,0 +1,41 @@
+"""``sparkeo validate GRAPH``: parse, build and plan without Spark; print the dry-run plan."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from sparkeo.cli.options import caller_of, catalog_opt, job_options_opt, json_opt, settings_of
+from sparkeo.cli.run import read_graph
+
+
+@click.command("validate")
+@click.argument("graph")
+@catalog_opt
+@job_options_opt
+@json_opt
+@click.pass_context
+def validate(ctx, graph, catalog, job_options, as_json):
+    """Check GRAPH against the catalog and show what it would read (exit 2 on bad input)."""
+    from jobs.run import load_catalog, parse_job_options, prepare
+
+    settings = settings_of(ctx)
+    text, name = read_graph(graph)
+    options = parse_job_options(job_options)
+    prep = prepare(text, load_catalog(catalog, settings), caller_of(ctx), settings, options, name)
+    plan = prep.plan
+    if as_json:
+        click.echo(json.dumps({"valid": True, "graph_sha256": prep.graph_sha256, **plan.to_json(),
+                               "item_ids": list(plan.item_ids)}, indent=2))
+        return
+    g = plan.grid
+    rx, ry = g.resolution
+    click.echo(f"valid: {name}")
+    click.echo(f"grid: {g.crs}, {g.height}x{g.width} px, resolution {rx:g}x{ry:g}, bounds {tuple(round(v, 3) for v in g.bounds)}")
+    click.echo(f"tiles: {len(plan.tasks)} to compute of {plan.tiles_total} ({plan.tile_size}x{plan.tile_size} px)")
+    for leaf in prep.leaves:
+        labels = [s.label for s in leaf.slices]
+        click.echo(f"load {leaf.node_id}: {leaf.collection.id}, {len(leaf.items)} items on {len(labels)} days "
+                   f"({labels[0] if labels else '-'} .. {labels[-1] if labels else '-'}), "
+                   f"bands {', '.join(b.name for b in leaf.bands)}")
+    click.echo(f"estimated input: {plan.input_pixels:,} pixels, {plan.input_bytes:,} bytes (uncompressed)")

@@ -1,0 +1,450 @@
+"""Run the upstream openEO process tests (``../shared/spec/openeo-processes/tests/*.json5``) on sparkeo.
+
+Loading and decoding follow the suite's ``tests/README.md``: ``{"type": "nodata"}`` is ``null``
+(``None``), ``{"type": "datetime"}`` its RFC 3339 string, ``{"type": "labeled-array"}`` a
+``LabeledArray``, ``{"type": "datacube"}`` (inline or via ``{"$ref": "assets/..."}``) an ``ArrayCube``.
+
+Each case runs through sparkeo's own path: a one-node process graph parsed and validated by
+``jobs.graph``, array processes evaluated like a callback node (``jobs.callback``), cube processes
+built like a top-level node (``jobs.evaluate``) and the result cube materialised and re-encoded
+(``jobs.arraycube.to_openeo``). ``throws`` cases must raise the named openEO error
+(``ProcessError.code``). Return values are compared with the case's ``delta`` (default 1e-10, the
+suite's 10 decimals).
+
+Cases that cannot apply are skipped with the reason in ``KNOWN_SKIPS`` (openEO 1.2.0 wins over
+2.0.0-rc.2, see DESIGN.md "openEO version"; upstream test bugs), never dropped.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import json5
+import numpy as np
+
+from jobs.arraycube import ArrayCube, to_openeo
+from jobs.callback import evaluate_callback
+from jobs.cube import LazyCube
+from jobs.errors import ProcessError, ProcessGraphError
+from jobs.evaluate import BuildContext, evaluate_node
+from jobs.graph import ProcessGraph
+from jobs.processes.labeled import LabeledArray, is_number
+from jobs.processes.registry import lookup
+
+TESTS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "openeo-processes" / "tests"
+DEFAULT_DELTA = 1e-10
+
+_V12 = "openEO 1.2.0 wins over 2.0.0-rc.2: "
+_TEMPORAL_12 = _V12 + "1.2.0 compares temporal strings as instants (2.0 compares only numbers)"
+_IS_NAN_12 = _V12 + "1.2.0 is_nan returns true for every non-numeric value (2.0: false)"
+_COUNT_BUG = ("upstream test bug: the condition reads from_parameter 'element', but count's condition "
+              "declares 'x' and 'context' (and the graph lacks its \"process_graph\" wrapper)")
+
+_FROM_ARGUMENT = ("upstream test bug: the callback uses \"from_argument\" (openEO 0.4 syntax), "
+                  "which openEO 1.x replaced by from_parameter")
+_NO_TARGET = "upstream test bug: omits 'target', a required parameter of rename_labels in 1.2.0 and 2.0"
+_MASK_INVERTED = ("upstream test bug: the expected cube keeps the pixels where the mask is 1 and replaces those "
+                  "where it is 0; the spec (1.2.0 and 2.0) replaces the non-zero mask pixels")
+
+_RENAMED_T2 = ("upstream test bug: aggregating dimension 't2' is expected to return it renamed to 't' "
+               "(the spec keeps the dimension's name)")
+
+# (process id, case index) -> why the case cannot apply to sparkeo
+KNOWN_SKIPS: dict[tuple[str, int], str] = {
+    ("eq", 10): _TEMPORAL_12, ("neq", 10): _TEMPORAL_12,
+    ("gt", 5): _TEMPORAL_12, ("gte", 7): _TEMPORAL_12, ("lt", 5): _TEMPORAL_12, ("lte", 7): _TEMPORAL_12,
+    **{("is_nan", i): _IS_NAN_12 for i in (5, 6, 7, 8, 9, 10, 11, 12, 13)},
+    ("lte", 8): _TEMPORAL_12,
+    ("count", 4): _COUNT_BUG, ("count", 5): _COUNT_BUG,
+    ("lte", 15): "upstream test bug: expects lte(Infinity, Infinity) to be false; IEEE 754 (and gte[15]) say true",
+    **{case: _FROM_ARGUMENT for case in (("apply", 1), ("merge_cubes", 3), ("reduce_dimension", 1))},
+    ("rename_labels", 5): _NO_TARGET, ("rename_labels", 7): _NO_TARGET,
+    ("filter_bands", 4): ("upstream test bug: filter_bands(bands=['red', 'blue']) is expected to return "
+                          "the bands 'blue', 'green'"),
+    ("apply", 2): ("upstream test bug: input blue[0][3] is the no-data value 255, yet the case expects "
+                   "1650 (165 x 10) there"),
+    ("apply_dimension", 1): ("upstream test bug: pixel (0, 3) has blue = no-data 255; the expected quantiles "
+                             "count it as the smallest value although ignore_nodata defaults to true"),
+    ("apply_dimension", 2): ("upstream test bug: applies over dimension 'bands' of a cube with dimensions "
+                             "t, y, x (DimensionNotAvailable), and encodes the expected cube's dimensions "
+                             "as a list without \"order\""),
+    ("mask", 0): _MASK_INVERTED, ("mask", 2): _MASK_INVERTED,
+    ("aggregate_temporal_period", 3): ("upstream test bug: period 'hour' over 00:00-04:00 has 5 hourly periods "
+                                       "(2020-06-01-00 ... -04); the case expects 4 labels one day apart"),
+    ("aggregate_temporal_period", 4): ("upstream test bug: 'day' labels are YYYY-DDD in 1.2.0 and 2.0 "
+                                       "('2020-153'); the case expects the hour format '2020-06-01-00'"),
+    ("aggregate_temporal_period", 8): _RENAMED_T2, ("aggregate_temporal_period", 9): _RENAMED_T2,
+    ("array_element", 3): ("upstream test bug: label 'BO2' (letter O) is not among the labels "
+                           "'B01', 'B02', 'B03' (digit zero), yet the case expects 5"),
+}
+
+
+def _rewrite(value: Any, old: Mapping[str, str], new_key: str) -> Any:
+    """``value`` with every ``{old_key: name}`` object replaced by ``{new_key: name}``."""
+    if isinstance(value, list):
+        return [_rewrite(v, old, new_key) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in old:
+            return {new_key: next(iter(value.values()))}
+        return {k: _rewrite(v, old, new_key) for k, v in value.items()}
+    return value
+
+
+def _fix_count(case: "Case") -> "Case":
+    condition = _rewrite(case.arguments["condition"], {"from_parameter": "element"}, "from_parameter")
+    condition = _rewrite(condition, {"from_parameter"}, "from_parameter")
+    fixed = {**case.arguments, "condition": {"process_graph": _rename_parameter(condition, "element", "x")}}
+    return replace(case, arguments=fixed)
+
+
+def _rename_parameter(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, list):
+        return [_rename_parameter(v, old, new) for v in value]
+    if isinstance(value, dict):
+        if value == {"from_parameter": old}:
+            return {"from_parameter": new}
+        return {k: _rename_parameter(v, old, new) for k, v in value.items()}
+    return value
+
+
+def _rename_dimension(cube: Mapping[str, Any], old: str, new: str) -> dict:
+    return {**cube, "order": [new if d == old else d for d in cube["order"]],
+            "dimensions": {(new if d == old else d): v for d, v in cube["dimensions"].items()}}
+
+
+# (process id, case index) -> (the upstream bug, the unambiguous fix). The original case stays skipped
+# (counted as skipped); the repaired copy runs as an extra case ``id~repaired`` and is tallied apart.
+REPAIRS: dict[tuple[str, int], tuple[str, Callable[["Case"], "Case"]]] = {
+    ("count", 4): ("condition wrapped in process_graph, parameter 'element' -> 'x'", _fix_count),
+    ("count", 5): ("condition wrapped in process_graph, parameter 'element' -> 'x'", _fix_count),
+    ("array_element", 3): ("label 'BO2' -> 'B02'",
+                           lambda c: replace(c, arguments={**c.arguments, "label": "B02"})),
+    ("lte", 15): ("expected lte(Infinity, Infinity) -> true", lambda c: replace(c, returns=True)),
+    ("apply", 1): ("from_argument -> from_parameter",
+                   lambda c: replace(c, arguments=_rewrite(c.arguments, {"from_argument"}, "from_parameter"))),
+    ("merge_cubes", 3): ("from_argument -> from_parameter",
+                         lambda c: replace(c, arguments=_rewrite(c.arguments, {"from_argument"}, "from_parameter"))),
+    ("reduce_dimension", 1): ("from_argument (naming nodes) -> from_node",
+                              lambda c: replace(c, arguments=_rewrite(c.arguments, {"from_argument"}, "from_node"))),
+    ("aggregate_temporal_period", 8): ("expected dimension 't' -> 't2'",
+                                       lambda c: replace(c, returns=_rename_dimension(c.returns, "t", "t2"))),
+    ("aggregate_temporal_period", 9): ("expected dimension 't' -> 't2'",
+                                       lambda c: replace(c, returns=_rename_dimension(c.returns, "t", "t2"))),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One upstream test case: ``process[index]``."""
+
+    process_id: str
+    index: int
+    arguments: Mapping[str, Any]
+    returns: Any = None
+    has_returns: bool = False
+    throws: str | bool | None = None
+    delta: float = DEFAULT_DELTA
+    required: tuple[str, ...] = ()
+    level: str | None = None
+    repaired: str | None = None           # the upstream bug this copy of the case fixes
+
+    @property
+    def id(self) -> str:
+        return f"{self.process_id}[{self.index}]" + ("~repaired" if self.repaired else "")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """All cases of all test files, and the ids of the processes with a test file."""
+
+    cases: tuple[Case, ...]
+    processes: tuple[str, ...] = field(default=())
+
+
+class MissingAsset(Exception):
+    """Raised when a ``$ref`` names a file the upstream suite does not ship."""
+
+    def __init__(self, ref: str):
+        super().__init__(ref)
+        self.ref = ref
+
+
+def load_suite(tests_dir: Path = TESTS_DIR) -> Suite:
+    """Every case of every ``*.json5`` in ``tests_dir`` (sorted by process id, then case order)."""
+    cases, processes = [], []
+    for path in sorted(tests_dir.glob("*.json5")):
+        doc = json5.loads(path.read_text(encoding="utf-8"))
+        processes.append(doc["id"])
+        for i, test in enumerate(doc.get("tests", [])):
+            cases.append(Case(doc["id"], i, test["arguments"], test.get("returns"), "returns" in test,
+                              test.get("throws"), float(test.get("delta", DEFAULT_DELTA)),
+                              tuple(test.get("required", ())), test.get("level", doc.get("level"))))
+    return Suite(tuple(cases), tuple(processes))
+
+
+def repaired_cases(suite: Suite) -> tuple[Case, ...]:
+    """Copies of the cases in ``REPAIRS`` with their upstream bug fixed."""
+    out = []
+    for case in suite.cases:
+        if (case.process_id, case.index) in REPAIRS:
+            what, fix = REPAIRS[(case.process_id, case.index)]
+            out.append(replace(fix(case), repaired=what))
+    return tuple(out)
+
+
+def skip_reason(case: Case) -> str | None:
+    """Why ``case`` cannot run on sparkeo, or None."""
+    if lookup(case.process_id) is None:
+        return f"unsupported: sparkeo does not implement {case.process_id!r}"
+    missing = [p for p in case.required if lookup(p) is None]
+    if missing:
+        return f"needs process(es) sparkeo does not implement: {', '.join(missing)}"
+    if case.repaired:
+        return None
+    return KNOWN_SKIPS.get((case.process_id, case.index))
+
+
+# --- decoding ------------------------------------------------------------------------------------
+def decode(value: Any, tests_dir: Path = TESTS_DIR, *, cubes: bool = True) -> Any:
+    """An argument (``cubes=True``: data cubes become ``ArrayCube``) or expected value, decoded."""
+    if isinstance(value, list):
+        return [decode(v, tests_dir, cubes=cubes) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "$ref" in value:
+        path = tests_dir / value["$ref"]
+        if not path.is_file():
+            raise MissingAsset(value["$ref"])
+        text = path.read_text(encoding="utf-8")
+        if path.suffix not in (".json", ".json5"):
+            return text                 # e.g. assets/epsg25832.wkt2: a CRS as WKT2 text
+        return decode(json5.loads(text), tests_dir, cubes=cubes)
+    kind = value.get("type")
+    if kind == "nodata":
+        return None
+    if kind == "datetime":
+        return value["value"]
+    if kind == "labeled-array":
+        items = value["data"]
+        return LabeledArray.from_list([decode(i["value"], tests_dir, cubes=cubes) for i in items],
+                                      [i["key"] for i in items])
+    if kind == "datacube":
+        return ArrayCube.from_openeo(value, node_id="input") if cubes else value
+    if "process_graph" in value:
+        return value                    # a callback: parsed by jobs.graph
+    return {k: decode(v, tests_dir, cubes=cubes) for k, v in value.items()}
+
+
+# --- running ---------------------------------------------------------------------------------------
+def run(case: Case) -> Any:
+    """The value sparkeo computes for ``case`` (cubes re-encoded); raises what the process raises."""
+    arguments = {name: decode(v) for name, v in case.arguments.items()}
+    graph = ProcessGraph.parse({"process_graph": {
+        "case": {"process_id": case.process_id, "arguments": arguments, "result": True}}},
+        source=case.id)
+    node = graph.result
+    if node.spec.kind == "cube":
+        result = evaluate_node(node, {}, {}, BuildContext(source=None, graph=graph))
+    else:
+        result = evaluate_callback(graph, {})
+    return to_openeo(result) if isinstance(result, LazyCube) else result
+
+
+def error_code(error: BaseException) -> str:
+    """The openEO error name of a sparkeo error."""
+    return getattr(error, "code", type(error).__name__)
+
+
+def expected_error(case: Case, error: BaseException) -> bool:
+    """Whether ``error`` is what ``case.throws`` asks for."""
+    if not isinstance(error, (ProcessError, ProcessGraphError)):
+        return False
+    return case.throws is True or error_code(error) == case.throws
+
+
+# --- comparing -------------------------------------------------------------------------------------
+def mismatch(actual: Any, expected: Any, delta: float, where: str = "result") -> str | None:
+    """None when ``actual`` equals ``expected`` (numbers within ``delta``), else what differs."""
+    if isinstance(expected, dict) and expected.get("type") == "datacube":
+        return _cube_mismatch(actual, expected, delta, where)
+    if isinstance(actual, LabeledArray) and not actual.pixel_shape:
+        actual = [actual.element(i) for i in range(len(actual))]
+    if isinstance(expected, LabeledArray):
+        if not isinstance(actual, LabeledArray):
+            return f"{where}: expected a labeled array, got {actual!r}"
+        if tuple(actual.labels or ()) != tuple(expected.labels or ()):
+            return f"{where}: labels {actual.labels!r} != {expected.labels!r}"
+        return mismatch([actual.element(i) for i in range(len(actual))],
+                        [expected.element(i) for i in range(len(expected))], delta, where)
+    if isinstance(actual, np.ndarray):
+        actual = actual.tolist()
+    if isinstance(actual, np.generic):
+        actual = actual.item()
+    if expected is None:
+        return None if actual is None else f"{where}: expected no-data (null), got {actual!r}"
+    if isinstance(expected, bool):
+        ok = isinstance(actual, bool) and actual == expected
+        return None if ok else f"{where}: expected {expected!r}, got {actual!r}"
+    if is_number(expected):
+        if not is_number(actual):
+            return f"{where}: expected {expected!r}, got {actual!r}"
+        return None if _close(float(actual), float(expected), delta) else f"{where}: expected {expected!r}, got {actual!r}"
+    if isinstance(expected, str):
+        return None if _same_text(actual, expected) else f"{where}: expected {expected!r}, got {actual!r}"
+    if isinstance(expected, list):
+        if not isinstance(actual, (list, tuple)) or len(actual) != len(expected):
+            return f"{where}: expected {len(expected)} elements {expected!r}, got {actual!r}"
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            found = mismatch(a, e, delta, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or set(actual) != set(expected):
+            return f"{where}: expected {expected!r}, got {actual!r}"
+        for k in expected:
+            found = mismatch(actual[k], expected[k], delta, f"{where}.{k}")
+            if found:
+                return found
+        return None
+    return None if actual == expected else f"{where}: expected {expected!r}, got {actual!r}"
+
+
+def _close(a: float, e: float, delta: float) -> bool:
+    if math.isnan(e) or math.isnan(a):
+        return math.isnan(e) and math.isnan(a)
+    if math.isinf(e) or math.isinf(a):
+        return a == e
+    return abs(a - e) <= delta
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _instant(text: str) -> datetime | None:
+    if not _DATE.match(text):
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def _same_text(actual: Any, expected: str) -> bool:
+    if not isinstance(actual, str):
+        return False
+    if actual == expected:
+        return True
+    a, e = _instant(actual), _instant(expected)
+    return a is not None and a == e          # "2020-01-01" and "2020-01-01T00:00:00Z" are one label
+
+
+def _cube_mismatch(actual: Any, expected: Mapping[str, Any], delta: float, where: str) -> str | None:
+    if not isinstance(actual, dict) or actual.get("type") != "datacube":
+        return f"{where}: expected a data cube, got {actual!r}"[:300]
+    order = list(expected["order"])
+    if list(actual["order"]) != order:
+        if sorted(actual["order"]) != sorted(order):
+            return f"{where}: dimensions {actual['order']} != {order}"
+        actual = _transpose(actual, order)
+    for dim in order:
+        exp_dim, act_dim = expected["dimensions"][dim], actual["dimensions"][dim]
+        if exp_dim.get("type") == "spatial":
+            found = mismatch(list(act_dim["values"]), list(exp_dim["values"]), 1e-6, f"{where}.{dim}")
+        else:
+            found = mismatch(list(act_dim["values"]), list(exp_dim["values"]), delta, f"{where}.{dim}")
+        if found:
+            return found
+    if expected.get("data") is None:
+        return None                      # the suite says the values are irrelevant here
+    exp_values = np.array(_nan_for_null(expected["data"]), dtype=np.float64)
+    act_values = np.array(actual["data"], dtype=np.float64)
+    if exp_values.shape != act_values.shape:
+        return f"{where}: data shape {act_values.shape} != {exp_values.shape}"
+    # the cube's nodata (NaN in sparkeo's float cubes) compares equal to the expected nodata value
+    nodata = expected.get("nodata")
+    nodata = nodata[0] if isinstance(nodata, list) and nodata else nodata
+    if is_number(nodata) and not math.isnan(nodata):
+        exp_values = np.where(exp_values == nodata, np.nan, exp_values)
+    # float32 working arrays: compare with the delta scaled to float32 resolution
+    tolerance = max(delta, 1e-6 * np.nanmax(np.abs(np.where(np.isinf(exp_values), 0, exp_values)), initial=1.0))
+    same = np.isclose(act_values, exp_values, rtol=0, atol=tolerance, equal_nan=True) | (act_values == exp_values)
+    if not same.all():
+        idx = tuple(int(i) for i in np.argwhere(~same)[0])
+        return (f"{where}.data{list(idx)}: expected {exp_values[idx]!r}, got {act_values[idx]!r} "
+                f"({int((~same).sum())} of {same.size} values differ)")
+    return None
+
+
+def _transpose(cube: dict, order: list[str]) -> dict:
+    values = np.array(cube["data"], dtype=np.float64)
+    axes = [list(cube["order"]).index(d) for d in order]
+    return {**cube, "order": order, "data": np.transpose(values, axes).tolist()}
+
+
+def _nan_for_null(data: Any) -> Any:
+    if isinstance(data, list):
+        return [_nan_for_null(v) for v in data]
+    return np.nan if data is None else data
+
+
+# --- the summary table -----------------------------------------------------------------------------
+@dataclass
+class Tally:
+    """Outcomes of one process's cases."""
+
+    passed: int = 0
+    failed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)     # reason -> count
+
+    def add(self, outcome: str, reason: str = "") -> None:
+        if outcome == "passed":
+            self.passed += 1
+        elif outcome == "failed":
+            self.failed += 1
+        else:
+            self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    @property
+    def unsupported(self) -> bool:
+        return bool(self.skipped) and all(r.startswith("unsupported:") for r in self.skipped) \
+            and not self.passed and not self.failed
+
+
+def format_table(tallies: Mapping[str, Tally]) -> list[str]:
+    """``process | passed | failed | skipped (reasons)`` lines plus the totals of supported processes."""
+    lines = [f"{'process':<26} {'passed':>6} {'failed':>6} {'skipped':>7}  reasons",
+             "-" * 100]
+    total = Tally()
+    unsupported = []
+    for pid in sorted(tallies):
+        t = tallies[pid]
+        if t.unsupported:
+            unsupported.append(pid)
+            lines.append(f"{pid:<26} {'-':>6} {'-':>6} {sum(t.skipped.values()):>7}  unsupported")
+            continue
+        skipped = sum(t.skipped.values())
+        reasons = "; ".join(f"{n}x {r}" for r, n in sorted(t.skipped.items()))
+        lines.append(f"{pid:<26} {t.passed:>6} {t.failed:>6} {skipped:>7}  {reasons}")
+        total.passed += t.passed
+        total.failed += t.failed
+        for r, n in t.skipped.items():
+            total.skipped[r] = total.skipped.get(r, 0) + n
+    run = total.passed + total.failed
+    cases = run + sum(total.skipped.values())
+    lines.append("-" * 100)
+    lines.append(f"{'supported processes':<26} {total.passed:>6} {total.failed:>6} {sum(total.skipped.values()):>7}"
+                 f"  {_percent(total.passed, run)} of the cases run pass, "
+                 f"{_percent(total.passed, cases)} of all their cases")
+    if unsupported:
+        lines.append(f"unsupported processes (test files exist, not implemented): {', '.join(unsupported)}")
+    return lines
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}% ({part}/{whole})" if whole else "-"

@@ -1,0 +1,145 @@
+"""jobs.run on the shared local Spark session: the demo composite against numpy, pass-through,
+unreadable assets (fail with href / soft_errors), budgets, progress events, results layout."""
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from jobs.read_errors import BudgetExceeded, TooManySkippedAssets, UnreadableAssetError
+from jobs.run import run_job
+from sparkeo.identity import Caller
+from sparkeo.settings import Settings
+
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "ndvi_median.json"
+MASKED_SCL = (0, 3, 8, 9, 10)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    return Settings(cache_dir=str(tmp_path_factory.mktemp("cache")), tile_size=64, read_retry_delay=0.0)
+
+
+def sample_items(catalog: str) -> list[dict]:
+    """The sample's STAC items (read directly, not through sparkeo), sorted by datetime."""
+    root = Path(catalog).parent
+    items = [json.loads(p.read_text()) for p in root.glob("sample-s2/*/*.json")]
+    for item in items:
+        item["_dir"] = next(root.glob(f"sample-s2/{item['id']}"))
+    return sorted(items, key=lambda i: i["properties"]["datetime"])
+
+
+def read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as ds:
+        return ds.read(1)
+
+
+def numpy_ndvi_median(catalog: str, masked_classes=MASKED_SCL) -> np.ndarray:
+    """The demo composite computed independently: SCL classes masked, NDVI, nanmedian over time."""
+    stack = []
+    for item in sample_items(catalog):
+        red = read(item["_dir"] / "B04.tif").astype(np.float64)
+        nir = read(item["_dir"] / "B08.tif").astype(np.float64)
+        scl = read(item["_dir"] / "SCL.tif")
+        invalid = np.isin(scl, masked_classes) | (red == 0) | (nir == 0)      # B04/B08 nodata is 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ndvi = (nir - red) / (nir + red)
+        ndvi[invalid] = np.nan
+        stack.append(ndvi)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)        # all-NaN pixels: NaN is the answer
+        return np.nanmedian(np.stack(stack), axis=0)
+
+
+def run(spark, settings, catalog, output, graph=None, job_id="t-job", options=None, progress=None):
+    text = graph if isinstance(graph, str) else json.dumps(graph) if graph else DEMO.read_text()
+    return run_job(text, str(output), job_id, catalog, options, settings, Caller(), spark=spark, progress=progress)
+
+
+def test_demo_composite_equals_numpy(spark, settings, sample_small, tmp_path):
+    events = []
+    summary = run(spark, settings, sample_small, tmp_path / "demo", progress=events.append)
+    out = tmp_path / "demo"
+    assert sorted(p.name for p in out.iterdir()) == ["collection.json", "job_metadata.json", "result.tif"]
+    with rasterio.open(out / "result.tif") as ds:
+        got = ds.read(1)
+        assert ds.dtypes == ("float32",) and np.isnan(ds.nodata)
+        assert ds.shape == (128, 128)
+    expect = numpy_ndvi_median(sample_small)
+    unmasked = numpy_ndvi_median(sample_small, masked_classes=(0,))
+    assert np.nanmax(np.abs(unmasked - expect)) > 0.05          # the cloud mask matters on this data
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expect))
+    valid = ~np.isnan(expect)
+    assert np.abs(got[valid] - expect[valid]).max() <= 1e-5
+    # usage: 4 tiles of 64 px; 8 dates x 3 bands x 128 x 128 pixels read exactly once
+    md = json.loads((out / "job_metadata.json").read_text())
+    assert md["usage"]["tiles"] == 4 and summary.usage["tiles"] == 4
+    assert md["usage"]["input_pixels"] == 8 * 3 * 128 * 128
+    assert md["usage"]["bytes_read"] == 8 * 128 * 128 * (2 + 2 + 1)
+    assert md["usage"]["cpu_seconds"] > 0 and md["usage"]["task_attempts"] == 0
+    assert md["status"] == "finished" and len(md["inputs"]) == 8 and len(md["graph_sha256"]) == 64
+    assert [e.done for e in events] == [1, 2, 3, 4] and {e.total for e in events} == {4}
+
+
+def test_time_series_passthrough_keeps_source_values_and_dtype(spark, settings, sample_small, tmp_path):
+    graph = {"process_graph": {
+        "load": {"process_id": "load_collection", "arguments": {
+            "id": "sample-s2", "temporal_extent": ["2023-03-01", "2023-05-01"], "bands": ["red"]}},
+        "save": {"process_id": "save_result", "arguments": {"data": {"from_node": "load"}, "format": "GTiff"},
+                 "result": True}}}
+    run(spark, settings, sample_small, tmp_path / "ts", graph)
+    items = [i for i in sample_items(sample_small) if i["properties"]["datetime"] < "2023-05-01"]
+    doc = json.loads((tmp_path / "ts" / "collection.json").read_text())
+    assert len(items) == 2 and len(doc["assets"]) == 2
+    for item in items:
+        day = item["properties"]["datetime"][:10]
+        with rasterio.open(tmp_path / "ts" / f"{day}.tif") as ds:
+            assert ds.dtypes == ("uint16",) and ds.nodata == 0 and ds.descriptions == ("B04",)
+            np.testing.assert_array_equal(ds.read(1), read(item["_dir"] / "B04.tif"))
+        assert doc["assets"][day]["datetime"].startswith(day)
+
+
+@pytest.fixture
+def corrupt_sample(sample_small, tmp_path):
+    """A copy of the sample with one B08 file truncated; returns (layercatalog.json, bad href)."""
+    copy = tmp_path / "sample"
+    shutil.copytree(Path(sample_small).parent, copy)
+    bad = sorted(copy.glob("sample-s2/*/B08.tif"))[2]
+    bad.write_bytes(bad.read_bytes()[:500])
+    return str(copy / "layercatalog.json"), str(bad)
+
+
+def test_unreadable_asset_fails_with_href_and_leaves_no_document(spark, settings, corrupt_sample, tmp_path):
+    catalog, bad = corrupt_sample
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "collection.json").write_text("{}")            # a stale complete marker from an older run
+    with pytest.raises(UnreadableAssetError) as err:
+        run(spark, settings, catalog, out)
+    assert err.value.href == bad and bad in str(err.value) and err.value.exit_code == 1
+    assert not (out / "collection.json").exists()
+    assert not [p for p in tmp_path.iterdir() if "staging" in p.name]
+
+
+def test_soft_errors_skip_and_count_within_the_allowed_fraction(spark, settings, corrupt_sample, tmp_path):
+    catalog, bad = corrupt_sample
+    run(spark, settings, catalog, tmp_path / "soft", options={"soft_errors": 0.1})
+    md = json.loads((tmp_path / "soft" / "job_metadata.json").read_text())
+    assert md["skipped_assets"] == [bad]
+    assert (tmp_path / "soft" / "collection.json").exists()
+    with pytest.raises(TooManySkippedAssets) as err:          # 1 of 24 assets is more than 1%
+        run(spark, settings, catalog, tmp_path / "strict", options={"soft_errors": 0.01})
+    assert "1 of 24" in str(err.value) and bad in str(err.value)
+    assert not (tmp_path / "strict" / "collection.json").exists()
+
+
+def test_budget_cap_refuses_before_spark_with_the_estimate(settings, sample_small, tmp_path):
+    with pytest.raises(BudgetExceeded) as err:
+        run(None, settings, sample_small, tmp_path / "b", options={"max_input_pixels": 1000})
+    assert f"{8 * 3 * 128 * 128:,}" in str(err.value) and err.value.exit_code == 2
+    assert not (tmp_path / "b").exists()

@@ -1,0 +1,89 @@
+"""The registry's error family: kazoo's exceptions translated once, into errors that name the job.
+
+Like ``check_response`` turns HTTP statuses into classes (STYLE habit 10), ``NoNodeError`` becomes
+``JobNotFound`` (the user named a job that does not exist: exit 2), ``BadVersionError`` after the
+bounded retries becomes ``RegistryConflict`` and a lost connection ``RegistryUnavailable`` (exit 1).
+"""
+from __future__ import annotations
+
+from sparkeo.errors import RunError, SparkeoError, UserError
+
+
+class RegistryError(SparkeoError):
+    """Family marker of every job-registry error; each member also derives from a root."""
+
+
+class JobNotFound(RegistryError, UserError):
+    """Raised when no record exists for a job id (optionally of one user)."""
+
+    def __init__(self, job_id: str, user: str | None = None):
+        self.job_id, self.user = job_id, user
+        whose = f" of user {user!r}" if user else ""
+        UserError.__init__(self, f"job {job_id!r}{whose} not found in the job registry")
+
+
+class JobExists(RegistryError, UserError):
+    """Raised when creating a record for a job id that is already registered."""
+
+    def __init__(self, job_id: str):
+        self.job_id = job_id
+        UserError.__init__(self, f"job {job_id!r} already exists in the job registry")
+
+
+class IllegalTransition(RegistryError, UserError):
+    """Raised when a job would move between states the state machine does not allow."""
+
+    def __init__(self, job_id: str, old: str, new: str):
+        self.job_id, self.old, self.new = job_id, old, new
+        why = "a final state never changes" if old in ("finished", "error", "canceled") else "not allowed"
+        UserError.__init__(self, f"job {job_id!r}: illegal transition {old!r} -> {new!r} ({why})")
+
+
+class RecordTooLarge(RegistryError, UserError):
+    """Raised when a job record would exceed the znode size cap (graphs live in object storage)."""
+
+    def __init__(self, job_id: str, size: int, limit: int):
+        self.job_id, self.size, self.limit = job_id, size, limit
+        UserError.__init__(
+            self, f"job {job_id!r}: record of {size} bytes exceeds the {limit}-byte registry limit "
+                  "(store large values in object storage and keep only their URI)")
+
+
+class InvalidRecord(RegistryError, UserError):
+    """Raised when a record field has a bad value (job id, user name, state)."""
+
+    def __init__(self, job_id: str, field: str, value: object, reason: str):
+        self.job_id, self.field, self.value, self.reason = job_id, field, value, reason
+        UserError.__init__(self, f"job {job_id!r}: invalid {field} {value!r}: {reason}")
+
+
+class CorruptRecord(RegistryError, RunError):
+    """Raised when a znode's content is not a readable job record."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        RunError.__init__(self, f"corrupt job record at {path}: {reason}")
+
+
+class RegistryConflict(RegistryError, RunError):
+    """Raised when a version-checked update keeps losing to concurrent writers."""
+
+    def __init__(self, job_id: str, attempts: int):
+        self.job_id, self.attempts = job_id, attempts
+        RunError.__init__(self, f"job {job_id!r}: record changed concurrently {attempts} times, update abandoned")
+
+
+class RegistryUnavailable(RegistryError, RunError):
+    """Raised when ZooKeeper cannot be reached or the connection is lost."""
+
+    def __init__(self, hosts: str, reason: str):
+        self.hosts, self.reason = hosts, reason
+        RunError.__init__(self, f"ZooKeeper at {hosts} unavailable: {reason}")
+
+
+class RegistryDenied(RegistryError, RunError):
+    """Raised when ZooKeeper's ACLs refuse a write (only sparkeo's credentials may write)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        RunError.__init__(self, f"ZooKeeper denied write to {path}: check the registry credentials")
