@@ -20,7 +20,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	touch $(STAMP)
 
 services:
-	bash scripts/install-debian.sh zookeeper s3fs fuse3 prometheus prometheus-pushgateway
+	bash scripts/install-debian.sh zookeeper s3fs fuse3 prometheus prometheus-pushgateway openjdk-17-jdk-headless
 
 demo: venv
 	$(BIN)/sparkeo sample-data $(SAMPLE)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from pyspark import cloudpickle
 
 from jobs.cube import LazyCube, TileContext
 from jobs.plan import TileTask
@@ -101,8 +102,10 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     sc = spark.sparkContext
     group = f"sparkeo-{uuid.uuid4().hex[:12]}"
     options = dict(job_options)
+    # The DAG (items, callbacks) goes out once per executor as a broadcast, not once per tile job.
+    shipped = sc.broadcast(cloudpickle.dumps((output, settings, options)))
     rdd = sc.parallelize(list(tasks), len(tasks))
-    compute = rdd.map(lambda t: run_tile(output, t, settings, options))
+    compute = rdd.map(lambda t: _run_shipped(shipped, group, t))
 
     def run_partition(i: int) -> list[TileResult]:
         sc.setJobGroup(group, f"sparkeo tile {tasks[i].index}", interruptOnCancel=True)
@@ -129,8 +132,22 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
         sc.cancelJobGroup(group)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
+    finally:
+        shipped.unpersist(blocking=False)
     pool.shutdown(wait=True)
     return Execution(total, task_attempts(sc, group), time.monotonic() - started)
+
+
+_SHIPPED: dict[str, tuple] = {}
+
+
+def _run_shipped(shipped, key: str, task: TileTask) -> TileResult:
+    """``run_tile`` with (output, settings, job_options) from a broadcast, unpickled once per worker."""
+    if key not in _SHIPPED:
+        _SHIPPED.clear()            # keep only the current job's DAG
+        _SHIPPED[key] = cloudpickle.loads(shipped.value)
+    output, settings, options = _SHIPPED[key]
+    return run_tile(output, task, settings, options)
 
 
 def task_attempts(sc, group: str) -> int:

@@ -25,8 +25,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--job-options", default=None, help="openEO job options, a JSON object")
     p.add_argument("--user", default=None, help="caller's user name [SPARKEO_USER]")
     p.add_argument("--groups", default=None, help="caller's groups, comma list [SPARKEO_GROUPS]")
+    p.add_argument("--submitted-at", default=None, type=_epoch, metavar="ISO8601",
+                   help="when the job was submitted (for sparkeo_job_queue_seconds)")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p.parse_args(argv)
+
+
+def _epoch(text: str) -> float:
+    """An ISO 8601 time (``Z`` or an offset; naive means UTC) as epoch seconds."""
+    import datetime as dt
+
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
 
 
 def main(argv=None) -> int:
@@ -47,7 +60,8 @@ def main(argv=None) -> int:
         from jobs.metrics import JobProgress
 
         # sparkeo_job_* on SPARKEO_METRICS_PORT (0: off); plain progress lines in the driver log
-        with JobProgress.from_settings(settings, args.job_id, bar=False) as progress:
+        with JobProgress.from_settings(settings, args.job_id, bar=False,
+                                       submitted_at=args.submitted_at) as progress:
             summary = run_job(graph, args.output, args.job_id, args.catalog, args.job_options, settings, caller,
                               source_name=args.graph, progress=progress)
     except SparkeoError as exc:

@@ -7,7 +7,8 @@
   with prometheus_client on ``Settings.metrics_port`` (0: not served) while the job runs:
   ``sparkeo_job_tiles_total``, ``sparkeo_job_tiles_done`` (gauges), ``sparkeo_job_bytes_read_total``,
   ``sparkeo_job_read_retries_total``, ``sparkeo_job_input_pixels_total`` (counters); besides these,
-  ``sparkeo_job_duration_seconds`` (run time so far) and ``sparkeo_job_status{state, reason}`` (1 for
+  ``sparkeo_job_duration_seconds`` (run time so far), ``sparkeo_job_queue_seconds`` (submission to
+  driver start, when the submission time is known: ``jobs/main.py --submitted-at``) and ``sparkeo_job_status{state, reason}`` (1 for
   the current state: running, finished or error; ``reason`` is the error's class name) for the
   dashboards' run time and failure panels;
 - :class:`ProgressReporter`: a tqdm bar (tiles done / total, ETA) when the stream is a terminal,
@@ -31,6 +32,7 @@ BYTES_READ = "sparkeo_job_bytes_read_total"
 READ_RETRIES = "sparkeo_job_read_retries_total"
 INPUT_PIXELS = "sparkeo_job_input_pixels_total"
 DURATION = "sparkeo_job_duration_seconds"
+QUEUE = "sparkeo_job_queue_seconds"
 STATUS = "sparkeo_job_status"
 SERIES = (TILES_TOTAL, TILES_DONE, BYTES_READ, READ_RETRIES, INPUT_PIXELS, DURATION, STATUS)
 STATES = ("running", "finished", "error")
@@ -39,7 +41,8 @@ STATES = ("running", "finished", "error")
 class JobMetrics:
     """The ``sparkeo_job_*`` series of one job, in a registry of their own."""
 
-    def __init__(self, job_id: str):
+    def __init__(self, job_id: str, submitted_at: float | None = None):
+        """``submitted_at``: epoch seconds of the submission, for the queue time (None: not served)."""
         self.job_id = job_id
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ["job_id"]
@@ -62,6 +65,10 @@ class JobMetrics:
         self._ended = False
         self._duration.labels(job_id).set_function(lambda: time.monotonic() - self._started)
         self._status.labels(job_id, "running", "").set(1)
+        if submitted_at is not None:
+            queue = Gauge(QUEUE, "Seconds from submission to the driver starting the job.", labels,
+                          registry=self.registry)
+            queue.labels(job_id).set(max(0.0, time.time() - submitted_at))
         self._server = None
         self._thread = None
 
@@ -175,9 +182,10 @@ class JobProgress:
     """
 
     def __init__(self, job_id: str, metrics_port: int = 0, stream: IO[str] | None = None,
-                 bar: bool | None = None, linger: float = 0.0, addr: str = "0.0.0.0"):
+                 bar: bool | None = None, linger: float = 0.0, addr: str = "0.0.0.0",
+                 submitted_at: float | None = None):
         self.job_id = job_id
-        self.metrics = JobMetrics(job_id)
+        self.metrics = JobMetrics(job_id, submitted_at)
         self.reporter = ProgressReporter(job_id, stream, bar=bar)
         self.linger = linger
         self._port_wanted = metrics_port

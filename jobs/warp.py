@@ -14,13 +14,19 @@ RESAMPLING_METHODS = ("near", "bilinear", "cubic", "cubicspline", "lanczos", "av
                       "max", "min", "med", "q1", "q3", "sum", "rms")
 
 
-def onto(values: np.ndarray, src: TileGrid, dst: TileGrid, resampling: str = "near") -> np.ndarray:
-    """``values`` (..., src rows, src cols) on ``dst``: (..., dst rows, dst cols), float32 (float64 stays), NaN outside."""
+def onto(values: np.ndarray, src: TileGrid, dst: TileGrid, resampling: str = "near",
+         scale: tuple[float, float] | None = None) -> np.ndarray:
+    """``values`` (..., src rows, src cols) on ``dst``: (..., dst rows, dst cols), float32 (float64 stays), NaN outside.
+
+    ``scale``: GDAL's XSCALE/YSCALE (destination pixels per source pixel). GDAL otherwise derives it
+    from the window it is given, so kernels would differ from tile to tile; ``warp_scale`` gives the
+    ratio of the whole grids.
+    """
     values = np.asarray(values)
     values = values.astype(np.float64 if values.dtype == np.float64 else np.float32, copy=False)
     if src.aligned_with(dst) and src.transform[1] == 0 and src.transform[3] == 0:
         return _window_copy(values, src, dst)
-    return _reproject(values, src, dst, resampling)
+    return _reproject(values, src, dst, resampling, scale)
 
 
 def _window_copy(values: np.ndarray, src: TileGrid, dst: TileGrid) -> np.ndarray:
@@ -35,17 +41,28 @@ def _window_copy(values: np.ndarray, src: TileGrid, dst: TileGrid) -> np.ndarray
     return out
 
 
-def _reproject(values: np.ndarray, src: TileGrid, dst: TileGrid, resampling: str) -> np.ndarray:
+def warp_scale(src: TileGrid, dst: TileGrid) -> tuple[float, float]:
+    """Destination pixels per source pixel along x and y, for whole grids ``src`` -> ``dst``."""
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = transform_bounds(dst.crs, src.crs, *dst.bounds, densify_pts=21)
+    rx, ry = src.resolution
+    return dst.width / max((right - left) / rx, 1e-9), dst.height / max((top - bottom) / ry, 1e-9)
+
+
+def _reproject(values: np.ndarray, src: TileGrid, dst: TileGrid, resampling: str,
+               scale: tuple[float, float] | None) -> np.ndarray:
     from rasterio.crs import CRS
     from rasterio.enums import Resampling
     from rasterio.warp import reproject
 
     method = {"near": "nearest"}.get(resampling, resampling)
+    options = {"XSCALE": repr(scale[0]), "YSCALE": repr(scale[1])} if scale else {}
     lead = values.shape[:-2]
     planes = values.reshape((-1,) + values.shape[-2:])
     out = np.full((planes.shape[0],) + dst.shape, np.nan, dtype=np.float32)
     for i, plane in enumerate(planes):
         reproject(np.ascontiguousarray(plane), out[i], src_transform=src.affine, src_crs=CRS.from_user_input(src.crs),
                   dst_transform=dst.affine, dst_crs=CRS.from_user_input(dst.crs), src_nodata=np.nan,
-                  dst_nodata=np.nan, resampling=Resampling[method])
+                  dst_nodata=np.nan, resampling=Resampling[method], **options)
     return out.reshape(lead + dst.shape)

@@ -160,3 +160,25 @@ def _passes(props: dict, filters) -> bool:
         except TypeError:   # e.g. a string property compared with a number: no match
             return False
     return True
+
+
+def layer_entries_for_static_catalog(url: str) -> list[dict]:
+    """Layer catalog entries (``layer_entry_for_stac_collection``) for every collection of a static catalog.
+
+    Walks the catalog once; bands are discovered from the items' assets (one item per distinct
+    asset layout is enough). ``url`` is written into the entries as given (make it relative to where
+    the layercatalog.json will live, or absolute).
+    """
+    from layercatalog import stacwalk
+    from layercatalog.document import layer_entry_for_stac_collection
+
+    walked = stacwalk.WalkResult()
+    layouts: dict[str, dict[tuple, dict]] = {}
+    for item in stacwalk.walk(url, walked):
+        layout = tuple(sorted((k, tuple(b.get("name", "") for b in a.get("eo:bands") or ()))
+                              for k, a in (item.doc.get("assets") or {}).items()))
+        layouts.setdefault(item.collection_id or "", {}).setdefault(layout, item.doc)
+    entries = []
+    for cid, doc in sorted(walked.collections.items()):
+        entries.append(layer_entry_for_stac_collection(doc, url, items=list(layouts.get(cid, {}).values())))
+    return entries

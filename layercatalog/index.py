@@ -16,16 +16,18 @@ import logging
 import os
 import sqlite3
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+
+import orjson
 
 from layercatalog import stacwalk
 from layercatalog.items import compact_item
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3
 INSERT_BATCH = 2000
 
 
@@ -47,6 +49,7 @@ class StacIndex:
     catalog_url: str
     built: bool
     _db: sqlite3.Connection
+    _extent_cache: object = field(default=None, repr=False)
 
     @classmethod
     def open(cls, catalog_url: str, cache_dir: str) -> "StacIndex":
@@ -66,22 +69,25 @@ class StacIndex:
 
     def collections(self) -> dict[str, dict]:
         """STAC collection id -> collection document (without links), as found by the walk."""
-        return json.loads(self._meta("collections"))
+        return json.loads(self._meta("collections") or "{}")
 
     def item_collections(self) -> list[str]:
-        """Distinct collection ids of the indexed items."""
-        return [r[0] for r in self._db.execute("SELECT DISTINCT collection FROM items ORDER BY collection")]
+        """Distinct collection ids of the indexed items (recorded at build time: no table scan)."""
+        return json.loads(self._meta("item_collections") or "[]")
 
     def count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+        return int(self._meta("items") or 0)
 
     def search(self, collection: str | None, bbox: tuple[float, float, float, float] | None,
                start: dt.datetime | None, end: dt.datetime | None) -> Iterator[dict]:
         """Records intersecting ``bbox`` (EPSG:4326) with ``start <= datetime < end``, by datetime then id."""
         where, args = [], []
-        join = ""
+        source = "items i"
         if bbox is not None:
-            join = "JOIN items_bbox r ON r.id = i.rowid"
+            # SQLite would walk the time index and probe the R*Tree per row; when the box is the more
+            # selective condition, CROSS JOIN makes the R*Tree the outer loop instead.
+            first = "items_bbox r CROSS JOIN items i" if self._space_first(bbox, start, end) else "items i JOIN items_bbox r"
+            source = f"{first} ON r.id = i.rowid"
             where += ["r.minx <= ?", "r.maxx >= ?", "r.miny <= ?", "r.maxy >= ?"]
             args += [bbox[2], bbox[0], bbox[3], bbox[1]]
         if collection is not None:
@@ -93,15 +99,35 @@ class StacIndex:
         if end is not None:
             where.append("i.t < ?")
             args.append(_epoch(end))
-        sql = f"SELECT i.doc FROM items i {join}"
+        sql = f"SELECT i.doc FROM {source}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY i.t, i.item_id"
         for (doc,) in self._db.execute(sql, args):
-            record = json.loads(doc)
+            record = orjson.loads(doc)
             # The R*Tree stores 32-bit floats rounded outwards: recheck the exact box.
             if bbox is None or _intersects(record["bbox"], bbox):
                 yield record
+
+    def _space_first(self, bbox, start, end) -> bool:
+        """True when the bbox selects a smaller fraction of the items' extent than the interval does."""
+        extent = self._extent()
+        if extent is None:
+            return True
+        (w, s, e, n), (t0, t1) = extent
+        area = max((e - w) * (n - s), 1e-12)
+        overlap = max(0.0, min(e, bbox[2]) - max(w, bbox[0])) * max(0.0, min(n, bbox[3]) - max(s, bbox[1]))
+        span = max(t1 - t0, 1.0)
+        lo = t0 if start is None else max(t0, _epoch(start))
+        hi = t1 if end is None else min(t1, _epoch(end))
+        return overlap / area <= max(0.0, hi - lo) / span
+
+    def _extent(self):
+        """[[west, south, east, north], [t_min, t_max]] of all items, recorded at build time."""
+        if self._extent_cache is None:
+            raw = self._meta("extent")
+            self._extent_cache = json.loads(raw) if raw else ()
+        return self._extent_cache or None
 
     def _meta(self, key: str) -> str:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -135,14 +161,18 @@ def _build(catalog_url: str, path: Path) -> None:
     try:
         db = sqlite3.connect(tmp)
         db.executescript("""
+            PRAGMA page_size = 16384;
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
-            CREATE TABLE items (rowid INTEGER PRIMARY KEY, collection TEXT, item_id TEXT, t REAL, doc TEXT);
+            CREATE TABLE items (rowid INTEGER PRIMARY KEY, collection TEXT, item_id TEXT, t REAL, doc BLOB);
             CREATE VIRTUAL TABLE items_bbox USING rtree(id, minx, maxx, miny, maxy);
         """)
         walked = stacwalk.WalkResult()
         rows, boxes, n = [], [], 0
+        collections: set[str] = set()
+        west = south = t_min = float("inf")
+        east = north = t_max = float("-inf")
         for item in stacwalk.walk(catalog_url, walked):
             record = compact_item(item.doc, item.uri, item.collection_id)
             if record is None:
@@ -150,9 +180,12 @@ def _build(catalog_url: str, path: Path) -> None:
                 continue
             n += 1
             t = dt.datetime.fromisoformat(record["datetime"]).timestamp()
-            rows.append((n, record["collection"], record["id"], t, json.dumps(record, separators=(",", ":"))))
+            rows.append((n, record["collection"], record["id"], t, orjson.dumps(record)))
             b = record["bbox"]
             boxes.append((n, b[0], b[2], b[1], b[3]))
+            collections.add(record["collection"])
+            west, south, east, north = min(west, b[0]), min(south, b[1]), max(east, b[2]), max(north, b[3])
+            t_min, t_max = min(t_min, t), max(t_max, t)
             if len(rows) >= INSERT_BATCH:
                 _flush(db, rows, boxes)
         _flush(db, rows, boxes)
@@ -162,6 +195,8 @@ def _build(catalog_url: str, path: Path) -> None:
             ("containers", json.dumps(walked.containers)),
             ("collections", json.dumps(walked.collections)),
             ("items", str(n)),
+            ("item_collections", json.dumps(sorted(c for c in collections if c is not None))),
+            ("extent", json.dumps([[west, south, east, north], [t_min, t_max]]) if n else ""),
         ])
         db.commit()
         db.close()

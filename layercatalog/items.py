@@ -8,7 +8,7 @@ the item's ``raster:bands`` over the collection's ``eo:bands`` defaults.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from functools import lru_cache
 
 from sparkeo import storage
 
@@ -78,43 +78,47 @@ def _bbox_of(doc: dict) -> list[float] | None:
 
 
 def compact_item(doc: dict, item_uri: str, collection_id: str | None) -> dict | None:
-    """The index record of one STAC item dict, or None when it has no time or no footprint."""
+    """The index record of one STAC item dict, or None when it has no time or no footprint.
+
+    Kept small (it is written once per item of a possibly huge catalog): per band only the values
+    that are set; the grid (``proj:*``) only where an asset overrides the item's; hrefs as written
+    in the item, resolved against ``base`` (the item's URI) when the record is read.
+    """
     props = doc.get("properties") or {}
     when = item_datetime(props)
     bbox = _bbox_of(doc)
     if when is None or bbox is None:
         return None
-    item_crs, item_transform, item_shape = _crs_of(props), props.get("proj:transform"), props.get("proj:shape")
     bands = []
     for key, asset in (doc.get("assets") or {}).items():
         if not _is_raster(asset):
             continue
-        href = storage.resolve(item_uri, asset["href"])
         eo = asset.get("eo:bands") or asset.get("bands") or []
         raster = asset.get("raster:bands") or []
         count = max(len(eo), len(raster), 1)
+        grid = {k: v for k, v in (("crs", _crs_of(asset)), ("transform", asset.get("proj:transform")),
+                                  ("shape", asset.get("proj:shape"))) if v}
         for i in range(count):
             eo_band = eo[i] if i < len(eo) else {}
             rb = raster[i] if i < len(raster) else {}
-            name = eo_band.get("name") or (key if count == 1 else f"{key}_{i + 1}")
-            bands.append({
-                "name": name,
-                "common_name": eo_band.get("common_name") or eo_band.get("eo:common_name"),
-                "asset": key, "href": href, "index": i + 1, "count": count,
-                "crs": _crs_of(asset) or item_crs,
-                "transform": asset.get("proj:transform") or item_transform,
-                "shape": asset.get("proj:shape") or item_shape,
-                "nodata": rb.get("nodata", eo_band.get("nodata", asset.get("nodata"))),
-                "scale": rb.get("scale"), "offset": rb.get("offset"),
-                "dtype": rb.get("data_type") or eo_band.get("data_type"),
-                "categorical": bool(rb.get("classification:classes") or rb.get("classification:bitfields")
-                                    or asset.get("classification:classes")),
-                "file_size": asset.get("file:size"),
-            })
+            band = {"name": eo_band.get("name") or (key if count == 1 else f"{key}_{i + 1}"),
+                    "asset": key, "href": asset["href"], "index": i + 1, "count": count, **grid}
+            optional = (
+                ("common_name", eo_band.get("common_name") or eo_band.get("eo:common_name")),
+                ("nodata", rb.get("nodata", eo_band.get("nodata", asset.get("nodata")))),
+                ("scale", rb.get("scale")), ("offset", rb.get("offset")),
+                ("dtype", rb.get("data_type") or eo_band.get("data_type")),
+                ("categorical", bool(rb.get("classification:classes") or rb.get("classification:bitfields")
+                                     or asset.get("classification:classes")) or None),
+                ("file_size", asset.get("file:size")),
+            )
+            band.update((k, v) for k, v in optional if v is not None)
+            bands.append(band)
     return {
         "id": doc.get("id"),
         "collection": doc.get("collection") or collection_id,
         "datetime": when.isoformat(),
+        "base": item_uri,
         "bbox": bbox,
         "geometry": doc.get("geometry"),
         "properties": props,
@@ -146,17 +150,19 @@ def match_bands(collection: CollectionInfo, item_bands: list[dict]) -> dict[str,
     return out
 
 
-def asset_band(collection: CollectionInfo, band: BandInfo | None, raw: dict) -> AssetBand:
-    """One ``AssetBand``: hrefs rewritten; item ``raster:bands`` override collection defaults."""
+def asset_band(collection: CollectionInfo, band: BandInfo | None, raw: dict, record: dict) -> AssetBand:
+    """One ``AssetBand``: hrefs resolved and rewritten; item ``raster:bands`` override collection defaults."""
     def pick(item_value, default):
         return default if item_value is None else item_value
 
-    shape = raw.get("shape") or (0, 0)
-    transform = raw.get("transform") or ()
+    props = record.get("properties") or {}
+    shape = raw.get("shape") or props.get("proj:shape") or (0, 0)
+    transform = raw.get("transform") or props.get("proj:transform") or ()
+    base = record.get("base")
     return AssetBand(
-        href=collection.rewrite(raw["href"]),
+        href=collection.rewrite(_resolve(base, raw["href"]) if base else raw["href"]),
         band_index=int(raw["index"]),
-        crs=raw.get("crs") or "",
+        crs=raw.get("crs") or _crs_of(props),
         transform=tuple(float(v) for v in transform[:6]),
         shape=(int(shape[0]), int(shape[1])),
         nodata=pick(raw.get("nodata"), band.nodata if band else None),
@@ -170,6 +176,12 @@ def asset_band(collection: CollectionInfo, band: BandInfo | None, raw: dict) -> 
     )
 
 
+@lru_cache(maxsize=4096)
+def _resolve(base: str, href: str) -> str:
+    # Cached: a search resolves the same few hrefs per item many times (multi-band assets, re-searches).
+    return storage.resolve(base, href)
+
+
 def to_item_record(collection: CollectionInfo, record: dict, bands: tuple[str, ...] | None) -> ItemRecord | None:
     """The ``ItemRecord`` of an index record, restricted to ``bands`` (collection band names).
 
@@ -177,7 +189,8 @@ def to_item_record(collection: CollectionInfo, record: dict, bands: tuple[str, .
     """
     matched = match_bands(collection, record["bands"])
     wanted = bands if bands is not None else tuple(matched)
-    assets = {name: asset_band(collection, collection.band(name), matched[name]) for name in wanted if name in matched}
+    assets = {name: asset_band(collection, collection.band(name), matched[name], record)
+              for name in wanted if name in matched}
     if not assets:
         return None
     return ItemRecord(

@@ -157,3 +157,6 @@ class ItemQuery:
     interval: tuple[dt.datetime | None, dt.datetime | None] = (None, None)   # [start, end)
     bands: tuple[str, ...] | None = None
     filters: tuple[PropertyFilter, ...] = ()
+    # The bbox as the user gave it (``bbox`` above encloses it in EPSG:4326): exact pixel estimates.
+    native_bbox: tuple[float, float, float, float] | None = None
+    native_crs: str | None = None

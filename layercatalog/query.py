@@ -90,5 +90,9 @@ def make_query(collection_id: str, bbox: Bbox | None = None, bbox_crs: str | int
     start, end = interval
     if start is not None and end is not None and start >= end:
         raise EmptyQueryError(collection_id, box, interval, reason="empty time interval (start >= end)")
+    native_crs = None
+    if bbox is not None:
+        native_crs = f"EPSG:{bbox_crs}" if isinstance(bbox_crs, int) else (bbox_crs or "EPSG:4326")
     return ItemQuery(collection_id=collection_id, bbox=box, interval=(start, end),
-                     bands=tuple(bands) if bands is not None else None, filters=tuple(filters))
+                     bands=tuple(bands) if bands is not None else None, filters=tuple(filters),
+                     native_bbox=tuple(bbox) if bbox is not None else None, native_crs=native_crs)

@@ -7,10 +7,11 @@ an index can tell later whether the catalog changed without walking it again.
 """
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+
+import orjson   # ~4x faster than json on item documents: the walk is dominated by parsing
 
 from sparkeo import storage
 from sparkeo.errors import NotFoundInStorage
@@ -46,7 +47,7 @@ def read_json(uri: str, entry: str | None = None) -> Any:
     except NotFoundInStorage:
         raise InvalidCatalogError(uri, entry, "document not found") from None
     try:
-        return json.loads(raw)
+        return orjson.loads(raw)
     except ValueError as exc:
         raise InvalidCatalogError(uri, entry, f"not valid JSON: {exc}") from None
 

@@ -47,7 +47,8 @@ def summarize(collection: CollectionInfo, query: ItemQuery, items: list[ItemReco
     pixels, nbytes, unknown = 0, 0.0, 0
     for item in items:
         for band in item.assets.values():
-            window, total = window_pixels(band, query.bbox)
+            window, total = window_pixels(band, query.native_bbox or query.bbox,
+                                          query.native_crs if query.native_bbox else "EPSG:4326")
             pixels += window
             band_fraction = window / total if total else 1.0
             size = band.file_size if band.file_size is not None else _size_of(band.href)
@@ -70,14 +71,14 @@ def summarize(collection: CollectionInfo, query: ItemQuery, items: list[ItemReco
     )
 
 
-def window_pixels(band: AssetBand, bbox) -> tuple[int, int]:
-    """(pixels of the band's grid inside ``bbox`` (EPSG:4326), all pixels of the grid)."""
+def window_pixels(band: AssetBand, bbox, bbox_crs: str = "EPSG:4326") -> tuple[int, int]:
+    """(pixels of the band's grid inside ``bbox`` (in ``bbox_crs``), all pixels of the grid)."""
     rows, cols = band.shape
     total = rows * cols
     if bbox is None or not band.crs or len(band.transform) < 6 or not total:
         return total, total
     a, _, c, _, e, f = band.transform[:6]
-    west, south, east, north = _to_crs(tuple(bbox), band.crs)
+    west, south, east, north = _to_crs(tuple(bbox), bbox_crs, band.crs)
     col0, col1 = (west - c) / a, (east - c) / a
     row0, row1 = (north - f) / e, (south - f) / e
     col0, col1 = sorted((col0, col1))
@@ -88,12 +89,12 @@ def window_pixels(band: AssetBand, bbox) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=256)
-def _to_crs(bbox: tuple[float, float, float, float], crs: str) -> tuple[float, float, float, float]:
-    from pyproj import Transformer
+def _to_crs(bbox: tuple[float, float, float, float], source: str, crs: str) -> tuple[float, float, float, float]:
+    from pyproj import CRS, Transformer
 
-    if crs.upper() in ("EPSG:4326", "OGC:CRS84"):
+    if source.upper() == crs.upper() or CRS.from_user_input(source) == CRS.from_user_input(crs):
         return bbox
-    transformer = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    transformer = Transformer.from_crs(source, crs, always_xy=True)
     return transformer.transform_bounds(*bbox, densify_pts=21)
 
 

@@ -60,7 +60,7 @@ class DeploymentSettings:
     image_pull_policy: str = "IfNotPresent"
     namespace: str = "sparkeo"
     service_account: str = "sparkeo-driver"
-    spark_version: str = "4.0.1"
+    spark_version: str = "4.2.1"  # the pyspark of constraints.txt (docker/Dockerfile)
     main_application_file: str = "local:///opt/sparkeo/jobs/main.py"
     driver: PodResources = PodResources(cores=1, memory="2g", memory_overhead="512m")
     executor: PodResources = PodResources(cores=2, memory="4g", memory_overhead="1g")

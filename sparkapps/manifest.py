@@ -183,8 +183,6 @@ def _volume_mounts(d: DeploymentSettings) -> list[dict[str, Any]]:
 
 def _driver(d: DeploymentSettings, labels: Mapping[str, str]) -> dict[str, Any]:
     pod = _pod(d.driver, d, labels)
-    # jobs.session must not override the master spark-submit chose (the operator's k8s:// URL)
-    pod["env"] = [*pod.get("env", []), {"name": "SPARKEO_UNDER_SPARK_SUBMIT", "value": "1"}]
     pod["serviceAccount"] = d.service_account
     return pod
 

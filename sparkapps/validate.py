@@ -57,14 +57,26 @@ def load_schema(path: str | None = None) -> dict:
 
 def schema_errors(manifest: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
     """One ``path: message`` line per schema violation, sorted by path."""
-    import jsonschema
-
-    validator = jsonschema.Draft7Validator(schema)
+    validator = _validator(schema)
     out = []
     for err in validator.iter_errors(manifest):
         where = "/".join(str(p) for p in err.absolute_path) or "(root)"
         out.append(f"{where}: {err.message}")
     return sorted(out)
+
+
+_VALIDATORS: dict[int, tuple[Mapping[str, Any], Any]] = {}
+
+
+def _validator(schema: Mapping[str, Any]):
+    """One compiled validator per schema object (the shipped schema is ~95 KB: build it once)."""
+    import jsonschema
+
+    cached = _VALIDATORS.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = (schema, jsonschema.Draft7Validator(schema))
+        _VALIDATORS[id(schema)] = cached
+    return cached[1]
 
 
 def pruned_fields(manifest: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:

@@ -83,7 +83,7 @@ def _cached_client(endpoint, key_id, secret, token, region, profile):
 
 
 def _s3_error(uri: str, exc: Exception) -> Exception:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    code = ((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code", "")
     if code in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
         return NotFoundInStorage(uri)
     return StorageError(uri, str(exc) or repr(exc))

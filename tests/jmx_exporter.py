@@ -242,7 +242,8 @@ def hotspot_samples(beans: Iterable[dict]) -> list[Sample]:
                                       float(usage[part]), "gauge"))
         elif kind == "GarbageCollector" and "CollectionCount" in attrs:
             gc = (("gc", props["name"]),)
-            out.append(Sample("jvm_gc_collection_seconds_count", gc, float(attrs["CollectionCount"]["value"]), "summary"))
+            out.append(Sample("jvm_gc_collection_seconds_count", gc, float(attrs["CollectionCount"]["value"]),
+                              "summary"))
             out.append(Sample("jvm_gc_collection_seconds_sum", gc,
                               float(attrs["CollectionTime"]["value"]) / 1000.0, "summary"))
         elif kind == "Threading":

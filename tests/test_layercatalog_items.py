@@ -45,7 +45,11 @@ def test_compact_item_keeps_raster_bands_only():
     assert names == ["B04", "B08", "B05", "B06", "scl"]              # no thumbnail, no visual
     scl = rec["bands"][-1]
     assert scl["shape"] == [5490, 5490] and scl["transform"][0] == 20 and scl["categorical"]
-    assert rec["bands"][0]["crs"] == "EPSG:32633" and rec["bands"][2]["href"] == "/cat/B05.tif"
+    assert "crs" not in rec["bands"][0] and rec["bands"][2]["href"] == "../B05.tif"     # resolved when read
+    coll = collection(BandInfo("B04"), BandInfo("B05"))
+    item = to_item_record(coll, rec, None)
+    assert item.assets["B04"].crs == "EPSG:32633" and item.assets["B04"].shape == (10980, 10980)
+    assert item.assets["B05"].href == "/cat/B05.tif" and item.assets["B04"].href == "s3://sentinel-cogs/S2B/B04.tif"
     assert parse_datetime(rec["datetime"]) == dt.datetime(2023, 6, 1, 10, 5, 0, 123000, tzinfo=UTC)
 
 

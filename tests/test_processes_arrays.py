@@ -81,3 +81,14 @@ def test_is_tests_on_json_values(value, nodata, valid, nan):
 def test_labeled_array_checks_label_count():
     with pytest.raises(ValueError, match="2 labels"):
         LabeledArray(np.zeros((3, 2)), ("a", "b"))
+
+
+def test_array_create_stacks_pixel_arrays_and_repeats_json_arrays():
+    from jobs.processes.arrays import array_create
+
+    tile = np.array([[1.0, 2.0]], dtype=np.float32)
+    stacked = array_create([tile, None, 3], repeat=2)
+    assert stacked.shape == (6, 1, 2) and stacked.dtype == np.float32
+    np.testing.assert_array_equal(stacked[:3], [[[1.0, 2.0]], [[np.nan, np.nan]], [[3.0, 3.0]]])
+    assert array_create([1, None], repeat=2) == [1, None, 1, None]
+    assert array_create() == []

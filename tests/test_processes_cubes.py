@@ -4,6 +4,7 @@ Each result is compared with numpy on the same values (``s2_values``), computed 
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -131,11 +132,11 @@ def test_reduce_dimension_over_t(reducer, numpy_fn):
     np.testing.assert_allclose(materialize(cube), expected, rtol=1e-6)
 
 
+@contextlib.contextmanager
 def _quiet():
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("ignore", RuntimeWarning)
-    return ctx
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def test_reducer_returning_an_array_is_rejected_at_build():

@@ -126,3 +126,23 @@ def test_type_errors_are_process_errors():
     assert e.value.code == "ProcessParameterInvalid" and "'x'" in str(e.value)
     with pytest.raises(ProcessError):
         m.and_(x=1, y=True)
+
+
+@pytest.mark.parametrize("process, x, y, expected", [
+    (m.eq, "2018-01-01T00:00:00Z", "2018-01-01T00:00:00+00:00", True),
+    (m.eq, "2018-01-01T01:00:00+01:00", "2018-01-01T00:00:00Z", True),
+    (m.neq, "2018-01-01", "2018-01-01T00:00:00Z", False),
+    (m.gt, "2018-01-02T00:00:00Z", "2018-01-01T23:00:00Z", True),
+    (m.lt, "2018-01-02T00:00:00+02:00", "2018-01-01T23:00:00Z", True),
+    (m.lte, "2018-01-01T00:00:00Z", "2018-01-01T00:00:00+00:00", True),
+    (m.gt, "b", "a", False),                      # plain strings are not ordered
+    (m.gte, "a", "a", True),                      # ... but gte/lte are true when eq is
+])
+def test_temporal_strings_compare_as_instants_in_1_2(process, x, y, expected):
+    assert process(x=x, y=y) is expected
+
+
+def test_boolean_pixels_compare_with_boolean_constants():
+    flags = np.array([True, False, True])
+    np.testing.assert_array_equal(m.eq(flags, True), [True, False, True])
+    np.testing.assert_array_equal(m.neq(np.array([1.0, 0.0, np.nan], dtype=np.float32), False)[:2], [1.0, 0.0])

@@ -139,3 +139,19 @@ def test_quantiles_parameter_errors(kwargs, code):
 def test_numeric_reducer_rejects_strings():
     with pytest.raises(ProcessError, match="numbers"):
         reducers.mean(["a", 1])
+
+
+def test_reducers_over_a_list_of_pixel_arrays():
+    """An overlap resolver ``sum(data=[x, y])``: a JSON array whose elements are tiles."""
+    x = np.array([[1.0, np.nan], [3.0, np.nan]], dtype=np.float32)
+    y = np.array([[10.0, 20.0], [np.nan, np.nan]], dtype=np.float32)
+    np.testing.assert_array_equal(reducers.sum_([x, y]), [[11.0, 20.0], [3.0, np.nan]])
+    np.testing.assert_array_equal(reducers.mean([x, 1.0]), [[1.0, 1.0], [2.0, 1.0]])
+    np.testing.assert_array_equal(reducers.extrema([x, y]), [[[1.0, 20.0], [3.0, np.nan]],
+                                                             [[10.0, 20.0], [3.0, np.nan]]])
+
+
+def test_probabilities_as_number_of_intervals_like_q():
+    """openEO 2.0's integer ``probabilities`` is accepted as 1.2.0's ``q``."""
+    data = [2, 4, 4, 4, 5, 5, 7, 9]
+    assert reducers.quantiles(data, probabilities=4) == reducers.quantiles(data, q=4) == [4.0, 4.5, 5.5]

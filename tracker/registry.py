@@ -11,6 +11,7 @@ kazoo's exceptions are translated here and nowhere else (STYLE habit 10).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -415,6 +416,23 @@ class JobRegistry:
     def lock(self, identifier: str):
         """The tracker's ZooKeeper lock (kazoo's Lock recipe) under ``<root>/tracker/lock``."""
         return self.client.Lock(self.lock_path(), identifier)
+
+    def release(self, lock) -> bool:
+        """Release a lock without hanging: kazoo's blocking calls wait forever while disconnected.
+
+        After a suspension the lock is left to the session (ZooKeeper deletes the ephemeral node
+        when the session expires); otherwise the release gets ``op_timeout`` seconds.
+        """
+        if self.interrupted:
+            log.warning("connection was lost: the tracker lock goes with the session")
+            return False
+        outcome: list = []
+        worker = threading.Thread(target=lambda: outcome.append(lock.release()), daemon=True)
+        worker.start()
+        worker.join(self.op_timeout)
+        if not outcome:
+            log.warning("tracker lock not released within %g s", self.op_timeout)
+        return bool(outcome and outcome[0])
 
     def read_marker(self, name: str) -> float | None:
         """A timestamp kept in ``<root>/tracker/<name>`` (e.g. the last retention run)."""

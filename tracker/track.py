@@ -222,10 +222,7 @@ class JobTracker:
         try:
             report = _Pass(self).run()
         finally:
-            try:
-                lock.release()
-            except Exception as exc:  # connection gone: the lock goes with the session
-                log.warning("tracker lock not released: %s", str(exc) or repr(exc))
+            self.registry.release(lock)
         return _with_seconds(report, time.monotonic() - started)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from jobs.errors import ProcessError
 from jobs.processes.elementwise import rewrap, unwrap
-from jobs.processes.labeled import LabeledArray, is_number
+from jobs.processes.labeled import LabeledArray, is_number, stack_pixels
 from jobs.processes.registry import Param, process
 
 
@@ -53,15 +53,9 @@ def array_create(data=(), repeat=1):
     if not is_number(repeat) or int(repeat) != repeat or repeat < 1:
         raise ProcessError("ProcessParameterInvalid", f"parameter 'repeat' must be an integer >= 1, got {repeat!r}")
     items = list(data) * int(repeat)
-    pixels = [unwrap(v)[0] for v in items if isinstance(unwrap(v)[0], np.ndarray)]
-    if not pixels:
-        return items
-    shape = np.broadcast_shapes(*(p.shape for p in pixels))
-    layers = []
-    for v in items:
-        v = unwrap(v)[0]
-        layers.append(np.broadcast_to(np.nan if v is None else v, shape))
-    return np.stack(layers).astype(np.result_type(*pixels, np.float32), copy=False)
+    if any(isinstance(v, (np.ndarray, LabeledArray)) for v in items):
+        return stack_pixels(items)
+    return items
 
 
 def _test(x: Any, on_pixels, on_scalar) -> Any:

@@ -46,11 +46,6 @@ class LabeledArray:
         """The shape of one element (``()`` for a plain list of numbers)."""
         return tuple(self.values.shape[1:])
 
-    @property
-    def explicit(self) -> bool:
-        """True when no-data is an explicit mask, i.e. NaN is an ordinary value."""
-        return self.nodata is not None
-
     def missing(self) -> np.ndarray:
         """Boolean mask of no-data elements, same shape as ``values``."""
         if self.nodata is not None:
@@ -99,6 +94,8 @@ class LabeledArray:
         if isinstance(data, np.ndarray):
             return cls(data if data.ndim else data.reshape(1))
         if isinstance(data, (list, tuple)):
+            if any(isinstance(v, (np.ndarray, LabeledArray)) for v in data):
+                return cls(stack_pixels(data))
             return cls.from_list(list(data))
         raise TypeError(f"expected an array, got {type(data).__name__}")
 
@@ -113,6 +110,19 @@ class LabeledArray:
             values = np.empty(len(items), dtype=object)
             values[:] = list(items)
         return cls(values, tuple(labels) if labels is not None else None, mask)
+
+
+def stack_pixels(items: Sequence[Any]) -> np.ndarray:
+    """A JSON array whose elements are pixel arrays (``sum([x, y])`` in a callback) as one stack.
+
+    Scalars broadcast over the pixels and ``None`` becomes NaN (no-data), as in engine arrays.
+    """
+    layers = [v.engine_values() if isinstance(v, LabeledArray) else v for v in items]
+    pixels = [v for v in layers if isinstance(v, np.ndarray)]
+    shape = np.broadcast_shapes(*(p.shape for p in pixels))
+    dtype = np.result_type(*pixels, np.float32)
+    return np.stack([np.broadcast_to(np.asarray(np.nan if v is None else v, dtype=dtype), shape)
+                     for v in layers])
 
 
 def is_number(value: Any) -> bool:

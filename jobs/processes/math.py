@@ -118,21 +118,28 @@ def linear_scale_range(x, inputMin, inputMax, outputMin=0, outputMax=1):  # noqa
 
 
 # --- comparisons -----------------------------------------------------------------------------
-_TEMPORAL = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})?)?$")
+# RFC 3339 full-date, date-time and time (the latter two need their offset; without one a string is
+# not temporal and compares as text, as the 1.2.0 examples of eq say)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_OFFSET = r"(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}" + _OFFSET)
+_TIME = re.compile(r"^\d{2}:\d{2}:\d{2}" + _OFFSET)
 
 
 def _temporal(value: Any) -> datetime | None:
-    """A date or date-time string as an aware UTC datetime (1.2.0 compares them as instants)."""
-    if not isinstance(value, str) or not _TEMPORAL.match(value):
+    """A temporal string as an aware datetime (1.2.0 compares them as instants), else None."""
+    if not isinstance(value, str):
         return None
     try:
-        if len(value) == 10:
-            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
-        else:
-            parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+        if _DATE.match(value):
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=timezone.utc)
+        if _DATE_TIME.match(value):
+            return datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+        if _TIME.match(value):     # a time of day: an instant on a fixed day, so offsets still count
+            return datetime.fromisoformat("1970-01-02T" + value.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return None
 
 
 def _scalar_eq(x: Any, y: Any, delta: Any, case_sensitive: bool) -> bool:
@@ -163,7 +170,8 @@ def _compare(op, x, y, *, equal_counts: bool, delta=None, case_sensitive=True) -
     template = tx or ty
     if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
         for name, v in (("x", x), ("y", y)):
-            check_number(v, name)
+            if not isinstance(v, (bool, np.bool_)):      # boolean pixels are 1/0: eq(mask, true) works
+                check_number(v, name)
         missing = np.logical_or(pixel_missing(x), pixel_missing(y))
         a = np.nan if x is None else x
         b = np.nan if y is None else y

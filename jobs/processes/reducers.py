@@ -47,7 +47,8 @@ class _Numbers:
         nodata = np.asarray(nodata, dtype=bool)
         if not ignore_nodata:
             nodata = nodata | self.missing.any(axis=0)
-        result = np.where(self.poisoned & ~nodata, np.nan, result)
+        if self.poisoned.any():
+            result = np.where(self.poisoned & ~nodata, np.nan, result)
         if self.scalar:
             return None if nodata else result.item()
         return np.where(nodata, np.nan, result).astype(self.dtype, copy=False)
@@ -235,7 +236,8 @@ def last(data, ignore_nodata=True):
     return _pick(data, ignore_nodata, last=True)
 
 
-@process("count", DATA, Param("condition", None, kind="callback"), Param("context", None))
+@process("count", DATA, Param("condition", None, kind="callback", callback_params=("x", "context")),
+         Param("context", None))
 def count(data, condition=None, context=None):
     """Number of elements: valid ones by default, all with ``condition=true``, or matching a callback."""
     arr = LabeledArray.of(data)

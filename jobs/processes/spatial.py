@@ -17,7 +17,7 @@ from jobs.errors import ProcessError, ProcessGraphError
 from jobs.grid import TileGrid, Window
 from jobs.processes.cubes import centres_within, transform_bounds
 from jobs.processes.registry import Param, process
-from jobs.warp import RESAMPLING_METHODS, onto
+from jobs.warp import RESAMPLING_METHODS, onto, warp_scale
 
 
 # --- filter_spatial ----------------------------------------------------------------------------------------
@@ -159,6 +159,7 @@ class Resampled(LazyCube):
 
     def __init__(self, node_id: str, meta: CubeMeta, upstream: LazyCube, method: str):
         self.node_id, self.meta, self.upstream, self.method = node_id, meta, upstream, method
+        self.scale = warp_scale(upstream.meta.grid, meta.grid)    # one kernel size for every tile
 
     def inputs(self):
         return (self.upstream,)
@@ -173,7 +174,7 @@ class Resampled(LazyCube):
         if window.is_empty:
             return np.full(shape, np.nan, dtype=np.float32)
         values = self.upstream.compute(window, ctx)
-        return onto(values, window, grid, self.method)
+        return onto(values, window, grid, self.method, self.scale)
 
 
 @process("resample_spatial", Param("data", kind="cube"), Param("resolution", 0), Param("projection", None),

@@ -22,13 +22,25 @@ from sparkeo.cli.render import prepare_job
 def submit(ctx, graph, job_id, output, catalog, job_options, deployment_config, namespace, kubeconfig):
     """Submit GRAPH as a SparkApplication and print its job id."""
     from sparkapps import client, submit as submitting
+    from sparkeo.cli.jobs import open_registry
+    from sparkeo.errors import SparkeoError
+    from tracker import lifecycle
 
     prep = prepare_job(ctx, graph, catalog, output, job_id, job_options, deployment_config, namespace,
                        dry_run=True)
     api = client.connect(kubeconfig)
-    # The job registry (tracker) hooks in here through on_submitted=...
-    done = submitting.submit(api, prep.job, prep.deployment,
-                             graph=None if prep.job.graph_uri == graph else prep.graph_doc)
+    # The job registry (tracker) when ZooKeeper is configured: record first, queued once created.
+    registry = open_registry(ctx, required=False)
+    if registry is not None:
+        lifecycle.register(registry, prep.job, prep.deployment.namespace)
+    try:
+        done = submitting.submit(api, prep.job, prep.deployment,
+                                 graph=None if prep.job.graph_uri == graph else prep.graph_doc,
+                                 on_submitted=lifecycle.on_submitted(registry) if registry else None)
+    except SparkeoError as exc:
+        if registry is not None:
+            lifecycle.submit_failed(registry, prep.job, str(exc))
+        raise
     if not done.created:
         click.echo(f"job {prep.job.job_id} exists already; not submitted again", err=True)
     click.echo(prep.job.job_id)

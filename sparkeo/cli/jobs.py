@@ -1,0 +1,107 @@
+"""``sparkeo jobs list|show``: the job registry in ZooKeeper, as the tracker keeps it.
+
+Also home of ``open_registry``, the one place the CLI connects to ZooKeeper (``track``, ``submit``
+and ``cancel`` use it too): ``--zookeeper``/``SPARKEO_ZOOKEEPER`` hosts, ``SPARKEO_ZOOKEEPER_ROOT``,
+and ``SPARKEO_ZOOKEEPER_AUTH`` (``name:password``) for the digest ACLs.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+
+import click
+
+from sparkeo.cli.options import json_opt, settings_of
+
+AUTH_ENV = "SPARKEO_ZOOKEEPER_AUTH"
+STATES = ("created", "queued", "running", "finished", "error", "canceled")
+
+zookeeper_opt = click.option("--zookeeper", "zookeeper", default=None, metavar="HOST:PORT[,…]",
+                             help="ZooKeeper hosts of the job registry [SPARKEO_ZOOKEEPER].")
+
+
+def open_registry(ctx: click.Context, zookeeper: str | None = None, required: bool = True):
+    """A connected ``JobRegistry``, or ``None`` when no ZooKeeper is configured and not ``required``."""
+    from sparkeo.errors import ConfigError
+    from tracker.registry import JobRegistry
+
+    settings = settings_of(ctx)
+    hosts = zookeeper or settings.zookeeper
+    if not hosts:
+        if required:
+            raise ConfigError("--zookeeper", None, "the job registry needs ZooKeeper hosts (or SPARKEO_ZOOKEEPER)")
+        return None
+    registry = JobRegistry.connect(hosts, settings.zookeeper_root, credentials=os.environ.get(AUTH_ENV) or None)
+    ctx.call_on_close(registry.close)
+    return registry
+
+
+@click.group("jobs")
+def jobs():
+    """Jobs as the registry knows them (state, timings, usage, errors)."""
+
+
+@jobs.command("list")
+@click.option("--user", "user", default=None, help="Only this user's jobs [default: every user].")
+@click.option("--status", "status", type=click.Choice(STATES), default=None, help="Only jobs in this state.")
+@zookeeper_opt
+@json_opt
+@click.pass_context
+def list_jobs(ctx, user, status, zookeeper, as_json):
+    """List jobs, newest first."""
+    records = open_registry(ctx, zookeeper).list(user=user, status=status)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in records], indent=2))
+        return
+    if not records:
+        click.echo("no jobs", err=True)
+        return
+    rows = [("JOB", "USER", "STATUS", "CREATED", "DURATION")]
+    rows += [(r.job_id, r.user, r.status.value, _when(r.created), _duration(r.started, r.finished))
+             for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+@jobs.command("show")
+@click.argument("job_id")
+@click.option("--user", "user", default=None, help="The job's user [default: search every user].")
+@zookeeper_opt
+@json_opt
+@click.pass_context
+def show_job(ctx, job_id, user, zookeeper, as_json):
+    """Show one job: record, timings, usage and error (exit 2 when unknown)."""
+    record = open_registry(ctx, zookeeper).get(job_id, user)
+    if as_json:
+        click.echo(json.dumps(record.to_dict(), indent=2))
+        return
+    lines = [("job", record.job_id), ("user", record.user), ("status", record.status.value),
+             ("namespace", record.namespace), ("application", record.app_name),
+             ("results", record.results), ("spec", record.spec), ("title", record.title),
+             ("created", _when(record.created)), ("started", _when(record.started)),
+             ("finished", _when(record.finished)), ("updated", _when(record.updated)),
+             ("queued for", _duration(record.created, record.started)),
+             ("ran for", _duration(record.started, record.finished)),
+             ("attempts", str(record.attempts)), ("application state", record.app_state),
+             ("error", record.error)]
+    for key, value in lines:
+        if value not in (None, "", "-"):
+            click.echo(f"{key + ':':<19}{value}")
+    if record.usage:
+        click.echo("usage:")
+        for key in sorted(record.usage):
+            click.echo(f"  {key + ':':<17}{record.usage[key]:g}")
+
+
+def _when(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%SZ") if t else "-"
+
+
+def _duration(start: datetime | None, end: datetime | None) -> str:
+    if start is None or end is None:
+        return "-"
+    seconds = int((end - start).total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
