@@ -130,7 +130,10 @@ def main(argv=None) -> dict:
                     if name != "local":
                         bucket.upload_tree(sample, prefix)
                     catalog, hrefs = make(prefix)
-                    took = raw_read(hrefs, settings) if kind == "raw" else job_run(spark, catalog, settings, prefix, out)
+                    if kind == "raw":
+                        took = raw_read(hrefs, settings)
+                    else:
+                        took = job_run(spark, catalog, settings, prefix, out)
                     seconds[name][kind].append(took)
         figures = {
             "compressed_input_bytes": compressed, "assets": len(assets), "size": args.size, "dates": args.dates,

@@ -11,7 +11,8 @@ last two, ``("y", "x")``, when present. Labels: ``t`` -> ISO dates/datetimes ("2
 
 Push-down: ``select_bands``, ``select_time`` and ``clip`` return a narrowed cube; the default
 wraps this cube, and a loading leaf overrides them to read less (filter_bands after
-load_collection never reads the dropped bands).
+load_collection never reads the dropped bands). ``resample`` likewise lets resample_spatial have a
+loading leaf read straight onto the new grid instead of warping its values.
 """
 from __future__ import annotations
 

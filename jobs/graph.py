@@ -100,9 +100,8 @@ class ProcessGraph:
 
     # --- queries ----------------------------------------------------------------------------------
     def sha256(self) -> str:
-        """Hash of the canonical JSON of the graph (sorted keys, no whitespace): ``graph_sha256``."""
-        canonical = json.dumps({"process_graph": self.raw}, sort_keys=True, separators=(",", ":"),
-                               ensure_ascii=False, allow_nan=True)
+        """Hash of the canonical JSON of the flat graph (sorted keys, no whitespace): ``graph_sha256``."""
+        canonical = json.dumps(self.raw, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     @property

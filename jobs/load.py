@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from jobs.cube import CubeMeta, LazyCube, TileContext
 from jobs.grid import Bounds, TileGrid
 from jobs.plan import ItemFootprint, TimeSlice, choose_grid, intersect, time_slices, union
+from jobs.processes.cubes import bbox_in_crs, transform_bounds
 from jobs.read_errors import LoadError, UnreadableAssetError
+from layercatalog.errors import format_bbox, format_interval
 from layercatalog.model import BandInfo, CollectionInfo, ItemQuery, ItemRecord, PropertyFilter
 from sparkeo.errors import UserError
 
@@ -142,7 +144,7 @@ class CatalogSource:
         items = [i for i in found if any(b.name in i.assets for b in band_infos)]
         if not items:
             raise LoadError(node_id, "spatial_extent", f"no items of collection {collection.id!r} in bbox "
-                                                         f"{_fmt_bbox(bbox4326)} and interval {_fmt_interval(interval)}")
+                                                         f"{format_bbox(bbox4326)} and interval {format_interval(interval)}")
         slices = time_slices(items)
         assets = [i.assets[b.name] for i in items for b in band_infos if b.name in i.assets]
         footprints_by_crs: dict[str, dict[str, Bounds]] = {}
@@ -152,14 +154,12 @@ class CatalogSource:
                 footprints_by_crs[crs] = {i.id: _item_bounds(i, band_infos, crs) for i in items}
             return footprints_by_crs[crs]
 
-        from jobs.processes.cubes import bbox_in_crs
-
         def area_in(crs: str) -> Bounds:
             covered = union(footprints_in(crs).values())
             wanted = tuple(bbox_in_crs(spatial_extent, crs, "spatial_extent")) if spatial_extent else covered
             area = intersect(covered, wanted)
             if area is None:
-                raise LoadError(node_id, "spatial_extent", f"bbox {_fmt_bbox(bbox4326)} does not overlap "
+                raise LoadError(node_id, "spatial_extent", f"bbox {format_bbox(bbox4326)} does not overlap "
                                                              f"the items of collection {collection.id!r}")
             return area
 
@@ -195,8 +195,6 @@ def _resolve_bands(node_id: str, collection: CollectionInfo, bands) -> tuple[Ban
 
 def _bbox(node_id: str, extent, collection: CollectionInfo) -> tuple[float, float, float, float]:
     """The EPSG:4326 bbox of ``spatial_extent`` (the collection's when null), checked against its extent."""
-    from jobs.processes.cubes import bbox_in_crs
-
     if extent is None:
         return tuple(collection.bbox)
     if not isinstance(extent, Mapping):
@@ -205,8 +203,8 @@ def _bbox(node_id: str, extent, collection: CollectionInfo) -> tuple[float, floa
     if bbox4326[0] >= bbox4326[2] or bbox4326[1] >= bbox4326[3]:
         raise LoadError(node_id, "spatial_extent", f"empty bbox {extent!r}")
     if intersect(bbox4326, tuple(collection.bbox)) is None:
-        raise LoadError(node_id, "spatial_extent", f"bbox {_fmt_bbox(bbox4326)} is outside the extent of "
-                                                   f"collection {collection.id!r} {_fmt_bbox(collection.bbox)}")
+        raise LoadError(node_id, "spatial_extent", f"bbox {format_bbox(bbox4326)} is outside the extent of "
+                                                   f"collection {collection.id!r} {format_bbox(collection.bbox)}")
     return bbox4326
 
 
@@ -263,8 +261,6 @@ def _plain_callback(value):
 
 # --- geometry ------------------------------------------------------------------------------------------
 def _transform_bounds(bounds: Bounds, dst_crs: str, src_crs: str) -> Bounds:
-    from jobs.processes.cubes import transform_bounds
-
     return tuple(transform_bounds(tuple(bounds), src_crs, dst_crs))
 
 
@@ -294,12 +290,3 @@ def _passthrough_dtype(bands: Sequence[BandInfo], slices: Sequence[TimeSlice]) -
         if nodata is not None:
             return dtype, float(nodata)
     return "float32", math.nan
-
-
-def _fmt_bbox(b) -> str:
-    return "[" + ", ".join(f"{v:.6g}" for v in b) + "]"
-
-
-def _fmt_interval(interval) -> str:
-    s, e = interval
-    return f"[{s.isoformat() if s else '..'}, {e.isoformat() if e else '..'})"

@@ -7,10 +7,10 @@
   with prometheus_client on ``Settings.metrics_port`` (0: not served) while the job runs:
   ``sparkeo_job_tiles_total``, ``sparkeo_job_tiles_done`` (gauges), ``sparkeo_job_bytes_read_total``,
   ``sparkeo_job_read_retries_total``, ``sparkeo_job_input_pixels_total`` (counters); besides these,
-  ``sparkeo_job_duration_seconds`` (run time so far), ``sparkeo_job_queue_seconds`` (submission to
-  driver start, when the submission time is known: ``jobs/main.py --submitted-at``) and ``sparkeo_job_status{state, reason}`` (1 for
-  the current state: running, finished or error; ``reason`` is the error's class name) for the
-  dashboards' run time and failure panels;
+  for the dashboards' run time, queue time and failure panels: ``sparkeo_job_duration_seconds`` (run
+  time so far), ``sparkeo_job_queue_seconds`` (submission to driver start, when the submission time is
+  known: ``jobs/main.py --submitted-at``) and ``sparkeo_job_status{state, reason}`` (1 for the current
+  state: running, finished or error; ``reason`` is the error's class name);
 - :class:`ProgressReporter`: a tqdm bar (tiles done / total, ETA) when the stream is a terminal,
   otherwise plain ``key=value`` lines, at most one every few seconds plus the last one.
 
@@ -35,7 +35,6 @@ DURATION = "sparkeo_job_duration_seconds"
 QUEUE = "sparkeo_job_queue_seconds"
 STATUS = "sparkeo_job_status"
 SERIES = (TILES_TOTAL, TILES_DONE, BYTES_READ, READ_RETRIES, INPUT_PIXELS, DURATION, STATUS)
-STATES = ("running", "finished", "error")
 
 
 class JobMetrics:

@@ -122,9 +122,8 @@ class ResultsWriter:
             tiled=True, blockxsize=256, blockysize=256, BIGTIFF="IF_SAFER")
         for i, name in enumerate(self.bands, 1):
             ds.set_band_description(i, name)
-        # Tiles nobody computed (no input there) must read as nodata, not as zeros.
-        fill = np.full((len(self.bands), self.grid.height, self.grid.width), self.nodata, dtype=self.dtype)
-        ds.write(fill)
+        # Tiles nobody computed (no input there) must read as nodata, not as zeros: GDAL fills
+        # blocks never written with the nodata value, so nothing is written up front.
         return ds
 
     def write_tile(self, task: TileTask, values: np.ndarray) -> None:
@@ -159,8 +158,12 @@ class ResultsWriter:
         # On S3 the document names its assets by their S3 URLs; a local folder stays relocatable.
         collection = self.collection_document(files, metadata, time_range,
                                               href_base=None if self._local else self.output)
+        items = []
+        for f in files:   # one STAC item per COG, so the results load again as a collection (jobs chain)
+            items.append(f"{f.key}.json")
+            (self.staging / items[-1]).write_text(json.dumps(self.item_document(f, collection), indent=2))
         (self.staging / COLLECTION_FILE).write_text(json.dumps(collection, indent=2))
-        return self._publish([f.name for f in files])
+        return self._publish([f.name for f in files], items)
 
     def abort(self) -> None:
         """Drop everything staged; the output location keeps no results document."""
@@ -176,8 +179,10 @@ class ResultsWriter:
         # Same rule as reading: integers passed through (class maps, masks) never interpolate.
         return "MODE" if self.dtype != "float32" else "AVERAGE"
 
-    def _publish(self, cogs: Sequence[str]) -> list[str]:
-        names = [*cogs, METADATA_FILE, COLLECTION_FILE]
+    def _publish(self, cogs: Sequence[str], items: Sequence[str] = ()) -> list[str]:
+        """Publish the staged files; returns the URIs of the COGs, job_metadata.json and collection.json."""
+        shown = [*cogs, METADATA_FILE, COLLECTION_FILE]
+        names = [*cogs, *items, METADATA_FILE, COLLECTION_FILE]
         if self._local:
             out = Path(self.output)
             old = None
@@ -187,7 +192,7 @@ class ResultsWriter:
             os.replace(self.staging, out)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
-            return [str(out / n) for n in names]
+            return [str(out / n) for n in shown]
         uris = [storage.join(self.output, n) for n in names]
         try:
             for n, uri in zip(names[:-1], uris[:-1]):
@@ -199,7 +204,7 @@ class ResultsWriter:
             storage.upload_file(str(self.staging / COLLECTION_FILE), uris[-1], "application/json")
         finally:
             shutil.rmtree(self.staging, ignore_errors=True)
-        return [storage.join(self.output, n) for n in names]
+        return [storage.join(self.output, n) for n in shown]
 
     # --- the STAC results document ------------------------------------------------------------------
     def collection_document(self, files: Sequence[OutputFile], metadata: Mapping[str, Any],
@@ -256,9 +261,29 @@ class ResultsWriter:
             "links": [{"rel": "self", "href": href(COLLECTION_FILE), "type": "application/json"},
                       {"rel": "related", "href": href(METADATA_FILE), "type": "application/json",
                        "title": "job metadata"}]
+                     + [{"rel": "item", "href": href(f"{f.key}.json"), "type": "application/geo+json"} for f in files]
                      + [{"rel": "derived_from", "href": h, "type": "application/geo+json"}
                         for h in metadata.get("input_hrefs", [])],
             "assets": assets,
+        }
+
+
+    def item_document(self, f: OutputFile, collection: Mapping[str, Any]) -> dict:
+        """The STAC item of one COG: its asset as in the collection, under the key ``data``."""
+        asset = dict(collection["assets"][f.key])
+        w, s, e, n = collection["extent"]["spatial"]["bbox"][0]
+        props = {k: asset.pop(k) for k in ("datetime", "start_datetime", "end_datetime") if k in asset}
+        props.setdefault("datetime", None)
+        props.update({k: asset[k] for k in ("proj:code", "proj:epsg", "proj:wkt2", "proj:shape", "proj:transform",
+                                            "proj:bbox") if k in asset})
+        return {
+            "type": "Feature", "stac_version": "1.1.0", "stac_extensions": STAC_EXTENSIONS,
+            "id": f"{collection['id']}_{f.key}", "collection": collection["id"],
+            "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+            "bbox": [w, s, e, n], "properties": props,
+            "links": [{"rel": "collection", "href": f"./{COLLECTION_FILE}", "type": "application/json"},
+                      {"rel": "parent", "href": f"./{COLLECTION_FILE}", "type": "application/json"}],
+            "assets": {"data": asset},
         }
 
 

@@ -46,8 +46,8 @@ def warp_scale(src: TileGrid, dst: TileGrid) -> tuple[float, float]:
     from rasterio.warp import transform_bounds
 
     left, bottom, right, top = transform_bounds(dst.crs, src.crs, *dst.bounds, densify_pts=21)
-    rx, ry = src.resolution
-    return dst.width / max((right - left) / rx, 1e-9), dst.height / max((top - bottom) / ry, 1e-9)
+    window = src.window_of((left, bottom, right, top))          # like GDAL: clipped to the source
+    return dst.width / max(window.width, 1), dst.height / max(window.height, 1)
 
 
 def _reproject(values: np.ndarray, src: TileGrid, dst: TileGrid, resampling: str,

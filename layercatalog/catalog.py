@@ -95,7 +95,7 @@ class LayerCatalog:
         bands = None
         if query.bands is not None:
             bands = tuple(dict.fromkeys(collection.band(n).name for n in query.bands))
-        index = self._index(collection)
+        index = self.index_of(collection)
         stac_id = self._stac_collection(collection, index)
         out = []
         for record in index.search(stac_id, query.bbox, *query.interval):
@@ -119,13 +119,12 @@ class LayerCatalog:
         return summarize(collection, query, items, bands)
 
     def index_of(self, collection: CollectionInfo) -> StacIndex:
-        """The (cached) index of a collection's static STAC source."""
-        return self._index(collection)
-
-    def _index(self, collection: CollectionInfo) -> StacIndex:
+        """The index of a collection's static STAC source (built on first use, then cached)."""
         url = collection.data_source.url
-        if url.startswith(("http://", "https://")) and not url.endswith(".json"):
-            raise UnsupportedDataSourceError(collection.id, "stac api", url)
+        if url.startswith(("http://", "https://")):
+            raise UnsupportedDataSourceError(
+                collection.id, "stac", url,
+                reason="only static STAC catalogs on local paths or s3:// are searched (no STAC API client yet)")
         if url not in self._indexes:
             self._indexes[url] = StacIndex.open(url, self.settings.cache_dir)
         return self._indexes[url]

@@ -99,7 +99,8 @@ class PropertyFilterError(CatalogError):
 class UnsupportedDataSourceError(CatalogError):
     """Raised when searching a collection whose data source sparkeo cannot search."""
 
-    def __init__(self, collection_id: str, kind: str, url: str | None = None):
+    def __init__(self, collection_id: str, kind: str, url: str | None = None, reason: str | None = None):
         self.collection_id, self.kind, self.url = collection_id, kind, url
         where = f" ({url})" if url else ""
-        super().__init__(f"collection {collection_id!r}: data source {kind!r}{where} is not supported")
+        why = f": {reason}" if reason else ""
+        super().__init__(f"collection {collection_id!r}: data source {kind!r}{where} is not supported{why}")

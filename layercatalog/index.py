@@ -27,7 +27,7 @@ from layercatalog.items import compact_item
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 INSERT_BATCH = 2000
 
 

@@ -77,25 +77,58 @@ def _bbox_of(doc: dict) -> list[float] | None:
     return [min(xs), min(ys), max(xs), max(ys)] if xs else None
 
 
+# What an index record keeps of a raster asset; band details are derived at search time (item_bands).
+ASSET_KEYS = ("href", "eo:bands", "bands", "raster:bands", "proj:code", "proj:epsg", "proj:wkt2",
+              "proj:shape", "proj:transform", "file:size", "nodata", "classification:classes")
+# Bulky raster:bands members that only matter as "this band is categorical".
+BULKY = ("classification:classes", "classification:bitfields", "statistics", "histogram")
+
+
 def compact_item(doc: dict, item_uri: str, collection_id: str | None) -> dict | None:
     """The index record of one STAC item dict, or None when it has no time or no footprint.
 
-    Kept small (it is written once per item of a possibly huge catalog): per band only the values
-    that are set; the grid (``proj:*``) only where an asset overrides the item's; hrefs as written
-    in the item, resolved against ``base`` (the item's URI) when the record is read.
+    Cheap, because it runs once per item of a possibly huge catalog: raster assets are kept as a
+    subset of their keys (hrefs as written, resolved against ``base``, the item's URI, when read);
+    ``item_bands`` derives the per-band view only for the items a search returns.
     """
     props = doc.get("properties") or {}
     when = item_datetime(props)
     bbox = _bbox_of(doc)
     if when is None or bbox is None:
         return None
-    bands = []
+    assets = {}
     for key, asset in (doc.get("assets") or {}).items():
-        if not _is_raster(asset):
-            continue
+        if _is_raster(asset):
+            kept = {k: asset[k] for k in ASSET_KEYS if k in asset}
+            raster = kept.get("raster:bands")
+            if raster and any(k in b for b in raster for k in BULKY):
+                kept["categorical"] = [bool(b.get("classification:classes") or b.get("classification:bitfields"))
+                                       for b in raster]
+                kept["raster:bands"] = [{k: v for k, v in b.items() if k not in BULKY} for b in raster]
+            if kept.pop("classification:classes", None):
+                kept["categorical"] = True
+            assets[key] = kept
+    return {
+        "id": doc.get("id"),
+        "collection": doc.get("collection") or collection_id,
+        "datetime": when.isoformat(),
+        "base": item_uri,
+        "bbox": bbox,
+        "geometry": doc.get("geometry"),
+        "properties": props,
+        "assets": assets,
+    }
+
+
+def item_bands(record: dict) -> list[dict]:
+    """Every band of every raster asset of an index record: name, asset, href, 1-based index, grid
+    overrides and ``raster:bands`` values (only those that are set)."""
+    bands = []
+    for key, asset in record["assets"].items():
         eo = asset.get("eo:bands") or asset.get("bands") or []
         raster = asset.get("raster:bands") or []
         count = max(len(eo), len(raster), 1)
+        categorical = asset.get("categorical")
         grid = {k: v for k, v in (("crs", _crs_of(asset)), ("transform", asset.get("proj:transform")),
                                   ("shape", asset.get("proj:shape"))) if v}
         for i in range(count):
@@ -108,22 +141,12 @@ def compact_item(doc: dict, item_uri: str, collection_id: str | None) -> dict | 
                 ("nodata", rb.get("nodata", eo_band.get("nodata", asset.get("nodata")))),
                 ("scale", rb.get("scale")), ("offset", rb.get("offset")),
                 ("dtype", rb.get("data_type") or eo_band.get("data_type")),
-                ("categorical", bool(rb.get("classification:classes") or rb.get("classification:bitfields")
-                                     or asset.get("classification:classes")) or None),
+                ("categorical", (categorical[i] if isinstance(categorical, list) else categorical) or None),
                 ("file_size", asset.get("file:size")),
             )
             band.update((k, v) for k, v in optional if v is not None)
             bands.append(band)
-    return {
-        "id": doc.get("id"),
-        "collection": doc.get("collection") or collection_id,
-        "datetime": when.isoformat(),
-        "base": item_uri,
-        "bbox": bbox,
-        "geometry": doc.get("geometry"),
-        "properties": props,
-        "bands": bands,
-    }
+    return bands
 
 
 def match_bands(collection: CollectionInfo, item_bands: list[dict]) -> dict[str, dict]:
@@ -187,7 +210,7 @@ def to_item_record(collection: CollectionInfo, record: dict, bands: tuple[str, .
 
     Returns None when the item holds none of the requested bands.
     """
-    matched = match_bands(collection, record["bands"])
+    matched = match_bands(collection, item_bands(record))
     wanted = bands if bands is not None else tuple(matched)
     assets = {name: asset_band(collection, collection.band(name), matched[name], record)
               for name in wanted if name in matched}

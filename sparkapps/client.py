@@ -6,8 +6,8 @@ Configuration is found like kubectl does it: an explicit kubeconfig, ``$KUBECONF
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,6 @@ from sparkapps.errors import (
 GROUP, VERSION, PLURAL = "sparkoperator.k8s.io", "v1beta2", "sparkapplications"
 LIST_PAGE = 500
 TIMEOUT = (5, 60)  # connect, read seconds
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ class AppState:
         )
 
     def to_json(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
 def check_response(exc: Exception, name: str, namespace: str) -> SubmitError:

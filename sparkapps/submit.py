@@ -49,6 +49,11 @@ def graph_location(output_uri: str) -> str:
     return storage.join(inputs_location(output_uri), GRAPH_FILE)
 
 
+def job_spec_location(output_uri: str) -> str:
+    """Where ``submit`` stores ``job_spec.json`` (``JobSpec.to_json``)."""
+    return storage.join(inputs_location(output_uri), JOB_SPEC_FILE)
+
+
 def submit(api: SparkAppsApi, job: JobSpec, deployment: DeploymentSettings, *,
            graph: Mapping[str, Any] | None = None, schema: Mapping[str, Any] | None = None,
            on_submitted: Callable[[JobSpec, Mapping[str, Any]], None] | None = None) -> Submitted:
@@ -71,7 +76,7 @@ def submit(api: SparkAppsApi, job: JobSpec, deployment: DeploymentSettings, *,
         pass
     if graph is not None:
         storage.write_bytes(job.graph_uri, _json_bytes(graph), "application/json")
-    storage.write_bytes(storage.join(inputs_location(job.output_uri), JOB_SPEC_FILE), _json_bytes(job.to_json()), "application/json")
+    storage.write_bytes(job_spec_location(job.output_uri), _json_bytes(job.to_json()), "application/json")
     try:
         app = api.create(manifest)
     except SparkAppConflict:

@@ -1,10 +1,12 @@
-"""The one GDAL/rasterio environment factory: S3 endpoint, credentials and retry settings.
+"""The one GDAL/rasterio environment factory: S3 endpoint, credentials and retry settings; and
+what GDAL's errors mean for a read (``is_transient_read_error``: retry it, or give up).
 
 Every rasterio read in sparkeo, on the driver and on executors, happens inside ``rasterio_env``;
 no code writes GDAL options into ``os.environ``.
 """
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlparse
 
 from sparkeo.settings import Settings
@@ -38,20 +40,24 @@ def rasterio_env(settings: Settings):
     AWS variables/profile of this process through rasterio's AWSSession.
     """
     import rasterio
-    from rasterio.session import AWSSession
 
     opts = gdal_options(settings)
     if not (settings.s3_endpoint or settings.aws_access_key_id):
         return rasterio.Env(**opts)
     # Explicit credentials from Settings win: on an executor the driver's environment may be absent.
-    session = AWSSession(
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        aws_session_token=settings.aws_session_token,
-        region_name=settings.aws_region,
-        endpoint_url=opts.get("AWS_S3_ENDPOINT"),
-    )
+    session = _aws_session(settings.aws_access_key_id, settings.aws_secret_access_key,
+                           settings.aws_session_token, settings.aws_region, opts.get("AWS_S3_ENDPOINT"))
     return rasterio.Env(session=session, **opts)
+
+
+@functools.lru_cache(maxsize=8)
+def _aws_session(key_id, secret, token, region, endpoint):
+    """One AWSSession per credentials/endpoint: building one (a boto3 session) takes ~0.1 s,
+    and a task opens an Env for every asset it reads."""
+    from rasterio.session import AWSSession
+
+    return AWSSession(aws_access_key_id=key_id, aws_secret_access_key=secret, aws_session_token=token,
+                      region_name=region, endpoint_url=endpoint)
 
 
 # GDAL/S3 messages that mean "the service had a hiccup, try again".

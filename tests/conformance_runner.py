@@ -16,6 +16,7 @@ Cases that cannot apply are skipped with the reason in ``KNOWN_SKIPS`` (openEO 1
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -35,7 +36,9 @@ from jobs.graph import ProcessGraph
 from jobs.processes.labeled import LabeledArray, is_number
 from jobs.processes.registry import lookup
 
-TESTS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "openeo-processes" / "tests"
+SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "openeo-processes"
+TESTS_DIR = SPEC / "tests"
+SPEC_DIR = SPEC / "v1.2.0"
 DEFAULT_DELTA = 1e-10
 
 _V12 = "openEO 1.2.0 wins over 2.0.0-rc.2: "
@@ -147,6 +150,12 @@ REPAIRS: dict[tuple[str, int], tuple[str, Callable[["Case"], "Case"]]] = {
 }
 
 
+# (process id, example index) -> why a 1.2.0 example cannot run
+EXAMPLE_SKIPS: dict[tuple[str, int], str] = {
+    ("count", 4): _COUNT_BUG.replace("upstream test bug", "upstream example bug"),
+}
+
+
 @dataclass(frozen=True)
 class Case:
     """One upstream test case: ``process[index]``."""
@@ -161,6 +170,7 @@ class Case:
     required: tuple[str, ...] = ()
     level: str | None = None
     repaired: str | None = None           # the upstream bug this copy of the case fixes
+    example: bool = False                 # from the ``examples`` of a 1.2.0 process specification
 
     @property
     def id(self) -> str:
@@ -196,6 +206,17 @@ def load_suite(tests_dir: Path = TESTS_DIR) -> Suite:
     return Suite(tuple(cases), tuple(processes))
 
 
+def load_examples(spec_dir: Path = SPEC_DIR) -> tuple[Case, ...]:
+    """The ``examples`` of the 1.2.0 process specifications as cases (plain JSON: null is no-data)."""
+    cases = []
+    for path in sorted(spec_dir.glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for i, example in enumerate(doc.get("examples") or ()):
+            cases.append(Case(doc["id"], i, example.get("arguments", {}), example.get("returns"),
+                              "returns" in example, example=True))
+    return tuple(cases)
+
+
 def repaired_cases(suite: Suite) -> tuple[Case, ...]:
     """Copies of the cases in ``REPAIRS`` with their upstream bug fixed."""
     out = []
@@ -213,6 +234,10 @@ def skip_reason(case: Case) -> str | None:
     missing = [p for p in case.required if lookup(p) is None]
     if missing:
         return f"needs process(es) sparkeo does not implement: {', '.join(missing)}"
+    if case.example:
+        if not case.has_returns:
+            return "1.2.0 example without a return value (illustrates the arguments only)"
+        return EXAMPLE_SKIPS.get((case.process_id, case.index))
     if case.repaired:
         return None
     return KNOWN_SKIPS.get((case.process_id, case.index))
@@ -401,76 +426,3 @@ def _nan_for_null(data: Any) -> Any:
     if isinstance(data, list):
         return [_nan_for_null(v) for v in data]
     return np.nan if data is None else data
-
-
-# --- the summary table -----------------------------------------------------------------------------
-@dataclass
-class Tally:
-    """Outcomes of one process's cases."""
-
-    passed: int = 0
-    failed: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)     # reason -> count
-    repaired_passed: int = 0
-    repaired_failed: int = 0
-
-    def add(self, outcome: str, reason: str = "", repaired: bool = False) -> None:
-        if repaired:
-            if outcome == "passed":
-                self.repaired_passed += 1
-            elif outcome == "failed":
-                self.repaired_failed += 1
-            return
-        if outcome == "passed":
-            self.passed += 1
-        elif outcome == "failed":
-            self.failed += 1
-        else:
-            self.skipped[reason] = self.skipped.get(reason, 0) + 1
-
-    @property
-    def unsupported(self) -> bool:
-        return bool(self.skipped) and all(r.startswith("unsupported:") for r in self.skipped) \
-            and not self.passed and not self.failed
-
-
-def format_table(tallies: Mapping[str, Tally]) -> list[str]:
-    """``process | passed | failed | skipped (reasons)`` lines plus the totals of supported processes."""
-    lines = [f"{'process':<26} {'passed':>6} {'failed':>6} {'skipped':>7} {'repaired':>8}  reasons",
-             "-" * 100]
-    total = Tally()
-    unsupported = []
-    for pid in sorted(tallies):
-        t = tallies[pid]
-        if t.unsupported:
-            unsupported.append(pid)
-            lines.append(f"{pid:<26} {'-':>6} {'-':>6} {sum(t.skipped.values()):>7} {'-':>8}  unsupported")
-            continue
-        skipped = sum(t.skipped.values())
-        reasons = "; ".join(f"{n}x {r}" for r, n in sorted(t.skipped.items()))
-        repaired = f"{t.repaired_passed}/{t.repaired_passed + t.repaired_failed}" \
-            if t.repaired_passed + t.repaired_failed else ""
-        lines.append(f"{pid:<26} {t.passed:>6} {t.failed:>6} {skipped:>7} {repaired:>8}  {reasons}")
-        total.passed += t.passed
-        total.failed += t.failed
-        total.repaired_passed += t.repaired_passed
-        total.repaired_failed += t.repaired_failed
-        for r, n in t.skipped.items():
-            total.skipped[r] = total.skipped.get(r, 0) + n
-    run = total.passed + total.failed
-    cases = run + sum(total.skipped.values())
-    lines.append("-" * 100)
-    lines.append(f"{'supported processes':<26} {total.passed:>6} {total.failed:>6} {sum(total.skipped.values()):>7}"
-                 f"  {_percent(total.passed, run)} of the cases run pass, "
-                 f"{_percent(total.passed, cases)} of all their cases")
-    repaired = total.repaired_passed + total.repaired_failed
-    if repaired:
-        lines.append(f"repaired copies of upstream cases with a test bug (extra, not in the totals above): "
-                     f"{total.repaired_passed} of {repaired} pass")
-    if unsupported:
-        lines.append(f"unsupported processes (test files exist, not implemented): {', '.join(unsupported)}")
-    return lines
-
-
-def _percent(part: int, whole: int) -> str:
-    return f"{100.0 * part / whole:.1f}% ({part}/{whole})" if whole else "-"

@@ -292,16 +292,6 @@ def compile_dumper(build_dir: str | Path) -> Path:
     return build
 
 
-def dump_once(classpath: str | Path, pid: int | None = None, url: str | None = None) -> list[dict]:
-    """One JSON dump of every MBean of the JVM ``pid`` (attach API) or at JMX ``url``."""
-    target = ["--pid", str(pid)] if pid is not None else ["--url", url]
-    proc = subprocess.run(["java", "-cp", str(classpath), "JmxDump", *target],
-                          capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        raise RuntimeError(f"JmxDump failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-    return json.loads(proc.stdout)
-
-
 @dataclass
 class JmxExporter:
     """Serves what the javaagent would serve for one JVM, read live on every scrape."""

@@ -155,9 +155,9 @@ def submit_cli(kubeconfig: Path, *args) -> tuple[subprocess.CompletedProcess, fl
 
 
 @pytest.mark.slow
-def test_end_to_end_demo_job_completes_with_results(k8s_api, s3_secret, k8s_operator, demo_catalog, tmp_path, capsys):
+def test_end_to_end_demo_job_completes_with_results(k8s_api, s3_secret, k8s_operator, demo_catalog, tmp_path):
     out = tmp_path / "results" / "demo-ndvi"
-    proc, submit_seconds = submit_cli(k8s_api.kubeconfig, str(DEMO), "--catalog", demo_catalog,
+    proc, _ = submit_cli(k8s_api.kubeconfig, str(DEMO), "--catalog", demo_catalog,
                                       "--output", str(out), "--job-id", "demo-ndvi")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "demo-ndvi"
@@ -170,9 +170,11 @@ def test_end_to_end_demo_job_completes_with_results(k8s_api, s3_secret, k8s_oper
     assert collection["id"] == "demo-ndvi" or collection.get("assets") or collection.get("links")
     assert any(p.suffix == ".tif" for p in out.iterdir())
     assert json.loads((out / "job_metadata.json").read_text())
-    run = k8s_operator.runs[-1]
-    with capsys.disabled():
-        print(f"\n[figures] submit CLI {submit_seconds:.2f} s, driver run {run['seconds']:.1f} s")
+    # what the operator ran: the manifest's file (mapped to the checkout), arguments and sparkConf
+    command = k8s_operator.runs[-1]["command"]
+    assert command[command.index("--master") + 1] == "local[2]"
+    assert str(REPO / "jobs" / "main.py") in command
+    assert "spark.metrics.namespace=sparkeo.job" in command
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from tests import conformance_runner as runner
 
 SUITE = runner.load_suite()
 CASES = SUITE.cases + runner.repaired_cases(SUITE)
+EXAMPLES = runner.load_examples()
 
 
 def test_suite_is_complete():
@@ -27,6 +28,17 @@ def test_suite_is_complete():
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: runner.Case):
+    """One upstream 2.0.0-rc.2 case (or a repaired copy)."""
+    _check(case)
+
+
+@pytest.mark.parametrize("case", EXAMPLES, ids=[c.id for c in EXAMPLES])
+def test_example(case: runner.Case):
+    """One example of a 1.2.0 process specification: the version sparkeo implements."""
+    _check(case)
+
+
+def _check(case: runner.Case) -> None:
     reason = runner.skip_reason(case)
     if reason:
         pytest.skip(reason)
@@ -49,6 +61,7 @@ def test_every_known_skip_and_repair_names_an_existing_case():
     ids = {(c.process_id, c.index) for c in SUITE.cases}
     assert set(runner.KNOWN_SKIPS) <= ids
     assert set(runner.REPAIRS) <= set(runner.KNOWN_SKIPS)       # a repaired case is one we skip
+    assert set(runner.EXAMPLE_SKIPS) <= {(c.process_id, c.index) for c in EXAMPLES}
 
 
 @pytest.mark.parametrize("actual, expected", [

@@ -11,7 +11,7 @@ from jobs.cube import LazyCube
 from jobs.errors import ProcessError, ProcessGraphError
 from jobs.evaluate import SaveSpec, build
 from jobs.graph import ProcessGraph
-from tests.fixtures.cubes import S2_DATES, s2_values
+from tests.fixtures.cubes import s2_values
 
 
 def _cb(process_id: str, **arguments) -> dict:
@@ -190,5 +190,11 @@ def test_unreachable_nodes_are_validated_but_not_built(s2_source):
     assert [c["node_id"] for c in s2_source.calls] == ["load"]
 
 
-def test_dates_of_the_fixture_are_sorted():
-    assert list(S2_DATES) == sorted(S2_DATES)
+def test_the_built_dag_survives_cloudpickle_like_a_spark_closure(s2_source):
+    import pickle
+
+    from pyspark import cloudpickle
+
+    job = build(ProcessGraph.parse(cloud_mask_graph()), s2_source)
+    shipped = pickle.loads(cloudpickle.dumps(job.output))
+    np.testing.assert_array_equal(materialize(shipped), materialize(job.output))

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from tests.jmx_exporter import (ExporterConfig, JmxExporter, compile_dumper, dump_once, exposition,
+from tests.jmx_exporter import (ExporterConfig, JmxExporter, compile_dumper, exposition,
                                 hotspot_samples, key_properties, rule_samples, safe_name)
 
 RULES = "spec/spark-operator/jmx-exporter/prometheus.yaml"
@@ -121,7 +121,13 @@ def test_live_driver_jvm(spark, operator_rules, tmp_path):
     jvm = spark._jvm
     pid = int(jvm.java.lang.ProcessHandle.current().pid())
     spark.range(100).count()   # tasks ran: executor counters exist
-    beans = dump_once(classpath, pid=pid)
+    exporter = JmxExporter(classpath, operator_rules, pid=pid).start()
+    try:
+        beans = exporter.beans()
+        with urllib.request.urlopen(f"http://127.0.0.1:{exporter.port}/metrics", timeout=60) as response:
+            text = response.read().decode()
+    finally:
+        exporter.stop()
     spark_beans = [b for b in beans if b["domain"] == "metrics"]
     assert spark_beans and all(",type=" in b["properties"] for b in spark_beans)
     jvm_series = series(hotspot_samples(beans))
@@ -129,12 +135,5 @@ def test_live_driver_jvm(spark, operator_rules, tmp_path):
     assert jvm_series[("jvm_memory_bytes_max", (("area", "heap"),))] == float(heap_max)
     names = {s.name for s in rule_samples(beans, operator_rules)}
     assert "spark_executor_succeededtasks_type_counters_count" in names
-
-    exporter = JmxExporter(classpath, operator_rules, pid=pid).start()
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{exporter.port}/metrics", timeout=60) as response:
-            text = response.read().decode()
-    finally:
-        exporter.stop()
     assert "spark_executor_succeededtasks_type_counters_count{" in text
     assert "jmx_scrape_error 0.0" in text

@@ -221,3 +221,23 @@ def test_catalog_on_s3(s3, sample_small, tmp_path):
                                   Body=(root / "sample-s2" / "collection.json").read_bytes() + b"\n")
     third = LayerCatalog.load(s3.uri("cat/layercatalog.json"), settings)
     assert third.index_of(third.get("sample-s2", ANYONE)).built               # ETag changed: rebuilt
+
+
+def test_stac_api_urls_are_listed_but_not_searchable(shared_dir, settings):
+    cat = LayerCatalog.load(str(shared_dir / "spec/openeo-layercatalog/creo_layercatalog.json"), settings)
+    with pytest.raises(UnsupportedDataSourceError, match="SENTINEL2_L2A_STAC.*stac.dataspace.copernicus.eu.*no STAC API"):
+        cat.search(make_query("SENTINEL2_L2A_STAC"), ANYONE)
+
+
+def test_same_day_granules_of_adjacent_tiles_are_all_found(tmp_path, settings):
+    """Two tiles of one acquisition (same datetime) and a reprocessed duplicate: search returns all
+    three (mosaicking and de-duplication per solar day are the engine's job), ordered by time then id."""
+    when = t(5, 10)
+    items = [stac_item("T33TVM_b", when, (14, 46, 15, 47), "c"),
+             stac_item("T33TWM_a", when, (15, 46, 16, 47), "c"),
+             stac_item("T33TVM_b_reprocessed", when, (14, 46, 15, 47), "c", props={"processing:version": "2"})]
+    url = write_static_catalog(tmp_path / "stac", {"c": items})
+    cat = LayerCatalog.load(write_layer_catalog(tmp_path / "lc.json", [layer_entry("c", url)]), settings)
+    found = cat.search(make_query("c", bbox=(14.5, 46.2, 15.5, 46.8)), ANYONE)
+    assert ids(found) == ["T33TVM_b", "T33TVM_b_reprocessed", "T33TWM_a"]
+    assert len({i.solar_day for i in found}) == 1 and found[1].processed == "2"

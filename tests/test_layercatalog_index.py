@@ -125,3 +125,10 @@ def test_half_built_index_never_visible(tmp_path, monkeypatch):
     leftovers = [p for p in (cache / "stac-index").iterdir()] if (cache / "stac-index").exists() else []
     assert leftovers == []     # ... and leaves no index (or temp file) behind
     assert os.listdir(tmp_path / "stac")
+
+
+def test_collection_json_as_the_root(tmp_path):
+    url = make_catalog(tmp_path / "stac", n=3)
+    index = StacIndex.open(str(tmp_path / "stac" / "c" / "collection.json"), str(tmp_path / "cache"))
+    assert index.count() == 3 and index.item_collections() == ["c"]
+    assert index_path(str(tmp_path / "cache"), url) != index.path       # one index per root URL

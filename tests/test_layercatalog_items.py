@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from layercatalog.items import compact_item, match_bands, parse_datetime, to_item_record
+from layercatalog.items import compact_item, item_bands, match_bands, parse_datetime, to_item_record
 from layercatalog.model import BandInfo, CollectionInfo, DataSource
 
 UTC = dt.timezone.utc
@@ -41,11 +41,14 @@ def earth_search_item() -> dict:
 
 def test_compact_item_keeps_raster_bands_only():
     rec = compact_item(earth_search_item(), "/cat/items/x.json", "sentinel-2-l2a")
-    names = [b["name"] for b in rec["bands"]]
+    assert sorted(rec["assets"]) == ["nir", "red", "rededge1", "rededge2", "scl"]
+    assert "classification:classes" not in rec["assets"]["scl"]["raster:bands"][0]     # bulky lists dropped
+    bands = item_bands(rec)
+    names = [b["name"] for b in bands]
     assert names == ["B04", "B08", "B05", "B06", "scl"]              # no thumbnail, no visual
-    scl = rec["bands"][-1]
+    scl = bands[-1]
     assert scl["shape"] == [5490, 5490] and scl["transform"][0] == 20 and scl["categorical"]
-    assert "crs" not in rec["bands"][0] and rec["bands"][2]["href"] == "../B05.tif"     # resolved when read
+    assert "crs" not in bands[0] and bands[2]["href"] == "../B05.tif"     # resolved when read
     coll = collection(BandInfo("B04"), BandInfo("B05"))
     item = to_item_record(coll, rec, None)
     assert item.assets["B04"].crs == "EPSG:32633" and item.assets["B04"].shape == (10980, 10980)
@@ -58,7 +61,7 @@ def test_bands_match_by_name_alias_and_unique_common_name():
                       BandInfo("SCL", aliases=("scl",), categorical=True), BandInfo("B05", "rededge"),
                       BandInfo("B07", "rededge"))
     rec = compact_item(earth_search_item(), "/cat/items/x.json", "c")
-    matched = match_bands(coll, rec["bands"])
+    matched = match_bands(coll, item_bands(rec))
     assert {k: v["name"] for k, v in matched.items()} == {"B04": "B04", "B08": "B08", "SCL": "scl", "B05": "B05"}
     # B07 has common name "rededge" like B05 and B06: ambiguous, not matched.
     item = to_item_record(coll, rec, ("B04", "SCL", "B07"))

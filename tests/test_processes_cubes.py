@@ -271,3 +271,18 @@ def test_rename_drop_and_add_dimension():
     assert added.meta.dims == ("run", "t", "bands", "y", "x") and added.meta.labels["run"] == ("v1",)
     np.testing.assert_array_equal(materialize(added)[0], s2_values())
     assert fails({"a": node("add_dimension", name="t", label="x")}).code == "DimensionExists"
+
+
+def test_merge_cubes_along_time_sorts_the_union_of_dates():
+    cube = run({"a": node("filter_temporal", extent=["2021-06-01", "2021-06-15"]),
+                "b": node("filter_temporal", extent=["2021-05-01", "2021-06-01"]),
+                "m": {"process_id": "merge_cubes", "arguments": {"cube1": {"from_node": "a"},
+                                                                 "cube2": {"from_node": "b"}}}})
+    assert cube.meta.labels["t"] == ("2021-05-30", "2021-06-01", "2021-06-11")
+    np.testing.assert_array_equal(materialize(cube), s2_values()[[0, 1, 2]])
+
+
+def test_apply_dimension_into_an_existing_dimension_is_rejected():
+    err = fails({"a": node("apply_dimension", dimension="t", target_dimension="bands",
+                           process=_cb("absolute", x=DATA))}, ProcessGraphError)
+    assert (err.node_id, err.argument) == ("a", "target_dimension")

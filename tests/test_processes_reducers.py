@@ -155,3 +155,18 @@ def test_probabilities_as_number_of_intervals_like_q():
     """openEO 2.0's integer ``probabilities`` is accepted as 1.2.0's ``q``."""
     data = [2, 4, 4, 4, 5, 5, 7, 9]
     assert reducers.quantiles(data, probabilities=4) == reducers.quantiles(data, q=4) == [4.0, 4.5, 5.5]
+
+
+def test_count_with_a_callback_condition_over_a_stack(stack):
+    """The engine path: count's condition is a parsed callback run vectorised on the whole stack."""
+    from jobs.callback import Callback
+    from jobs.graph import ProcessGraph
+
+    graph = ProcessGraph.parse({"process_graph": {"c": {"process_id": "count", "result": True, "arguments": {
+        "data": {"from_parameter": "data"},
+        "condition": {"process_graph": {"gt": {"process_id": "gt", "result": True, "arguments": {
+            "x": {"from_parameter": "x"}, "y": {"from_parameter": "context"}}}}},
+        "context": 0.3}}}, "parameters": [{"name": "data"}]})
+    got = Callback(graph)(data=LabeledArray(stack))
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(got, (stack > 0.3).sum(axis=0))

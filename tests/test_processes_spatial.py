@@ -109,3 +109,25 @@ def test_resample_spatial_rejects_unknown_method_and_projection():
     with pytest.raises(ProcessGraphError) as info:
         _run("resample_spatial", projection="EPSG:999999")
     assert (info.value.node_id, info.value.argument) == ("p", "projection")
+
+
+def test_resample_offers_the_push_down_hook_first():
+    seen = []
+
+    class ReadsOnto(ArrayCube):
+        def resample(self, grid, method, node_id):
+            seen.append((grid, method, node_id))
+            return ArrayCube(np.zeros((2,) + grid.shape), self.meta.dims, self.meta.labels, grid, node_id=node_id)
+
+    class Source(ArraySource):
+        def load_collection(self, node_id, *args):
+            base = _cube()
+            return ReadsOnto(base.values, base.meta.dims, base.meta.labels, base.meta.grid, node_id=node_id)
+
+    flat = {"load": {"process_id": "load_collection", "arguments": {"id": "c", "spatial_extent": None,
+                                                                   "temporal_extent": None}},
+            "p": {"process_id": "resample_spatial", "arguments": {"data": {"from_node": "load"}, "resolution": 20,
+                                                                  "method": "bilinear"}, "result": True}}
+    out = build(ProcessGraph.parse(flat), Source({})).output
+    assert [(m, n) for _, m, n in seen] == [("bilinear", "p")]
+    assert out.meta.grid == seen[0][0] and out.meta.grid.resolution == (20.0, 20.0)

@@ -93,6 +93,18 @@ def test_network_faults_past_gdal_retries_are_transient(s3, cog, fault_proxy, fa
     assert "see previous exception" not in describe_read_error(exc).lower()
 
 
+@pytest.mark.parametrize("max_retry", [0, 2])
+def test_gdal_http_max_retry_setting_is_honoured(s3, cog, fault_proxy, max_retry):
+    path, _ = cog
+    key = f"retry-{max_retry}/b04.tif"
+    s3.server.client().upload_file(str(path), s3.name, key)
+    fault_proxy.set_plan(FaultPlan(error_fraction=1.0, max_faults_per_request=100))
+    settings = Settings.from_env(s3.server.env(fault_proxy.endpoint), gdal_http_max_retry=max_retry,
+                                 gdal_http_retry_delay=0.01)
+    _failure(f"/vsis3/{s3.name}/{key}", settings)
+    assert fault_proxy.stats["range_gets"] == max_retry + 1  # the first request, then its retries
+
+
 def test_missing_and_corrupt_objects_are_permanent(s3, tmp_path):
     client = s3.server.client()
     client.put_object(Bucket=s3.name, Key="bad/corrupt.tif", Body=b"this is not a GeoTIFF" * 100)

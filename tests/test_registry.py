@@ -208,3 +208,19 @@ def test_unreachable_zookeeper_is_a_run_error():
     with pytest.raises(RegistryUnavailable, match="unavailable") as info:
         JobRegistry.connect(f"127.0.0.1:{free_port()}", connect_timeout=1.0)
     assert info.value.exit_code == 1
+
+
+def test_batched_writes_fall_back_per_record_on_a_conflict(registry):
+    registry.create_many([rec(f"j{i}") for i in range(5)])
+    reads = [registry.read(f"j{i}") for i in range(5)]
+    registry.update("j2", "alice", lambda r: r.evolve(title="someone else"))  # j2's read is now stale
+    changes = [(v, v.record.with_status(JobState.FINISHED if i % 2 else JobState.QUEUED, T0))
+               for i, v in enumerate(reads)]
+    outcomes = registry.write_many(changes, batch=3)
+    from kazoo.exceptions import BadVersionError
+
+    assert [type(o).__name__ if o else None for o in outcomes] == [None, None, "BadVersionError", None, None]
+    assert isinstance(outcomes[2], BadVersionError)
+    assert [registry.get(f"j{i}").status.value for i in range(5)] == [
+        "queued", "finished", "created", "finished", "queued"]
+    assert registry.get("j2").title == "someone else"

@@ -143,3 +143,26 @@ def test_budget_cap_refuses_before_spark_with_the_estimate(settings, sample_smal
         run(None, settings, sample_small, tmp_path / "b", options={"max_input_pixels": 1000})
     assert f"{8 * 3 * 128 * 128:,}" in str(err.value) and err.value.exit_code == 2
     assert not (tmp_path / "b").exists()
+
+
+def test_results_load_again_as_a_collection(spark, settings, sample_small, tmp_path):
+    """Jobs chain: the results document of one run is the input collection of the next."""
+    from layercatalog.document import layer_entry_for_stac_collection
+
+    first = tmp_path / "first"
+    run(spark, settings, sample_small, first, job_id="first-job")
+    doc = json.loads((first / "collection.json").read_text())
+    items = [json.loads((first / link["href"]).read_text()) for link in doc["links"] if link["rel"] == "item"]
+    assert [i["assets"]["data"]["href"] for i in items] == ["./result.tif"]
+    entry = layer_entry_for_stac_collection(doc, str(first / "collection.json"), items)
+    catalog = tmp_path / "chain.json"
+    catalog.write_text(json.dumps([entry]))
+    graph = {"process_graph": {
+        "load": {"process_id": "load_collection", "arguments": {"id": "first-job"}},
+        "save": {"process_id": "save_result", "arguments": {"data": {"from_node": "load"}, "format": "GTiff"},
+                 "result": True}}}
+    run(spark, settings, str(catalog), tmp_path / "second", graph, job_id="second-job")
+    with rasterio.open(first / "result.tif") as a:
+        with rasterio.open(tmp_path / "second" / f"{items[0]['properties']['start_datetime'][:10]}.tif") as b:
+            assert a.crs == b.crs and a.transform == b.transform
+            np.testing.assert_array_equal(a.read(1), b.read(1))

@@ -17,7 +17,7 @@ from jobs.read_errors import TooManySkippedAssets, UnreadableAssetError
 from sparkeo import storage
 from sparkeo.cli.main import cli
 from sparkeo.errors import RunError
-from tests.fixtures.eodata import result_array, run_median, settings_for
+from tests.fixtures.eodata import MEDIAN_GRAPH, result_array, run_median, settings_for
 from tests.fixtures.fault_proxy import FaultPlan
 
 # About a third of range GETs fail; GDAL retries once, and a request fails up to 3 times in a row,
@@ -101,8 +101,6 @@ def test_cli_run_exits_1_naming_the_href(spark, eodata, aws_env, tmp_path, monke
     gone = eodata.asset_keys("cli-missing", "B04")[0]
     bucket.server.client().delete_object(Bucket=bucket.name, Key=gone)
     graph = tmp_path / "graph.json"
-    from tests.fixtures.eodata import MEDIAN_GRAPH
-
     graph.write_text(MEDIAN_GRAPH)
     monkeypatch.setenv("SPARKEO_CACHE", str(tmp_path / "cache"))
     result = CliRunner().invoke(cli, ["run", str(graph), "--catalog", catalog, "--output",

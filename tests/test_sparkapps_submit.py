@@ -113,3 +113,4 @@ def test_inputs_go_to_s3_when_results_do(k8s_api, s3):
 def test_inputs_location_is_outside_the_results_location():
     assert submitting.inputs_location("s3://b/jobs/j-1/") == "s3://b/jobs/j-1.job"
     assert not submitting.graph_location("/r/j-1").startswith("/r/j-1/")
+    assert submitting.job_spec_location("s3://b/jobs/j-1") == "s3://b/jobs/j-1.job/job_spec.json"

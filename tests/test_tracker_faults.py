@@ -26,12 +26,12 @@ class StopDuringWrites(JobRegistry):
     server = None
     after = 0
 
-    def write_async(self, old, new):
+    def _add_write(self, tx, old, new):  # called once per record while the batches are built
         if self.server is not None:
             self.after -= 1
             if self.after == 0:
                 self.server.stop()
-        return super().write_async(old, new)
+        return super()._add_write(tx, old, new)
 
 
 def seed(hosts, root):

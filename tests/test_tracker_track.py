@@ -301,3 +301,13 @@ def test_decide_is_pure_and_leaves_known_states_alone():
     assert decide(r, AppStatus("MYSTERY"), T0, CONFIG).unknown_state == "MYSTERY"
     assert AppStatus.of({"status": {"applicationState": {"state": "FAILED", "errorMessage": "x"}}}) == \
         AppStatus("FAILED", "x")
+
+
+def test_prefetched_namespace_is_listed_once_while_records_are_read(registry, cluster, clock):
+    registry.create_many([rec("j-1"), rec("j-2", namespace="other")])
+    cluster.apps = {"sparkeo": {"j-1": AppStateLike("RUNNING")}, "other": {"j-2": AppStateLike("COMPLETED")}}
+    cluster.broken.add("empty")  # prefetched but holds no jobs: its failure does not matter
+    config = TrackerConfig(retention_days=None, prefetch_namespaces=frozenset({"sparkeo", "empty"}))
+    report = tracker_for(registry, cluster, clock, config=config).run_pass()
+    assert cluster.lists == {"sparkeo": 1, "other": 1, "empty": 1}
+    assert report.errors == {} and report.states == {"running": 1, "finished": 1}

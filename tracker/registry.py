@@ -253,19 +253,12 @@ class JobRegistry:
     # ---- pipelined writes ------------------------------------------------------------------
 
     def write_async(self, old: Versioned, new: JobRecord):
-        """Start a conditional write; a move to a final state is one create+delete transaction."""
-        if old.done:
-            # Final records never change; the state machine refuses before we get here.
-            raise CorruptRecord(self.path_of(old.record.user, old.record.job_id, True),
-                                "final record cannot be rewritten")
-        data = new.to_json()
-        src = self.path_of(old.record.user, old.record.job_id)
-        if not new.is_final:
-            return self.client.set_async(src, data, version=old.version)
-        self._ensure_dir(self.user_dir(new.user, done=True))
+        """Start one conditional write; a move to a final state is one create+delete transaction."""
+        if not new.is_final and not old.done:
+            src = self.path_of(old.record.user, old.record.job_id)
+            return self.client.set_async(src, new.to_json(), version=old.version)
         tx = self.client.transaction()
-        tx.create(self.path_of(new.user, new.job_id, done=True), data, acl=self.acl)
-        tx.delete(src, version=old.version)
+        self._add_write(tx, old, new)
         return tx.commit_async()
 
     def _finish_write(self, result, old: Versioned) -> Exception | None:
@@ -287,22 +280,52 @@ class JobRegistry:
                 raise self._translate(exc, path, None)
         return None
 
-    def write_many(self, changes: list[tuple[Versioned, JobRecord]]) -> list[Exception | None]:
-        """Pipeline many conditional writes; per change ``None`` or the error it met.
+    def write_many(self, changes: list[tuple[Versioned, JobRecord]], batch: int = 64) -> list[Exception | None]:
+        """Many conditional writes, ``batch`` records per ZooKeeper transaction, all pipelined.
 
-        ``BadVersionError``/``NoNodeError`` outcomes mean a concurrent writer won: the caller
-        re-reads and decides again. A lost connection raises ``RegistryUnavailable`` at once.
+        Returns per change ``None`` or the error it met. A transaction is all-or-nothing, so when
+        one fails (a concurrent writer won one of its records) its records are written one by one
+        to learn which: ``BadVersionError``/``NoNodeError`` outcomes mean "re-read and decide
+        again". A lost connection raises ``RegistryUnavailable`` at once.
         """
-        started = []
-        for old, new in changes:
-            try:
-                started.append((old, self.write_async(old, new)))
-            except RegistryUnavailable:
-                raise
-            except RegistryError as exc:  # e.g. RecordTooLarge: this record only
-                started.append((old, exc))
-        return [result if isinstance(result, Exception) else self._finish_write(result, old)
-                for old, result in started]
+        outcomes: list[Exception | None] = [None] * len(changes)
+        pending = []
+        for start in range(0, len(changes), batch):
+            tx, members = self.client.transaction(), []
+            for index in range(start, min(start + batch, len(changes))):
+                old, new = changes[index]
+                try:
+                    self._add_write(tx, old, new)
+                    members.append(index)
+                except RegistryUnavailable:
+                    raise
+                except RegistryError as exc:  # e.g. RecordTooLarge: this record only
+                    outcomes[index] = exc
+            if members:
+                pending.append((members, tx.commit_async()))
+        retry = []
+        for members, result in pending:
+            values = self._wait(result, self.root)
+            if any(isinstance(v, Exception) for v in values):
+                retry.extend(members)
+        started = [(i, self.write_async(*changes[i])) for i in retry]
+        for index, result in started:
+            outcomes[index] = self._finish_write(result, changes[index][0])
+        return outcomes
+
+    def _add_write(self, tx, old: Versioned, new: JobRecord) -> None:
+        """Add one record's conditional write to a transaction (two ops for a move to done)."""
+        if old.done:
+            raise CorruptRecord(self.path_of(old.record.user, old.record.job_id, True),
+                                "final record cannot be rewritten")
+        data = new.to_json()
+        src = self.path_of(old.record.user, old.record.job_id)
+        if new.is_final:
+            self._ensure_dir(self.user_dir(new.user, done=True))
+            tx.create(self.path_of(new.user, new.job_id, done=True), data, acl=self.acl)
+            tx.delete(src, version=old.version)
+        else:
+            tx.set_data(src, data, version=old.version)
 
     # ---- listing ---------------------------------------------------------------------------
 

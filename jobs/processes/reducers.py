@@ -10,7 +10,8 @@ element makes the result no-data. NaN that is *not* no-data (only possible in JS
 no-data is ``null``) is an ordinary IEEE 754 value and propagates: ``median([NaN, 3]) -> NaN``.
 
 The median and quantiles sort once along axis 0 (NaN last) and gather the middle elements of each
-pixel's valid prefix: exact, and several times faster than ``np.nanmedian`` on (t, y, x) stacks.
+pixel's valid prefix: identical to ``np.nanmedian`` and 2-4x faster on (t, y, x) stacks
+(``bench/reducers.py``).
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ def numbers(data: Any) -> _Numbers:
 
 
 def ProcessParameterInvalid(name: str, reason: str) -> ProcessError:  # noqa: N802 (an error factory)
+    """The openEO ``ProcessParameterInvalid`` error for parameter ``name``."""
     return ProcessError("ProcessParameterInvalid", f"parameter {name!r}: {reason}")
 
 

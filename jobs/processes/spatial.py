@@ -49,13 +49,13 @@ def geometries_of(geojson, argument: str = "geometries"):
 
 
 def _to_crs(geom, src: str, dst: str):
+    import shapely
     from pyproj import CRS, Transformer
-    from shapely.ops import transform
 
     if CRS.from_user_input(src) == CRS.from_user_input(dst):
         return geom
     transformer = Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
-    return transform(transformer.transform, geom)
+    return shapely.transform(geom, lambda x, y: transformer.transform(x, y), interleaved=False)
 
 
 @process("filter_spatial", Param("data", kind="cube"), Param("geometries", kind="object"), kind="cube")

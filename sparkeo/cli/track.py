@@ -54,7 +54,8 @@ def track(ctx, zookeeper, namespaces, kubeconfig, missing_grace, max_duration, s
     registry = open_registry(ctx, zookeeper)
     api = client.connect(kubeconfig)
     config = TrackerConfig(
-        namespaces=frozenset(namespaces) or None, missing_grace=missing_grace, max_duration=max_duration,
+        namespaces=frozenset(namespaces) or None, prefetch_namespaces=frozenset({settings.namespace}),
+        missing_grace=missing_grace, max_duration=max_duration,
         stuck_after=stuck_after, retention_days=retention_days or None,
     )
     report = JobTracker(registry, api.list_states, api.delete, config).run_pass()

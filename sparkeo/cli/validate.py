@@ -38,4 +38,5 @@ def validate(ctx, graph, catalog, job_options, as_json):
         click.echo(f"load {leaf.node_id}: {leaf.collection.id}, {len(leaf.items)} items on {len(labels)} days "
                    f"({labels[0] if labels else '-'} .. {labels[-1] if labels else '-'}), "
                    f"bands {', '.join(b.name for b in leaf.bands)}")
-    click.echo(f"estimated input: {plan.input_pixels:,} pixels, {plan.input_bytes:,} bytes (uncompressed)")
+    click.echo(f"estimated input: {plan.input_pixels:,} pixels, {plan.input_bytes:,} bytes (uncompressed), "
+               f"~{plan.cpu_seconds:.1f} CPU s")

@@ -93,7 +93,10 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 @dataclass(frozen=True)
 class Page:
+    """One LIST page: the objects and their JSON encodings (what the server sends)."""
+
     items: list[dict]
+    encoded: list[bytes]
     continue_token: str | None
     resource_version: str
 
@@ -113,6 +116,7 @@ class Store:
         """Forget every object, Secret and logged request (resourceVersions keep growing)."""
         with self._lock:
             self._objects: dict[tuple[str, str], dict] = {}
+            self._encoded: dict[tuple[str, str], bytes] = {}  # JSON of each object, for fast LISTs
             self._keys: list[tuple[str, str]] = []  # sorted, for LIST pagination
             self.secrets: dict[tuple[str, str], dict[str, str]] = {}
             self.requests: list[tuple[str, str]] = []  # (method, path) log, for tests that count calls
@@ -138,6 +142,10 @@ class Store:
         if "status" in obj:
             pruned["status"] = prune(obj["status"], self.schema["properties"]["status"])
         return pruned
+
+    def _store(self, key: tuple[str, str], obj: dict) -> None:
+        self._objects[key] = obj
+        self._encoded[key] = json.dumps(obj, separators=(",", ":")).encode()
 
     # -- the REST verbs ------------------------------------------------------------------------
     def create(self, namespace: str, body: Mapping[str, Any], status: Mapping[str, Any] | None = None,
@@ -170,7 +178,7 @@ class Store:
             })
             if status is not None:
                 admitted["status"] = copy.deepcopy(dict(status))
-            self._objects[key] = admitted
+            self._store(key, admitted)
             bisect.insort(self._keys, key)
             return copy.deepcopy(admitted)
 
@@ -210,11 +218,10 @@ class Store:
                 if limit and len(items) >= limit:
                     more = True
                     break
-                items.append(obj)
+                items.append(key)
                 last = key
             token = base64.urlsafe_b64encode(json.dumps(list(last)).encode()).decode() if more else None
-            # serialisation happens outside; objects are replaced, never mutated, so sharing is safe
-            return Page(list(items), token, str(self._rv))
+            return Page([self._objects[k] for k in items], [self._encoded[k] for k in items], token, str(self._rv))
 
     def patch(self, namespace: str, name: str, patch: Mapping[str, Any], subresource: str | None = None) -> dict:
         """Merge-patch the object (main resource: spec/metadata; ``status`` subresource: status)."""
@@ -231,7 +238,7 @@ class Store:
             if admitted.get("spec") != current.get("spec"):
                 admitted["metadata"]["generation"] = current["metadata"]["generation"] + 1
             admitted["metadata"]["resourceVersion"] = self._next_rv()
-            self._objects[(namespace, name)] = admitted
+            self._store((namespace, name), admitted)
             return copy.deepcopy(admitted)
 
     def set_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> dict | None:
@@ -244,6 +251,7 @@ class Store:
     def delete(self, namespace: str, name: str) -> dict:
         with self._lock:
             obj = self._objects.pop((namespace, name), None)
+            self._encoded.pop((namespace, name), None)
             if obj is None:
                 raise ApiError(404, "NotFound", f'{PLURAL}.{GROUP} "{name}" not found', name)
             self._keys.remove((namespace, name))
