@@ -10,7 +10,7 @@ location; the evaluator adds the node id and argument with ``located``.
 """
 from __future__ import annotations
 
-from sparkeo.errors import UserError
+from sparkeo.errors import RunError, UserError
 
 
 def _where(node_id: str | None, argument: str | None) -> str:
@@ -48,6 +48,14 @@ class ProcessError(UserError):
     def located(self, node_id: str | None, argument: str | None = None) -> "ProcessError":
         """This error with a location filled in (an existing location is kept)."""
         return ProcessError(self.code, self.reason, _join(node_id, self.node_id), self.argument or argument)
+
+
+class BuildError(RunError):
+    """Raised when building a node fails for a reason that is not the graph's fault (a sparkeo bug)."""
+
+    def __init__(self, node_id: str, process_id: str, cause: BaseException):
+        self.node_id, self.process_id, self.cause = node_id, process_id, cause
+        super().__init__(f"node {node_id!r}: process {process_id!r} failed: {str(cause) or repr(cause)}")
 
 
 def _join(outer: str | None, inner: str | None) -> str | None:

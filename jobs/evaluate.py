@@ -11,13 +11,17 @@ it yields ``save=None`` (the runner then saves GTiff).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol
 
 from jobs.callback import Callback, located, resolve, with_defaults
 from jobs.cube import LazyCube
-from jobs.errors import ProcessGraphError
+from jobs.errors import BuildError, ProcessGraphError
 from jobs.graph import Node, ProcessGraph
+from sparkeo.errors import SparkeoError
+
+log = logging.getLogger(__name__)
 
 SAVE_FORMATS = {"gtiff": "GTiff", "geotiff": "GTiff", "tiff": "GTiff", "netcdf": "netCDF", "nc": "netCDF"}
 
@@ -92,9 +96,15 @@ def evaluate_node(node: Node, results: Mapping[str, Any], parameters: Mapping[st
                                                          "data cube: use it inside apply or reduce_dimension")
     for name, value in args.items():
         check_kind(node, name, value)
-    if node.spec.kind == "cube":
-        return located(node, lambda: node.spec.fn(ctx, node.path, **with_defaults(node, args)))
-    return located(node, lambda: node.spec.fn(**with_defaults(node, args)))
+    try:
+        if node.spec.kind == "cube":
+            return located(node, lambda: node.spec.fn(ctx, node.path, **with_defaults(node, args)))
+        return located(node, lambda: node.spec.fn(**with_defaults(node, args)))
+    except SparkeoError:
+        raise
+    except Exception as e:          # a bug, not the graph's fault: exit 1 naming the node, traceback in the log
+        log.exception("building node %r (%s) failed", node.path, node.process_id)
+        raise BuildError(node.path, node.process_id, e) from e
 
 
 _KINDS = {

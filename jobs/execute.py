@@ -27,7 +27,7 @@ from jobs.cube import LazyCube, TileContext
 from jobs.plan import TileTask
 from jobs.read_errors import UnreadableAssetError
 from jobs.usage import Usage
-from sparkeo.errors import RunError, SparkeoError, UserError
+from sparkeo.errors import RunError, SparkeoError
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class TileResult:
     shape: tuple[int, ...] = ()
     payload: bytes = b""
     usage: Usage = field(default_factory=Usage)
-    error: tuple[str, str, str] | None = None      # (kind, message, href): kind unreadable|user|run
+    error: tuple[str, str, str] | None = None      # (kind, message, href): kind unreadable|run
 
     def array(self) -> np.ndarray:
         return np.frombuffer(zlib.decompress(self.payload), dtype=np.float32).reshape(self.shape)
@@ -72,7 +72,7 @@ def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[st
     except UnreadableAssetError as exc:
         return TileResult(task, error=("unreadable", exc.reason, exc.href))
     except SparkeoError as exc:
-        return TileResult(task, error=("user" if isinstance(exc, UserError) else "run", str(exc), ""))
+        return TileResult(task, error=("run", str(exc), ""))
     ctx.usage.tiles += 1
     ctx.usage.cpu_seconds += time.process_time() - started
     return TileResult(task, values.shape, zlib.compress(values.tobytes(), 1), ctx.usage)
@@ -85,7 +85,8 @@ def raise_for(result: TileResult) -> None:
     kind, message, href = result.error
     if kind == "unreadable":
         raise UnreadableAssetError(href, message)
-    raise (UserError if kind == "user" else RunError)(f"tile {result.task.index}: {message}")
+    # After the plan, every failure is a failed run (exit 1, DESIGN "What counts as user error").
+    raise RunError(f"tile {result.task.index}: {message}")
 
 
 def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_options: Mapping[str, Any],

@@ -145,11 +145,8 @@ def _unwrap(doc: dict, source: str) -> tuple[Any, dict, dict]:
     parameters = {}
     for p in body.get("parameters") or ():
         if isinstance(p, dict) and isinstance(p.get("name"), str):
-            parameters[p["name"]] = p.get("default", _NO_DEFAULT)
+            parameters[p["name"]] = p.get("default")      # no default: null
     return flat, job_options, parameters
-
-
-_NO_DEFAULT = None   # a process parameter without default evaluates to null
 
 
 # --- nodes --------------------------------------------------------------------------------------------

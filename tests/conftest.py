@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fixtures.catalogs",
     "tests.fixtures.realdata",
     "tests.fixtures.cubes",
+    "tests.fixtures.utm_zones",
 ]
 
 

@@ -134,3 +134,16 @@ def test_cancel_of_a_registered_job_without_application(env, k8s_api, registry):
     assert result.exit_code == 0 and "had no application" in result.stdout
     assert registry.get("j-early").status is JobState.CANCELED
     assert sparkeo("cancel", "j-unknown").exit_code == 2
+
+
+def test_track_namespaces_default_one_or_all(env, k8s_api, registry):
+    registry.create_many([JobRecord(job_id="j-here", user="alice", status=JobState.QUEUED, created=T0),
+                          JobRecord(job_id="j-there", user="alice", status=JobState.QUEUED, created=T0,
+                                    namespace="elsewhere")])
+    for ns, job_id in (("sparkeo", "j-here"), ("elsewhere", "j-there")):
+        k8s_api.store.seed(ns, [(render(JobSpec(job_id=job_id, user="alice", graph_uri="/g", output_uri="/o"),
+                                        DeploymentSettings(namespace=ns)), {"applicationState": {"state": "RUNNING"}})])
+    assert json.loads(sparkeo("track", "--json").stdout)["jobs"] == 1  # SPARKEO_NAMESPACE only
+    assert registry.get("j-there").status is JobState.QUEUED
+    assert json.loads(sparkeo("track", "-n", "elsewhere", "--json").stdout)["transitions"] == {"queued->running": 1}
+    assert json.loads(sparkeo("track", "--all-namespaces", "--json").stdout)["jobs"] == 2

@@ -178,20 +178,28 @@ def test_end_to_end_demo_job_completes_with_results(k8s_api, s3_secret, k8s_oper
 
 
 @pytest.mark.slow
-def test_end_to_end_runtime_failure_reports_the_error(k8s_api, s3_secret, k8s_operator, demo_catalog, tmp_path):
+def test_end_to_end_runtime_failure_reports_the_error(k8s_api, s3_secret, k8s_operator, demo_catalog, tmp_path,
+                                                     monkeypatch):
     """The graph is valid and plans (catalog metadata is fine), but the pixels are unreadable."""
+    monkeypatch.setenv("SPARKEO_READ_RETRIES", "0")  # the drivers inherit it: fail fast, twice
     broken = tmp_path / "broken"
     shutil.copytree(Path(demo_catalog).parent, broken)
     for tif in broken.rglob("*B04*.tif"):
         tif.write_bytes(b"not a tiff")
+    config = tmp_path / "deploy.yaml"
+    config.write_text("restart_policy: {type: OnFailure, on_failure_retries: 1, on_failure_retry_interval: 1}\n")
     proc, _ = submit_cli(k8s_api.kubeconfig, str(DEMO), "--catalog", str(broken / "layercatalog.json"),
-                         "--output", str(tmp_path / "out"), "--job-id", "demo-broken")
+                         "--output", str(tmp_path / "out"), "--job-id", "demo-broken", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
-    app = k8s_operator.wait_for(NS, "demo-broken", timeout=600)
+    app = k8s_operator.wait_for(NS, "demo-broken", timeout=900)
     state = app["status"]["applicationState"]
     assert state["state"] == "FAILED"
     assert "exit code 1" in state["errorMessage"] and "B04" in state["errorMessage"]
     assert not (tmp_path / "out" / "collection.json").exists()
+    # the restart policy reached the operator: one retry, which found the job's inputs again
+    assert app["status"]["executionAttempts"] == 2
+    runs = [r for r in k8s_operator.runs if r["name"] == "demo-broken"]
+    assert [r["exit"] for r in runs] == [1, 1]
 
 
 def test_a_missing_secret_fails_the_driver_like_the_kubelet_would(k8s_api, k8s_operator, graph, tmp_path):

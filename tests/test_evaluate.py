@@ -198,3 +198,15 @@ def test_the_built_dag_survives_cloudpickle_like_a_spark_closure(s2_source):
     job = build(ProcessGraph.parse(cloud_mask_graph()), s2_source)
     shipped = pickle.loads(cloudpickle.dumps(job.output))
     np.testing.assert_array_equal(materialize(shipped), materialize(job.output))
+
+
+def test_an_unexpected_failure_while_building_is_a_run_error_naming_the_node(s2_source):
+    from jobs.errors import BuildError
+
+    class Broken:
+        def load_collection(self, node_id, *args):
+            raise ZeroDivisionError("division by zero")
+
+    with pytest.raises(BuildError) as info:
+        build(ProcessGraph.parse(cloud_mask_graph()), Broken())
+    assert info.value.exit_code == 1 and str(info.value).startswith("node 'load': process 'load_collection' failed")

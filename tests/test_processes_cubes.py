@@ -286,3 +286,11 @@ def test_apply_dimension_into_an_existing_dimension_is_rejected():
     err = fails({"a": node("apply_dimension", dimension="t", target_dimension="bands",
                            process=_cb("absolute", x=DATA))}, ProcessGraphError)
     assert (err.node_id, err.argument) == ("a", "target_dimension")
+
+
+def test_apply_dimension_with_one_value_per_pixel_gives_one_label():
+    cube = run({"a": node("apply_dimension", dimension="t", process=_cb("max", data=DATA))})
+    assert cube.meta.labels["t"] == (0,)
+    with _quiet():
+        expected = np.nanmax(s2_values(), axis=0)[np.newaxis]
+    np.testing.assert_array_equal(materialize(cube), expected)

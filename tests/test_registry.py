@@ -1,4 +1,4 @@
-"""JobRegistry against a real ZooKeeper: layout, versions, transactions, listing, ACLs, retention."""
+"""JobRegistry against a real ZooKeeper: layout, versions, transactions, listing, ACLs."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,6 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 
 from tracker.errors import (
@@ -177,29 +176,6 @@ def test_digest_acls_let_only_sparkeo_write(zookeeper, zk_root):
         assert {a.id.scheme for a in acl} == {"digest", "world"}
     finally:
         [r.close() for r in (owner, outsider, wrong)]
-
-
-def test_retention_archives_then_prunes_old_done_records(registry, tmp_path):
-    now = T0 + timedelta(days=40)
-    old = [rec(f"old-{i}", results=str(tmp_path / f"old-{i}")) for i in range(3)]
-    recent = rec("recent", results=str(tmp_path / "recent"))
-    registry.create_many([*old, recent, rec("running", status=JobState.RUNNING)])
-    for r in old:
-        registry.update(r.job_id, "alice", lambda x: x.with_status(JobState.FINISHED, T0))
-    registry.update("recent", "alice", lambda x: x.with_status(JobState.FINISHED, now - timedelta(days=1)))
-    archived = []
-
-    def archive(r):
-        if r.job_id == "old-2":
-            raise OSError("bucket gone")
-        (tmp_path / f"{r.job_id}.json").write_bytes(r.to_json())
-        archived.append(r.job_id)
-
-    report = registry.prune(timedelta(days=30), now, archive)
-    assert (report.deleted, report.archived, report.errors) == (2, 2, 1)
-    assert sorted(archived) == ["old-0", "old-1"]
-    assert JobRecord.from_json((tmp_path / "old-0.json").read_bytes()).status is JobState.FINISHED
-    assert {r.job_id for r in registry.list()} == {"old-2", "recent", "running"}
 
 
 def test_unreachable_zookeeper_is_a_run_error():

@@ -65,7 +65,8 @@ def test_demo_composite_equals_numpy(spark, settings, sample_small, tmp_path):
     events = []
     summary = run(spark, settings, sample_small, tmp_path / "demo", progress=events.append)
     out = tmp_path / "demo"
-    assert sorted(p.name for p in out.iterdir()) == ["collection.json", "job_metadata.json", "result.tif"]
+    assert sorted(p.name for p in out.iterdir()) == ["collection.json", "job_metadata.json", "result.json",
+                                                     "result.tif"]
     with rasterio.open(out / "result.tif") as ds:
         got = ds.read(1)
         assert ds.dtypes == ("float32",) and np.isnan(ds.nodata)

@@ -114,3 +114,20 @@ def test_inputs_location_is_outside_the_results_location():
     assert submitting.inputs_location("s3://b/jobs/j-1/") == "s3://b/jobs/j-1.job"
     assert not submitting.graph_location("/r/j-1").startswith("/r/j-1/")
     assert submitting.job_spec_location("s3://b/jobs/j-1") == "s3://b/jobs/j-1.job/job_spec.json"
+
+
+def test_the_deployment_names_the_crd_to_validate_against(k8s_api, tmp_path, shared_dir):
+    """An older operator (a CRD without timeToLiveSeconds): the field would be pruned, so submit refuses."""
+    import yaml
+
+    legacy = shared_dir / "spec/spark-operator/legacy-v1beta2-1.3.8/sparkoperator.k8s.io_sparkapplications.yaml"
+    ok = submitting.submit(k8s_api.client(), job_at(str(tmp_path / "j-1")), DeploymentSettings(crd=str(legacy)))
+    assert ok.created
+    crd = yaml.safe_load(legacy.read_text())
+    del crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["timeToLiveSeconds"]
+    older = tmp_path / "older-crd.yaml"
+    older.write_text(yaml.safe_dump(crd))
+    with pytest.raises(SparkAppInvalid, match="spec/timeToLiveSeconds: unknown field"):
+        submitting.submit(k8s_api.client(), job_at(str(tmp_path / "j-2"), job_id="j-2"), DeploymentSettings(crd=str(older)))
+    assert submitting.submit(k8s_api.client(), job_at(str(tmp_path / "j-2"), job_id="j-2"),
+                             DeploymentSettings(crd=str(older), time_to_live_seconds=None)).created

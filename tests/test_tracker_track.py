@@ -311,3 +311,17 @@ def test_prefetched_namespace_is_listed_once_while_records_are_read(registry, cl
     report = tracker_for(registry, cluster, clock, config=config).run_pass()
     assert cluster.lists == {"sparkeo": 1, "other": 1, "empty": 1}
     assert report.errors == {} and report.states == {"running": 1, "finished": 1}
+
+
+def test_vanished_application_with_finished_results_is_finished(registry, cluster, clock, tmp_path):
+    done = metadata(tmp_path, "ttl-expired", {"status": "finished", "usage": {"tiles": 3}})
+    failed = metadata(tmp_path, "crashed", None)
+    registry.create_many([rec("ttl-expired", status=JobState.RUNNING, results=done, missing_since=T0),
+                          rec("crashed", status=JobState.RUNNING, results=failed, missing_since=T0)])
+    cluster.apps["sparkeo"] = {}
+    clock.now = T0 + timedelta(seconds=301)
+    report = tracker_for(registry, cluster, clock).run_pass()
+    finished = registry.get("ttl-expired")
+    assert finished.status is JobState.FINISHED and finished.error is None and finished.usage == {"tiles": 3}
+    assert registry.get("crashed").status is JobState.ERROR
+    assert report.transitions == {"running->finished": 1, "running->error": 1}

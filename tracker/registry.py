@@ -14,19 +14,20 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable, Iterable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (
     BadVersionError, ConnectionClosedError, ConnectionLoss, NoAuthError, NodeExistsError, NoNodeError,
-    NotEmptyError, OperationTimeoutError, SessionExpiredError,
+    OperationTimeoutError, SessionExpiredError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl, make_digest_acl
 
+from sparkeo.errors import ConfigError
 from tracker.errors import (
     CorruptRecord, JobExists, JobNotFound, RegistryConflict, RegistryDenied, RegistryError,
     RegistryUnavailable,
@@ -50,25 +51,16 @@ class Versioned:
     done: bool = False
 
 
-@dataclass(frozen=True)
-class PruneReport:
-    """What a retention run did: records archived and deleted, and the ones it could not handle."""
-
-    deleted: int = 0
-    archived: int = 0
-    errors: int = 0
-
-
 def digest_acl(credentials: str) -> list:
     """``"name:password"`` -> ACLs letting only these credentials write while anyone may read."""
     name, sep, password = credentials.partition(":")
     if not sep or not name:
-        raise ValueError("ZooKeeper credentials must look like 'name:password'")
+        raise ConfigError("ZooKeeper credentials", "<hidden>", "expected 'name:password'")
     return [make_digest_acl(name, password, all=True), make_acl("world", "anyone", read=True)]
 
 
 class JobRegistry:
-    """Create, read, update, list, cancel and prune job records under one ZooKeeper root."""
+    """Create, read, update, list, cancel and delete job records under one ZooKeeper root."""
 
     def __init__(self, client: KazooClient, root: str = "/sparkeo", *, acl: list | None = None,
                  op_timeout: float = 15.0, update_retries: int = 5, hosts: str = "?"):
@@ -204,16 +196,22 @@ class JobRegistry:
         return self._wait(self.client.exists_async(path), path) is not None
 
     def read(self, job_id: str, user: str | None = None) -> Versioned:
-        """The record of ``job_id`` (ongoing first, then done) with its version."""
-        users = [user] if user else self._users(ONGOING) + self._users(DONE)
-        for done in (False, True):
-            for u in dict.fromkeys(users):
-                path = self.path_of(u, job_id, done)
-                try:
-                    data, stat = self._wait(self.client.get_async(path), path)
-                except NoNodeError:
-                    continue
-                return Versioned(JobRecord.from_json(data, path), stat.version, done)
+        """The record of ``job_id`` (ongoing first, then done) with its version.
+
+        Without ``user`` every user's folder is asked, all in one pipelined burst.
+        """
+        if user:
+            places = [(user, False), (user, True)]
+        else:
+            places = [(u, False) for u in self._users(ONGOING)] + [(u, True) for u in self._users(DONE)]
+        started = [(self.path_of(u, job_id, done), done, self.client.get_async(self.path_of(u, job_id, done)))
+                   for u, done in places]
+        for path, done, result in started:
+            try:
+                data, stat = self._wait(result, path)
+            except NoNodeError:
+                continue
+            return Versioned(JobRecord.from_json(data, path), stat.version, done)
         raise JobNotFound(job_id, user)
 
     def get(self, job_id: str, user: str | None = None) -> JobRecord:
@@ -384,55 +382,20 @@ class JobRegistry:
             out.extend(v.record for v in found if state is None or v.record.status is state)
         return sorted(out, key=lambda r: (r.created, r.job_id), reverse=True)
 
-    # ---- retention -------------------------------------------------------------------------
+    # ---- deletion (retention) -------------------------------------------------------------
 
-    def prune(self, older_than: timedelta, now: datetime,
-              archive: Callable[[JobRecord], None] | None) -> PruneReport:
-        """Delete done records finished before ``now - older_than``, archiving each first.
-
-        ``archive(record)`` writes the record to its results location; when it fails the record
-        stays (and is counted in ``errors``) so nothing is lost.
-        """
-        cutoff = now - older_than
-        found, corrupt = self.read_done()
-        deleted = archived = 0
-        errors = len(corrupt)
-        deletions = []
-        for v in found:
-            ended = v.record.finished or v.record.updated or v.record.created
-            if ended >= cutoff:
-                continue
-            if archive is not None and v.record.results:
-                try:
-                    archive(v.record)
-                    archived += 1
-                except Exception as exc:
-                    log.warning("job %s not pruned, archiving failed: %s", v.record.job_id, str(exc) or repr(exc))
-                    errors += 1
-                    continue
-            path = self.path_of(v.record.user, v.record.job_id, done=True)
-            deletions.append((path, self.client.delete_async(path, version=v.version)))
-        for path, result in deletions:
+    def delete_many(self, records: list[Versioned]) -> list[Exception | None]:
+        """Delete records at their read versions, pipelined; per record ``None`` or the error met."""
+        started = [(self.path_of(v.record.user, v.record.job_id, v.done), v) for v in records]
+        started = [(path, self.client.delete_async(path, version=v.version)) for path, v in started]
+        outcomes: list[Exception | None] = []
+        for path, result in started:
             try:
                 self._wait(result, path)
-                deleted += 1
-            except (NoNodeError, BadVersionError):
-                errors += 1
-        return PruneReport(deleted=deleted, archived=archived, errors=errors)
-
-    def remove_empty_user_dirs(self) -> int:
-        """Delete per-user folders left empty (users whose jobs all moved or were pruned)."""
-        removed = 0
-        for where in (ONGOING, DONE):
-            for user in self._users(where):
-                path = self.user_dir(user, where == DONE)
-                try:
-                    self._wait(self.client.delete_async(path), path)
-                    self._dirs.discard(path)
-                    removed += 1
-                except (NotEmptyError, NoNodeError):
-                    pass
-        return removed
+                outcomes.append(None)
+            except (NoNodeError, BadVersionError) as exc:
+                outcomes.append(exc)
+        return outcomes
 
     # ---- small shared state ----------------------------------------------------------------
 
@@ -477,8 +440,3 @@ class JobRegistry:
         except NoNodeError:
             self._ensure_dir(f"{self.root}/tracker")
             self._wait(self.client.create_async(path, data, acl=self.acl), path)
-
-    def stat_bytes(self, users: list[str] | None = None) -> tuple[int, int]:
-        """``(records, total data bytes)`` of the ongoing records: what a job costs ZooKeeper."""
-        found, _ = self.read_ongoing(users)
-        return len(found), sum(len(v.record.to_json()) for v in found)

@@ -4,9 +4,9 @@ The CronJob runs ``sparkeo track`` every minute. A pass takes the ZooKeeper lock
 exits at once), reads every ongoing record, lists SparkApplications ONCE per namespace through the
 injected status source (``JobTracker(app_states=...)``, like openEO's ``app_state_getter``),
 decides per record (``decide``: pure), reads ``job_metadata.json`` for jobs that ended, and writes
-the changes in one pipelined burst. One bad record, a missing application or unreadable metadata
-never stops the pass; a lost ZooKeeper connection does (``RegistryUnavailable``: exit 1), and since
-every write is one atomic znode operation no record is ever half-written.
+the changes as batched, pipelined ZooKeeper transactions. One bad record, a missing application or
+unreadable metadata never stops the pass; a lost ZooKeeper connection does (``RegistryUnavailable``:
+exit 1), and since every write is an atomic transaction of whole records, none is ever half-written.
 """
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from kazoo.exceptions import BadVersionError, KazooException, NoNodeError
 
 from sparkeo import storage
+from tracker import retention
 from tracker.errors import RegistryError, RegistryUnavailable
 from tracker.record import JobRecord, utcnow
 from tracker.registry import JobRegistry, Versioned
@@ -33,7 +34,6 @@ from tracker.states import TRANSIENT_APP_STATES, JobState, is_legal, job_state_o
 log = logging.getLogger(__name__)
 
 METADATA_FILE = "job_metadata.json"
-ARCHIVE_FILE = "job_record.json"
 DEFAULT_SELECTOR = "app.kubernetes.io/managed-by=sparkeo"  # sparkapps.names.SPARKEO_SELECTOR
 
 # (namespace, label selector) -> {job_id: state}; a state is a str, or has ``.state``
@@ -180,15 +180,14 @@ def usage_of(metadata: Mapping[str, Any]) -> dict[str, float]:
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
+def read_metadata(results: str) -> Mapping[str, Any]:
+    """The ``<results>/job_metadata.json`` document; raises when missing or not JSON."""
+    return json.loads(storage.read_bytes(storage.join(results, METADATA_FILE)))
+
+
 def read_usage(results: str) -> dict[str, float]:
     """Usage counters from ``<results>/job_metadata.json``; raises on missing or malformed data."""
-    doc = json.loads(storage.read_bytes(storage.join(results, METADATA_FILE)))
-    return usage_of(doc)
-
-
-def archive_record(record: JobRecord) -> None:
-    """Write a done record to ``<results>/job_record.json`` before retention deletes its znode."""
-    storage.write_bytes(storage.join(record.results, ARCHIVE_FILE), record.to_json(), "application/json")
+    return usage_of(read_metadata(results))
 
 
 class JobTracker:
@@ -198,7 +197,8 @@ class JobTracker:
                  config: TrackerConfig = TrackerConfig(), *,
                  clock: Callable[[], datetime] = utcnow,
                  usage_reader: Callable[[str], Mapping[str, float]] = read_usage,
-                 archiver: Callable[[JobRecord], None] | None = archive_record,
+                 metadata_reader: Callable[[str], Mapping[str, Any]] = read_metadata,
+                 archiver: Callable[[JobRecord], None] | None = retention.archive_record,
                  identifier: str | None = None):
         self.registry = registry
         self.app_states = app_states
@@ -206,6 +206,7 @@ class JobTracker:
         self.config = config
         self.clock = clock
         self.usage_reader = usage_reader
+        self.metadata_reader = metadata_reader
         self.archiver = archiver
         self.identifier = identifier or f"{socket.gethostname()}:{os.getpid()}"
 
@@ -328,7 +329,21 @@ class _Pass:
         return decision
 
     def _apply_side_effects(self, record: JobRecord, decision: Decision) -> JobRecord | None:
-        """Cancel an overdue application; if that fails the record stays as it is for the next pass."""
+        """Cancel an overdue application; if that fails the record stays as it is for the next pass.
+
+        An application that vanished (e.g. removed by the operator's time-to-live while no pass
+        ran) after its driver wrote ``job_metadata.json`` with status finished is a finished job.
+        """
+        if decision.missing and decision.record is not None and decision.record.status is JobState.ERROR \
+                and record.results:
+            try:
+                doc = self.t.metadata_reader(record.results)
+            except Exception:  # no metadata: the job did not finish
+                doc = None
+            if isinstance(doc, Mapping) and doc.get("status") == "finished":
+                log.warning("job %s: application gone but its results say finished", record.job_id)
+                return record.with_status(JobState.FINISHED, self.now,
+                                          missing_since=decision.record.missing_since)
         if decision.cancel_app:
             try:
                 if self.t.cancel_app is None:
@@ -400,15 +415,11 @@ class _Pass:
         return new.status
 
     def _prune(self) -> int:
-        days = self.config.retention_days
-        if days is None:
+        if self.config.retention_days is None:
             return 0
-        last = self.reg.read_marker("last_prune")
-        if last is not None and time.time() - last < self.config.prune_every:
+        report = retention.prune_if_due(self.reg, self.config.retention_days, self.config.prune_every,
+                                        self.now, self.t.archiver)
+        if report is None:
             return 0
-        report = self.reg.prune(timedelta(days=days), self.now, self.t.archiver)
         self.errors["prune"] += report.errors
-        self.reg.write_marker("last_prune")
-        if report.deleted:
-            log.info("retention: %d done records pruned (%d archived)", report.deleted, report.archived)
         return report.deleted

@@ -7,6 +7,7 @@ Each process runs on the driver as ``fn(build_ctx, node_id, **arguments)`` and r
 """
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -18,6 +19,8 @@ from jobs.errors import ProcessError, ProcessGraphError
 from jobs.grid import TileGrid, Window
 from jobs.processes.registry import Param, process
 from jobs.timelabels import parse_instant
+
+log = logging.getLogger(__name__)
 
 # --- shared lookups ----------------------------------------------------------------------------------
 
@@ -31,6 +34,7 @@ def require_dimension(meta: CubeMeta, dimension: str, argument: str = "dimension
 
 
 def dimensions_of_type(meta: CubeMeta, kind: str) -> list[str]:
+    """The cube's dimensions of type ``kind`` (spatial, temporal, bands, other), in order."""
     return [d for d in meta.dims if meta.dim_types.get(d, _default_type(d)) == kind]
 
 
@@ -39,6 +43,7 @@ def _default_type(dim: str) -> str:
 
 
 def bands_dimension(meta: CubeMeta, argument: str = "data") -> str:
+    """The (first) bands dimension, or DimensionMissing."""
     dims = dimensions_of_type(meta, "bands")
     if not dims:
         raise ProcessError("DimensionMissing", "the data cube has no bands dimension", argument=argument)
@@ -116,7 +121,11 @@ def filter_bands(ctx, node_id, data, bands=(), wavelengths=()):
     dim = bands_dimension(meta)
     indices: list[int] = []
     for name in bands:
-        indices += [i for i in match_band(meta, dim, name) if i not in indices]
+        found = match_band(meta, dim, name)
+        if not found:
+            # openEO drops unmatched names silently (the conformance tests expect it); say so in the log
+            log.warning("node %r: filter_bands: no band %r among %s", node_id, name, list(meta.labels[dim]))
+        indices += [i for i in found if i not in indices]
     names = tuple(meta.labels[dim][i] for i in indices)
     pushed = data.select_bands(names, node_id)
     if pushed is not None:
@@ -190,6 +199,7 @@ def bbox_in_crs(extent: dict, crs: str, argument: str = "extent") -> tuple[float
 
 
 def transform_bounds(bounds, src, dst, argument: str = "extent"):
+    """``bounds`` from CRS ``src`` to ``dst`` (any pyproj input), densified so curved edges are covered."""
     from pyproj import CRS, Transformer
     from pyproj.exceptions import CRSError
 

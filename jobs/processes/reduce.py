@@ -63,16 +63,28 @@ def reduce_dimension(ctx, node_id, data: LazyCube, reducer: Callback, dimension:
 
     def reduce(a: np.ndarray) -> np.ndarray:
         values = np.moveaxis(a, axis, 0)
-        return as_float(reducer(data=LabeledArray(values, labels), context=context))
+        r = reducer(data=LabeledArray(values, labels), context=context)
+        r = as_float(r.engine_values() if isinstance(r, LabeledArray) else r)
+        if r.ndim == values.ndim and r.shape[0] == 1:
+            r = r[0]            # a one-element array per pixel, e.g. quantiles(probabilities=[0.5])
+        return r
 
     out = without_dimension(meta, dimension)
     result = probe(meta, reduce, "reducer")
     pixel = tuple(1 if d in ("x", "y") else len(out.labels[d]) for d in out.dims)
-    if len(np.broadcast_shapes(result.shape, pixel)) != len(pixel):
-        raise ProcessGraphError(None, "reducer", "the reducer returns an array per pixel, not a single value")
+    if not _broadcasts(result.shape, pixel):
+        raise ProcessGraphError(None, "reducer", "the reducer returns an array per pixel, not a single value "
+                                                 "(use apply_dimension for that)")
     keeps_dtype = reducer.single_process("data") in PASS_THROUGH and not meta.dtype.startswith("float")
     out = out if keeps_dtype else out.computed()
     return DerivedCube(node_id, out, (data,), reduce)
+
+
+def _broadcasts(shape: tuple, target: tuple) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
 
 
 @process("apply", Param("data", kind="cube"), Param("process", kind="callback", callback_params=("x", "context")),
@@ -104,7 +116,10 @@ def apply_dimension(ctx, node_id, data: LazyCube, process: Callback, dimension: 
         r = process(data=LabeledArray(values, labels), context=context)
         r = r.engine_values() if isinstance(r, LabeledArray) else r
         r = as_float(r)
-        r = np.broadcast_to(r, r.shape[:1] + values.shape[1:]) if r.ndim >= 1 else np.broadcast_to(r, (1,) + values.shape[1:])
+        if r.ndim == values.ndim:           # an array along the dimension per pixel
+            r = np.broadcast_to(r, r.shape[:1] + values.shape[1:])
+        else:                               # one value per pixel: an array of length 1
+            r = np.broadcast_to(r, values.shape[1:])[np.newaxis]
         return np.moveaxis(r, 0, axis)
 
     sample = probe(meta, run, "process")

@@ -29,7 +29,9 @@ class TrackError(RunError):
 @click.command("track")
 @zookeeper_opt
 @click.option("--namespace", "-n", "namespaces", multiple=True,
-              help="Only jobs of this namespace (repeatable) [default: the namespaces of all ongoing jobs].")
+              help="Track the jobs of this namespace (repeatable) [default: SPARKEO_NAMESPACE].")
+@click.option("--all-namespaces", "-A", is_flag=True,
+              help="Track the jobs of every namespace that has ongoing jobs.")
 @kubeconfig_opt
 @click.option("--missing-grace", type=float, default=600.0, show_default=True,
               help="Seconds a job's application may be missing before the job is marked error.")
@@ -43,7 +45,7 @@ class TrackError(RunError):
               help="Prometheus Pushgateway for the pass figures [SPARKEO_PUSHGATEWAY].")
 @json_opt
 @click.pass_context
-def track(ctx, zookeeper, namespaces, kubeconfig, missing_grace, max_duration, stuck_after, retention_days,
+def track(ctx, zookeeper, namespaces, all_namespaces, kubeconfig, missing_grace, max_duration, stuck_after, retention_days,
           pushgateway, as_json):
     """Run one tracker pass: bring the job registry in step with the SparkApplications."""
     from sparkapps import client
@@ -54,7 +56,8 @@ def track(ctx, zookeeper, namespaces, kubeconfig, missing_grace, max_duration, s
     registry = open_registry(ctx, zookeeper)
     api = client.connect(kubeconfig)
     config = TrackerConfig(
-        namespaces=frozenset(namespaces) or None, prefetch_namespaces=frozenset({settings.namespace}),
+        namespaces=None if all_namespaces else frozenset(namespaces or [settings.namespace]),
+        prefetch_namespaces=frozenset({settings.namespace}),
         missing_grace=missing_grace, max_duration=max_duration,
         stuck_after=stuck_after, retention_days=retention_days or None,
     )

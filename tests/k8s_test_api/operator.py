@@ -2,7 +2,9 @@
 --master local[2]`` and writes ``status`` the way the spark-on-k8s operator does.
 
 SUBMITTED when picked up, RUNNING once spark-submit started, then COMPLETED (exit 0) or FAILED with
-``errorMessage`` = the exit code and the last lines of the driver's output. ``local:///opt/sparkeo/`` maps to the repository checkout;
+``errorMessage`` = the exit code and the last lines of the driver's output. A failed run is retried
+as ``restartPolicy`` says (``OnFailure``: FAILING, after ``onFailureRetryInterval`` s PENDING_RERUN,
+SUBMITTED, RUNNING again; ``status.executionAttempts`` counts the runs). ``local:///opt/sparkeo/`` maps to the repository checkout;
 pod ``env`` is resolved like the kubelet does (``secretKeyRef`` from the store's Secrets). One
 application runs at a time (the machine has 2 cores); the others wait SUBMITTED. Deleting a running
 application kills its spark-submit, as deleting the driver pod would.
@@ -41,6 +43,7 @@ class LocalOperator:
         self.extra_env = dict(extra_env or {})
         self._queue: deque[tuple[str, str]] = deque()
         self._seen: set[tuple[str, str, str]] = set()  # (ns, name, uid)
+        self._reruns: list[tuple[float, str, str]] = []  # (monotonic due time, ns, name)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="k8s-test-operator", daemon=True)
         self.runs: list[dict] = []  # one record per finished run: name, command, exit code, seconds
@@ -57,6 +60,7 @@ class LocalOperator:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._pick_up()
+            self._due_reruns()
             if self._queue:
                 ns, name = self._queue.popleft()
                 try:
@@ -82,6 +86,18 @@ class LocalOperator:
                 "driverInfo": {"podName": f"{key[1]}-driver"},
             })
             self._queue.append(key[:2])
+
+    def _due_reruns(self) -> None:
+        """FAILING applications whose retry interval passed: PENDING_RERUN, then queued again."""
+        now = time.monotonic()
+        for entry in [r for r in self._reruns if r[0] <= now]:
+            self._reruns.remove(entry)
+            _, ns, name = entry
+            if self.store.set_status(ns, name, {"applicationState": {"state": "PENDING_RERUN", "errorMessage": None},
+                                                "terminationTime": None}) is not None:
+                self.store.set_status(ns, name, {"applicationState": {"state": "SUBMITTED"},
+                                                 "lastSubmissionAttemptTime": now_iso()})
+                self._queue.append((ns, name))
 
     def command(self, app: dict) -> list[str]:
         """The spark-submit command line for an application (local master, the app's file/args/conf)."""
@@ -117,6 +133,7 @@ class LocalOperator:
         if not self.store.exists(ns, name):
             return
         app = self.store.get(ns, name)
+        attempt = int((app.get("status") or {}).get("executionAttempts") or 0) + 1
         started = time.monotonic()
         try:
             pod_env = self.pod_env(app)
@@ -136,7 +153,7 @@ class LocalOperator:
                 "applicationState": {"state": "RUNNING"},
                 "sparkApplicationId": f"local-{int(time.time() * 1000)}",
                 "driverInfo": {"podName": f"{name}-driver", "webUIPort": 4040},
-                "executionAttempts": 1,
+                "executionAttempts": attempt,
             })
             deleted = False
             while proc.poll() is None:
@@ -156,8 +173,16 @@ class LocalOperator:
             return
         if proc.returncode == 0:
             self._finish(ns, name, "COMPLETED", None)
-        else:
-            self._finish(ns, name, "FAILED", self.error_message(run_dir, proc.returncode))
+            return
+        error = self.error_message(run_dir, proc.returncode)
+        policy = app["spec"].get("restartPolicy") or {}
+        if policy.get("type") in ("OnFailure", "Always") and attempt <= int(policy.get("onFailureRetries") or 0):
+            # like the operator: FAILING, then after onFailureRetryInterval seconds a rerun
+            self._finish(ns, name, "FAILING", error)
+            delay = float(policy.get("onFailureRetryInterval") or 1)
+            self._reruns.append((time.monotonic() + delay, ns, name))
+            return
+        self._finish(ns, name, "FAILED", error)
 
     @staticmethod
     def error_message(run_dir: Path, code: int) -> str:

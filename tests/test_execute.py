@@ -1,0 +1,69 @@
+"""jobs.execute without Spark: tile results, errors as values re-raised with their fields, and the
+one-line reason out of a Spark/Py4J failure text. (Spark itself: tests/test_run_local.py.)"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jobs.cube import CubeMeta, LazyCube
+from jobs.execute import raise_for, run_tile, task_failure_reason
+from jobs.grid import TileGrid
+from jobs.plan import TileTask
+from jobs.read_errors import UnreadableAssetError
+from sparkeo.errors import RunError, UserError
+
+GRID = TileGrid("EPSG:32633", (10.0, 0, 0.0, 0, -10.0, 100.0), (10, 10))
+TASK = TileTask((0, 0), GRID.window_of(GRID.bounds), GRID, 1)
+
+
+class Cube(LazyCube):
+    def __init__(self, fn):
+        self.fn, self.node_id = fn, "n"
+        self.meta = CubeMeta(("y", "x"), {}, GRID)
+
+    def _compute(self, grid, ctx):
+        return self.fn(grid, ctx)
+
+
+def test_tile_array_round_trips_compressed_with_usage():
+    values = np.arange(100, dtype=np.float32).reshape(10, 10)
+    values[0, 0] = np.nan
+
+    def compute(grid, ctx):
+        ctx.usage.input_pixels += 7
+        return values
+    result = run_tile(Cube(compute), TASK, None, {})
+    np.testing.assert_array_equal(result.array(), values)
+    assert result.usage.tiles == 1 and result.usage.input_pixels == 7 and result.usage.cpu_seconds >= 0
+    assert len(result.payload) < values.nbytes
+    raise_for(result)        # no error: nothing raised
+
+
+def test_unreadable_asset_comes_back_as_a_value_and_is_re_raised_with_its_href():
+    def compute(grid, ctx):
+        raise UnreadableAssetError("/data/x.tif", "not a TIFF file")
+    result = run_tile(Cube(compute), TASK, None, {})
+    assert result.error == ("unreadable", "not a TIFF file", "/data/x.tif")
+    with pytest.raises(UnreadableAssetError) as err:
+        raise_for(result)
+    assert err.value.href == "/data/x.tif" and "/data/x.tif" in str(err.value)
+
+
+def test_errors_after_the_plan_are_run_errors():
+    def compute(grid, ctx):
+        raise UserError("node 'r', argument 'index': out of range")
+    with pytest.raises(RunError, match="tile \\(0, 0\\): node 'r'"):
+        raise_for(run_tile(Cube(compute), TASK, None, {}))
+
+
+def test_reason_is_the_last_python_exception_line_of_a_spark_failure():
+    text = ("An error occurred while calling z:org.apache.spark.api.python.PythonRDD.runJob.\n"
+            ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 3.0 failed\n"
+            "org.apache.spark.api.python.PythonException: Traceback (most recent call last):\n"
+            '  File "/x/worker.py", line 1, in main\n'
+            "KeyError: 'B04'\n"
+            "\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException(PythonRunner.scala:1)\n"
+            "MemoryError: cannot allocate 3.2 GiB\n"
+            "\tat java.base/java.lang.Thread.run(Thread.java:840)\n")
+    assert task_failure_reason(RuntimeError(text)) == "MemoryError: cannot allocate 3.2 GiB"
+    assert task_failure_reason(RuntimeError("plain")) == "plain"
