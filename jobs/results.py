@@ -27,7 +27,7 @@ from jobs.cube import CubeMeta
 from jobs.grid import TileGrid
 from jobs.plan import TileTask
 from sparkeo import storage
-from sparkeo.errors import RunError
+from sparkeo.errors import ConfigError, UserError
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 STAC_EXTENSIONS = [
@@ -60,7 +60,7 @@ def output_layout(meta: CubeMeta) -> tuple[tuple[str, ...] | None, tuple[str, ..
     """(time labels or None when t is reduced, band names) of a cube to be saved."""
     extra = [d for d in meta.dims if d not in ("t", "bands", "y", "x")]
     if extra or meta.dims[-2:] != ("y", "x"):
-        raise RunError(f"save_result: cannot write dimensions {meta.dims!r} as GeoTIFF (need t, bands, y, x)")
+        raise UserError(f"save_result: cannot write dimensions {meta.dims!r} as GeoTIFF (only t, bands, y, x)")
     times = tuple(str(t) for t in meta.labels["t"]) if "t" in meta.dims else None
     bands = tuple(str(b) for b in meta.labels["bands"]) if "bands" in meta.dims else ("band_1",)
     return times, bands
@@ -103,6 +103,9 @@ class ResultsWriter:
         self.times, self.bands = output_layout(meta)
         self.dtype, self.nodata = output_dtype(meta)
         self._local = not storage.is_s3(output)
+        if not self._local and not storage.split_s3(output)[1].strip("/"):
+            # Re-runs replace everything below the output prefix: never a whole bucket.
+            raise ConfigError("--output", output, "an S3 output needs a prefix, e.g. s3://bucket/jobs/<job_id>/")
         if self._local:
             parent = Path(output).resolve().parent
             parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +138,8 @@ class ResultsWriter:
         for ti, label in enumerate(self.times or (None,)):
             block = arr[ti]
             if self.dtype != "float32":
-                block = np.where(np.isnan(block), self.nodata, block).astype(self.dtype)
+                # resampled (bilinear...) values of integer bands round half up like GDAL's warper
+                block = np.where(np.isnan(block), self.nodata, np.floor(block + 0.5)).astype(self.dtype)
             self._datasets[label].write(block, window=win)
 
     def finish(self, metadata: Mapping[str, Any], time_range: tuple[str, str] | None) -> list[str]:

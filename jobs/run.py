@@ -87,6 +87,7 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     from jobs.evaluate import build
     from jobs.graph import ProcessGraph
     from jobs.load import CatalogSource, LoadedCollection
+    from jobs.results import output_layout
 
     graph = ProcessGraph.parse(graph_doc, source_name)
     options = {**dict(graph.job_options), **dict(job_options or {})}
@@ -99,6 +100,7 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     if save is not None and getattr(save, "format", "GTiff") != "GTiff":
         raise UserError(f"node {save.node_id!r}, argument 'format': only GTiff is written by sparkeo run "
                         f"(got {save.format!r})")
+    output_layout(output.meta)       # a cube GeoTIFF cannot hold fails here, before Spark
     leaves = tuple(n for n in walk(output) if isinstance(n, LoadedCollection))
     footprints = [fp for leaf in leaves for fp in leaf.footprints]
     plan = plan_tiles(output.meta.grid, int(options.get("tile_size", settings.tile_size)), footprints)

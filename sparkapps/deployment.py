@@ -152,6 +152,8 @@ def _convert(name: str, raw: Any, source: str):
         sub = str(key).replace("-", "_")
         if sub not in fields:
             raise ConfigError(f"{source}: {name}.{key}", value, f"unknown setting (known: {', '.join(sorted(fields))})")
+        if kind is OptionBounds and (not isinstance(value, (list, tuple)) or len(value) != 2):
+            raise ConfigError(f"{source}: {name}.{key}", value, "expected [minimum, maximum]")
         out[sub] = tuple(value) if kind is OptionBounds else value
     return kind(**out)
 
@@ -179,6 +181,14 @@ def check(s: DeploymentSettings, source: str = "deployment settings") -> None:
             (s.dynamic_min_executors, s.dynamic_initial_executors, s.dynamic_max_executors),
             "need 0 <= min <= initial <= max",
         )
+    for f in dataclasses.fields(OptionBounds):
+        low, high = getattr(s.bounds, f.name)
+        try:
+            ordered = memory_mib(low) <= memory_mib(high) if "memory" in f.name else int(low) <= int(high)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: bounds.{f.name}", [low, high], str(exc)) from None
+        if not ordered:
+            raise ConfigError(f"{source}: bounds.{f.name}", [low, high], "minimum above maximum")
     if not 1024 <= s.metrics_port <= 49151:
         raise ConfigError(f"{source}: metrics_port", s.metrics_port, "between 1024 and 49151 (the CRD's range)")
 

@@ -227,7 +227,12 @@ def delete(uri: str) -> None:
 
 
 def delete_prefix(uri: str, keep: frozenset[str] | set[str] = frozenset()) -> int:
-    """Delete every object below a folder or prefix except the URIs in ``keep``; returns how many."""
+    """Delete every object below a folder or prefix except the URIs in ``keep``; returns how many.
+
+    A whole bucket (``s3://bucket``) is refused: results always live below a prefix.
+    """
+    if is_s3(uri) and not split_s3(uri)[1].strip("/"):
+        raise StorageError(uri, "refusing to delete every object of a bucket: give a prefix below it")
     objects = [o for o in list_prefix(uri) if o.uri not in keep]
     if is_s3(uri):
         client = s3_client()

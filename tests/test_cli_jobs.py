@@ -147,3 +147,26 @@ def test_track_namespaces_default_one_or_all(env, k8s_api, registry):
     assert registry.get("j-there").status is JobState.QUEUED
     assert json.loads(sparkeo("track", "-n", "elsewhere", "--json").stdout)["transitions"] == {"queued->running": 1}
     assert json.loads(sparkeo("track", "--all-namespaces", "--json").stdout)["jobs"] == 2
+
+
+def test_track_exits_1_when_zookeeper_goes_away_mid_pass(private_zookeeper, k8s_api, monkeypatch):
+    from sparkapps.client import SparkAppsApi
+    from tracker.registry import JobRegistry
+
+    monkeypatch.setenv("SPARKEO_ZOOKEEPER", private_zookeeper.hosts)
+    monkeypatch.setenv("SPARKEO_ZOOKEEPER_ROOT", "/sparkeo")
+    with JobRegistry.connect(private_zookeeper.hosts) as reg:
+        reg.create(JobRecord(job_id="j-0", user="alice", status=JobState.QUEUED, created=T0))
+    real = SparkAppsApi.list_states
+
+    def list_then_outage(self, namespace, selector):  # the fault: ZooKeeper dies during the LIST
+        private_zookeeper.stop()
+        return real(self, namespace, selector)
+
+    monkeypatch.setattr(SparkAppsApi, "list_states", list_then_outage)
+    result = sparkeo("track")
+    assert result.exit_code == 1 and "ZooKeeper at" in result.output and "unavailable" in result.output
+    assert "Traceback" not in result.output
+    private_zookeeper.start()
+    with JobRegistry.connect(private_zookeeper.hosts) as reg:
+        assert reg.get("j-0").status is JobState.QUEUED and reg.read("j-0").version == 0

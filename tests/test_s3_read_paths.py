@@ -55,6 +55,7 @@ def test_four_read_paths_give_identical_results(spark, eodata, aws_env, s3fs_mou
     meta = json.loads(storage.read_text(bucket.uri("jobs/vsis3/job_metadata.json")))
     assert meta["skipped_assets"] == [] and meta["usage"]["tiles"] == 4
     objects = bucket.objects("jobs/vsis3/")
-    assert sorted(objects) == [f"jobs/vsis3/{n}" for n in ("collection.json", "job_metadata.json", "result.tif")]
+    assert sorted(objects) == [f"jobs/vsis3/{n}" for n in ("collection.json", "job_metadata.json", "result.json",
+                                                            "result.tif")]
     written = {key.rsplit("/", 1)[1]: obj["LastModified"] for key, obj in objects.items()}
     assert written["collection.json"] >= written["job_metadata.json"] >= written["result.tif"]

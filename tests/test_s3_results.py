@@ -17,7 +17,7 @@ from jobs.grid import TileGrid
 from jobs.plan import TileTask
 from jobs.results import ResultsWriter, invalidate
 from sparkeo import storage
-from sparkeo.errors import RunError, StorageError
+from sparkeo.errors import RunError, StorageError, UserError
 from tests.fixtures.fault_proxy import FaultPlan
 
 GRID = TileGrid("EPSG:32633", (10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0), (96, 128))
@@ -54,10 +54,13 @@ def writes(proxy) -> list[tuple[str, str]]:
 def test_results_go_to_s3_with_collection_json_last(s3, via_proxy):
     output = s3.uri("jobs/j1")
     files = write_results(output, ("2021-06-01", "2021-06-11"))
-    names = ["2021-06-01.tif", "2021-06-11.tif", "job_metadata.json", "collection.json"]
-    assert files == [f"{output}/{n}" for n in names]
+    assert files == [f"{output}/{n}" for n in ("2021-06-01.tif", "2021-06-11.tif", "job_metadata.json",
+                                                  "collection.json")]
+    # COGs, their STAC items, the metadata, and collection.json as the very last write.
+    names = ["2021-06-01.tif", "2021-06-11.tif", "2021-06-01.json", "2021-06-11.json", "job_metadata.json",
+             "collection.json"]
     order = [path.rsplit("/", 1)[-1] for method, path in writes(via_proxy) if method == "PUT"]
-    assert order == names  # one PUT each, collection.json the very last write
+    assert order == names
     doc = json.loads(storage.read_text(f"{output}/collection.json"))
     objects = s3.objects("jobs/j1/")
     for key, asset in doc["assets"].items():
@@ -65,6 +68,8 @@ def test_results_go_to_s3_with_collection_json_last(s3, via_proxy):
         body = storage.read_bytes(asset["href"])
         assert asset["file:size"] == len(body) == objects[f"jobs/j1/{key}.tif"]["Size"]
         assert asset["file:checksum"] == "1220" + hashlib.sha256(body).hexdigest()
+        item = json.loads(storage.read_text(f"{output}/{key}.json"))
+        assert item["assets"]["data"]["href"] == asset["href"]
     assert doc["links"][0] == {"rel": "self", "href": f"{output}/collection.json", "type": "application/json"}
     assert sorted(objects) == sorted(f"jobs/j1/{n}" for n in names)
 
@@ -81,8 +86,8 @@ def test_rerun_replaces_results_and_deletes_stale_objects_before_the_document(s3
     bulk_delete = [i for i, (m, p) in enumerate(log) if m == "POST" and p == f"/{s3.name}"]
     assert bulk_delete and bulk_delete[0] < len(log) - 1 and log[-1] == ("PUT", f"/{s3.name}/jobs/j2/collection.json")
     assert sorted(s3.objects("jobs/j2/")) == [f"jobs/j2/{n}" for n in
-                                              ("2021-07-01.tif", "2021-07-11.tif", "collection.json",
-                                               "job_metadata.json")]
+                                              ("2021-07-01.json", "2021-07-01.tif", "2021-07-11.json",
+                                               "2021-07-11.tif", "collection.json", "job_metadata.json")]
     doc = json.loads(storage.read_text(f"{output}/collection.json"))
     assert sorted(doc["assets"]) == ["2021-07-01", "2021-07-11"]
 
@@ -113,3 +118,10 @@ def test_large_cog_is_uploaded_multipart(s3, via_proxy, monkeypatch):
     doc = json.loads(storage.read_text(f"{output}/collection.json"))
     body = storage.read_bytes(f"{output}/2021-06-01.tif")
     assert doc["assets"]["2021-06-01"]["file:checksum"] == "1220" + hashlib.sha256(body).hexdigest()
+
+
+def test_bucket_root_output_is_refused_before_anything_is_written(s3):
+    with pytest.raises(UserError) as err:
+        write_results(f"s3://{s3.name}", ("2021-06-01",))
+    assert f"s3://{s3.name}" in str(err.value) and "needs a prefix" in str(err.value)
+    assert s3.objects() == {}

@@ -57,6 +57,9 @@ def test_defaults_without_a_file():
     ({"dynamic_min_executors": 5, "dynamic_max_executors": 2}, "dynamic_"),
     ({"metrics_port": 80}, "metrics_port"),
     ({"driver": "big"}, "driver"),
+    ({"bounds": {"executor_memory": "32g"}}, "bounds.executor_memory"),
+    ({"bounds": {"executor_memory": ["8g", "1g"]}}, "bounds.executor_memory"),
+    ({"bounds": {"max_executors": [1, "many"]}}, "bounds.max_executors"),
 ])
 def test_bad_settings_name_the_setting(data, where):
     with pytest.raises(ConfigError) as err:

@@ -64,6 +64,14 @@ def test_delete_and_delete_prefix_with_keep(root):
     assert storage.exists(storage.join(root, "other/z.tif"))
 
 
+def test_delete_prefix_refuses_a_whole_bucket(s3):
+    storage.write_bytes(s3.uri("keep/me.txt"), b"x")
+    with pytest.raises(StorageError) as err:
+        storage.delete_prefix(f"s3://{s3.name}/")
+    assert "refusing" in str(err.value) and f"s3://{s3.name}/" in str(err.value)
+    assert storage.exists(s3.uri("keep/me.txt"))
+
+
 def test_upload_and_download_roundtrip(root, tmp_path):
     src = tmp_path / "big.bin"
     data = os.urandom(3 * 1024 * 1024 + 17)

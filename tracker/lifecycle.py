@@ -12,6 +12,7 @@ import logging
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from sparkeo import storage
 from tracker.errors import JobExists, JobNotFound
 from tracker.record import JobRecord, utcnow
 from tracker.registry import JobRegistry
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 # job option (openEO "job_options") that caps a job's run time, in seconds
 MAX_DURATION_OPTION = "max_duration"
+SPEC_FILE = "job_spec.json"  # what sparkapps.submit writes beside the results
 
 
 def record_for(job: Any, namespace: str, now: datetime | None = None) -> JobRecord:
@@ -31,7 +33,7 @@ def record_for(job: Any, namespace: str, now: datetime | None = None) -> JobReco
     return JobRecord(
         job_id=job.job_id, user=job.user, status=JobState.CREATED, created=now or utcnow(),
         namespace=namespace, application=job.job_id, results=getattr(job, "output_uri", None),
-        spec=(spec.rstrip("/") + "/job_spec.json") if spec else None,
+        spec=storage.join(spec, SPEC_FILE) if spec else None,
         max_duration=float(max_duration) if isinstance(max_duration, (int, float)) else None,
     )
 

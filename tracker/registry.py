@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 from kazoo.client import KazooClient
 from kazoo.exceptions import (
     BadVersionError, ConnectionClosedError, ConnectionLoss, NoAuthError, NodeExistsError, NoNodeError,
-    OperationTimeoutError, SessionExpiredError,
+    OperationTimeoutError, SessionExpiredError, UnimplementedError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState
@@ -32,6 +32,7 @@ from tracker.errors import (
     CorruptRecord, JobExists, JobNotFound, RegistryConflict, RegistryDenied, RegistryError,
     RegistryUnavailable,
 )
+from tracker import multiread
 from tracker.record import JobRecord
 from tracker.states import JobState
 
@@ -72,6 +73,7 @@ class JobRegistry:
         self.hosts = hosts
         self.interrupted = False  # set when the session is suspended or lost (see _on_state)
         self._dirs: set[str] = set()
+        self._multiread: bool | None = None  # unknown until the server answered one
         client.add_listener(self._on_state)
 
     # ---- connection ------------------------------------------------------------------------
@@ -343,20 +345,40 @@ class JobRegistry:
                 children = self._wait(listing, self.user_dir(user, where == DONE))
             except NoNodeError:
                 continue
-            for job_id in children:
-                path = self.path_of(user, job_id, where == DONE)
-                gets.append((path, self.client.get_async(path)))
+            gets.extend(self.path_of(user, job_id, where == DONE) for job_id in children)
         records, corrupt = [], []
-        for path, result in gets:
-            try:
-                data, stat = self._wait(result, path)
-            except NoNodeError:  # moved to done or deleted since the listing: not ours to report
+        for path, outcome in zip(gets, self._get_many(gets)):
+            if isinstance(outcome, NoNodeError):  # moved to done or deleted since the listing
                 continue
+            if isinstance(outcome, Exception):
+                raise self._translate(outcome, path, None)
+            data, stat = outcome
             try:
                 records.append(Versioned(JobRecord.from_json(data, path), stat.version, where == DONE))
             except CorruptRecord as exc:
                 corrupt.append(exc)
         return records, corrupt
+
+    def _get_many(self, paths: list[str]) -> list:
+        """``(data, stat)`` or an exception per path: ``multiRead`` batches, else one get each."""
+        if self._multiread is not False:
+            batches = [paths[i:i + multiread.BATCH] for i in range(0, len(paths), multiread.BATCH)]
+            started = [multiread.multi_read_async(self.client, b) for b in batches]
+            try:
+                results = [r for result in started for r in self._wait(result, self.root)]
+                self._multiread = True
+                return results
+            except UnimplementedError:  # ZooKeeper before 3.6
+                log.info("ZooKeeper has no multiRead: reading records one by one")
+                self._multiread = False
+        started = [self.client.get_async(p) for p in paths]
+        out = []
+        for path, result in zip(paths, started):
+            try:
+                out.append(self._wait(result, path))
+            except NoNodeError as exc:
+                out.append(exc)
+        return out
 
     def read_ongoing(self, users: list[str] | None = None) -> tuple[list[Versioned], list[CorruptRecord]]:
         """Every ongoing record with its version, and the znodes that hold no readable record."""
