@@ -102,10 +102,27 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
                         f"(got {save.format!r})")
     output_layout(output.meta)       # a cube GeoTIFF cannot hold fails here, before Spark
     leaves = tuple(n for n in walk(output) if isinstance(n, LoadedCollection))
-    footprints = [fp for leaf in leaves for fp in leaf.footprints]
+    footprints = [fp for leaf in leaves for fp in footprints_in(leaf, output.meta.grid)]
     plan = plan_tiles(output.meta.grid, int(options.get("tile_size", settings.tile_size)), footprints)
     check_budget(plan, options)
     return Prepared(graph, built, plan, leaves, options, graph_sha256(graph))
+
+
+def footprints_in(leaf, grid) -> list:
+    """The leaf's item footprints in ``grid``'s CRS: resample_spatial may have reprojected the output."""
+    from dataclasses import replace
+
+    from jobs.processes.cubes import transform_bounds
+
+    if leaf.meta.grid is None or leaf.meta.grid.crs == grid.crs:
+        return leaf.footprints
+    out = []
+    for fp in leaf.footprints:
+        bounds = tuple(transform_bounds(fp.bounds, leaf.meta.grid.crs, grid.crs))
+        area = (bounds[2] - bounds[0]) * (bounds[3] - bounds[1])
+        native = (fp.bounds[2] - fp.bounds[0]) * (fp.bounds[3] - fp.bounds[1])
+        out.append(replace(fp, bounds=bounds, pixel_area=fp.pixel_area * area / native))
+    return out
 
 
 def walk(cube: LazyCube):
