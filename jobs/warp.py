@@ -46,8 +46,25 @@ def warp_scale(src: TileGrid, dst: TileGrid) -> tuple[float, float]:
     from rasterio.warp import transform_bounds
 
     left, bottom, right, top = transform_bounds(dst.crs, src.crs, *dst.bounds, densify_pts=21)
-    window = src.window_of((left, bottom, right, top))          # like GDAL: clipped to the source
-    return dst.width / max(window.width, 1), dst.height / max(window.height, 1)
+    inv = ~src.affine
+    c0, r0 = inv * (left, top)
+    c1, r1 = inv * (right, bottom)
+    (c0, c1), (r0, r1) = sorted((c0, c1)), sorted((r0, r1))
+    return _gdal_scale(dst.width, c0, c1, src.width), _gdal_scale(dst.height, r0, r1, src.height)
+
+
+def _gdal_scale(dst_size: int, lo: float, hi: float, src_size: int) -> float:
+    """GDAL's dfXScale (gdalwarpkernel.cpp): destination size over the source extent clipped to the
+    source (``dfSrcXSizeRaw``), a downsampling ratio within 0.05 of 1/n snapped to exactly 1/n."""
+    raw = min(src_size - int(max(0.0, lo)), hi - lo)
+    if raw <= 0:
+        return 1.0
+    scale = dst_size / raw
+    if scale < 1.0:
+        n = int(1.0 / scale + 0.5)
+        if abs(1.0 / scale - n) < 0.05:
+            scale = 1.0 / n
+    return scale
 
 
 def _reproject(values: np.ndarray, src: TileGrid, dst: TileGrid, resampling: str,

@@ -4,7 +4,6 @@ file's nodata as NaN, plus the comparisons the tests share.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import warnings
 from dataclasses import dataclass
@@ -90,17 +89,15 @@ def month_labels(first: str, last: str) -> list[str]:
     return out
 
 
-def assert_same(got: np.ndarray, expect: np.ndarray, tol: float = 1e-5, what: str = "") -> None:
-    """Identical NaN positions, some valid pixels, and max abs difference <= ``tol`` on the rest."""
+def assert_same(got: np.ndarray, expect: np.ndarray, tol: float = 1e-5, what: str = "", rtol: float = 0.0) -> None:
+    """Identical NaN positions, some valid pixels, and ``|got - expect| <= tol + rtol * |expect|`` on the rest."""
     assert got.shape == expect.shape, f"{what}: shape {got.shape} != {expect.shape}"
     nan_got, nan_expect = np.isnan(got), np.isnan(expect)
     assert (nan_got == nan_expect).all(), (f"{what}: NaN positions differ at {int((nan_got != nan_expect).sum())} "
                                            f"pixels (first {np.argwhere(nan_got != nan_expect)[:3].tolist()})")
     valid = ~nan_expect
     assert valid.any(), f"{what}: no valid pixel to compare"
-    diff = float(np.abs(got[valid] - expect[valid]).max())
-    assert diff <= tol, f"{what}: max abs diff {diff} > {tol}"
-
-
-def utc(date: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(date).replace(tzinfo=dt.timezone.utc)
+    excess = np.abs(got[valid] - expect[valid]) - rtol * np.abs(expect[valid])
+    worst = int(np.argmax(excess))
+    assert excess[worst] <= tol, (f"{what}: |{got[valid][worst]} - {expect[valid][worst]}| exceeds "
+                                  f"{tol} + {rtol} * |expect|")

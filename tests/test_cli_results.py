@@ -56,6 +56,13 @@ def test_json_and_download_check_sizes_and_checksums(results_location, tmp_path)
     assert out["total_size"] == sum(a["size"] for a in out["assets"])
 
 
+def test_location_may_name_the_document_itself(results_location):
+    result = invoke(storage.join(results_location, "collection.json"), "--json")
+    assert result.exit_code == 0, result.output
+    assert [a["href"] for a in json.loads(result.output)["assets"]] == [
+        storage.join(results_location, f"{label}.tif") for label in LABELS]
+
+
 def test_location_without_results_document_is_exit_2(s3):
     storage.write_bytes(s3.uri("jobs/partial/2021-06-01.tif"), b"half an upload")
     result = CliRunner().invoke(cli, ["results", s3.uri("jobs/partial")])
