@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from sparkeo import storage
+from sparkapps.submit import job_spec_location
 from tracker.errors import JobExists, JobNotFound
 from tracker.record import JobRecord, utcnow
 from tracker.registry import JobRegistry
@@ -22,18 +22,17 @@ log = logging.getLogger(__name__)
 
 # job option (openEO "job_options") that caps a job's run time, in seconds
 MAX_DURATION_OPTION = "max_duration"
-SPEC_FILE = "job_spec.json"  # what sparkapps.submit writes beside the results
 
 
 def record_for(job: Any, namespace: str, now: datetime | None = None) -> JobRecord:
     """A new ``created`` record for a ``sparkapps.manifest.JobSpec``-like job (URIs only, no graph)."""
     options: Mapping[str, Any] = getattr(job, "job_options", None) or {}
     max_duration = options.get(MAX_DURATION_OPTION)
-    spec = getattr(job, "output_uri", None)
+    output = getattr(job, "output_uri", None)
     return JobRecord(
         job_id=job.job_id, user=job.user, status=JobState.CREATED, created=now or utcnow(),
-        namespace=namespace, application=job.job_id, results=getattr(job, "output_uri", None),
-        spec=storage.join(spec, SPEC_FILE) if spec else None,
+        namespace=namespace, application=job.job_id, results=output,
+        spec=job_spec_location(output) if output else None,
         max_duration=float(max_duration) if isinstance(max_duration, (int, float)) else None,
     )
 
