@@ -19,7 +19,7 @@ JOB = JobSpec(job_id="j-life", user="alice", graph_uri="s3://b/jobs/j-life/proce
 def test_record_keeps_uris_and_limits_never_the_graph():
     rec = lifecycle.record_for(JOB, "eo", T0)
     assert (rec.status, rec.namespace, rec.app_name) == (JobState.CREATED, "eo", "j-life")
-    assert rec.results == "s3://b/jobs/j-life" and rec.spec == "s3://b/jobs/j-life/job_spec.json"
+    assert rec.results == "s3://b/jobs/j-life" and rec.spec == "s3://b/jobs/j-life.job/job_spec.json"
     assert rec.max_duration == 7200.0 and rec.created == T0
 
 
