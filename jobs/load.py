@@ -17,27 +17,34 @@ import numpy as np
 from jobs.cube import CubeMeta, LazyCube, TileContext
 from jobs.grid import Bounds, TileGrid
 from jobs.plan import ItemFootprint, TimeSlice, choose_grid, intersect, time_slices, union
-from jobs.processes.cubes import bbox_in_crs, transform_bounds
+from jobs.processes.cubes import bbox_in_crs, temporal_bounds, transform_bounds
 from jobs.read_errors import LoadError, UnreadableAssetError
 from layercatalog.errors import format_bbox, format_interval
 from layercatalog.model import BandInfo, CollectionInfo, ItemQuery, ItemRecord, PropertyFilter
 from sparkeo.errors import UserError
 
 DIM_TYPES = {"t": "temporal", "bands": "bands", "y": "spatial", "x": "spatial"}
+# resample_spatial methods that return source values (integer bands keep dtype and nodata)
+VALUE_PRESERVING = ("near", "mode", "min", "max", "med")
 
 
 class LoadedCollection(LazyCube):
     """The leaf cube of one ``load_collection``: dims (t, bands, y, x), float32 with NaN."""
 
     def __init__(self, node_id: str, collection: CollectionInfo, bands: tuple[BandInfo, ...],
-                 slices: tuple[TimeSlice, ...], grid: TileGrid, footprints: Mapping[str, Bounds]):
+                 slices: tuple[TimeSlice, ...], grid: TileGrid, footprints: Mapping[str, Bounds],
+                 resampling: str | None = None):
         self.node_id = node_id
+        self.resampling = resampling              # resample_spatial's method, pushed down (openEO name)
+        self._scales: dict[TileGrid, tuple[float, float]] = {}     # asset grid -> warp kernel scale
         self.collection = collection
         self.bands = bands
         self.slices = slices
         self.item_bounds = dict(footprints)       # item id -> bounds in grid CRS
         dtype, nodata = _passthrough_dtype(bands, slices)
         if collection.apply_scale:      # scaled values are computed values
+            dtype, nodata = "float32", math.nan
+        if resampling not in (None, *VALUE_PRESERVING):     # as resample_spatial: interpolated values
             dtype, nodata = "float32", math.nan
         self.meta = CubeMeta(
             dims=("t", "bands", "y", "x"),
@@ -59,6 +66,9 @@ class LoadedCollection(LazyCube):
                 continue
             a = assets[0]
             area = abs(a.transform[0] * a.transform[4] - a.transform[1] * a.transform[3])
+            if a.crs != self.meta.grid.crs:     # a native pixel's area in the grid CRS's units
+                native = TileGrid(a.crs, tuple(a.transform), tuple(a.shape)).bounds
+                area *= _area(_transform_bounds(native, self.meta.grid.crs, a.crs)) / _area(native)
             nbytes = sum(np.dtype(x.dtype or "float32").itemsize for x in assets)
             out.append(ItemFootprint(item.id, self.item_bounds[item.id], len(assets), area, nbytes))
         return out
@@ -66,7 +76,8 @@ class LoadedCollection(LazyCube):
     # --- push-down -----------------------------------------------------------------------------------
     def _narrowed(self, node_id: str, bands=None, slices=None, grid=None) -> "LoadedCollection":
         return LoadedCollection(node_id, self.collection, bands or self.bands,
-                                self.slices if slices is None else slices, grid or self.meta.grid, self.item_bounds)
+                                self.slices if slices is None else slices, grid or self.meta.grid, self.item_bounds,
+                                self.resampling)
 
     def select_bands(self, names: tuple[str, ...], node_id: str) -> "LoadedCollection | None":
         by_name = {b.name: b for b in self.bands}
@@ -86,10 +97,27 @@ class LoadedCollection(LazyCube):
             return None
         return self._narrowed(node_id, grid=grid)
 
-    # --- per tile --------------------------------------------------------------------------------------
-    def _compute(self, grid: TileGrid, ctx: TileContext) -> np.ndarray:
-        from jobs.read import read_band
+    def resample(self, grid: TileGrid, method: str, node_id: str) -> "LoadedCollection":
+        """Every asset read straight onto ``grid`` with ``method``: one warp from the files, not two."""
+        bounds = {item.id: _item_bounds(item, self.bands, grid.crs) for item in self.items}
+        return LoadedCollection(node_id, self.collection, self.bands, self.slices, grid, bounds, method)
 
+    # --- per tile --------------------------------------------------------------------------------------
+    def _warp_scale(self, asset) -> tuple[float, float] | None:
+        """GDAL's kernel scale of ``asset`` onto the whole grid (the same in every tile); None if aligned."""
+        from jobs.warp import warp_scale
+
+        source = TileGrid(asset.crs, tuple(asset.transform), tuple(asset.shape))
+        if source.aligned_with(self.meta.grid):
+            return None
+        if source not in self._scales:
+            self._scales[source] = warp_scale(source, self.meta.grid)
+        return self._scales[source]
+
+    def _compute(self, grid: TileGrid, ctx: TileContext) -> np.ndarray:
+        from jobs.read import OPENEO_RESAMPLING, read_band, resampling_override
+
+        override = ctx.job_options.get("resampling")
         out = np.full((len(self.slices), len(self.bands), *grid.shape), np.nan, dtype=np.float32)
         soft = bool(ctx.job_options.get("soft_errors", False))
         for ti, sl in enumerate(self.slices):
@@ -104,7 +132,10 @@ class LoadedCollection(LazyCube):
                     if asset.href in ctx.usage.skipped_assets:
                         continue
                     try:
-                        got = read_band(asset, grid, ctx.settings, apply_scale=self.collection.apply_scale)
+                        method = (OPENEO_RESAMPLING[self.resampling] if self.resampling
+                                  else resampling_override(override, band.name) if override else None)
+                        got = read_band(asset, grid, ctx.settings, apply_scale=self.collection.apply_scale,
+                                        resampling=method, scale=self._warp_scale(asset))
                     except UnreadableAssetError:
                         if not soft:
                             raise
@@ -209,18 +240,11 @@ def _bbox(node_id: str, extent, collection: CollectionInfo) -> tuple[float, floa
 
 
 def _interval(node_id: str, extent):
+    """The left-closed ``temporal_extent`` as aware UTC datetimes (checked like filter_temporal)."""
     if extent is None:
         return (None, None)
-    if isinstance(extent, str) or not isinstance(extent, Sequence) or len(extent) != 2:
-        raise LoadError(node_id, "temporal_extent", f"expected [start, end], got {extent!r}")
-    try:
-        start, end = (_instant(v) for v in extent)
-    except (TypeError, ValueError) as exc:
-        raise LoadError(node_id, "temporal_extent", str(exc)) from None
-    if start is not None and end is not None and end <= start:
-        raise LoadError(node_id, "temporal_extent",
-                          f"empty time range [{extent[0]}, {extent[1]}): the end must be after the start")
-    return (start, end)
+    start, end = temporal_bounds(extent, "temporal_extent")
+    return _instant(start), _instant(end)
 
 
 def _instant(value) -> dt.datetime | None:
@@ -262,6 +286,10 @@ def _plain_callback(value):
 # --- geometry ------------------------------------------------------------------------------------------
 def _transform_bounds(bounds: Bounds, dst_crs: str, src_crs: str) -> Bounds:
     return tuple(transform_bounds(tuple(bounds), src_crs, dst_crs))
+
+
+def _area(b: Bounds) -> float:
+    return (b[2] - b[0]) * (b[3] - b[1])
 
 
 def _item_bounds(item: ItemRecord, bands: Iterable[BandInfo], crs: str) -> Bounds:

@@ -5,6 +5,7 @@ odc-geo's ``geobox.py``). ``jobs.load`` feeds it footprints already transformed 
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
@@ -107,11 +108,20 @@ def union(bounds: Iterable[Bounds]) -> Bounds:
 
 
 # --- time slices ----------------------------------------------------------------------------------
+def acquisition_day(item: ItemRecord) -> dt.date:
+    """The item's solar day; a timestamp of exactly midnight UTC is a date without a time of day
+    (e.g. Landsat scene lists), whose solar shift would move it to the wrong day."""
+    t = item.datetime
+    if (t.hour, t.minute, t.second, t.microsecond) == (0, 0, 0, 0):
+        return t.date()
+    return item.solar_day
+
+
 def scene_key(item: ItemRecord) -> tuple:
     """Items sharing this key are processings of the same scene: only the newest one is kept."""
     p = item.properties
     tile = p.get("grid:code") or p.get("s2:mgrs_tile") or p.get("mgrs:tile") or tuple(round(v, 4) for v in item.bbox)
-    return (item.solar_day, p.get("platform"), tile)
+    return (acquisition_day(item), p.get("platform"), tile)
 
 
 def time_slices(items: Iterable[ItemRecord]) -> tuple[TimeSlice, ...]:
@@ -128,7 +138,7 @@ def time_slices(items: Iterable[ItemRecord]) -> tuple[TimeSlice, ...]:
             newest[key] = item
     days: dict[str, list[ItemRecord]] = {}
     for item in newest.values():
-        days.setdefault(item.solar_day.isoformat(), []).append(item)
+        days.setdefault(acquisition_day(item).isoformat(), []).append(item)
     return tuple(TimeSlice(day, tuple(sorted(days[day], key=lambda i: (i.datetime, i.id))))
                  for day in sorted(days))
 

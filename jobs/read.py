@@ -32,6 +32,26 @@ class BandRead:
     retries: int = 0
 
 
+# openEO resampling names (resample_spatial) -> rasterio's Resampling names
+OPENEO_RESAMPLING = {"near": "nearest", "nearest": "nearest", "bilinear": "bilinear", "cubic": "cubic",
+                     "cubicspline": "cubic_spline", "lanczos": "lanczos", "average": "average", "mode": "mode",
+                     "max": "max", "min": "min", "med": "med", "q1": "q1", "q3": "q3", "sum": "sum", "rms": "rms"}
+
+
+def resampling_override(option, band: str) -> str | None:
+    """The ``resampling`` job option for ``band``: one method for all bands, or band name -> method.
+
+    Raises ``ValueError`` for a method rasterio does not know.
+    """
+    method = option.get(band) if isinstance(option, dict) else option
+    if method is None:
+        return None
+    if method not in OPENEO_RESAMPLING:
+        raise ValueError(f"unknown resampling method {method!r} for band {band!r} "
+                         f"(one of {', '.join(sorted(OPENEO_RESAMPLING))})")
+    return OPENEO_RESAMPLING[method]
+
+
 def asset_grid(asset: AssetBand) -> TileGrid:
     return TileGrid(asset.crs, tuple(asset.transform), tuple(asset.shape))
 
@@ -47,14 +67,19 @@ def resampling_for(asset: AssetBand, source: TileGrid, target: TileGrid, overrid
 
 
 def read_band(asset: AssetBand, grid: TileGrid, settings, *, apply_scale: bool = False,
-              resampling: str | None = None, retries: int | None = None, retry_delay: float | None = None) -> BandRead:
-    """Read ``asset`` onto ``grid``; retry transient errors, raise ``UnreadableAssetError`` otherwise."""
+              resampling: str | None = None, retries: int | None = None, retry_delay: float | None = None,
+              scale: tuple[float, float] | None = None) -> BandRead:
+    """Read ``asset`` onto ``grid``; retry transient errors, raise ``UnreadableAssetError`` otherwise.
+
+    ``scale``: GDAL's XSCALE/YSCALE for warped reads (``jobs.warp.warp_scale`` of the asset onto the
+    whole output grid), so kernels do not change from tile to tile near an item's edge.
+    """
     retries = settings.read_retries if retries is None else retries
     delay = settings.read_retry_delay if retry_delay is None else retry_delay
     attempt = 0
     while True:
         try:
-            out = _read_once(asset, grid, settings, resampling)
+            out = _read_once(asset, grid, settings, resampling, scale)
             break
         except TransientReadError as exc:
             attempt += 1
@@ -67,7 +92,8 @@ def read_band(asset: AssetBand, grid: TileGrid, settings, *, apply_scale: bool =
     return BandRead(values, out.pixels, out.bytes, attempt)
 
 
-def _read_once(asset: AssetBand, grid: TileGrid, settings, resampling: str | None) -> BandRead:
+def _read_once(asset: AssetBand, grid: TileGrid, settings, resampling: str | None,
+               scale: tuple[float, float] | None = None) -> BandRead:
     import rasterio
     from rasterio.errors import RasterioError
 
@@ -81,7 +107,8 @@ def _read_once(asset: AssetBand, grid: TileGrid, settings, resampling: str | Non
             nodata = asset.nodata if asset.nodata is not None else src.nodatavals[asset.band_index - 1]
             if source.aligned_with(grid):
                 return _read_aligned(src, asset.band_index, source, grid, nodata)
-            return _read_warped(src, asset, source, grid, nodata, resampling_for(asset, source, grid, resampling))
+            return _read_warped(src, asset, source, grid, nodata, resampling_for(asset, source, grid, resampling),
+                                scale)
     except (UnreadableAssetError, TransientReadError):
         raise
     except (RasterioError, OSError) as exc:
@@ -116,7 +143,8 @@ def _read_aligned(src, band: int, source: TileGrid, grid: TileGrid, nodata) -> B
     return BandRead(out, arr.size, arr.nbytes)
 
 
-def _read_warped(src, asset: AssetBand, source: TileGrid, grid: TileGrid, nodata, resampling: str) -> BandRead:
+def _read_warped(src, asset: AssetBand, source: TileGrid, grid: TileGrid, nodata, resampling: str,
+                 scale: tuple[float, float] | None = None) -> BandRead:
     from rasterio.enums import Resampling
     from rasterio.warp import reproject, transform_bounds
     from rasterio.windows import Window as RioWindow
@@ -134,5 +162,6 @@ def _read_warped(src, asset: AssetBand, source: TileGrid, grid: TileGrid, nodata
     values = _to_float(arr, nodata)
     reproject(values, out, src_transform=src.window_transform(rio_win), src_crs=source.crs,
               src_nodata=np.nan, dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan,
-              resampling=Resampling[resampling])
+              resampling=Resampling[resampling],
+              **({"XSCALE": repr(scale[0]), "YSCALE": repr(scale[1])} if scale else {}))
     return BandRead(out, arr.size, arr.nbytes)

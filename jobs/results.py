@@ -238,12 +238,15 @@ class ResultsWriter:
             if epsg is None:
                 asset.pop("proj:code")
                 asset["proj:wkt2"] = grid.crs
-            if f.label is not None:
+            if f.label is not None and _is_date(f.label):
                 asset["datetime"] = _datetime(f.label)
-            elif time_range:
-                asset["start_datetime"], asset["end_datetime"] = _datetime(time_range[0]), _end_of(time_range[1])
+            else:
+                if f.label is not None:     # a period label ("2023-06", "2023-djf"): keep it, span the inputs
+                    asset["sparkeo:time_label"] = f.label
+                if time_range:
+                    asset["start_datetime"], asset["end_datetime"] = _datetime(time_range[0]), _end_of(time_range[1])
             assets[f.key] = asset
-        if self.times:
+        if self.times and all(_is_date(t) for t in self.times):
             interval = [_datetime(self.times[0]), _end_of(self.times[-1])]
         elif time_range:
             interval = [_datetime(time_range[0]), _end_of(time_range[1])]

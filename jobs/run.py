@@ -102,6 +102,8 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
                         f"(got {save.format!r})")
     output_layout(output.meta)       # a cube GeoTIFF cannot hold fails here, before Spark
     leaves = tuple(n for n in walk(output) if isinstance(n, LoadedCollection))
+    check_resampling(options.get("resampling"), [b.name for leaf in leaves for b in leaf.bands])
+    soft_error_fraction(options)     # a bad soft_errors value is the user's, whatever the data
     footprints = [fp for leaf in leaves for fp in footprints_in(leaf, output.meta.grid)]
     plan = plan_tiles(output.meta.grid, int(options.get("tile_size", settings.tile_size)), footprints)
     check_budget(plan, options)
@@ -123,6 +125,21 @@ def footprints_in(leaf, grid) -> list:
         native = (fp.bounds[2] - fp.bounds[0]) * (fp.bounds[3] - fp.bounds[1])
         out.append(replace(fp, bounds=bounds, pixel_area=fp.pixel_area * area / native))
     return out
+
+
+def check_resampling(option, bands) -> None:
+    """The ``resampling`` job option (a method, or band -> method) names known methods (ConfigError)."""
+    from jobs.read import resampling_override
+
+    if option is None:
+        return
+    if not isinstance(option, (str, dict)):
+        raise ConfigError("job option resampling", option, "expected a method name or an object band -> method")
+    for band in (option if isinstance(option, dict) else bands):
+        try:
+            resampling_override(option, band)
+        except ValueError as exc:
+            raise ConfigError("job option resampling", option, str(exc)) from None
 
 
 def walk(cube: LazyCube):

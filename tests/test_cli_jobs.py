@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from sparkapps.deployment import DeploymentSettings
 from sparkapps.manifest import JobSpec, render
+from sparkapps.submit import job_spec_location
 from sparkeo.cli.main import cli
 from tracker.record import JobRecord
 from tracker.states import JobState
@@ -116,7 +118,8 @@ def test_submit_and_cancel_write_through_the_registry(env, k8s_api, registry, tm
     assert result.exit_code == 0, result.output
     rec = registry.get("j-sub", "alice")
     assert rec.status is JobState.QUEUED and rec.results == str(out) and rec.namespace == "sparkeo"
-    assert rec.spec == str(out / "job_spec.json") and "add" not in rec.to_json().decode()  # no graph in ZK
+    assert rec.spec == job_spec_location(str(out)) and "add" not in rec.to_json().decode()  # no graph in ZK
+    assert json.loads(Path(rec.spec).read_text())["job_id"] == "j-sub"
     again = sparkeo("submit", str(graph), "--job-id", "j-sub", "--output", str(out))
     assert again.exit_code == 0 and registry.get("j-sub").status is JobState.QUEUED
     result = sparkeo("cancel", "j-sub")

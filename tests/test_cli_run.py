@@ -92,6 +92,13 @@ def test_validate_refuses_a_budget_with_the_estimate(sample_small, env):
     assert "655,360" in result.output and "max_input_bytes=1,000" in result.output
 
 
+@pytest.mark.parametrize("options,needle", [
+    ('{"resampling": {"B04": "fancy"}}', "'fancy'"), ('{"soft_errors": 2}', "soft_errors"), ("{oops", "not valid JSON")])
+def test_bad_job_options_exit_2(options, needle, sample_small, env):
+    result = CliRunner().invoke(cli, ["run", str(DEMO), "--catalog", sample_small, "--job-options", options], env=env)
+    assert result.exit_code == 2 and needle in result.output and "Traceback" not in result.output
+
+
 def _run(cmd, env, cwd):
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600)

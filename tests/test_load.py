@@ -103,3 +103,19 @@ def test_footprints_feed_the_planner(tmp_path):
     (fp,) = leaf([item("a", T0, a)], GRID).footprints
     assert fp.item_id == "a" and fp.bands == 1 and fp.pixel_area == pytest.approx(100.0)
     assert fp.bytes_per_pixel == 2 and fp.bounds == GRID.bounds
+
+
+def test_resampling_job_option_reaches_the_reader(tmp_path):
+    coarse = np.array([[10, 20], [30, 40]], dtype=np.uint16)
+    path = tmp_path / "coarse.tif"
+    transform = from_origin(500000.0, 5000100.0, 20.0, 20.0)
+    with rasterio.open(path, "w", driver="GTiff", width=2, height=2, count=1, dtype="uint16", crs=CRS,
+                       transform=transform, nodata=0) as ds:
+        ds.write(coarse, 1)
+    asset = AssetBand(str(path), 1, CRS, tuple(transform)[:6], (2, 2), nodata=0, dtype="uint16")
+    grid = TileGrid(CRS, (10.0, 0.0, 500000.0, 0.0, -10.0, 5000100.0), (4, 4))
+    cube = leaf([item("c", T0, asset)], grid)
+    near = cube.compute(grid, TileContext(settings=Settings(), job_options={"resampling": {"B04": "near"}}))
+    np.testing.assert_array_equal(near[0, 0], np.kron(coarse, np.ones((2, 2))))
+    smooth = cube.compute(grid, TileContext(settings=Settings()))           # continuous: bilinear
+    assert len(np.unique(smooth[0, 0])) > 4

@@ -91,3 +91,10 @@ def test_budget_caps_refuse_with_the_estimate():
         check_budget(plan, {"max_input_bytes": 199})
     assert err.value.exit_code == 2
     assert "200" in str(err.value) and "max_input_bytes=199" in str(err.value)
+
+
+def test_midnight_timestamps_are_dates_not_shifted_to_the_previous_solar_day():
+    # Landsat scene lists carry dates only (00:00 UTC); at 107 W the solar shift would say "the day before"
+    date_only = ItemRecord("LT5", "c", dt.datetime(2008, 4, 19, tzinfo=UTC), (-106.93, 40.28, -106.90, 40.30), {})
+    timed = ItemRecord("LT5b", "c", dt.datetime(2008, 4, 19, 3, 0, tzinfo=UTC), (-106.93, 40.28, -106.90, 40.30), {})
+    assert [s.label for s in time_slices([date_only, timed])] == ["2008-04-18", "2008-04-19"]

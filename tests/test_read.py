@@ -123,11 +123,11 @@ def test_transient_errors_are_retried_then_final(monkeypatch, ramp):
     real = read_mod._read_once
     calls = []
 
-    def flaky(asset, g, settings, resampling):
+    def flaky(asset, *args):
         calls.append(1)
         if len(calls) <= 2:
             raise TransientReadError(asset.href, "HTTP 503")
-        return real(asset, g, settings, resampling)
+        return real(asset, *args)
 
     monkeypatch.setattr(read_mod, "_read_once", flaky)
     got = read_band(a, grid, SETTINGS)
@@ -135,3 +135,18 @@ def test_transient_errors_are_retried_then_final(monkeypatch, ramp):
     calls.clear()
     with pytest.raises(UnreadableAssetError, match="after 1 retries"):
         read_band(a, grid, SETTINGS, retries=1)
+
+
+def test_resampling_override_per_band(tmp_path):
+    from jobs.read import resampling_override
+
+    assert resampling_override({"SCL": "near"}, "SCL") == "nearest"
+    assert resampling_override({"SCL": "near"}, "B04") is None
+    assert resampling_override("cubicspline", "B04") == "cubic_spline"
+    with pytest.raises(ValueError, match="'fancy'"):
+        resampling_override({"B04": "fancy"}, "B04")
+    arr = np.array([[0, 100], [100, 200]], dtype=np.uint16)
+    a = write_tif(tmp_path / "c.tif", arr, res=20.0, nodata=65535)
+    grid = TileGrid(CRS, (10.0, 0, 500000.0, 0, -10.0, 5000000.0), (4, 4))
+    got = read_band(a, grid, SETTINGS, resampling="nearest").values
+    np.testing.assert_array_equal(got, np.kron(arr, np.ones((2, 2))).astype(np.float32))

@@ -127,3 +127,16 @@ def test_output_dtype_rule(dtype, nodata, expect):
     got = output_dtype(cube(("y", "x"), {}, dtype=dtype, nodata=nodata))
     assert got[0] == expect[0]
     assert (math.isnan(got[1]) if expect[1] == "nan" else got[1] == expect[1])
+
+
+def test_period_labels_name_files_and_keep_valid_stac_times(tmp_path):
+    meta = cube(("t", "y", "x"), {"t": ("2023-06", "2023-07")})
+    w = ResultsWriter(str(tmp_path / "p"), meta, GRID)
+    fill(w, np.ones((2, 70, 90), np.float32), meta.dims)
+    w.finish({"job_id": "p"}, ("2023-06-03", "2023-07-28"))
+    doc = json.loads((tmp_path / "p" / "collection.json").read_text())
+    assert sorted(doc["assets"]) == ["2023-06", "2023-07"]
+    a = doc["assets"]["2023-06"]
+    assert "datetime" not in a and a["sparkeo:time_label"] == "2023-06" and a["href"] == "./2023-06.tif"
+    assert a["start_datetime"] == "2023-06-03T00:00:00Z"
+    assert doc["extent"]["temporal"]["interval"] == [["2023-06-03T00:00:00Z", "2023-07-28T23:59:59Z"]]

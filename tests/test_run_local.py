@@ -167,3 +167,23 @@ def test_results_load_again_as_a_collection(spark, settings, sample_small, tmp_p
         with rasterio.open(tmp_path / "second" / f"{items[0]['properties']['start_datetime'][:10]}.tif") as b:
             assert a.crs == b.crs and a.transform == b.transform
             np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_task_attempts_counts_failed_spark_attempts(spark):
+    from jobs.execute import task_attempts
+
+    sc = spark.sparkContext
+
+    def fail_on_one(x):
+        if x == 1:
+            raise ValueError("boom")
+        return x
+    sc.setJobGroup("sparkeo-test-attempts", "a failing task")
+    try:
+        with pytest.raises(Exception, match="boom"):
+            sc.parallelize([0, 1], 2).map(fail_on_one).collect()
+        sc.parallelize([0, 1], 2).collect()                      # a clean job in the same group
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)           # later tests run outside the group
+    assert task_attempts(sc, "sparkeo-test-attempts") == 1
+    assert task_attempts(sc, "sparkeo-no-such-group") == 0
