@@ -49,6 +49,7 @@ class OutputFile:
     label: str | None
     size: int
     checksum: str               # sha2-256 multihash, hex
+    media_type: str = COG_MEDIA_TYPE
 
 
 def invalidate(output: str) -> None:
@@ -98,8 +99,8 @@ def multihash_sha256(path: str) -> str:
 class ResultsWriter:
     """Receives tiles (``write_tile``) and publishes the results (``finish``); ``abort`` cleans up."""
 
-    def __init__(self, output: str, meta: CubeMeta, grid: TileGrid):
-        self.output, self.meta, self.grid = output, meta, grid
+    def __init__(self, output: str, meta: CubeMeta, grid: TileGrid, format: str = "GTiff"):
+        self.output, self.meta, self.grid, self.format = output, meta, grid, format
         self.times, self.bands = output_layout(meta)
         self.dtype, self.nodata = output_dtype(meta)
         self._local = not storage.is_s3(output)
@@ -114,6 +115,7 @@ class ResultsWriter:
             self.staging = Path(tempfile.mkdtemp(prefix="sparkeo-results-"))
         self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
         self._datasets = {label: self._open(label) for label in (self.times or (None,))}
+        self._media_types: dict[str, str] = {}
 
     def _open(self, label: str | None):
         import rasterio
@@ -147,6 +149,8 @@ class ResultsWriter:
         import rasterio.shutil
 
         files = []
+        if self.format == "netCDF":
+            files.append(self._finish_netcdf())
         for label, ds in self._datasets.items():
             ds.close()
             name = file_name(label)
@@ -167,7 +171,21 @@ class ResultsWriter:
             items.append(f"{f.key}.json")
             (self.staging / items[-1]).write_text(json.dumps(self.item_document(f, collection), indent=2))
         (self.staging / COLLECTION_FILE).write_text(json.dumps(collection, indent=2))
+        self._media_types = {f.name: f.media_type for f in files}
         return self._publish([f.name for f in files], items)
+
+    def _finish_netcdf(self) -> OutputFile:
+        """All labels in one netCDF file; the staged GeoTIFFs are dropped afterwards."""
+        from jobs.netcdf import NETCDF_MEDIA_TYPE, NETCDF_NAME, write_netcdf
+
+        for ds in self._datasets.values():
+            ds.close()
+        target = self.staging / NETCDF_NAME
+        write_netcdf(target, [(label, ds.name) for label, ds in self._datasets.items()], self.bands, self.grid,
+                     self.dtype, self.nodata)
+        self._datasets = {}
+        return OutputFile(Path(NETCDF_NAME).stem, NETCDF_NAME, None, target.stat().st_size,
+                          multihash_sha256(str(target)), NETCDF_MEDIA_TYPE)
 
     def abort(self) -> None:
         """Drop everything staged; the output location keeps no results document."""
@@ -199,9 +217,10 @@ class ResultsWriter:
             return [str(out / n) for n in shown]
         uris = [storage.join(self.output, n) for n in names]
         try:
+            types = {n: "application/json" if n.endswith(".json") else COG_MEDIA_TYPE for n in names}
+            types.update({n: self._media_types.get(n, types[n]) for n in cogs})
             for n, uri in zip(names[:-1], uris[:-1]):
-                storage.upload_file(str(self.staging / n), uri,
-                                    "application/json" if n.endswith(".json") else COG_MEDIA_TYPE)
+                storage.upload_file(str(self.staging / n), uri, types[n])
             # A re-run replaces the old results: objects this run did not write go before the
             # document appears, so collection.json never lists, or sits beside, stale files.
             storage.delete_prefix(self.output, keep=set(uris))
@@ -226,7 +245,7 @@ class ResultsWriter:
         assets = {}
         for f in files:
             asset = {
-                "href": href(f.name), "type": COG_MEDIA_TYPE, "roles": ["data"], "title": f.key,
+                "href": href(f.name), "type": f.media_type, "roles": ["data"], "title": f.key,
                 "file:size": f.size, "file:checksum": f.checksum,
                 "proj:code": grid.crs if epsg else None, "proj:epsg": epsg,
                 "proj:shape": list(grid.shape), "proj:transform": list(grid.transform),

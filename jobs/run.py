@@ -96,10 +96,6 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     output: LazyCube = built.output
     if output.meta.grid is None or "x" not in output.meta.dims:
         raise UserError("the graph's result has no spatial dimensions: nothing to write as GeoTIFF")
-    save = built.save
-    if save is not None and getattr(save, "format", "GTiff") != "GTiff":
-        raise UserError(f"node {save.node_id!r}, argument 'format': only GTiff is written by sparkeo run "
-                        f"(got {save.format!r})")
     output_layout(output.meta)       # a cube GeoTIFF cannot hold fails here, before Spark
     leaves = tuple(n for n in walk(output) if isinstance(n, LoadedCollection))
     check_resampling(options.get("resampling"), [b.name for leaf in leaves for b in leaf.bands])
@@ -202,7 +198,8 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
         # from Secret refs on a cluster; tasks also carry them inside ``settings``).
         spark = spark_session(master=settings.spark_master, app_name=f"sparkeo-{job_id}",
                               executor_env=settings.to_env())
-    writer = ResultsWriter(output, prep.built.output.meta, prep.plan.grid)
+    save_format = prep.built.save.format if prep.built.save is not None else "GTiff"
+    writer = ResultsWriter(output, prep.built.output.meta, prep.plan.grid, save_format)
     try:
         ran = execute(spark, prep.built.output, prep.plan.tasks, settings, task_options,
                       writer.write_tile, progress)
