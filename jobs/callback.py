@@ -10,6 +10,8 @@ process are located at the callback node, ``"parent_node/child_node"``.
 """
 from __future__ import annotations
 
+import functools
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -29,7 +31,14 @@ class Callback:
         return self.graph.path
 
     def __call__(self, **parameters: Any) -> Any:
+        chain = self._membership
+        if chain is not None:
+            return chain.evaluate(self.graph, parameters)
         return evaluate_callback(self.graph, parameters)
+
+    @functools.cached_property
+    def _membership(self) -> "MembershipChain | None":
+        return MembershipChain.of(self.graph)
 
     def single_process(self, parameter: str = "data") -> str | None:
         """The process id if the callback is one process applied to ``parameter`` with defaults (``median``)."""
@@ -54,6 +63,77 @@ def evaluate_callback(graph: ProcessGraph, parameters: Mapping[str, Any]) -> Any
         args = {name: resolve(value, results, parameters, node, name) for name, value in node.arguments.items()}
         results[node_id] = call_array_process(node, args)
     return results[graph.result_node]
+
+
+@dataclass(frozen=True)
+class MembershipChain:
+    """A callback whose result is an or-chain of ``eq(X, constant)`` on one operand ``X``
+    (e.g. "SCL is 0, 3, 8, 9 or 10"), evaluated as one ``np.isin`` instead of 2n-1 array passes.
+
+    Same values as the chain under openEO's three-valued logic: where ``X`` is no-data every ``eq``
+    is no-data and so is the ``or``; elsewhere the ``or`` is true iff ``X`` is one of the constants.
+    Only float pixel arrays take this path (the engine's arrays; a constant compares as ``X``'s dtype,
+    as ``np.equal`` does with a Python number); anything else evaluates the graph node by node.
+    """
+
+    operand: Any                     # FromNode or FromParameter: the X every eq compares
+    constants: tuple[float, ...]
+    chain: frozenset                 # ids of the or/eq nodes replaced by the isin
+
+    @classmethod
+    def of(cls, graph: ProcessGraph) -> "MembershipChain | None":
+        chain, leaves = set(), []
+
+        def visit(node_id: str) -> bool:
+            node = graph.nodes[node_id]
+            args = node.arguments
+            if node.process_id == "or" and set(args) == {"x", "y"}:
+                chain.add(node_id)
+                return all(isinstance(args[k], FromNode) and visit(args[k].node_id) for k in ("x", "y"))
+            if node.process_id == "eq" and set(args) <= {"x", "y", "delta", "case_sensitive"} \
+                    and args.get("delta") is None:
+                x, y = args.get("x"), args.get("y")
+                if isinstance(x, (FromNode, FromParameter)) and _plain_number(y):
+                    chain.add(node_id)
+                    leaves.append((x, y))
+                    return True
+            return False
+
+        if graph.result.process_id != "or" or not visit(graph.result_node):
+            return None
+        operands = {x for x, _ in leaves}
+        if len(operands) != 1:
+            return None
+        # nothing outside the chain may consume a chain node (its errors/values would be skipped)
+        for node_id, node in graph.nodes.items():
+            if node_id not in chain and any(isinstance(v, FromNode) and v.node_id in chain
+                                            for v in node.arguments.values()):
+                return None
+        return cls(operands.pop(), tuple(float(y) for _, y in leaves), frozenset(chain))
+
+    def evaluate(self, graph: ProcessGraph, parameters: Mapping[str, Any]) -> Any:
+        import numpy as np
+
+        from jobs.processes.elementwise import boolean_result, unwrap
+
+        results: dict[str, Any] = {}
+        for node_id in graph.order:
+            if node_id not in self.chain:
+                node = graph.nodes[node_id]
+                args = {name: resolve(v, results, parameters, node, name) for name, v in node.arguments.items()}
+                results[node_id] = call_array_process(node, args)
+        x, template = unwrap(resolve(self.operand, results, parameters, graph.result, "x"))
+        if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+            return evaluate_callback(graph, parameters)
+        constants = np.asarray(self.constants, dtype=x.dtype)
+        if not np.array_equal(constants.astype(np.float64), self.constants):   # not exact in X's dtype
+            return evaluate_callback(graph, parameters)
+        hit = np.isin(x, constants)
+        return boolean_result(hit, np.isnan(x), template)
+
+
+def _plain_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def resolve(value: Any, results: Mapping[str, Any], parameters: Mapping[str, Any], node: Node, argument: str) -> Any:

@@ -120,6 +120,9 @@ class LoadedCollection(LazyCube):
         override = ctx.job_options.get("resampling")
         out = np.full((len(self.slices), len(self.bands), *grid.shape), np.nan, dtype=np.float32)
         soft = bool(ctx.job_options.get("soft_errors", False))
+        # slots nothing was written to yet: the first item of a day is copied whole, later ones
+        # (same-day mosaic) only fill what is still missing
+        untouched = np.ones((len(self.slices), len(self.bands)), dtype=bool)
         for ti, sl in enumerate(self.slices):
             for item in sl.items:
                 if intersect(self.item_bounds[item.id], grid.bounds) is None:
@@ -127,7 +130,7 @@ class LoadedCollection(LazyCube):
                 for bi, band in enumerate(self.bands):
                     asset = item.assets.get(band.name)
                     slot = out[ti, bi]
-                    if asset is None or not np.isnan(slot).any():
+                    if asset is None or (not untouched[ti, bi] and not np.isnan(slot).any()):
                         continue
                     if asset.href in ctx.usage.skipped_assets:
                         continue
@@ -144,8 +147,11 @@ class LoadedCollection(LazyCube):
                     ctx.usage.input_pixels += got.pixels
                     ctx.usage.bytes_read += got.bytes
                     ctx.usage.read_retries += got.retries
-                    empty = np.isnan(slot)
-                    slot[empty] = got.values[empty]
+                    if untouched[ti, bi]:
+                        slot[...] = got.values
+                        untouched[ti, bi] = False
+                    else:
+                        np.copyto(slot, got.values, where=np.isnan(slot))
         return out
 
 

@@ -122,7 +122,7 @@ def _to_float(arr: np.ndarray, nodata) -> np.ndarray:
     """float32 copy with the band's nodata (and NaN) as NaN; 0 is data unless declared nodata."""
     out = arr.astype(np.float32)
     if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-        out[arr == nodata] = np.nan
+        np.putmask(out, arr == nodata, np.float32(np.nan))     # no boolean-index gather/scatter
     return out
 
 
@@ -133,13 +133,16 @@ def _read_aligned(src, band: int, source: TileGrid, grid: TileGrid, nodata) -> B
     col0 = int(round((grid.transform[2] - source.transform[2]) / rx))
     row0 = int(round((source.transform[5] - grid.transform[5]) / ry))
     h, w = grid.shape
-    out = np.full((h, w), np.nan, dtype=np.float32)
     r0, c0 = max(row0, 0), max(col0, 0)
     r1, c1 = min(row0 + h, source.height), min(col0 + w, source.width)
     if r1 <= r0 or c1 <= c0:
-        return BandRead(out, 0, 0)
+        return BandRead(np.full((h, w), np.nan, dtype=np.float32), 0, 0)
     arr = src.read(band, window=RioWindow(c0, r0, c1 - c0, r1 - r0))
-    out[r0 - row0:r1 - row0, c0 - col0:c1 - col0] = _to_float(arr, nodata)
+    values = _to_float(arr, nodata)
+    if values.shape == (h, w):          # the tile lies inside the asset: no padding copy
+        return BandRead(values, arr.size, arr.nbytes)
+    out = np.full((h, w), np.nan, dtype=np.float32)
+    out[r0 - row0:r1 - row0, c0 - col0:c1 - col0] = values
     return BandRead(out, arr.size, arr.nbytes)
 
 

@@ -125,15 +125,21 @@ def from_mapping(data: Mapping[str, Any], source: str = "deployment settings") -
     if not isinstance(data, Mapping):
         raise ConfigError(source, data, "expected a mapping of settings")
     values = {}
-    known = {f.name: f for f in dataclasses.fields(DeploymentSettings)}
+    known = {f.name for f in dataclasses.fields(DeploymentSettings)}
     for key, raw in data.items():
-        name = str(key).replace("-", "_")
-        if name not in known:
-            raise ConfigError(f"{source}: {key}", raw, f"unknown setting (known: {', '.join(sorted(known))})")
+        name = _setting_name(key, raw, known, f"{source}: {key}")
         values[name] = _convert(name, raw, source)
     settings = DeploymentSettings(**values)
     check(settings, source)
     return settings
+
+
+def _setting_name(key: Any, value: Any, known: set[str], where: str) -> str:
+    """A settings key as a field name (``-`` read as ``_``); a key no field has is a ``ConfigError`` at ``where``."""
+    name = str(key).replace("-", "_")
+    if name not in known:
+        raise ConfigError(where, value, f"unknown setting (known: {', '.join(sorted(known))})")
+    return name
 
 
 def _convert(name: str, raw: Any, source: str):
@@ -149,9 +155,7 @@ def _convert(name: str, raw: Any, source: str):
     fields = {f.name for f in dataclasses.fields(kind)}
     out = {}
     for key, value in raw.items():
-        sub = str(key).replace("-", "_")
-        if sub not in fields:
-            raise ConfigError(f"{source}: {name}.{key}", value, f"unknown setting (known: {', '.join(sorted(fields))})")
+        sub = _setting_name(key, value, fields, f"{source}: {name}.{key}")
         if kind is OptionBounds and (not isinstance(value, (list, tuple)) or len(value) != 2):
             raise ConfigError(f"{source}: {name}.{key}", value, "expected [minimum, maximum]")
         out[sub] = tuple(value) if kind is OptionBounds else value

@@ -82,3 +82,45 @@ def test_defaults_of_optional_parameters_are_filled_in():
     values = np.array([[1.0, np.nan], [3.0, np.nan], [np.nan, 5.0]], dtype=np.float32)
     got = _reducer(flat)(data=LabeledArray(values), context=None)
     np.testing.assert_allclose(got, [2.0, 5.0])
+
+
+FIVE_CLASSES = {
+    "scl": {"process_id": "array_element", "arguments": {"data": {"from_parameter": "data"}, "label": "SCL"}},
+    **{f"is{c}": {"process_id": "eq", "arguments": {"x": {"from_node": "scl"}, "y": c}} for c in (0, 3, 8, 9, 10)},
+    "o1": {"process_id": "or", "arguments": {"x": {"from_node": "is0"}, "y": {"from_node": "is3"}}},
+    "o2": {"process_id": "or", "arguments": {"x": {"from_node": "o1"}, "y": {"from_node": "is8"}}},
+    "o3": {"process_id": "or", "arguments": {"x": {"from_node": "o2"}, "y": {"from_node": "is9"}}},
+    "o4": {"process_id": "or", "arguments": {"x": {"from_node": "o3"}, "y": {"from_node": "is10"}}, "result": True},
+}
+
+
+@pytest.mark.parametrize("flat, constants", [(FIVE_CLASSES, (0, 3, 8, 9, 10)), (SCL_MASK, (3, 8))])
+@pytest.mark.parametrize("with_nodata", [False, True], ids=["complete", "nodata"])
+def test_or_chain_of_eq_runs_as_one_membership_test(flat, constants, with_nodata):
+    """The isin fast path gives what node-by-node evaluation gives: bool, or 1/0/NaN with no-data."""
+    rng = np.random.default_rng(7)
+    scl = rng.choice([0, 3, 4, 5, 8, 9, 10, 11], size=(4, 6, 7)).astype(np.float32)
+    if with_nodata:
+        scl[rng.random(scl.shape) < 0.2] = np.nan
+    data = LabeledArray(np.stack([rng.random(scl.shape, dtype=np.float32), scl]), ("B04", "SCL"))
+    callback = _reducer(flat)
+    assert callback._membership is not None and callback._membership.constants == constants
+    got = callback(data=data, context=None)
+    expected = evaluate_callback(callback.graph, {"data": data, "context": None})
+    assert got.dtype == expected.dtype == (np.float32 if with_nodata else bool)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("flat", [
+    {"a": {"process_id": "eq", "arguments": {"x": {"from_parameter": "data"}, "y": 3}},
+     "b": {"process_id": "eq", "arguments": {"x": {"from_parameter": "context"}, "y": 8}},
+     "o": {"process_id": "or", "arguments": {"x": {"from_node": "a"}, "y": {"from_node": "b"}}, "result": True}},
+    {"a": {"process_id": "eq", "arguments": {"x": {"from_parameter": "data"}, "y": 3, "delta": 1}},
+     "b": {"process_id": "eq", "arguments": {"x": {"from_parameter": "data"}, "y": 8}},
+     "o": {"process_id": "or", "arguments": {"x": {"from_node": "a"}, "y": {"from_node": "b"}}, "result": True}},
+    {"a": {"process_id": "eq", "arguments": {"x": {"from_parameter": "data"}, "y": 3}},
+     "b": {"process_id": "gt", "arguments": {"x": {"from_parameter": "data"}, "y": 8}},
+     "o": {"process_id": "or", "arguments": {"x": {"from_node": "a"}, "y": {"from_node": "b"}}, "result": True}},
+], ids=["two-operands", "delta", "not-eq"])
+def test_other_or_graphs_evaluate_node_by_node(flat):
+    assert _reducer(flat)._membership is None

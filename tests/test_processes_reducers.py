@@ -170,3 +170,37 @@ def test_count_with_a_callback_condition_over_a_stack(stack):
     got = Callback(graph)(data=LabeledArray(stack))
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(got, (stack > 0.3).sum(axis=0))
+
+
+@pytest.mark.parametrize("dates", [2, 3, 5, 12, 17, 32, 33])
+def test_sorting_network_median_and_quantiles_equal_numpy(dates):
+    """Stacks up to NETWORK_MAX dates sort by a sorting network (33: np.sort); infinities are values."""
+    rng = np.random.default_rng(dates)
+    values = rng.normal(0, 1, (dates, 30, 20)).astype(np.float32)
+    values[rng.random(values.shape) < 0.35] = np.nan
+    values[:, 0, :3] = np.nan                               # never observed
+    values[0, 1, :4] = np.inf                               # real infinities stay values
+    values[-1, 2, :4] = -np.inf
+    values[:, 3, :2] = 0.5                                  # ties
+    got = reducers.median(LabeledArray(values))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, _nan_reference(np.nanmedian, values).astype(np.float32))
+    probs = [0.1, 0.5, 0.9]
+    got_q = reducers.quantiles(LabeledArray(values), probabilities=probs)
+    with np.errstate(invalid="ignore"):
+        ref_q = _nan_reference(np.nanquantile, values.astype(np.float64), q=probs)
+    np.testing.assert_allclose(got_q, ref_q, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("n", range(1, 33))
+def test_sorting_network_sorts_every_zero_one_input(n):
+    """The 0-1 principle: a comparator network sorting all 0/1 inputs sorts every input (n <= 16
+    exhaustively, larger n on 4096 random 0/1 inputs)."""
+    if n <= 16:
+        inputs = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).T
+    else:
+        inputs = np.random.default_rng(n).integers(0, 2, (n, 4096))
+    rows = list(inputs.astype(np.int8))
+    for i, j in reducers.sorting_network(n):
+        rows[i], rows[j] = np.minimum(rows[i], rows[j]), np.maximum(rows[i], rows[j])
+    assert (np.diff(np.array(rows), axis=0) >= 0).all()

@@ -75,7 +75,8 @@ def test_track_pushes_its_figures_and_prometheus_scrapes_them(zookeeper, zk_root
     assert series[("sparkeo_tracker_jobs", (("state", "running"),))] == 2
 
     prometheus.scrape(ScrapeJob("pushgateway", [pushgateway.address], honor_labels=True))
-    found = prometheus.wait_for('sparkeo_tracker_jobs{job="sparkeo-tracker",state="running"}')
+    # Prometheus is shared by the session: an earlier push may be scraped already, so wait for this one's value
+    found = prometheus.wait_for('sparkeo_tracker_jobs{job="sparkeo-tracker",state="running"} == 2')
     assert found and float(found[0]["value"][1]) == 2
     for name in ("sparkeo_tracker_transitions", "sparkeo_tracker_errors", "sparkeo_tracker_pass_duration_seconds",
                  "sparkeo_tracker_apps_missing", "sparkeo_tracker_last_pass_timestamp_seconds"):

@@ -15,6 +15,7 @@ pixel's valid prefix: identical to ``np.nanmedian`` and 2-4x faster on (t, y, x)
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -83,11 +84,61 @@ def ProcessParameterInvalid(name: str, reason: str) -> ProcessError:  # noqa: N8
     return ProcessError("ProcessParameterInvalid", f"parameter {name!r}: {reason}")
 
 
+# Up to this many elements along axis 0, pixel stacks are sorted by a sorting network of whole-plane
+# np.minimum/np.maximum (contiguous, vectorised) instead of np.sort's per-pixel strided sorts:
+# 12 dates x 512 x 512 float32 sorts ~10x faster (bench/reducers.py).
+NETWORK_MAX = 32
+
+
+@functools.lru_cache(maxsize=None)
+def sorting_network(n: int) -> tuple[tuple[int, int], ...]:
+    """Batcher's odd-even merge sort comparators (i < j: min to i, max to j) for ``n`` elements.
+
+    Built for the next power of two; comparators reaching past ``n`` are dropped, which is exact
+    because the missing elements act as +inf padding at the end (they would never move).
+    """
+    pairs = []
+    p = 1
+    while p < n:
+        k = p
+        while k >= 1:
+            for j in range(k % p, n - k, 2 * k):
+                for i in range(min(k, n - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return tuple(pairs)
+
+
+def _network_sort(values: np.ndarray, nan: np.ndarray) -> np.ndarray:
+    """``values`` sorted along axis 0, NaN replaced by +inf (so they sort last), by a sorting network.
+
+    Positions below each pixel's non-NaN count hold exactly what ``np.sort`` puts there: the n
+    smallest of (valid values and +inf stand-ins) are the valid values, real +inf included.
+    """
+    work = np.where(nan, values.dtype.type(np.inf), values)
+    planes = list(work)
+    spare = np.empty_like(planes[0]) if planes else None
+    for i, j in sorting_network(len(planes)):
+        a, b = planes[i], planes[j]
+        np.minimum(a, b, out=spare)
+        np.maximum(a, b, out=b)
+        planes[i], spare = spare, a
+    return np.stack(planes)
+
+
 def _sorted(nums: _Numbers) -> tuple[np.ndarray, np.ndarray]:
-    """Values sorted along axis 0 with no-data (and NaN) last; count of non-NaN per pixel."""
-    ordered = np.sort(nums.values, axis=0)
-    present = len(ordered) - np.isnan(ordered).sum(axis=0)
-    return ordered, present
+    """Values sorted along axis 0 with no-data (and NaN) last; count of non-NaN per pixel.
+
+    Only positions below the count are meaningful (past it: NaN, or +inf from the network sort).
+    """
+    values = nums.values
+    nan = np.isnan(values)
+    present = len(values) - nan.sum(axis=0)
+    if values.ndim > 1 and 1 < len(values) <= NETWORK_MAX and values.dtype.kind == "f":
+        return _network_sort(values, nan), present
+    return np.sort(values, axis=0), present
 
 
 def _gather(sorted_values: np.ndarray, index: np.ndarray) -> np.ndarray:

@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import click
 
-from sparkeo.cli.options import deployment_opt, kubeconfig_opt, namespace_opt
-from sparkeo.cli.status import namespace_of
+from sparkeo.cli.options import cluster_opts, namespace_of
 
 
 @click.command("cancel")
 @click.argument("job_id")
-@namespace_opt
-@deployment_opt
-@kubeconfig_opt
+@cluster_opts
 @click.pass_context
 def cancel(ctx, job_id, namespace, deployment_config, kubeconfig):
     """Cancel JOB (exit 2 when it has no SparkApplication)."""

@@ -9,7 +9,8 @@ import json
 
 import click
 
-from sparkeo.cli.options import bbox_crs_opt, bbox_opt, caller_of, catalog_opt, json_opt, settings_of, time_opt
+from sparkeo.cli.options import (bbox_crs_opt, bbox_opt, caller_of, catalog_opt, json_opt, options, settings_of,
+                                 time_opt)
 
 
 def _catalog(ctx: click.Context, uri: str | None):
@@ -97,10 +98,9 @@ def describe(ctx, collection_id, catalog, as_json):
         click.echo(f"  {b.name}" + (f" ({names})" if names else "") + "  " + " ".join(e for e in extra if e))
 
 
-def _query_command(fn):
-    for option in reversed((catalog_opt, bbox_opt, bbox_crs_opt, time_opt, bands_opt, filter_opt, json_opt)):
-        fn = option(fn)
-    return click.argument("collection_id")(fn)
+# search and summary: a collection and the query options
+_query_command = options(click.argument("collection_id"), catalog_opt, bbox_opt, bbox_crs_opt, time_opt, bands_opt,
+                         filter_opt, json_opt)
 
 
 @catalog.command()

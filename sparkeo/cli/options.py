@@ -24,13 +24,6 @@ time_opt = click.option("--time", "time", default=None, metavar="START/END",
 json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 
 
-def settings_of(ctx: click.Context):
-    return ctx.find_root().obj["settings"]
-
-
-def caller_of(ctx: click.Context):
-    return ctx.find_root().obj["caller"]
-
 # Kubernetes commands (render, submit, status, list, cancel)
 deployment_opt = click.option(
     "--config", "deployment_config", default=None, metavar="DEPLOYMENT_YAML",
@@ -40,3 +33,36 @@ kubeconfig_opt = click.option("--kubeconfig", default=None, metavar="PATH",
                               help="kubeconfig file [KUBECONFIG, ~/.kube/config, else in-cluster].")
 namespace_opt = click.option("--namespace", "-n", "namespace", default=None,
                              help="Kubernetes namespace [SPARKEO_NAMESPACE, the deployment settings'].")
+
+
+def options(*decorators):
+    """One decorator applying ``decorators`` in the order given (the first is the first in ``--help``)."""
+    def apply(fn):
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+    return apply
+
+
+# What builds a job's SparkApplication (render, submit): the job, where it writes, and the deployment.
+job_spec_opts = options(job_id_opt, output_opt, catalog_opt, job_options_opt, deployment_opt, namespace_opt)
+# Which SparkApplications a command talks to (status, list, cancel): namespace (--namespace, else the
+# deployment settings') and cluster (--kubeconfig).
+cluster_opts = options(namespace_opt, deployment_opt, kubeconfig_opt)
+
+
+def settings_of(ctx: click.Context):
+    """The ``Settings`` the command group built once for this invocation."""
+    return ctx.find_root().obj["settings"]
+
+
+def caller_of(ctx: click.Context):
+    """The ``Caller`` (``--user``/``--groups``) the command group built once for this invocation."""
+    return ctx.find_root().obj["caller"]
+
+
+def namespace_of(namespace: str | None, deployment_config: str | None) -> str:
+    """``--namespace``, else the deployment settings' (which ``SPARKEO_NAMESPACE`` overrides)."""
+    from sparkapps import deployment
+
+    return namespace or deployment.load(deployment_config).namespace

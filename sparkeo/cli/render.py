@@ -10,8 +10,7 @@ from typing import Any
 
 import click
 
-from sparkeo.cli.options import (caller_of, catalog_opt, deployment_opt, job_id_opt, job_options_opt,
-                                 namespace_opt, output_opt, settings_of)
+from sparkeo.cli.options import caller_of, job_spec_opts, settings_of
 from sparkeo.cli.run import read_graph
 
 
@@ -60,12 +59,7 @@ def prepare_job(ctx, graph, catalog, output, job_id, job_options, deployment_con
 
 @click.command("render")
 @click.argument("graph")
-@job_id_opt
-@output_opt
-@catalog_opt
-@job_options_opt
-@deployment_opt
-@namespace_opt
+@job_spec_opts
 @click.pass_context
 def render(ctx, graph, job_id, output, catalog, job_options, deployment_config, namespace):
     """Print GRAPH's SparkApplication as YAML (validated against the CRD schema)."""

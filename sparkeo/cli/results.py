@@ -7,7 +7,6 @@ Downloads are checked against the assets' ``file:size`` and ``file:checksum``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, replace
@@ -66,23 +65,16 @@ def assets_of(doc: dict, doc_uri: str) -> list[ResultAsset]:
     return out
 
 
-def multihash_hex(path: str) -> str:
-    """sha2-256 multihash (``1220`` + digest) of a local file, as in ``file:checksum``."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return "1220" + h.hexdigest()
-
-
 def download_asset(asset: ResultAsset, target_dir: str) -> str:
     """Copy one asset into ``target_dir`` and check its size and checksum; returns the local path."""
+    from jobs.results import multihash_sha256  # the writer's checksum, so both sides agree by construction
+
     path = os.path.join(target_dir, os.path.basename(asset.href.rstrip("/")))
     storage.download(asset.href, path)
     size = os.path.getsize(path)
     if asset.size is not None and size != asset.size:
         raise RunError(f"{asset.href}: downloaded {size} bytes, the results document says {asset.size}")
-    if asset.checksum and multihash_hex(path) != asset.checksum.lower():
+    if asset.checksum and multihash_sha256(path) != asset.checksum.lower():
         raise RunError(f"{asset.href}: checksum mismatch after download (expected {asset.checksum})")
     return path
 

@@ -5,21 +5,12 @@ import json
 
 import click
 
-from sparkeo.cli.options import caller_of, deployment_opt, json_opt, kubeconfig_opt, namespace_opt
-
-
-def namespace_of(namespace: str | None, deployment_config: str | None) -> str:
-    """``--namespace``, else the deployment settings' (which ``SPARKEO_NAMESPACE`` overrides)."""
-    from sparkapps import deployment
-
-    return namespace or deployment.load(deployment_config).namespace
+from sparkeo.cli.options import caller_of, cluster_opts, json_opt, namespace_of
 
 
 @click.command("status")
 @click.argument("job_id")
-@namespace_opt
-@deployment_opt
-@kubeconfig_opt
+@cluster_opts
 @json_opt
 @click.pass_context
 def status(ctx, job_id, namespace, deployment_config, kubeconfig, as_json):
@@ -40,9 +31,7 @@ def status(ctx, job_id, namespace, deployment_config, kubeconfig, as_json):
 
 @click.command("list")
 @click.option("--all-users", is_flag=True, help="Every user's jobs, not just the caller's.")
-@namespace_opt
-@deployment_opt
-@kubeconfig_opt
+@cluster_opts
 @json_opt
 @click.pass_context
 def list_apps(ctx, all_users, namespace, deployment_config, kubeconfig, as_json):

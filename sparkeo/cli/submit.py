@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import click
 
-from sparkeo.cli.options import (catalog_opt, deployment_opt, job_id_opt, job_options_opt, kubeconfig_opt,
-                                 namespace_opt, output_opt)
+from sparkeo.cli.options import job_spec_opts, kubeconfig_opt
 from sparkeo.cli.render import prepare_job
 
 
 @click.command("submit")
 @click.argument("graph")
-@job_id_opt
-@output_opt
-@catalog_opt
-@job_options_opt
-@deployment_opt
-@namespace_opt
+@job_spec_opts
 @kubeconfig_opt
 @click.pass_context
 def submit(ctx, graph, job_id, output, catalog, job_options, deployment_config, namespace, kubeconfig):

@@ -21,6 +21,7 @@ import uuid
 from collections import deque
 from pathlib import Path
 
+from tests.fixtures.services import stop_process
 from tests.k8s_test_api.store import Store, now_iso
 
 log = logging.getLogger(__name__)
@@ -159,12 +160,7 @@ class LocalOperator:
             while proc.poll() is None:
                 if not self.store.exists(ns, name) or self._stop.is_set():
                     deleted = True
-                    proc.terminate()
-                    try:
-                        proc.wait(timeout=20)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                    stop_process(proc, timeout=20)
                     break
                 time.sleep(0.2)
         self.runs.append({"name": name, "command": cmd, "exit": proc.returncode, "deleted": deleted,

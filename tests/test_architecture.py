@@ -1,0 +1,201 @@
+"""Who may import whom (DESIGN.md, "The parts, and who may import whom"), checked on the source.
+
+Every module of the five packages is parsed with ``ast``. Every import counts: at module level or
+inside a function, under ``if TYPE_CHECKING``, absolute or relative, ``from sparkeo import cli``
+(a module imported by name), and ``importlib.import_module``/``__import__`` of a literal name (in a
+module that calls them, every string constant naming a module of the tree). The rules:
+
+- ``sparkeo`` (the ground floor, all but ``sparkeo.cli``) imports no domain package;
+- ``layercatalog`` imports no other domain package; ``sparkapps`` neither;
+- ``jobs`` imports ``layercatalog`` only, never ``sparkapps`` or ``tracker`` (a driver runs with
+  no Kubernetes and no ZooKeeper);
+- ``tracker`` imports ``sparkapps`` only;
+- nothing imports ``sparkeo.cli``: it is the one place that wires the packages together.
+
+The checker itself is tested on small trees written to ``tmp_path``, so it is known to fail when a
+rule is broken.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = "sparkeo.cli"
+GROUND = "sparkeo"
+# The domain packages each part may import besides the ground floor (DESIGN.md); sparkeo.cli may import all.
+MAY_IMPORT: dict[str, frozenset[str]] = {
+    GROUND: frozenset(),
+    "layercatalog": frozenset(),
+    "jobs": frozenset({"layercatalog"}),
+    "sparkapps": frozenset(),
+    "tracker": frozenset({"sparkapps"}),
+}
+DOMAIN = frozenset(MAY_IMPORT) - {GROUND}
+DYNAMIC_IMPORTERS = {"import_module", "__import__"}
+
+
+@dataclass(frozen=True)
+class Import:
+    """One module's import of another: where it stands, and the module imported."""
+
+    module: str
+    path: Path
+    line: int
+    target: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.module} imports {self.target}"
+
+
+def module_name(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def part_of(module: str) -> str:
+    """The part a module belongs to: ``sparkeo.cli`` or its top-level package."""
+    return CLI if module == CLI or module.startswith(CLI + ".") else module.split(".")[0]
+
+
+def _absolute(module: str, is_package: bool, level: int, name: str | None) -> str:
+    """The absolute module of a relative ``from`` import (``level`` dots, then ``name``)."""
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    base = package[:len(package) - (level - 1)] if level > 1 else package
+    return ".".join([*base, *([name] if name else [])])
+
+
+def imports_of(root: Path, path: Path, known: set[str]) -> list[Import]:
+    """Every import in one file (see the module docstring for what counts)."""
+    module = module_name(root, path)
+    tree = ast.parse(path.read_text(), str(path))
+    found: list[tuple[int, str]] = []
+    dynamic = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = _absolute(module, path.name == "__init__.py", node.level, node.module)
+            # ``from sparkeo import cli`` imports the module sparkeo.cli, not just an attribute of sparkeo
+            found += [(node.lineno, f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+                      for alias in node.names]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            dynamic = dynamic or name in DYNAMIC_IMPORTERS
+    if dynamic:  # import_module(name) with the name in a constant anywhere in the module
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                target = node.value.split(":")[0]
+                if target in known:
+                    found.append((node.lineno, target))
+    return [Import(module, path.relative_to(root), line, target) for line, target in found if target]
+
+
+def scan(root: Path) -> list[Import]:
+    """The imports of every module of the five packages below ``root``."""
+    paths = [p for package in MAY_IMPORT for p in sorted((root / package).rglob("*.py"))]
+    known = {module_name(root, p) for p in paths}
+    return [imp for p in paths for imp in imports_of(root, p, known)]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """An import against the rules, and the rule it breaks."""
+
+    imp: Import
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.imp} ({self.rule})"
+
+
+def violations(root: Path) -> list[Violation]:
+    """Every import below ``root`` that breaks a rule."""
+    out = []
+    for imp in scan(root):
+        source, target = part_of(imp.module), part_of(imp.target)
+        if target == CLI and source != CLI:
+            out.append(Violation(imp, f"nothing imports {CLI}"))
+        elif source != CLI and target in DOMAIN and target != source and target not in MAY_IMPORT[source]:
+            allowed = ", ".join(sorted(MAY_IMPORT[source])) or "no domain package"
+            out.append(Violation(imp, f"{source} may import {allowed}"))
+    return out
+
+
+# -- the rules on this repository ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def repo_violations() -> list[Violation]:
+    return violations(REPO)
+
+
+@pytest.mark.parametrize("part", sorted(MAY_IMPORT))
+def test_each_part_imports_only_what_the_design_allows(repo_violations, part):
+    assert [str(v) for v in repo_violations if part_of(v.imp.module) == part] == []
+
+
+def test_nothing_imports_the_cli(repo_violations):
+    assert [str(v) for v in repo_violations if part_of(v.imp.target) == CLI] == []
+
+
+def test_the_scan_sees_every_package_and_imports_inside_functions():
+    imports = scan(REPO)
+    assert {part_of(i.module) for i in imports} == set(MAY_IMPORT) | {CLI}
+    # sparkeo/cli/render.py imports jobs and sparkapps inside prepare_job and render only
+    render = {i.target for i in imports if i.module == "sparkeo.cli.render"}
+    assert {"jobs.graph", "sparkapps.manifest", "sparkapps.validate"} <= render
+
+
+# -- the checker fails when a rule is broken -------------------------------------------------------------
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Empty packages for every part, plus ``files`` (path -> source)."""
+    for package in [*MAY_IMPORT, "sparkeo/cli", "jobs/processes"]:
+        (root / package).mkdir(parents=True, exist_ok=True)
+        (root / package / "__init__.py").write_text("")
+    for name in ("sparkapps/client.py", "tracker/registry.py", "layercatalog/model.py", "sparkeo/storage.py",
+                 "sparkeo/cli/main.py", "jobs/grid.py"):
+        (root / name).write_text('"""stub"""\n')
+    for name, source in files.items():
+        (root / name).write_text(source)
+    return root
+
+
+ALLOWED_TREE = {
+    "jobs/plan.py": "from layercatalog.model import X\nfrom sparkeo import storage\nfrom . import grid\n",
+    "tracker/track.py": "def f():\n    from sparkapps import client\n",
+    "sparkeo/cli/run.py": "def run():\n    import jobs.grid, tracker.registry, layercatalog.model\n"
+                          "    from sparkeo.cli import main\n",
+    "layercatalog/catalog.py": "import sparkeo.storage\nfrom .model import X\n",
+}
+
+
+def test_a_tree_that_keeps_the_rules_has_no_violations(tmp_path):
+    assert violations(write_tree(tmp_path, ALLOWED_TREE)) == []
+
+
+@pytest.mark.parametrize("name, source, expected", [
+    ("jobs/run.py", "def submit():\n    import sparkapps.client\n", "jobs.run imports sparkapps.client"),
+    ("jobs/processes/x.py", "from ...tracker import registry\n", "jobs.processes.x imports tracker.registry"),
+    ("jobs/typing_only.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from tracker.registry import R\n",
+     "jobs.typing_only imports tracker.registry"),
+    ("jobs/lazy.py", "import importlib\nMODS = ('tracker.registry',)\nfor m in MODS:\n    importlib.import_module(m)\n",
+     "jobs.lazy imports tracker.registry"),
+    ("sparkeo/settings.py", "class S:\n    def load(self):\n        from layercatalog import model\n",
+     "sparkeo.settings imports layercatalog.model"),
+    ("layercatalog/items.py", "from jobs.grid import TileGrid\n", "layercatalog.items imports jobs.grid"),
+    ("sparkapps/submit.py", "import tracker.registry as r\n", "sparkapps.submit imports tracker.registry"),
+    ("tracker/lifecycle.py", "from jobs import grid\n", "tracker.lifecycle imports jobs.grid"),
+    ("tracker/metrics.py", "from sparkeo import cli\n", "tracker.metrics imports sparkeo.cli"),
+    ("sparkeo/logs.py", "from .cli.main import cli\n", "sparkeo.logs imports sparkeo.cli.main"),
+], ids=["jobs-sparkapps-in-function", "jobs-tracker-relative", "jobs-tracker-type-checking",
+        "jobs-tracker-import-module", "ground-floor-layercatalog", "layercatalog-jobs", "sparkapps-tracker",
+        "tracker-jobs", "tracker-cli-by-name", "ground-floor-cli-relative"])
+def test_a_broken_rule_is_reported_with_its_place(tmp_path, name, source, expected):
+    found = [str(v) for v in violations(write_tree(tmp_path, {**ALLOWED_TREE, name: source}))]
+    assert len(found) == 1 and expected in found[0], found
+    assert found[0].startswith(f"{name}:")
