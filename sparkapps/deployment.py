@@ -89,6 +89,7 @@ class DeploymentSettings:
     monitoring: bool = True
     jmx_exporter_jar: str = "/opt/spark/jars/jmx_prometheus_javaagent.jar"
     metrics_port: int = 8090
+    job_metrics_port: int | None = 8091     # sparkeo_job_* series served by the driver; None: off
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     # CRD file to validate manifests against; None: the CRD schema shipped with sparkeo (operator 2.x)
     crd: str | None = None

@@ -38,6 +38,7 @@ class JobSpec:
     groups: tuple[str, ...] = ()
     catalog_uri: str | None = None
     job_options: Mapping[str, Any] = field(default_factory=dict)
+    submitted_at: str | None = None     # ISO 8601; the driver reports queue time from it
 
     def __post_init__(self):
         names.check_job_id(self.job_id)
@@ -52,6 +53,7 @@ class JobSpec:
             "output": self.output_uri,
             "catalog": self.catalog_uri,
             "job_options": dict(self.job_options),
+            "submitted_at": self.submitted_at,
         }
 
 
@@ -119,6 +121,8 @@ def _arguments(job: JobSpec, d: DeploymentSettings, engine_options: Mapping[str,
         args += ["--catalog", catalog]
     if engine_options:
         args += ["--job-options", json.dumps(dict(engine_options), sort_keys=True, separators=(",", ":"))]
+    if job.submitted_at:
+        args += ["--submitted-at", job.submitted_at]
     args += ["--user", job.user]
     if job.groups:
         args += ["--groups", ",".join(sorted(job.groups))]
@@ -184,6 +188,11 @@ def _volume_mounts(d: DeploymentSettings) -> list[dict[str, Any]]:
 def _driver(d: DeploymentSettings, labels: Mapping[str, str]) -> dict[str, Any]:
     pod = _pod(d.driver, d, labels)
     pod["serviceAccount"] = d.service_account
+    if d.job_metrics_port:
+        # The driver serves sparkeo_job_* progress series there (jobs/metrics.py), beside the JMX exporter's
+        # port. No `ports` entry: operator 1.3.x CRDs do not know driver.ports and would prune it, and
+        # Prometheus scrapes an undeclared container port just the same.
+        pod.setdefault("env", []).append({"name": "SPARKEO_METRICS_PORT", "value": str(d.job_metrics_port)})
     return pod
 
 

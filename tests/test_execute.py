@@ -67,3 +67,30 @@ def test_reason_is_the_last_python_exception_line_of_a_spark_failure():
             "\tat java.base/java.lang.Thread.run(Thread.java:840)\n")
     assert task_failure_reason(RuntimeError(text)) == "MemoryError: cannot allocate 3.2 GiB"
     assert task_failure_reason(RuntimeError("plain")) == "plain"
+
+
+@pytest.mark.parametrize("tiles, parallelism, sizes", [
+    (16, 2, [8, 8]),                # one task per core
+    (16, 1, [8, 8]),                # ... holding at most MAX_TILES_PER_TASK tiles
+    (3, 2, [2, 1]),
+    (1, 4, [1]),                    # never an empty group
+    (100, 2, None),                 # at most MAX_TILES_PER_TASK each
+    (0, 2, []),
+])
+def test_tiles_are_grouped_into_contiguous_tasks(tiles, parallelism, sizes):
+    from jobs.execute import GROUPS_PER_CORE, MAX_TILES_PER_TASK, tile_groups
+
+    tasks = [f"tile-{i}" for i in range(tiles)]
+    groups = tile_groups(tasks, parallelism)
+    assert [t for g in groups for t in g] == tasks            # every tile once, in order
+    assert all(0 < len(g) <= MAX_TILES_PER_TASK for g in groups)
+    if sizes is not None:
+        assert [len(g) for g in groups] == sizes
+    assert len(groups) == min(tiles, max(GROUPS_PER_CORE * parallelism, -(-tiles // MAX_TILES_PER_TASK)))
+
+
+def test_uncompressed_payload_round_trips():
+    values = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    result = run_tile(Cube(lambda grid, ctx: values), TASK, None, {}, compress=False)
+    assert not result.compressed and len(result.payload) == values.nbytes
+    np.testing.assert_array_equal(result.array(), values)

@@ -150,3 +150,22 @@ def test_resampling_override_per_band(tmp_path):
     grid = TileGrid(CRS, (10.0, 0, 500000.0, 0, -10.0, 5000000.0), (4, 4))
     got = read_band(a, grid, SETTINGS, resampling="nearest").values
     np.testing.assert_array_equal(got, np.kron(arr, np.ones((2, 2))).astype(np.float32))
+
+
+def test_keep_open_reads_the_same_values_opening_each_asset_once(ramp, tmp_path, monkeypatch):
+    arr, a = ramp
+    grids = [TileGrid(CRS, (10.0, 0, 500000.0 + 100 * i, 0, -10.0, 5000000.0), (20, 10)) for i in range(4)]
+    expected = [read_band(a, g, SETTINGS).values for g in grids]
+    opened = []
+    real_open = rasterio.open
+    monkeypatch.setattr(rasterio, "open", lambda href, *args, **kw: opened.append(href) or real_open(href, *args, **kw))
+    with read_mod.keep_open():
+        got = [read_band(a, g, SETTINGS).values for g in grids]
+        kept = list(read_mod._OPEN.values())
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)
+    assert opened == [a.href] and len(kept) == 1 and kept[0].closed
+    assert read_mod._OPEN is None                          # outside the block: open per read again
+    missing = AssetBand(str(tmp_path / "gone.tif"), 1, CRS, a.transform, a.shape)
+    with read_mod.keep_open(), pytest.raises(UnreadableAssetError, match="gone.tif"):
+        read_band(missing, grids[0], SETTINGS)

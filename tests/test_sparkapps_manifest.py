@@ -149,3 +149,21 @@ def test_job_spec_checks_the_job_id():
 
     with pytest.raises(InvalidJobId):
         JobSpec(job_id="Bad_Id", user="u", graph_uri="g", output_uri="o")
+
+
+def test_driver_serves_job_progress_metrics_and_knows_its_submit_time():
+    import dataclasses
+
+    from jobs.main import parse_args
+
+    job = dataclasses.replace(JOB, submitted_at="2026-11-23T05:00:00Z")
+    spec = render(job, DeploymentSettings())["spec"]
+    driver_env = {e["name"]: e.get("value") for e in spec["driver"]["env"]}
+    assert driver_env["SPARKEO_METRICS_PORT"] == "8091"
+    assert "SPARKEO_METRICS_PORT" not in {e["name"] for e in spec["executor"].get("env", [])}
+    # the rendered arguments are exactly what the driver entry point parses
+    args = parse_args(spec["arguments"])
+    assert args.submitted_at == 1795410000.0 and args.job_id == "j-ndvi-1"
+    off = render(JOB, DeploymentSettings(job_metrics_port=None))["spec"]
+    assert "SPARKEO_METRICS_PORT" not in {e["name"] for e in off["driver"].get("env", [])}
+    assert "--submitted-at" not in off["arguments"]

@@ -61,7 +61,9 @@ def mask(ctx, node_id, data: LazyCube, mask: LazyCube, replacement=None):
 
     def apply_mask(d: np.ndarray, m: np.ndarray) -> np.ndarray:
         m = put(m)
-        hit = np.nan_to_num(m, nan=0.0) != 0
+        hit = m != 0
+        if m.dtype.kind == "f":
+            hit &= ~np.isnan(m)             # a no-data mask pixel keeps the value (NaN != 0 is true)
         return np.where(hit, value, d)
 
     meta = data.meta
@@ -85,7 +87,8 @@ def ndvi(ctx, node_id, data: LazyCube, nir="nir", red="red", target_band=None):
     normalized_difference = lookup("normalized_difference").fn
 
     def compute(a: np.ndarray) -> np.ndarray:
-        nd = as_float(normalized_difference(x=np.take(a, i_nir, axis=axis), y=np.take(a, i_red, axis=axis)))
+        band = (slice(None),) * axis         # views of the two bands, not copies (np.take)
+        nd = as_float(normalized_difference(x=a[band + (i_nir,)], y=a[band + (i_red,)]))
         if target_band is None:
             return nd
         return np.concatenate([a, np.expand_dims(nd, axis)], axis=axis)

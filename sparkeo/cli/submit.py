@@ -2,6 +2,9 @@
 print the job id. Submitting the same ``--job-id`` again creates nothing and prints the same id."""
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime, timezone
+
 import click
 
 from sparkeo.cli.options import job_spec_opts, kubeconfig_opt
@@ -22,6 +25,8 @@ def submit(ctx, graph, job_id, output, catalog, job_options, deployment_config, 
 
     prep = prepare_job(ctx, graph, catalog, output, job_id, job_options, deployment_config, namespace,
                        dry_run=True)
+    submitted_at = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    prep = dataclasses.replace(prep, job=dataclasses.replace(prep.job, submitted_at=submitted_at))
     api = client.connect(kubeconfig)
     # The job registry (tracker) when ZooKeeper is configured: record first, queued once created.
     registry = open_registry(ctx, required=False)
