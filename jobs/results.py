@@ -155,8 +155,10 @@ class ResultsWriter:
             ds.close()
             name = file_name(label)
             target = self.staging / name
-            # the tiles are all in: every core is free for the deflate of the COG's blocks
-            rasterio.shutil.copy(ds.name, target, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=512,
+            # the tiles are all in: every core is free for the deflate of the COG's blocks. This copy
+            # is the job's serial tail: deflate level 1 took ~35 % less time than the default 6 for
+            # under 1 % larger float32 files (bench/composite.py, 2048 px).
+            rasterio.shutil.copy(ds.name, target, driver="COG", COMPRESS="DEFLATE", LEVEL=1, BLOCKSIZE=512,
                                  OVERVIEW_RESAMPLING=self._overview_resampling(), BIGTIFF="IF_SAFER",
                                  NUM_THREADS="ALL_CPUS")
             files.append(OutputFile(Path(name).stem, name, label, target.stat().st_size,

@@ -12,6 +12,8 @@ from typing import Mapping
 
 # Two dot-separated parts: the operator's JMX-exporter rules read them as app_namespace and app_id
 # (``metrics<name=(\S+)\.(\S+)\.…``); with one part no Spark MBean matches any rule (tests/test_dashboards.py).
+LOG4J2_PROPERTIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
+
 METRICS_NAMESPACE = "sparkeo.job"
 
 METRICS_CONF = {
@@ -52,7 +54,9 @@ def spark_session(master: str | None = None, app_name: str = "sparkeo",
     builder = SparkSession.builder.appName(app_name)
     if master and not os.environ.get("SPARKEO_UNDER_SPARK_SUBMIT"):
         builder = builder.master(master)
-    for key, value in {**BASE_CONF, **METRICS_CONF, **(conf or {})}.items():
+    log_conf = f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}"
+    java_opts = {"spark.driver.extraJavaOptions": log_conf}
+    for key, value in {**BASE_CONF, **METRICS_CONF, **java_opts, **(conf or {})}.items():
         builder = builder.config(key, value)
     for key, value in (executor_env or {}).items():
         builder = builder.config(f"spark.executorEnv.{key}", value)

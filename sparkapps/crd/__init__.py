@@ -1,0 +1,1 @@
+"""The SparkApplication CRD schema shipped with sparkeo (package data)."""
