@@ -118,7 +118,9 @@ class LoadedCollection(LazyCube):
         from jobs.read import OPENEO_RESAMPLING, read_band, resampling_override
 
         override = ctx.job_options.get("resampling")
-        out = np.full((len(self.slices), len(self.bands), *grid.shape), np.nan, dtype=np.float32)
+        # no NaN fill up front: every slot is either copied whole from its first read or, if nothing
+        # was read into it, filled with NaN at the end (one pass over the stack less per tile)
+        out = np.empty((len(self.slices), len(self.bands), *grid.shape), dtype=np.float32)
         soft = bool(ctx.job_options.get("soft_errors", False))
         # slots nothing was written to yet: the first item of a day is copied whole, later ones
         # (same-day mosaic) only fill what is still missing
@@ -152,6 +154,7 @@ class LoadedCollection(LazyCube):
                         untouched[ti, bi] = False
                     else:
                         np.copyto(slot, got.values, where=np.isnan(slot))
+        out[untouched] = np.nan
         return out
 
 
