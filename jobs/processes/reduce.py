@@ -46,9 +46,19 @@ def probe(meta: CubeMeta, fn: Callable[[np.ndarray], Any], argument: str) -> np.
         raise ProcessGraphError(None, argument, f"the callback fails: {str(e) or repr(e)}") from None
 
 
-def _non_spatial(meta: CubeMeta, dim: str, process_id: str) -> None:
+def _along(meta: CubeMeta, dim: str, process_id: str) -> tuple[int, tuple]:
+    """(axis, labels) of the non-spatial dimension a callback runs along; errors name the argument."""
+    require_dimension(meta, dim)
     if meta.dim_types.get(dim) == "spatial" or dim in ("x", "y"):
         raise ProcessGraphError(None, "dimension", f"{process_id} over the spatial dimension {dim!r} is not supported")
+    return meta.axis(dim), tuple(meta.labels[dim])
+
+
+def _call_along(callback: Callback, a: np.ndarray, axis: int, labels: tuple, context) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``callback(data=LabeledArray, context)`` with ``axis`` first; returns (the values it saw, its float result)."""
+    values = np.moveaxis(a, axis, 0)
+    r = callback(data=LabeledArray(values, labels), context=context)
+    return values, as_float(r.engine_values() if isinstance(r, LabeledArray) else r)
 
 
 @process("reduce_dimension", Param("data", kind="cube"),
@@ -57,14 +67,10 @@ def _non_spatial(meta: CubeMeta, dim: str, process_id: str) -> None:
 def reduce_dimension(ctx, node_id, data: LazyCube, reducer: Callback, dimension: str, context=None):
     """Collapse ``dimension`` with ``reducer(data=LabeledArray, context)`` per pixel."""
     meta = data.meta
-    require_dimension(meta, dimension)
-    _non_spatial(meta, dimension, "reduce_dimension")
-    axis, labels = meta.axis(dimension), tuple(meta.labels[dimension])
+    axis, labels = _along(meta, dimension, "reduce_dimension")
 
     def reduce(a: np.ndarray) -> np.ndarray:
-        values = np.moveaxis(a, axis, 0)
-        r = reducer(data=LabeledArray(values, labels), context=context)
-        r = as_float(r.engine_values() if isinstance(r, LabeledArray) else r)
+        values, r = _call_along(reducer, a, axis, labels, context)
         if r.ndim == values.ndim and r.shape[0] == 1:
             r = r[0]            # a one-element array per pixel, e.g. quantiles(probabilities=[0.5])
         return r
@@ -107,15 +113,10 @@ def apply_dimension(ctx, node_id, data: LazyCube, process: Callback, dimension: 
                     context=None):
     """``process(data=LabeledArray)`` along ``dimension``, writing an array along the target dimension."""
     meta = data.meta
-    require_dimension(meta, dimension)
-    _non_spatial(meta, dimension, "apply_dimension")
-    axis, labels = meta.axis(dimension), tuple(meta.labels[dimension])
+    axis, labels = _along(meta, dimension, "apply_dimension")
 
     def run(a: np.ndarray) -> np.ndarray:
-        values = np.moveaxis(a, axis, 0)
-        r = process(data=LabeledArray(values, labels), context=context)
-        r = r.engine_values() if isinstance(r, LabeledArray) else r
-        r = as_float(r)
+        values, r = _call_along(process, a, axis, labels, context)
         if r.ndim == values.ndim:           # an array along the dimension per pixel
             r = np.broadcast_to(r, r.shape[:1] + values.shape[1:])
         else:                               # one value per pixel: an array of length 1
