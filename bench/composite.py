@@ -177,9 +177,13 @@ def _warm_task(i: int) -> int:
 def _python_worker_peak_rss_mb() -> dict:
     """Peak RSS (VmHWM) of every PySpark Python worker below this process, from /proc.
 
-    The JVM is our child; its ``pyspark.daemon`` child forks one worker per concurrent task. The
-    daemon itself is excluded (it only forks); each forked worker's high-water mark is its peak.
+    The JVM is our child; its worker daemon child (``spark.python.daemon.module``) forks one worker
+    per concurrent task. The daemon itself is excluded (it only forks); each forked worker's
+    high-water mark is its peak.
     """
+    from jobs.session import BASE_CONF
+
+    daemon = BASE_CONF.get("spark.python.daemon.module", "pyspark.daemon").encode()
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -204,7 +208,7 @@ def _python_worker_peak_rss_mb() -> dict:
             parent_cmd = Path(f"/proc/{parent}/cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             pass
-        if b"pyspark.daemon" in cmd and b"pyspark.daemon" in parent_cmd:     # a forked worker
+        if daemon in cmd and daemon in parent_cmd:     # a forked worker
             hwm = [line for line in status.splitlines() if line.startswith("VmHWM:")]
             if hwm:
                 peaks.append(int(hwm[0].split()[1]) / 1024.0)

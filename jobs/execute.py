@@ -2,25 +2,24 @@
 
 Tiles are cut into contiguous groups (``tile_groups``: one per core, or more so that none holds
 more than ``MAX_TILES_PER_TASK`` tiles), one partition per group: a PySpark task costs tens of
-milliseconds of scheduling and worker hand-over, a 512 px tile about 0.2 s of compute, so one task
+milliseconds of scheduling and worker hand-over, a 512 px tile about 0.1 s of compute, so one task
 per tile spent a third of the time on overhead. The driver runs one Spark job per partition from a
 small thread pool (as many threads as Spark's default parallelism), so groups come back as soon as
 they are done and the sink writes them while others still compute, without collecting the whole
 output first. A task holds at most one group's results: memory stays bounded by the tile size.
 
-A task returns each array with its ``Usage`` (CPU seconds from ``process_time``), zlib-compressed
-when results cross a network (on a ``local`` master they are only copied between processes).
-Errors that are the job's verdict (an unreadable asset, a process rejecting its data) come back
-as values, not as task failures: Spark would only retry them, and the driver re-raises them with
-their fields (the asset's href) intact. Anything else fails the Spark task; its Python exception
-line becomes the ``RunError`` message.
+A task returns each array packed by the job's ``TileTransport`` (inline bytes, or a spill file on
+a ``local`` master) with its ``Usage`` (CPU seconds from ``process_time``). Errors that are the
+job's verdict (an unreadable asset, a process rejecting its data) come back as values, not as task
+failures: Spark would only retry them, and the driver re-raises them with their fields (the
+asset's href) intact. Anything else fails the Spark task; its Python exception line becomes the
+``RunError`` message.
 """
 from __future__ import annotations
 
 import re
 import time
 import uuid
-import zlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -32,24 +31,23 @@ from jobs.cube import LazyCube, TileContext
 from jobs.plan import TileTask
 from jobs.read import keep_open
 from jobs.read_errors import UnreadableAssetError
+from jobs.transport import PackedArray, TileTransport
 from jobs.usage import Usage
 from sparkeo.errors import RunError, SparkeoError
 
 
 @dataclass(frozen=True)
 class TileResult:
-    """What a tile task sends back: the compressed float32 array, its usage, or an error."""
+    """What a tile task sends back: the packed float32 array and its usage, or an error."""
 
     task: TileTask
-    shape: tuple[int, ...] = ()
-    payload: bytes = b""
+    packed: PackedArray | None = None
     usage: Usage = field(default_factory=Usage)
     error: tuple[str, str, str] | None = None      # (kind, message, href): kind unreadable|run
-    compressed: bool = True
 
     def array(self) -> np.ndarray:
-        raw = zlib.decompress(self.payload) if self.compressed else self.payload
-        return np.frombuffer(raw, dtype=np.float32).reshape(self.shape)
+        """The tile's array (a spilled one is read and its file deleted: call once)."""
+        return self.packed.unpack()
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ def tile_groups(tasks: Sequence[TileTask], parallelism: int) -> list[list[TileTa
 
 
 def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[str, Any],
-             compress: bool = True) -> TileResult:
+             transport: TileTransport = TileTransport()) -> TileResult:
     """Compute one tile (on an executor, or in-process in tests)."""
     started = time.process_time()
     ctx = TileContext(settings=settings, job_options=dict(job_options))
@@ -99,8 +97,7 @@ def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[st
         return TileResult(task, error=("run", str(exc), ""))
     ctx.usage.tiles += 1
     ctx.usage.cpu_seconds += time.process_time() - started
-    payload = zlib.compress(values, 1) if compress else values.tobytes()
-    return TileResult(task, values.shape, payload, ctx.usage, compressed=compress)
+    return TileResult(task, transport.pack(values, f"{task.index[0]}_{task.index[1]}"), ctx.usage)
 
 
 def raise_for(result: TileResult) -> None:
@@ -128,10 +125,9 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     sc = spark.sparkContext
     group = f"sparkeo-{uuid.uuid4().hex[:12]}"
     options = dict(job_options)
+    transport = TileTransport.for_master(sc.master)
     # The DAG (items, callbacks) goes out once per executor as a broadcast, not once per tile job.
-    # Local masters hand results over between processes on one machine: compressing costs more than it saves.
-    compress = not str(sc.master).startswith("local")
-    shipped = sc.broadcast(cloudpickle.dumps((output, settings, options, compress)))
+    shipped = sc.broadcast(cloudpickle.dumps((output, settings, options, transport)))
     groups = tile_groups(tasks, sc.defaultParallelism)
     rdd = sc.parallelize(groups, len(groups))
     compute = rdd.flatMap(lambda tiles: _run_group(shipped, group, tiles))
@@ -161,10 +157,12 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     except BaseException:
         sc.cancelJobGroup(group)
         pool.shutdown(wait=False, cancel_futures=True)
+        transport.close()
         raise
     finally:
         shipped.unpersist(blocking=False)
     pool.shutdown(wait=True)
+    transport.close()
     return Execution(total, task_attempts(sc, group), time.monotonic() - started)
 
 
@@ -172,16 +170,16 @@ _SHIPPED: dict[str, tuple] = {}
 
 
 def _run_group(shipped, key: str, tiles: Sequence[TileTask]) -> list[TileResult]:
-    """``run_tile`` for each tile of a group, with (output, settings, job_options, compress) from a
+    """``run_tile`` for each tile of a group, with (output, settings, job_options, transport) from a
     broadcast unpickled once per worker; stops at the first failed tile (it fails the job)."""
     if key not in _SHIPPED:
         _SHIPPED.clear()            # keep only the current job's DAG
         _SHIPPED[key] = cloudpickle.loads(shipped.value)
-    output, settings, options, compress = _SHIPPED[key]
+    output, settings, options, transport = _SHIPPED[key]
     results = []
     with keep_open():               # the group's tiles share their assets: open each once
         for task in tiles:
-            results.append(run_tile(output, task, settings, options, compress))
+            results.append(run_tile(output, task, settings, options, transport))
             if results[-1].error is not None:
                 break
     return results

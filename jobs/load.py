@@ -139,8 +139,10 @@ class LoadedCollection(LazyCube):
                     try:
                         method = (OPENEO_RESAMPLING[self.resampling] if self.resampling
                                   else resampling_override(override, band.name) if override else None)
+                        # the day's first item is read straight into its slot; later ones only fill gaps
                         got = read_band(asset, grid, ctx.settings, apply_scale=self.collection.apply_scale,
-                                        resampling=method, scale=self._warp_scale(asset))
+                                        resampling=method, scale=self._warp_scale(asset),
+                                        out=slot if untouched[ti, bi] else None)
                     except UnreadableAssetError:
                         if not soft:
                             raise
@@ -150,7 +152,6 @@ class LoadedCollection(LazyCube):
                     ctx.usage.bytes_read += got.bytes
                     ctx.usage.read_retries += got.retries
                     if untouched[ti, bi]:
-                        slot[...] = got.values
                         untouched[ti, bi] = False
                     else:
                         np.copyto(slot, got.values, where=np.isnan(slot))

@@ -32,11 +32,16 @@ METRICS_CONF = {
 
 BASE_CONF = {
     "spark.python.worker.reuse": "true",
+    # Workers fork from a daemon that has the engine and GDAL loaded already (jobs/daemon.py).
+    "spark.python.daemon.module": "jobs.daemon",
     "spark.sql.shuffle.partitions": "4",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.memory": "2g",
     # Tile results come back to the driver as compressed arrays; allow large ones.
     "spark.driver.maxResultSize": "4g",
+    # A group's results (up to 8 tiles of ~1 MB) travel in the task's status message rather than
+    # through the block manager: ~30 % less time per MB (bench/composite.py, results inline).
+    "spark.task.maxDirectResultSize": "64m",
     "spark.rpc.message.maxSize": "512",
 }
 

@@ -20,7 +20,10 @@ def gdal_options(settings: Settings) -> dict[str, object]:
         "GDAL_HTTP_RETRY_DELAY": settings.gdal_http_retry_delay,
         "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.jp2,.vrt,.nc",
         "VSI_CACHE": "TRUE",
-        "GDAL_CACHEMAX": 256,
+        # MB of decoded blocks per process. Aligned tiles never read a block twice; warped ones
+        # share edge blocks with their neighbours in the same task, which 64 MB holds. 256 MB
+        # made each Python worker's resident memory grow with the scene (bench/composite.py).
+        "GDAL_CACHEMAX": 64,
     }
     if settings.s3_endpoint:
         url = urlparse(settings.s3_endpoint)

@@ -2,6 +2,8 @@
 one-line reason out of a Spark/Py4J failure text. (Spark itself: tests/test_run_local.py.)"""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from jobs.execute import raise_for, run_tile, task_failure_reason
 from jobs.grid import TileGrid
 from jobs.plan import TileTask
 from jobs.read_errors import UnreadableAssetError
+from jobs.transport import TileTransport
 from sparkeo.errors import RunError, UserError
 
 GRID = TileGrid("EPSG:32633", (10.0, 0, 0.0, 0, -10.0, 100.0), (10, 10))
@@ -35,7 +38,7 @@ def test_tile_array_round_trips_compressed_with_usage():
     result = run_tile(Cube(compute), TASK, None, {})
     np.testing.assert_array_equal(result.array(), values)
     assert result.usage.tiles == 1 and result.usage.input_pixels == 7 and result.usage.cpu_seconds >= 0
-    assert len(result.payload) < values.nbytes
+    assert result.packed.compressed and len(result.packed.payload) < values.nbytes
     raise_for(result)        # no error: nothing raised
 
 
@@ -91,6 +94,26 @@ def test_tiles_are_grouped_into_contiguous_tasks(tiles, parallelism, sizes):
 
 def test_uncompressed_payload_round_trips():
     values = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
-    result = run_tile(Cube(lambda grid, ctx: values), TASK, None, {}, compress=False)
-    assert not result.compressed and len(result.payload) == values.nbytes
+    result = run_tile(Cube(lambda grid, ctx: values), TASK, None, {}, TileTransport(compress=False))
+    assert not result.packed.compressed and len(result.packed.payload) == values.nbytes
     np.testing.assert_array_equal(result.array(), values)
+
+
+def test_local_masters_spill_tiles_to_files_the_driver_reads_once_and_deletes():
+    values = np.linspace(0, 1, 100, dtype=np.float32).reshape(10, 10)
+    values[3, 4] = np.nan
+    transport = TileTransport.for_master("local[2]")
+    try:
+        result = run_tile(Cube(lambda grid, ctx: values), TASK, None, {}, transport)
+        assert result.packed.payload == b"" and os.path.getsize(result.packed.path) == values.nbytes
+        np.testing.assert_array_equal(result.array(), values)
+        assert not os.path.exists(result.packed.path)
+        leftover = run_tile(Cube(lambda grid, ctx: values), TASK, None, {}, transport)   # never read (a failed job)
+    finally:
+        transport.close()
+    assert not os.path.exists(transport.spill_folder) and not os.path.exists(leftover.packed.path)
+
+
+def test_other_masters_send_tiles_inline_and_compressed():
+    transport = TileTransport.for_master("k8s://https://kubernetes.default.svc:443")
+    assert transport.spill_folder is None and transport.compress

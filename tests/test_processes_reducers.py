@@ -208,3 +208,14 @@ def test_sorting_network_sorts_every_zero_one_input(n):
     for i, j in reducers.sorting_network(n):
         rows[i], rows[j] = np.minimum(rows[i], rows[j]), np.maximum(rows[i], rows[j])
     assert (np.diff(np.array(rows), axis=0) >= 0).all()
+
+
+@pytest.mark.parametrize("n", [2, 5, 12, 16])
+def test_selection_network_orders_the_lowest_positions_of_every_zero_one_input(n):
+    """The pruned network (median: positions 0..n//2) leaves those positions exactly as a full sort."""
+    keep = n // 2 + 1
+    inputs = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).T.astype(np.float32)
+    got = reducers._lowest(inputs, keep)
+    assert len(got) == keep
+    np.testing.assert_array_equal(np.array(got), np.sort(inputs, axis=0)[:keep])
+    assert len(reducers.selection_network(n, keep)) <= len(reducers.sorting_network(n))

@@ -169,3 +169,15 @@ def test_keep_open_reads_the_same_values_opening_each_asset_once(ramp, tmp_path,
     missing = AssetBand(str(tmp_path / "gone.tif"), 1, CRS, a.transform, a.shape)
     with read_mod.keep_open(), pytest.raises(UnreadableAssetError, match="gone.tif"):
         read_band(missing, grids[0], SETTINGS)
+
+
+def test_read_into_a_given_slot_converts_in_place_and_pads_with_nan(ramp, tmp_path):
+    arr, _ = ramp
+    b = write_tif(tmp_path / "nd.tif", arr, nodata=0)
+    grid = TileGrid(CRS, (10.0, 0, 499950.0, 0, -10.0, 5000000.0), (4, 8))   # 5 columns left of the asset
+    stack = np.full((2, 4, 8), -1.0, np.float32)
+    got = read_band(b, grid, SETTINGS, out=stack[1])
+    assert np.shares_memory(got.values, stack[1]) and (stack[0] == -1).all()   # the other slot untouched
+    expect = np.full((4, 8), np.nan, np.float32)
+    expect[:, 5:] = np.where(arr[:4, :3] == 0, np.nan, arr[:4, :3])
+    np.testing.assert_array_equal(stack[1], expect)

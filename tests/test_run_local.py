@@ -61,9 +61,17 @@ def run(spark, settings, catalog, output, graph=None, job_id="t-job", options=No
     return run_job(text, str(output), job_id, catalog, options, settings, Caller(), spark=spark, progress=progress)
 
 
+def spill_folders() -> set[str]:
+    import tempfile
+
+    return {p.name for p in Path(tempfile.gettempdir()).glob("sparkeo-tiles-*")}
+
+
 def test_demo_composite_equals_numpy(spark, settings, sample_small, tmp_path):
     events = []
+    before = spill_folders()
     summary = run(spark, settings, sample_small, tmp_path / "demo", progress=events.append)
+    assert spill_folders() <= before           # local[2] spilled its tiles to files; all gone now
     out = tmp_path / "demo"
     assert sorted(p.name for p in out.iterdir()) == ["collection.json", "job_metadata.json", "result.json",
                                                      "result.tif"]
@@ -187,3 +195,23 @@ def test_task_attempts_counts_failed_spark_attempts(spark):
         sc.setLocalProperty("spark.jobGroup.id", None)           # later tests run outside the group
     assert task_attempts(sc, "sparkeo-test-attempts") == 1
     assert task_attempts(sc, "sparkeo-no-such-group") == 0
+
+
+def test_python_workers_fork_from_the_engine_daemon(spark):
+    import os
+
+    def parent_command(_):
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode()
+    parents = spark.sparkContext.parallelize([0, 1], 2).map(parent_command).collect()
+    assert all("-m jobs.daemon" in p for p in parents), parents
+
+
+def test_daemon_preload_imports_the_engine():
+    import subprocess
+    import sys
+
+    code = ("import sys, jobs.daemon; jobs.daemon.preload(); "
+            "print(all(m in sys.modules for m in jobs.daemon.ENGINE_MODULES))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

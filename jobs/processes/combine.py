@@ -63,7 +63,12 @@ def mask(ctx, node_id, data: LazyCube, mask: LazyCube, replacement=None):
         m = put(m)
         hit = m != 0
         if m.dtype.kind == "f":
-            hit &= ~np.isnan(m)             # a no-data mask pixel keeps the value (NaN != 0 is true)
+            hit &= m == m                   # a no-data mask pixel keeps the value (NaN != 0 is true)
+        if np.isnan(value) and d.dtype.kind == "f":
+            # 0 / 1 = 0 and 0 / 0 = NaN: an addend that is NaN where hit, in two vectorised passes
+            # (np.where with a scalar is ~5x slower); subtracting +0.0 keeps -0.0 as it is
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return d - np.divide(d.dtype.type(0), ~hit, dtype=d.dtype)
         return np.where(hit, value, d)
 
     meta = data.meta

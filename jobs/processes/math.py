@@ -51,7 +51,15 @@ def divide(x, y):
 @process("normalized_difference", *XY)
 def normalized_difference(x, y):
     """(x - y) / (x + y)."""
-    return numeric(lambda a, b: (a - b) / (a + b), ("x", "y"), x, y)
+    return numeric(_normalized_difference, ("x", "y"), x, y)
+
+
+def _normalized_difference(a, b):
+    """(a - b) / (a + b) with one temporary less: the quotient goes into the difference."""
+    diff = np.subtract(a, b)
+    if not isinstance(diff, np.ndarray) or diff.ndim == 0 or diff.dtype.kind != "f":
+        return diff / np.add(a, b)      # integers divide into a new float array
+    return np.divide(diff, np.add(a, b), out=diff)
 
 
 # --- math functions --------------------------------------------------------------------------

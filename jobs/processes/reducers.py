@@ -111,21 +111,51 @@ def sorting_network(n: int) -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
-def _network_sort(values: np.ndarray, nan: np.ndarray) -> np.ndarray:
-    """``values`` sorted along axis 0, NaN replaced by +inf (so they sort last), by a sorting network.
+@functools.lru_cache(maxsize=None)
+def selection_network(n: int, keep: int) -> tuple[tuple[int, int, bool, bool], ...]:
+    """``sorting_network(n)`` pruned to what positions ``0..keep-1`` depend on, as (i, j, min, max).
 
-    Positions below each pixel's non-NaN count hold exactly what ``np.sort`` puts there: the n
-    smallest of (valid values and +inf stand-ins) are the valid values, real +inf included.
+    Walking the comparators backwards from the wanted positions keeps a comparator only if one of
+    its outputs is still needed, and records which: where only the minimum (or only the maximum)
+    is read later, one ``np.minimum`` (``np.maximum``) does. For a median of 12 this is 71 plane
+    operations instead of 84, and the pixels are never stacked again.
     """
-    work = np.where(nan, values.dtype.type(np.inf), values)
-    planes = list(work)
-    spare = np.empty_like(planes[0]) if planes else None
-    for i, j in sorting_network(len(planes)):
+    need, kept = set(range(keep)), []
+    for i, j in reversed(sorting_network(n)):
+        want_min, want_max = i in need, j in need
+        if want_min or want_max:
+            kept.append((i, j, want_min, want_max))
+            need |= {i, j}
+    return tuple(reversed(kept))
+
+
+def _lowest(values: np.ndarray, keep: int) -> list[np.ndarray]:
+    """The ``keep`` smallest values of each pixel along axis 0, in order, NaN counted as +inf."""
+    # fmin ignores NaN: NaN -> +inf in one vectorised pass (np.where with a scalar is ~8x slower)
+    planes = list(np.fmin(values, values.dtype.type(np.inf)))
+    spare = np.empty_like(planes[0])
+    for i, j, want_min, want_max in selection_network(len(planes), keep):
         a, b = planes[i], planes[j]
-        np.minimum(a, b, out=spare)
-        np.maximum(a, b, out=b)
-        planes[i], spare = spare, a
-    return np.stack(planes)
+        if want_min and want_max:
+            np.minimum(a, b, out=spare)
+            np.maximum(a, b, out=b)
+            planes[i], spare = spare, a
+        elif want_min:                  # nothing reads position j again
+            np.minimum(a, b, out=a)
+        else:                           # nothing reads position i again
+            np.maximum(a, b, out=b)
+    return planes[:keep]
+
+
+def _median_by_network(nums: _Numbers) -> tuple[np.ndarray, np.ndarray]:
+    """(median, count of non-NaN) per pixel of a float stack of 2..NETWORK_MAX elements."""
+    values = nums.values
+    nan = nums.missing if not nums.poisoned.any() else np.isnan(values)
+    present = len(values) - np.count_nonzero(nan, axis=0)
+    lowest = np.stack(_lowest(values, len(values) // 2 + 1))
+    low, high = _gather(lowest, (present - 1) // 2), _gather(lowest, present // 2)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.where(low == high, low, (low + high) / values.dtype.type(2)), present
 
 
 def _sorted(nums: _Numbers) -> tuple[np.ndarray, np.ndarray]:
@@ -136,9 +166,15 @@ def _sorted(nums: _Numbers) -> tuple[np.ndarray, np.ndarray]:
     values = nums.values
     nan = np.isnan(values)
     present = len(values) - nan.sum(axis=0)
-    if values.ndim > 1 and 1 < len(values) <= NETWORK_MAX and values.dtype.kind == "f":
-        return _network_sort(values, nan), present
+    if _by_network(values):
+        # positions below each pixel's count hold what np.sort puts there (NaN as +inf sorts last)
+        return np.stack(_lowest(values, len(values))), present
     return np.sort(values, axis=0), present
+
+
+def _by_network(values: np.ndarray) -> bool:
+    """Whether a pixel stack is sorted by a network of whole planes (see NETWORK_MAX)."""
+    return values.ndim > 1 and 1 < len(values) <= NETWORK_MAX and values.dtype.kind == "f"
 
 
 def _gather(sorted_values: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -151,6 +187,9 @@ def median(data, ignore_nodata=True):
     nums = numbers(data)
     if len(nums.values) == 0:
         return nums.finish(np.full(nums.values.shape[1:], np.nan), True, ignore_nodata)
+    if _by_network(nums.values):
+        middle, n = _median_by_network(nums)
+        return nums.finish(middle, n == 0, ignore_nodata)
     ordered, n = _sorted(nums)
     low, high = _gather(ordered, (n - 1) // 2), _gather(ordered, n // 2)
     with np.errstate(invalid="ignore", over="ignore"):

@@ -1,0 +1,42 @@
+"""PySpark's Python worker daemon, with the engine loaded before it forks the workers.
+
+Spark starts one daemon per executor (``spark.python.daemon.module``) and forks a Python worker
+from it for each concurrent task. PySpark's own daemon forks bare interpreters, so every worker
+paid for importing numpy, rasterio and the engine and for GDAL's driver registration inside its
+first tile (0.1-0.3 s per worker, measured with bench/composite.py). Loading them here once means
+each forked worker starts with them, shared copy-on-write.
+
+Nothing that holds a file or a connection is opened before the fork: GDAL datasets, PROJ's
+database and S3 sessions are made by each worker itself.
+"""
+from __future__ import annotations
+
+import importlib
+
+# What a tile task imports (jobs.processes.all registers every process implementation).
+ENGINE_MODULES = ("numpy", "rasterio", "rasterio.warp", "rasterio.windows", "jobs.execute", "jobs.load",
+                  "jobs.read", "jobs.evaluate", "jobs.processes.all")
+
+
+def preload() -> None:
+    """Import the engine and register GDAL's drivers (no dataset opened, no PROJ database touched)."""
+    for name in ENGINE_MODULES:
+        importlib.import_module(name)
+    import rasterio
+
+    with rasterio.Env():          # the first Env registers all GDAL drivers, once for every fork
+        pass
+
+
+def main() -> None:
+    try:
+        preload()
+    except Exception:             # a worker that imports lazily is slower, not wrong: never block Spark
+        pass
+    from pyspark.daemon import manager
+
+    manager()
+
+
+if __name__ == "__main__":
+    main()
