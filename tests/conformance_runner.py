@@ -35,8 +35,9 @@ from jobs.evaluate import BuildContext, evaluate_node
 from jobs.graph import ProcessGraph
 from jobs.processes.labeled import LabeledArray, is_number
 from jobs.processes.registry import lookup
+from tests.shared_location import SHARED
 
-SPEC = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "openeo-processes"
+SPEC = SHARED / "spec" / "openeo-processes"
 TESTS_DIR = SPEC / "tests"
 SPEC_DIR = SPEC / "v1.2.0"
 DEFAULT_DELTA = 1e-10

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED = (Path(__file__).resolve().parent.parent.parent / "shared").resolve()
+from tests.shared_location import SHARED
 
 pytest_plugins = [
     "tests.fixtures.spark",
@@ -26,7 +26,7 @@ pytest_plugins = [
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """``../shared`` beside the clone: specs and real data (inputs to tests, never copied)."""
+    """``shared/`` beside the clone (or its origin): specs and real data (inputs to tests, never copied)."""
     if not SHARED.is_dir():
         pytest.fail(f"../shared not found at {SHARED}: tests need the shared specs and data")
     return SHARED

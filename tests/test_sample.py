@@ -49,7 +49,10 @@ def test_default_sample_layout_and_files(full_sample):
 
 
 def test_compression_ratio_is_realistic(full_sample):
-    """Raw bytes / file bytes in 1.5-2.5 (real S2 L2A deflate GeoTIFFs), for all bands and for reflectance."""
+    """Raw bytes / file bytes in 1.5-2.5 (real S2 L2A deflate GeoTIFFs), for all bands and for reflectance.
+
+    The generator's texture decides this: flat fields compress far better, white noise hardly at all
+    (the sample generated today gives 1.95 overall and 1.75 for reflectance)."""
     raw = files = raw_refl = files_refl = 0
     for d in item_dirs(full_sample):
         for tif in d.glob("*.tif"):
@@ -60,8 +63,8 @@ def test_compression_ratio_is_realistic(full_sample):
             if tif.stem != "SCL":
                 raw_refl += nbytes
                 files_refl += tif.stat().st_size
-    assert 1.5 <= raw / files <= 2.5, raw / files          # measured: 1.95
-    assert 1.5 <= raw_refl / files_refl <= 2.5, raw_refl / files_refl   # measured: 1.75
+    assert 1.5 <= raw / files <= 2.5, raw / files
+    assert 1.5 <= raw_refl / files_refl <= 2.5, raw_refl / files_refl
 
 
 def test_clouds_shadows_nodata_and_season(full_sample):
