@@ -157,12 +157,11 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     except BaseException:
         sc.cancelJobGroup(group)
         pool.shutdown(wait=False, cancel_futures=True)
-        transport.close()
         raise
     finally:
         shipped.unpersist(blocking=False)
+        transport.close()           # spill files of tiles never read (a failed job) go too
     pool.shutdown(wait=True)
-    transport.close()
     return Execution(total, task_attempts(sc, group), time.monotonic() - started)
 
 

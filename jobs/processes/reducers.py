@@ -118,7 +118,7 @@ def selection_network(n: int, keep: int) -> tuple[tuple[int, int, bool, bool], .
     Walking the comparators backwards from the wanted positions keeps a comparator only if one of
     its outputs is still needed, and records which: where only the minimum (or only the maximum)
     is read later, one ``np.minimum`` (``np.maximum``) does. For a median of 12 this is 71 plane
-    operations instead of 84, and the pixels are never stacked again.
+    operations instead of 84, and only the 7 lowest planes are stacked for the gather.
     """
     need, kept = set(range(keep)), []
     for i, j in reversed(sorting_network(n)):
@@ -147,34 +147,20 @@ def _lowest(values: np.ndarray, keep: int) -> list[np.ndarray]:
     return planes[:keep]
 
 
-def _median_by_network(nums: _Numbers) -> tuple[np.ndarray, np.ndarray]:
-    """(median, count of non-NaN) per pixel of a float stack of 2..NETWORK_MAX elements."""
-    values = nums.values
-    nan = nums.missing if not nums.poisoned.any() else np.isnan(values)
-    present = len(values) - np.count_nonzero(nan, axis=0)
-    lowest = np.stack(_lowest(values, len(values) // 2 + 1))
-    low, high = _gather(lowest, (present - 1) // 2), _gather(lowest, present // 2)
-    with np.errstate(invalid="ignore", over="ignore"):
-        return np.where(low == high, low, (low + high) / values.dtype.type(2)), present
-
-
-def _sorted(nums: _Numbers) -> tuple[np.ndarray, np.ndarray]:
+def _sorted(nums: _Numbers, keep: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Values sorted along axis 0 with no-data (and NaN) last; count of non-NaN per pixel.
 
     Only positions below the count are meaningful (past it: NaN, or +inf from the network sort).
+    ``keep``: only the lowest ``keep`` positions are needed (a median reads up to the middle), so
+    the network computes just those and returns ``keep`` planes.
     """
     values = nums.values
-    nan = np.isnan(values)
-    present = len(values) - nan.sum(axis=0)
-    if _by_network(values):
+    nan = nums.missing if not nums.poisoned.any() else np.isnan(values)    # no-data, or NaN values
+    present = len(values) - np.count_nonzero(nan, axis=0)
+    if values.ndim > 1 and 1 < len(values) <= NETWORK_MAX and values.dtype.kind == "f":
         # positions below each pixel's count hold what np.sort puts there (NaN as +inf sorts last)
-        return np.stack(_lowest(values, len(values))), present
+        return np.stack(_lowest(values, keep or len(values))), present
     return np.sort(values, axis=0), present
-
-
-def _by_network(values: np.ndarray) -> bool:
-    """Whether a pixel stack is sorted by a network of whole planes (see NETWORK_MAX)."""
-    return values.ndim > 1 and 1 < len(values) <= NETWORK_MAX and values.dtype.kind == "f"
 
 
 def _gather(sorted_values: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -187,10 +173,7 @@ def median(data, ignore_nodata=True):
     nums = numbers(data)
     if len(nums.values) == 0:
         return nums.finish(np.full(nums.values.shape[1:], np.nan), True, ignore_nodata)
-    if _by_network(nums.values):
-        middle, n = _median_by_network(nums)
-        return nums.finish(middle, n == 0, ignore_nodata)
-    ordered, n = _sorted(nums)
+    ordered, n = _sorted(nums, keep=len(nums.values) // 2 + 1)
     low, high = _gather(ordered, (n - 1) // 2), _gather(ordered, n // 2)
     with np.errstate(invalid="ignore", over="ignore"):
         middle = np.where(low == high, low, (low + high) / ordered.dtype.type(2))
