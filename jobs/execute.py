@@ -176,7 +176,7 @@ def _run_group(shipped, key: str, tiles: Sequence[TileTask]) -> list[TileResult]
         _SHIPPED[key] = cloudpickle.loads(shipped.value)
     output, settings, options, transport = _SHIPPED[key]
     results = []
-    with keep_open():               # the group's tiles share their assets: open each once
+    with keep_open(settings):       # the group's tiles share their assets and GDAL settings
         for task in tiles:
             results.append(run_tile(output, task, settings, options, transport))
             if results[-1].error is not None:

@@ -5,6 +5,7 @@ returns a new grid.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Iterator
@@ -81,19 +82,20 @@ class TileGrid:
     def width(self) -> int:
         return self.shape[1]
 
-    @property
+    # cached: the read path asks a tile's and each source's grid for these once per band read
+    @functools.cached_property
     def resolution(self) -> tuple[float, float]:
         """(x, y) pixel size, both positive."""
         a, b, _, d, e, _ = self.transform
         return math.hypot(a, d), math.hypot(b, e)
 
-    @property
+    @functools.cached_property
     def bounds(self) -> Bounds:
         h, w = self.shape
         xs, ys = zip(*(self.affine @ (c, r) for c, r in ((0, 0), (w, 0), (0, h), (w, h))))
         return min(xs), min(ys), max(xs), max(ys)
 
-    @property
+    @functools.cached_property
     def anchor(self) -> tuple[float, float]:
         """The pixel-edge origin modulo the resolution: two grids with the same anchor align."""
         rx, ry = self.resolution

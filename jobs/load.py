@@ -36,7 +36,7 @@ class LoadedCollection(LazyCube):
                  resampling: str | None = None):
         self.node_id = node_id
         self.resampling = resampling              # resample_spatial's method, pushed down (openEO name)
-        self._scales: dict[TileGrid, tuple[float, float]] = {}     # asset grid -> warp kernel scale
+        self._scales: dict[tuple, tuple[float, float] | None] = {}   # asset (crs, transform, shape) -> warp kernel scale
         self.collection = collection
         self.bands = bands
         self.slices = slices
@@ -107,12 +107,11 @@ class LoadedCollection(LazyCube):
         """GDAL's kernel scale of ``asset`` onto the whole grid (the same in every tile); None if aligned."""
         from jobs.warp import warp_scale
 
-        source = TileGrid(asset.crs, tuple(asset.transform), tuple(asset.shape))
-        if source.aligned_with(self.meta.grid):
-            return None
-        if source not in self._scales:
-            self._scales[source] = warp_scale(source, self.meta.grid)
-        return self._scales[source]
+        key = (asset.crs, tuple(asset.transform), tuple(asset.shape))
+        if key not in self._scales:        # asked once per band read: most assets share a few grids
+            source = TileGrid(*key)
+            self._scales[key] = None if source.aligned_with(self.meta.grid) else warp_scale(source, self.meta.grid)
+        return self._scales[key]
 
     def _compute(self, grid: TileGrid, ctx: TileContext) -> np.ndarray:
         from jobs.read import OPENEO_RESAMPLING, read_band, resampling_override

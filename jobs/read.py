@@ -108,18 +108,31 @@ def read_band(asset: AssetBand, grid: TileGrid, settings, *, apply_scale: bool =
 _OPEN: "OrderedDict[str, Any] | None" = None
 # open datasets kept at most (file handles); the least recently used is closed first
 KEEP_OPEN_MAX = 256
+# (href, crs override) -> the asset's pixel grid, for the datasets in _OPEN
+_GRIDS: dict[tuple[str, str | None], TileGrid] = {}
+# the settings whose rasterio.Env ``keep_open`` entered for its whole block (None: one Env per read)
+_ENV_SETTINGS: Any = None
 
 
 @contextlib.contextmanager
-def keep_open():
+def keep_open(settings=None):
     """Within this block each asset is opened once and reused by later reads (a task's tiles read
     the same assets; opening costs ~1 ms each, as much as decoding a 512 px window). All closed on exit.
+    With ``settings``, their ``rasterio.Env`` is entered once for the block instead of once per read
+    (~0.2 ms each, 36 times per tile of a 12-date, 3-band composite).
     Not nested and not shared between threads: a Python worker runs one task at a time."""
-    global _OPEN
+    global _OPEN, _ENV_SETTINGS
+    from sparkeo.rasterenv import rasterio_env
+
     previous, _OPEN = _OPEN, OrderedDict()
+    previous_env = _ENV_SETTINGS
     try:
-        yield
+        with rasterio_env(settings) if settings is not None else contextlib.nullcontext():
+            _ENV_SETTINGS = settings
+            yield
     finally:
+        _ENV_SETTINGS = previous_env
+        _GRIDS.clear()
         opened, _OPEN = _OPEN, previous
         for ds in opened.values():
             ds.close()
@@ -145,6 +158,8 @@ def _forget(href: str) -> None:
     """Drop a kept dataset after a failed read, so a retry opens the file afresh."""
     if _OPEN is not None and href in _OPEN:
         _OPEN.pop(href).close()
+        for key in [k for k in _GRIDS if k[0] == href]:
+            del _GRIDS[key]
 
 
 def _read_once(asset: AssetBand, grid: TileGrid, settings, resampling: str | None,
@@ -153,11 +168,12 @@ def _read_once(asset: AssetBand, grid: TileGrid, settings, resampling: str | Non
 
     from sparkeo.rasterenv import describe_read_error, is_transient_read_error, rasterio_env
 
+    env = contextlib.nullcontext() if settings is _ENV_SETTINGS and settings is not None else rasterio_env(settings)
     try:
-        with rasterio_env(settings), _dataset(asset.href) as src:
+        with env, _dataset(asset.href) as src:
             if asset.band_index < 1 or asset.band_index > src.count:
                 raise UnreadableAssetError(asset.href, f"has {src.count} band(s), no band {asset.band_index}")
-            source = TileGrid(asset.crs or src.crs.to_string(), tuple(src.transform)[:6], (src.height, src.width))
+            source = _source_grid(src, asset)
             nodata = asset.nodata if asset.nodata is not None else src.nodatavals[asset.band_index - 1]
             if source.aligned_with(grid):
                 return _read_aligned(src, asset.band_index, source, grid, nodata, out)
@@ -172,6 +188,18 @@ def _read_once(asset: AssetBand, grid: TileGrid, settings, resampling: str | Non
         if is_transient_read_error(exc, asset.href):
             raise TransientReadError(asset.href, reason) from None
         raise UnreadableAssetError(asset.href, reason) from None
+
+
+def _source_grid(src, asset: AssetBand) -> TileGrid:
+    """The asset's pixel grid; remembered while its dataset is kept open (building it from the
+    dataset's transform is a good part of a read's Python overhead at 256 px)."""
+    key = (asset.href, asset.crs)
+    grid = _GRIDS.get(key)
+    if grid is None:
+        grid = TileGrid(asset.crs or src.crs.to_string(), tuple(src.transform)[:6], (src.height, src.width))
+        if _OPEN is not None and asset.href in _OPEN:
+            _GRIDS[key] = grid
+    return grid
 
 
 def _declared(nodata) -> bool:

@@ -43,7 +43,18 @@ BASE_CONF = {
     # through the block manager: ~30 % less time per MB (bench/composite.py, results inline).
     "spark.task.maxDirectResultSize": "64m",
     "spark.rpc.message.maxSize": "512",
+    # Python workers talk to the JVM over Unix domain sockets instead of loopback TCP: over TCP each
+    # task's input waited ~40 ms for a delayed ACK (Nagle) before the worker could start on it
+    # (a 1-partition job: 50 ms from task launch to the Python function, 8.5 ms over a Unix socket).
+    "spark.python.unix.domain.socket.enabled": "true",
 }
+
+
+# The driver JVM coordinates (schedules tasks, pipes bytes to Python workers); it never runs a hot
+# loop long enough to repay C2. C2 kept compiling Spark's start-up code well into the first job:
+# a perf profile of bench/composite.py showed the C2 thread on a third of both cores during the
+# first ~1 s of tiles, and C1 only took ~0.2 s off the first job on 2 cores.
+DRIVER_JIT = "-XX:TieredStopAtLevel=1"
 
 
 def spark_session(master: str | None = None, app_name: str = "sparkeo",
@@ -60,7 +71,7 @@ def spark_session(master: str | None = None, app_name: str = "sparkeo",
     if master and not os.environ.get("SPARKEO_UNDER_SPARK_SUBMIT"):
         builder = builder.master(master)
     log_conf = f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}"
-    java_opts = {"spark.driver.extraJavaOptions": log_conf}
+    java_opts = {"spark.driver.extraJavaOptions": f"{log_conf} {DRIVER_JIT}"}
     for key, value in {**BASE_CONF, **METRICS_CONF, **java_opts, **(conf or {})}.items():
         builder = builder.config(key, value)
     for key, value in (executor_env or {}).items():

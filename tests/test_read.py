@@ -171,6 +171,31 @@ def test_keep_open_reads_the_same_values_opening_each_asset_once(ramp, tmp_path,
         read_band(missing, grids[0], SETTINGS)
 
 
+def test_keep_open_with_settings_enters_their_gdal_env_once_for_the_block(ramp, monkeypatch):
+    import dataclasses
+
+    import sparkeo.rasterenv as rasterenv
+
+    arr, a = ramp
+    grids = [TileGrid(CRS, (10.0, 0, 500000.0 + 100 * i, 0, -10.0, 5000000.0), (20, 10)) for i in range(3)]
+    entered = []
+    real_env = rasterenv.rasterio_env
+
+    def counting_env(settings):
+        entered.append(settings)
+        return real_env(settings)
+    monkeypatch.setattr(rasterenv, "rasterio_env", counting_env)
+    with read_mod.keep_open(SETTINGS):
+        got = [read_band(a, g, SETTINGS).values for g in grids]
+        assert rasterio.env.getenv()["GDAL_CACHEMAX"] == rasterenv.gdal_options(SETTINGS)["GDAL_CACHEMAX"]
+        other = dataclasses.replace(SETTINGS, read_retries=SETTINGS.read_retries + 1)
+        read_band(a, grids[0], other)                      # other settings: their own Env, as before
+    assert entered == [SETTINGS, other]
+    for g, values in zip(grids, got):
+        np.testing.assert_array_equal(values, read_band(a, g, SETTINGS).values)
+    assert read_mod._ENV_SETTINGS is None
+
+
 def test_read_into_a_given_slot_converts_in_place_and_pads_with_nan(ramp, tmp_path):
     arr, _ = ramp
     b = write_tif(tmp_path / "nd.tif", arr, nodata=0)

@@ -207,6 +207,17 @@ def test_python_workers_fork_from_the_engine_daemon(spark):
     assert all("-m jobs.daemon" in p for p in parents), parents
 
 
+def test_python_workers_inherit_the_engine_frozen_out_of_the_garbage_collector(spark):
+    def frozen_objects(_):
+        import gc
+        import sys
+
+        return gc.get_freeze_count(), "jobs.processes.all" in sys.modules
+    # the ~60 000 objects of numpy, rasterio and the engine, which no worker's collection walks
+    for count, engine_loaded in spark.sparkContext.parallelize([0, 1], 2).map(frozen_objects).collect():
+        assert count > 10_000 and engine_loaded
+
+
 def test_daemon_preload_imports_the_engine():
     import subprocess
     import sys
