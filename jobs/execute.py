@@ -1,9 +1,9 @@
 """Executing a plan on Spark: one task per group of tiles, tiles handed to a sink as they arrive.
 
 Tiles are cut into contiguous groups (``tile_groups``: one per core, or more so that none holds
-more than ``MAX_TILES_PER_TASK`` tiles), one partition per group: a PySpark task costs tens of
-milliseconds of scheduling and worker hand-over, a 512 px tile about 0.1 s of compute, so one task
-per tile spent a third of the time on overhead. The driver runs one Spark job per partition from a
+more than ``MAX_PIXELS_PER_TASK`` pixels of tiles), one partition per group: a PySpark task costs
+tens of milliseconds of scheduling and worker hand-over, a 256 px tile about 25 ms of compute, so
+one task per tile spent most of the time on overhead. The driver runs one Spark job per partition from a
 small thread pool (as many threads as Spark's default parallelism), so groups come back as soon as
 they are done and the sink writes them while others still compute, without collecting the whole
 output first. A task holds at most one group's results: memory stays bounded by the tile size.
@@ -69,19 +69,27 @@ class Execution:
     wall_seconds: float = 0.0
 
 
-# Tiles per task at most (results a task holds before returning them); see tile_groups.
-MAX_TILES_PER_TASK = 8
+# Tile pixels per task at most (the results a task holds before returning them: 8 MB of float32
+# per output band and date); 8 tiles of 512 px, 32 of 256 px. See tile_groups.
+MAX_PIXELS_PER_TASK = 8 * 512 * 512
 GROUPS_PER_CORE = 1       # measured on 2 cores: 1 per core beat 2 per core (fewer task hand-overs)
 
 
-def tile_groups(tasks: Sequence[TileTask], parallelism: int) -> list[list[TileTask]]:
-    """Contiguous groups of tile tasks: GROUPS_PER_CORE per core, at most MAX_TILES_PER_TASK tiles each."""
+def tile_groups(tasks: Sequence[TileTask], parallelism: int, tile_pixels: int = 512 * 512) -> list[list[TileTask]]:
+    """Contiguous groups of tile tasks: GROUPS_PER_CORE per core, at most MAX_PIXELS_PER_TASK pixels
+    (``tile_pixels`` each) per group."""
     n = len(tasks)
     if n == 0:
         return []
-    count = min(n, max(GROUPS_PER_CORE * max(parallelism, 1), -(-n // MAX_TILES_PER_TASK)))
+    per_task = max_tiles_per_task(tile_pixels)
+    count = min(n, max(GROUPS_PER_CORE * max(parallelism, 1), -(-n // per_task)))
     cuts = [round(i * n / count) for i in range(count + 1)]
     return [list(tasks[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def max_tiles_per_task(tile_pixels: int) -> int:
+    """How many tiles of ``tile_pixels`` pixels one task computes at most."""
+    return max(1, MAX_PIXELS_PER_TASK // max(tile_pixels, 1))
 
 
 def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[str, Any],
@@ -128,7 +136,7 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     transport = TileTransport.for_master(sc.master)
     # The DAG (items, callbacks) goes out once per executor as a broadcast, not once per tile job.
     shipped = sc.broadcast(cloudpickle.dumps((output, settings, options, transport)))
-    groups = tile_groups(tasks, sc.defaultParallelism)
+    groups = tile_groups(tasks, sc.defaultParallelism, max(t.window.height * t.window.width for t in tasks))
     rdd = sc.parallelize(groups, len(groups))
     compute = rdd.flatMap(lambda tiles: _run_group(shipped, group, tiles))
 

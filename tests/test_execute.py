@@ -72,24 +72,28 @@ def test_reason_is_the_last_python_exception_line_of_a_spark_failure():
     assert task_failure_reason(RuntimeError("plain")) == "plain"
 
 
-@pytest.mark.parametrize("tiles, parallelism, sizes", [
-    (16, 2, [8, 8]),                # one task per core
-    (16, 1, [8, 8]),                # ... holding at most MAX_TILES_PER_TASK tiles
-    (3, 2, [2, 1]),
-    (1, 4, [1]),                    # never an empty group
-    (100, 2, None),                 # at most MAX_TILES_PER_TASK each
-    (0, 2, []),
+@pytest.mark.parametrize("tiles, parallelism, tile_size, sizes", [
+    (16, 2, 512, [8, 8]),           # one task per core
+    (16, 1, 512, [8, 8]),           # ... holding at most MAX_PIXELS_PER_TASK: 8 tiles of 512 px
+    (64, 1, 256, [32, 32]),         # ... 32 of 256 px
+    (64, 4, 256, [16, 16, 16, 16]),
+    (3, 2, 512, [2, 1]),
+    (1, 4, 512, [1]),               # never an empty group
+    (100, 2, 512, None),            # at most MAX_PIXELS_PER_TASK each
+    (5, 1, 4096, [1, 1, 1, 1, 1]),  # a tile larger than the budget still gets a task
+    (0, 2, 512, []),
 ])
-def test_tiles_are_grouped_into_contiguous_tasks(tiles, parallelism, sizes):
-    from jobs.execute import GROUPS_PER_CORE, MAX_TILES_PER_TASK, tile_groups
+def test_tiles_are_grouped_into_contiguous_tasks(tiles, parallelism, tile_size, sizes):
+    from jobs.execute import GROUPS_PER_CORE, MAX_PIXELS_PER_TASK, tile_groups
 
     tasks = [f"tile-{i}" for i in range(tiles)]
-    groups = tile_groups(tasks, parallelism)
+    groups = tile_groups(tasks, parallelism, tile_size * tile_size)
+    per_task = max(1, MAX_PIXELS_PER_TASK // tile_size ** 2)
     assert [t for g in groups for t in g] == tasks            # every tile once, in order
-    assert all(0 < len(g) <= MAX_TILES_PER_TASK for g in groups)
+    assert all(0 < len(g) <= per_task for g in groups)
     if sizes is not None:
         assert [len(g) for g in groups] == sizes
-    assert len(groups) == min(tiles, max(GROUPS_PER_CORE * parallelism, -(-tiles // MAX_TILES_PER_TASK)))
+    assert len(groups) == min(tiles, max(GROUPS_PER_CORE * parallelism, -(-tiles // per_task)))
 
 
 def test_uncompressed_payload_round_trips():
