@@ -305,7 +305,9 @@ def main() -> None:
     diff = (float(max(np.nanmax(np.abs(got.astype(np.float64) - reference)),
                       np.nanmax(np.abs(got1.astype(np.float64) - reference)))) if same_nan else float("inf"))
     med = {k: statistics.median(v) for k, v in times.items()}
-    tile = int(os.environ.get("SPARKEO_TILE_SIZE", "512"))
+    from sparkeo.settings import Settings
+
+    tile = Settings.from_env().tile_size      # what the runs used (SPARKEO_TILE_SIZE or the default)
     print(json.dumps({
         "size": args.size, "dates": len(files), "cores": os.cpu_count(), "tile_size": tile,
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
