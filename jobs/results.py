@@ -114,8 +114,18 @@ class ResultsWriter:
         else:
             self.staging = Path(tempfile.mkdtemp(prefix="sparkeo-results-"))
         self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
-        self._datasets = {label: self._open(label) for label in (self.times or (None,))}
+        self._datasets: dict = {}           # label -> staging GeoTIFF, see _staged
+        self._opened = False
         self._media_types: dict[str, str] = {}
+
+    def _staged(self) -> dict:
+        """The staging GeoTIFFs (one per time label), created on first use: in a fresh driver the
+        first GeoTIFF creation costs ~40 ms of GDAL/PROJ set-up, which then overlaps the tiles still
+        computing instead of delaying the job's start."""
+        if not self._opened:
+            self._datasets = {label: self._open(label) for label in (self.times or (None,))}
+            self._opened = True
+        return self._datasets
 
     def _open(self, label: str | None):
         import rasterio
@@ -142,7 +152,7 @@ class ResultsWriter:
             if self.dtype != "float32":
                 # resampled (bilinear...) values of integer bands round half up like GDAL's warper
                 block = np.where(np.isnan(block), self.nodata, np.floor(block + 0.5)).astype(self.dtype)
-            self._datasets[label].write(block, window=win)
+            self._staged()[label].write(block, window=win)
 
     def finish(self, metadata: Mapping[str, Any], time_range: tuple[str, str] | None) -> list[str]:
         """Convert to COGs, write job_metadata.json and collection.json (last), publish; returns the URIs."""
@@ -151,7 +161,7 @@ class ResultsWriter:
         files = []
         if self.format == "netCDF":
             files.append(self._finish_netcdf())
-        for label, ds in self._datasets.items():
+        for label, ds in self._staged().items():
             ds.close()
             name = file_name(label)
             target = self.staging / name
@@ -182,10 +192,11 @@ class ResultsWriter:
         """All labels in one netCDF file; the staged GeoTIFFs are dropped afterwards."""
         from jobs.netcdf import NETCDF_MEDIA_TYPE, NETCDF_NAME, write_netcdf
 
-        for ds in self._datasets.values():
+        staged = self._staged()
+        for ds in staged.values():
             ds.close()
         target = self.staging / NETCDF_NAME
-        write_netcdf(target, [(label, ds.name) for label, ds in self._datasets.items()], self.bands, self.grid,
+        write_netcdf(target, [(label, ds.name) for label, ds in staged.items()], self.bands, self.grid,
                      self.dtype, self.nodata)
         self._datasets = {}
         return OutputFile(Path(NETCDF_NAME).stem, NETCDF_NAME, None, target.stat().st_size,
