@@ -207,6 +207,22 @@ def test_python_workers_fork_from_the_engine_daemon(spark):
     assert all("-m jobs.daemon" in p for p in parents), parents
 
 
+def test_python_workers_talk_to_the_jvm_over_unix_sockets(spark):
+    def connection(_):
+        import os
+
+        return os.environ.get("PYTHON_UNIX_DOMAIN_ENABLED", "false").lower()   # what pyspark.daemon reads
+    # over loopback TCP each task's input waited ~40 ms for a delayed ACK (jobs/session.py)
+    assert spark.sparkContext.parallelize([0, 1], 2).map(connection).collect() == ["true", "true"]
+
+
+def test_driver_jvm_compiles_with_c1_only(spark):
+    from jobs.session import DRIVER_JIT
+
+    runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    assert DRIVER_JIT in list(runtime.getInputArguments())
+
+
 def test_python_workers_inherit_the_engine_frozen_out_of_the_garbage_collector(spark):
     def frozen_objects(_):
         import gc
