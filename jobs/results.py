@@ -156,6 +156,7 @@ class ResultsWriter:
 
     def finish(self, metadata: Mapping[str, Any], time_range: tuple[str, str] | None) -> list[str]:
         """Convert to COGs, write job_metadata.json and collection.json (last), publish; returns the URIs."""
+        import rasterio
         import rasterio.shutil
 
         files = []
@@ -168,9 +169,13 @@ class ResultsWriter:
             # the tiles are all in: every core is free for the deflate of the COG's blocks. This copy
             # is the job's serial tail: deflate level 1 took ~35 % less time than the default 6 for
             # under 1 % larger float32 files (bench/composite.py, 2048 px).
-            rasterio.shutil.copy(ds.name, target, driver="COG", COMPRESS="DEFLATE", LEVEL=1, BLOCKSIZE=512,
-                                 OVERVIEW_RESAMPLING=self._overview_resampling(), BIGTIFF="IF_SAFER",
-                                 NUM_THREADS="ALL_CPUS")
+            # GDAL computes the overviews into a temporary file that it compresses (ZSTD) only to
+            # decompress it again for the copy: uncompressed, the whole step took ~10 % less
+            # (0.19 -> 0.17 s at 2048 px); the file is removed after the copy either way.
+            with rasterio.Env(COG_TMP_COMPRESSION="NONE"):
+                rasterio.shutil.copy(ds.name, target, driver="COG", COMPRESS="DEFLATE", LEVEL=1, BLOCKSIZE=512,
+                                     OVERVIEW_RESAMPLING=self._overview_resampling(), BIGTIFF="IF_SAFER",
+                                     NUM_THREADS="ALL_CPUS")
             files.append(OutputFile(Path(name).stem, name, label, target.stat().st_size,
                                     multihash_sha256(str(target))))
         self._datasets = {}
