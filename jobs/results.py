@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -114,18 +115,22 @@ class ResultsWriter:
         else:
             self.staging = Path(tempfile.mkdtemp(prefix="sparkeo-results-"))
         self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
-        self._datasets: dict = {}           # label -> staging GeoTIFF, see _staged
-        self._opened = False
         self._media_types: dict[str, str] = {}
+        # The staging GeoTIFFs (one per time label) are created on a thread while the job starts
+        # on Spark: in a fresh driver the first creation costs 20-40 ms of GDAL/PROJ set-up, which
+        # then overlaps the wait for the first tiles instead of delaying the job's start or end.
+        self._datasets: dict = {}
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkeo-staging")
+        self._opening = pool.submit(self._open_all)
+        pool.shutdown(wait=False)           # the thread ends with this one creation
+
+    def _open_all(self) -> dict:
+        self._datasets = {label: self._open(label) for label in (self.times or (None,))}
+        return self._datasets
 
     def _staged(self) -> dict:
-        """The staging GeoTIFFs (one per time label), created on first use: in a fresh driver the
-        first GeoTIFF creation costs ~40 ms of GDAL/PROJ set-up, which then overlaps the tiles still
-        computing instead of delaying the job's start."""
-        if not self._opened:
-            self._datasets = {label: self._open(label) for label in (self.times or (None,))}
-            self._opened = True
-        return self._datasets
+        """The staging GeoTIFFs by time label, once created (re-raises their creation's error)."""
+        return self._opening.result()
 
     def _open(self, label: str | None):
         import rasterio
@@ -160,9 +165,11 @@ class ResultsWriter:
         import rasterio.shutil
 
         files = []
+        staged = self._staged()
         if self.format == "netCDF":
-            files.append(self._finish_netcdf())
-        for label, ds in self._staged().items():
+            files.append(self._finish_netcdf())         # all labels in one file: no COGs
+            staged = {}
+        for label, ds in staged.items():
             ds.close()
             name = file_name(label)
             target = self.staging / name
@@ -209,6 +216,7 @@ class ResultsWriter:
 
     def abort(self) -> None:
         """Drop everything staged; the output location keeps no results document."""
+        wait([self._opening])           # a creation still running would leave its file open
         for ds in self._datasets.values():
             try:
                 ds.close()
