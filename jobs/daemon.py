@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import gc
 import importlib
+import socket
+from typing import Callable
 
 # What a tile task imports (jobs.processes.all registers every process implementation).
 ENGINE_MODULES = ("numpy", "rasterio", "rasterio.warp", "rasterio.windows", "jobs.execute", "jobs.load",
@@ -33,7 +35,25 @@ def preload() -> None:
         pass
 
 
+def quiet_on_cancel(worker: Callable[[socket.socket, bool], int]) -> Callable[[socket.socket, bool], int]:
+    """PySpark's forked-worker function, made to exit quietly when the JVM has closed its socket.
+
+    That happens when the driver cancels a job (a failed tile fails the job and its other tasks
+    are killed): the worker's last flush then raises BrokenPipeError, and PySpark printed its
+    traceback into the user's terminal after sparkeo's one-line error. Nothing is lost: the task
+    was cancelled. Any other error still surfaces as before.
+    """
+    def run(sock: socket.socket, authenticated: bool) -> int:
+        try:
+            return worker(sock, authenticated)
+        except BrokenPipeError:
+            return 1                # non-zero: the daemon does not reuse this worker
+    return run
+
+
 def main() -> None:
+    import pyspark.daemon
+
     from jobs.allocator import keep_tile_memory
 
     keep_tile_memory()
@@ -41,11 +61,10 @@ def main() -> None:
         preload()
     except Exception:             # a worker that imports lazily is slower, not wrong: never block Spark
         pass
-    from pyspark.daemon import manager
-
+    pyspark.daemon.worker = quiet_on_cancel(pyspark.daemon.worker)   # manager() calls it by this name
     gc.collect()
     gc.freeze()
-    manager()
+    pyspark.daemon.manager()
 
 
 if __name__ == "__main__":

@@ -207,6 +207,39 @@ def test_python_workers_fork_from_the_engine_daemon(spark):
     assert all("-m jobs.daemon" in p for p in parents), parents
 
 
+# A forked worker whose task wrote output the JVM will never read: the JVM closed its socket
+# (a cancelled task), so the worker's last flush fails. Spark runs the daemon with
+# PYTHON_DAEMON_KILL_WORKER_ON_FLUSH_FAILURE set (spark.python.daemon.killWorkerOnFlushFailure).
+CANCELLED_WORKER = """
+import socket, sys
+import pyspark.daemon, pyspark.worker
+from jobs.daemon import quiet_on_cancel
+
+def task_writing_output(infile, outfile):
+    outfile.write(b"x" * 4096)
+pyspark.worker.main = task_writing_output
+ours, jvm = socket.socketpair()
+jvm.close()
+worker = quiet_on_cancel(pyspark.daemon.worker) if sys.argv[1] == "quiet" else pyspark.daemon.worker
+print("exit", worker(ours, True))
+"""
+
+
+@pytest.mark.parametrize("daemon", ["plain", "quiet"])
+def test_a_cancelled_task_ends_its_worker_quietly(daemon):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHON_DAEMON_KILL_WORKER_ON_FLUSH_FAILURE": "true"}
+    proc = subprocess.run([sys.executable, "-c", CANCELLED_WORKER, daemon], capture_output=True, text=True, env=env)
+    if daemon == "plain":           # PySpark's own worker function: what reached the user's terminal before
+        assert "BrokenPipeError" in proc.stderr
+    else:
+        assert proc.returncode == 0 and proc.stdout.split() == ["exit", "1"], proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
 def test_python_workers_talk_to_the_jvm_over_unix_sockets(spark):
     def connection(_):
         import os
