@@ -6,7 +6,8 @@ tens of milliseconds of scheduling and worker hand-over, a 256 px tile about 25 
 one task per tile spent most of the time on overhead. The driver runs one Spark job per partition
 from a small thread pool (two jobs in flight per core of Spark's default parallelism), so groups
 come back as soon as they are done and the sink writes them while others still compute, without
-collecting the whole output first. A task holds at most one group's results: memory stays bounded by the tile size.
+collecting the whole output first. A task holds at most one group's results: memory stays bounded
+by the tile size.
 
 A task returns each array packed by the job's ``TileTransport`` (inline bytes, or a spill file on
 a ``local`` master) with its ``Usage`` (CPU seconds from ``process_time``). Errors that are the

@@ -36,7 +36,8 @@ class LoadedCollection(LazyCube):
                  resampling: str | None = None):
         self.node_id = node_id
         self.resampling = resampling              # resample_spatial's method, pushed down (openEO name)
-        self._scales: dict[tuple, tuple[float, float] | None] = {}   # (crs, transform, shape) -> warp kernel scale
+        # asset (crs, transform, shape) -> warp kernel scale, None when aligned
+        self._scales: dict[tuple, tuple[float, float] | None] = {}
         self.collection = collection
         self.bands = bands
         self.slices = slices

@@ -168,9 +168,10 @@ def _read_once(asset: AssetBand, grid: TileGrid, settings, resampling: str | Non
 
     from sparkeo.rasterenv import describe_read_error, is_transient_read_error, rasterio_env
 
-    env = contextlib.nullcontext() if settings is _ENV_SETTINGS and settings is not None else rasterio_env(settings)
+    # inside keep_open(settings) the block's Env is already entered
+    entered = settings is not None and settings is _ENV_SETTINGS
     try:
-        with env, _dataset(asset.href) as src:
+        with contextlib.nullcontext() if entered else rasterio_env(settings), _dataset(asset.href) as src:
             if asset.band_index < 1 or asset.band_index > src.count:
                 raise UnreadableAssetError(asset.href, f"has {src.count} band(s), no band {asset.band_index}")
             source = _source_grid(src, asset)
