@@ -21,8 +21,8 @@ import socket
 from typing import Callable
 
 # What a tile task imports (jobs.processes.all registers every process implementation).
-ENGINE_MODULES = ("numpy", "rasterio", "rasterio.warp", "rasterio.windows", "jobs.execute", "jobs.load",
-                  "jobs.read", "jobs.evaluate", "jobs.processes.all")
+ENGINE_MODULES = ("numpy", "rasterio", "rasterio.warp", "rasterio.windows", "sparkeo.settings", "jobs.execute",
+                  "jobs.load", "jobs.read", "jobs.evaluate", "jobs.processes.all")
 
 
 def preload() -> None:

@@ -6,7 +6,8 @@ tens of milliseconds of scheduling and worker hand-over, a 256 px tile about 25 
 one task per tile spent most of the time on overhead. The driver runs one Spark job per partition
 from a small thread pool (two jobs in flight per core of Spark's default parallelism), so groups
 come back as soon as they are done and the sink writes them while others still compute, without
-collecting the whole output first. A task holds at most one group's results: memory stays bounded
+collecting the whole output first; when there are no more groups than cores, one job runs them all
+(``spark_jobs``). A task holds at most one group's results: memory stays bounded
 by the tile size.
 
 A task returns each array packed by the job's ``TileTransport`` (inline bytes, or a spill file on
@@ -21,7 +22,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -63,11 +64,16 @@ class TileDone:
 
 @dataclass
 class Execution:
-    """What ran: summed usage and Spark task attempts beyond the first."""
+    """What ran: summed usage and Spark task attempts beyond the first (counted on a thread: read
+    ``task_attempts`` when it is needed, after the work it can overlap)."""
 
     usage: Usage
-    task_attempts: int = 0
+    attempts: Future | int = 0
     wall_seconds: float = 0.0
+
+    @property
+    def task_attempts(self) -> int:
+        return self.attempts.result() if isinstance(self.attempts, Future) else self.attempts
 
 
 # Tile pixels per task at most (the results a task holds before returning them: 8 MB of float32
@@ -87,6 +93,16 @@ def tile_groups(tasks: Sequence[TileTask], parallelism: int, tile_pixels: int = 
     count = min(n, max(GROUPS_PER_CORE * max(parallelism, 1), -(-n // per_task)))
     cuts = [round(i * n / count) for i in range(count + 1)]
     return [list(tasks[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def spark_jobs(groups: int, parallelism: int) -> list[list[int]]:
+    """The partitions (groups) each Spark job runs: one job per group, so that groups come back and
+    are written while others still compute; but one job for all of them when each has a core of its
+    own: they run at once and finish together, and a single job starts them together (each further
+    job started 15-25 ms after the previous one on the benchmark machine)."""
+    if groups <= parallelism:
+        return [list(range(groups))] if groups else []
+    return [[i] for i in range(groups)]
 
 
 def max_tiles_per_task(tile_pixels: int) -> int:
@@ -136,24 +152,24 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     group = f"sparkeo-{uuid.uuid4().hex[:12]}"
     options = dict(job_options)
     transport = TileTransport.for_master(sc.master)
-    # The DAG (items, callbacks) goes out once per executor as a broadcast, not once per tile job.
-    shipped = sc.broadcast(cloudpickle.dumps((output, settings, options, transport)))
     groups = tile_groups(tasks, sc.defaultParallelism, max(t.window.height * t.window.width for t in tasks))
+    shipped = ship(sc, cloudpickle.dumps((output, settings, options, transport)), len(groups))
     rdd = sc.parallelize(groups, len(groups))
     compute = rdd.flatMap(lambda tiles: _run_group(shipped, group, tiles))
 
-    def run_partition(i: int) -> list[TileResult]:
-        first, last = groups[i][0].index, groups[i][-1].index
+    def run_partitions(parts: Sequence[int]) -> list[TileResult]:
+        first, last = groups[parts[0]][0].index, groups[parts[-1]][-1].index
         sc.setJobGroup(group, f"sparkeo tiles {first}..{last}", interruptOnCancel=True)
-        return sc.runJob(compute, lambda it: list(it), [i])
+        return sc.runJob(compute, lambda it: list(it), list(parts))
 
+    jobs = spark_jobs(len(groups), sc.defaultParallelism)
     done = 0
     # one job queued behind each running one: a core that finishes a group starts the next at once
     # instead of idling for the driver's round trip (~60-80 ms per group on local[1])
-    workers = max(1, min(len(groups), QUEUED_GROUPS_PER_CORE * sc.defaultParallelism))
+    workers = max(1, min(len(jobs), QUEUED_GROUPS_PER_CORE * sc.defaultParallelism))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sparkeo-tiles")
     try:
-        futures = [pool.submit(run_partition, i) for i in range(len(groups))]
+        futures = [pool.submit(run_partitions, parts) for parts in jobs]
         for future in as_completed(futures):
             try:
                 results = future.result()
@@ -171,21 +187,42 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
-        shipped.unpersist(blocking=False)
+        if not isinstance(shipped, bytes):
+            shipped.unpersist(blocking=False)
         transport.close()           # spill files of tiles never read (a failed job) go too
     pool.shutdown(wait=True)
-    return Execution(total, task_attempts(sc, group), time.monotonic() - started)
+    # Counting attempts takes three py4j calls per Spark job (10-25 ms on the benchmark): on a
+    # thread, it overlaps the COG conversion instead of delaying it.
+    counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkeo-attempts")
+    attempts = counter.submit(task_attempts, sc, group)
+    counter.shutdown(wait=False)
+    return Execution(total, attempts, time.monotonic() - started)
+
+
+# Up to this many bytes of pickled DAG summed over a job's tasks, the DAG rides inside each task;
+# beyond it, it goes out once per executor as a broadcast. A broadcast costs ~25-35 ms before the
+# first task can start (a file, py4j calls, a block in the JVM's block manager; measured on the
+# benchmark's first job); inline, every task carries the bytes (a 27 KB DAG for 12 dates x 3 bands).
+INLINE_DAG_BYTES = 4 << 20
+
+
+def ship(sc, payload: bytes, tasks: int):
+    """The pickled DAG as tasks receive it: the bytes themselves, or a broadcast of them when
+    ``tasks`` copies would exceed ``INLINE_DAG_BYTES``."""
+    if len(payload) * max(tasks, 1) <= INLINE_DAG_BYTES:
+        return payload
+    return sc.broadcast(payload)
 
 
 _SHIPPED: dict[str, tuple] = {}
 
 
 def _run_group(shipped, key: str, tiles: Sequence[TileTask]) -> list[TileResult]:
-    """``run_tile`` for each tile of a group, with (output, settings, job_options, transport) from a
-    broadcast unpickled once per worker; stops at the first failed tile (it fails the job)."""
+    """``run_tile`` for each tile of a group, with (output, settings, job_options, transport) from
+    ``ship`` unpickled once per worker; stops at the first failed tile (it fails the job)."""
     if key not in _SHIPPED:
         _SHIPPED.clear()            # keep only the current job's DAG
-        _SHIPPED[key] = cloudpickle.loads(shipped.value)
+        _SHIPPED[key] = cloudpickle.loads(shipped if isinstance(shipped, bytes) else shipped.value)
     output, settings, options, transport = _SHIPPED[key]
     results = []
     with keep_open(settings):       # the group's tiles share their assets and GDAL settings

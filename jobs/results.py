@@ -161,6 +161,10 @@ class ResultsWriter:
 
     def finish(self, metadata: Mapping[str, Any], time_range: tuple[str, str] | None) -> list[str]:
         """Convert to COGs, write job_metadata.json and collection.json (last), publish; returns the URIs."""
+        return self.publish(self.convert(), metadata, time_range)
+
+    def convert(self) -> list[OutputFile]:
+        """Turn the staged GeoTIFFs into the result files (COGs, or one netCDF file)."""
         import rasterio
         import rasterio.shutil
 
@@ -187,6 +191,12 @@ class ResultsWriter:
                                     multihash_sha256(str(target))))
         self._datasets = {}
         shutil.rmtree(self._tmp, ignore_errors=True)
+        return files
+
+    def publish(self, files: Sequence[OutputFile], metadata: Mapping[str, Any],
+                time_range: tuple[str, str] | None) -> list[str]:
+        """Write job_metadata.json, the STAC items and collection.json (last) next to ``files`` (from
+        ``convert``) and publish them all; returns the URIs."""
         meta = {**metadata, "assets": [f.name for f in files]}
         (self.staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
         # On S3 the document names its assets by their S3 URLs; a local folder stays relocatable.

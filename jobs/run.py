@@ -209,8 +209,9 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
         if skipped and len(skipped) / max(total_assets, 1) > allowed:
             raise TooManySkippedAssets(skipped, total_assets, allowed)
         wall = time.monotonic() - t0
+        converted = writer.convert()        # while Spark's attempt count comes in (ran.task_attempts)
         metadata = job_metadata(job_id, prep, started_at, ran.usage, ran.task_attempts, wall, skipped)
-        files = writer.finish(metadata, time_range(prep))
+        files = writer.publish(converted, metadata, time_range(prep))
     except SparkeoError:
         writer.abort()
         raise

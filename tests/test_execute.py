@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jobs.cube import CubeMeta, LazyCube
-from jobs.execute import raise_for, run_tile, task_failure_reason
+from jobs.execute import raise_for, run_tile, spark_jobs, task_failure_reason
 from jobs.grid import TileGrid
 from jobs.plan import TileTask
 from jobs.read_errors import UnreadableAssetError
@@ -121,3 +121,14 @@ def test_local_masters_spill_tiles_to_files_the_driver_reads_once_and_deletes():
 def test_other_masters_send_tiles_inline_and_compressed():
     transport = TileTransport.for_master("k8s://https://kubernetes.default.svc:443")
     assert transport.spill_folder is None and transport.compress
+
+
+@pytest.mark.parametrize("groups, parallelism, jobs", [
+    (0, 2, []),
+    (1, 2, [[0]]),
+    (2, 2, [[0, 1]]),                   # a core each: one job starts both at once
+    (3, 2, [[0], [1], [2]]),            # more groups than cores: each comes back as soon as it is done
+    (2, 1, [[0], [1]]),
+])
+def test_groups_share_one_spark_job_only_when_each_has_a_core(groups, parallelism, jobs):
+    assert spark_jobs(groups, parallelism) == jobs
