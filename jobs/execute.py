@@ -187,8 +187,7 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
-        if not isinstance(shipped, bytes):
-            shipped.unpersist(blocking=False)
+        shipped.unpersist(blocking=False)
         transport.close()           # spill files of tiles never read (a failed job) go too
     pool.shutdown(wait=True)
     # Counting attempts takes three py4j calls per Spark job (10-25 ms on the benchmark): on a
@@ -206,11 +205,21 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
 INLINE_DAG_BYTES = 4 << 20
 
 
+@dataclass(frozen=True)
+class Inline:
+    """The pickled DAG carried inside each task; reads like a broadcast (``value``, ``unpersist``)."""
+
+    value: bytes
+
+    def unpersist(self, blocking: bool = False) -> None:
+        """Nothing to release: the bytes went with the tasks."""
+
+
 def ship(sc, payload: bytes, tasks: int):
-    """The pickled DAG as tasks receive it: the bytes themselves, or a broadcast of them when
-    ``tasks`` copies would exceed ``INLINE_DAG_BYTES``."""
+    """The pickled DAG as tasks receive it: ``Inline``, or a broadcast when ``tasks`` copies would
+    exceed ``INLINE_DAG_BYTES``."""
     if len(payload) * max(tasks, 1) <= INLINE_DAG_BYTES:
-        return payload
+        return Inline(payload)
     return sc.broadcast(payload)
 
 
@@ -222,7 +231,7 @@ def _run_group(shipped, key: str, tiles: Sequence[TileTask]) -> list[TileResult]
     ``ship`` unpickled once per worker; stops at the first failed tile (it fails the job)."""
     if key not in _SHIPPED:
         _SHIPPED.clear()            # keep only the current job's DAG
-        _SHIPPED[key] = cloudpickle.loads(shipped if isinstance(shipped, bytes) else shipped.value)
+        _SHIPPED[key] = cloudpickle.loads(shipped.value)
     output, settings, options, transport = _SHIPPED[key]
     results = []
     with keep_open(settings):       # the group's tiles share their assets and GDAL settings

@@ -95,15 +95,18 @@ def test_demo_composite_equals_numpy(spark, settings, sample_small, tmp_path):
     assert [e.done for e in events] == [1, 2, 3, 4] and {e.total for e in events} == {4}
 
 
-@pytest.mark.parametrize("inline_bytes, shipped_as", [(4 << 20, "bytes"), (0, "Broadcast")])
+@pytest.mark.parametrize("inline_bytes, shipped_as", [(4 << 20, "Inline"), (0, "Broadcast")])
 def test_the_dag_rides_inside_tasks_when_small_and_as_a_broadcast_when_large(
         spark, settings, sample_small, tmp_path, monkeypatch, inline_bytes, shipped_as):
     import jobs.execute as execute
 
     monkeypatch.setattr(execute, "INLINE_DAG_BYTES", inline_bytes)
-    shipped = []
-    real_ship = execute.ship
-    monkeypatch.setattr(execute, "ship", lambda *a: shipped.append(real_ship(*a)) or shipped[-1])
+    shipped, real_ship = [], execute.ship
+
+    def recording_ship(*args):
+        shipped.append(real_ship(*args))
+        return shipped[-1]
+    monkeypatch.setattr(execute, "ship", recording_ship)
     run(spark, settings, sample_small, tmp_path / "out")
     assert [type(s).__name__ for s in shipped] == [shipped_as]
     got = read(tmp_path / "out" / "result.tif")
