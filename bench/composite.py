@@ -7,7 +7,10 @@ Generates (or reuses) a sample series with ``sparkeo sample-data`` and measures,
 - numpy reference: SCL 0/3/8/9/10 masked, NDVI, ``np.nanmedian`` over time, in 1 process and in
   2 processes by halves;
 - sparkeo on local[1] and local[2] (one subprocess per run: SparkSession start-up reported apart,
-  graph-to-results time measured with the session up) and the whole-process wall time of ``sparkeo run``.
+  graph-to-results time measured with the session up) and the whole-process wall time of ``sparkeo run``;
+- sparkeo's tile computation alone (the planned tiles through ``run_tile``, no Spark, nothing
+  written) in 1 process and in 2 processes by the groups Spark gets: how far this machine's two
+  cores scale the work itself, the ceiling for ``speedup_2_over_1``.
 
 Prints one JSON line per measurement and a summary line with the ratios. Checks that sparkeo's result
 equals the numpy reference (max abs diff <= 1e-6, same NaN pixels).
@@ -157,6 +160,64 @@ def sparkeo_worker(args) -> None:
                       "python_workers": _python_worker_peak_rss_mb()}))
 
 
+def tiles_worker(args) -> None:
+    """Inside the subprocess: the job's tiles computed by ``run_tile`` in ``args.tiles`` forked
+    processes, in the contiguous groups Spark gets (``tile_groups``; process i takes groups i, i+n...),
+    no Spark and no results file. The plan is made and the processes are forked before the clock starts; they start
+    together on an event, and the time runs until the last one has finished its group."""
+    import multiprocessing
+
+    _import_engine()
+    from jobs.execute import tile_groups
+    from jobs.run import load_catalog, prepare
+    from sparkeo.identity import Caller
+    from sparkeo.settings import Settings
+
+    settings = Settings.from_env(catalog=args.catalog)
+    prep = prepare(json.dumps(GRAPH), load_catalog(args.catalog, settings), Caller(), settings, {})
+    tasks = prep.plan.tasks
+    groups = tile_groups(tasks, args.tiles, max(t.window.height * t.window.width for t in tasks))
+    ctx = multiprocessing.get_context("fork")
+    go, done = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_compute_groups, args=(prep.built.output, settings, groups[i::args.tiles], go, done))
+             for i in range(min(args.tiles, len(groups)))]
+    for proc in procs:
+        proc.start()
+    time.sleep(0.3)                           # every process forked and waiting
+    t = time.perf_counter()
+    go.set()
+    tiles = sum(done.get() for _ in procs)
+    elapsed = time.perf_counter() - t
+    for proc in procs:
+        proc.join()
+    if tiles != len(tasks):
+        raise SystemExit(f"tile computation: {tiles} of {len(tasks)} tiles computed")
+    print(json.dumps({"tiles_s": elapsed, "tiles": tiles, "processes": len(procs)}))
+
+
+def _compute_groups(output, settings, groups, go, done) -> None:
+    from jobs.execute import run_tile
+    from jobs.read import keep_open
+    from jobs.transport import TileTransport
+
+    go.wait()
+    computed = 0
+    for group in groups:
+        with keep_open(settings):             # as a Spark task holds its group's assets open
+            for task in group:
+                result = run_tile(output, task, settings, {"soft_errors": False}, TileTransport(compress=False))
+                computed += result.error is None
+    done.put(computed)
+
+
+def run_tiles(processes: int, catalog: Path) -> float:
+    proc = subprocess.run([sys.executable, __file__, "--tiles", str(processes), "--catalog", str(catalog)],
+                          capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"tile computation in {processes} process(es) failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])["tiles_s"]
+
+
 def _import_engine() -> None:
     """Import the modules a sparkeo job uses (driver and tile tasks); computes nothing."""
     import importlib
@@ -255,11 +316,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--data", default=str(ROOT / "build" / "bench"))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--tiles", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--catalog", help=argparse.SUPPRESS)
     ap.add_argument("--output", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         sparkeo_worker(args)
+        return
+    if args.tiles:
+        tiles_worker(args)
         return
 
     catalog = ensure_series(Path(args.data), args.size, args.dates)
@@ -269,7 +334,8 @@ def main() -> None:
     graph = out_root / "graph.json"
     graph.write_text(json.dumps(GRAPH))
     times: dict[str, list[float]] = {k: [] for k in ("decode_floor_2proc", "numpy_1proc", "numpy_2proc",
-                                                      "sparkeo_local1", "sparkeo_local2", "sparkeo_run_cli_local2")}
+                                                      "sparkeo_local1", "sparkeo_local2", "sparkeo_run_cli_local2",
+                                                      "tiles_only_1proc", "tiles_only_2proc")}
     extra: dict[str, list[dict]] = {"sparkeo_local1": [], "sparkeo_local2": []}
     reference = None
     for rep in range(args.repeats):                       # round-robin: drift hits every contender alike
@@ -282,6 +348,8 @@ def main() -> None:
             times[key].append(r["job_s"])
             extra[key].append(r)
         times["sparkeo_run_cli_local2"].append(run_cli("local[2]", catalog, graph, out_root / f"cli-{rep}"))
+        for processes in (1, 2):
+            times[f"tiles_only_{processes}proc"].append(run_tiles(processes, catalog))
     for key, values in times.items():
         line = {"measurement": key, "min_s": round(min(values), 3), "median_s": round(statistics.median(values), 3),
                 "mpx_dates_per_s": round(mpx_dates / statistics.median(values), 2), "runs": len(values)}
@@ -296,6 +364,8 @@ def main() -> None:
             line["python_worker_peak_rss_mb"] = max(peaks) if peaks else None
         elif key == "sparkeo_run_cli_local2":
             line["what"] = "whole-process wall time of `sparkeo run --master local[2]` (cold JVM, no warm-up)"
+        elif key.startswith("tiles_only"):
+            line["what"] = "sparkeo's tile computation alone (run_tile per planned tile), no Spark, nothing written"
         print(json.dumps(line), flush=True)
     got = read_result(out_root / f"sparkeo_local2-{args.repeats - 1}")
     got1 = read_result(out_root / f"sparkeo_local1-{args.repeats - 1}")
@@ -314,6 +384,12 @@ def main() -> None:
         "ratio_to_numpy_2proc": round(med["sparkeo_local2"] / med["numpy_2proc"], 3),
         "ratio_to_decode_floor": round(med["sparkeo_local2"] / med["decode_floor_2proc"], 3),
         "speedup_2_over_1": round(med["sparkeo_local1"] / med["sparkeo_local2"], 3),
+        # the same tiles without Spark on 1 and 2 processes: what the machine's cores give the work itself
+        "tiles_only_speedup_2_over_1": round(med["tiles_only_1proc"] / med["tiles_only_2proc"], 3),
+        "scaling_efficiency": round(med["sparkeo_local1"] / med["sparkeo_local2"]
+                                    / (med["tiles_only_1proc"] / med["tiles_only_2proc"]), 3),
+        "beyond_tiles_local1_s": round(med["sparkeo_local1"] - med["tiles_only_1proc"], 3),
+        "beyond_tiles_local2_s": round(med["sparkeo_local2"] - med["tiles_only_2proc"], 3),
         "python_worker_peak_rss_mb": max(x for x in (extra["sparkeo_local1"] + extra["sparkeo_local2"])
                                          for x in [x["python_workers"]["peak_rss_mb_max"] or 0]),
         "scene_float32_mb_per_date_band": round(args.size * args.size * 4 / 2**20, 1),
