@@ -20,11 +20,11 @@ NETCDF_NAME = "result.nc"
 EPOCH = dt.date(1970, 1, 1)
 
 
-def write_netcdf(target: Path, staged: Sequence[tuple[str | None, str]], bands: Sequence[str],
+def write_netcdf(target: Path, staged: Sequence[tuple[str | None, np.ndarray]], bands: Sequence[str],
                  grid: TileGrid, dtype: str, nodata: float) -> None:
-    """Write ``target`` from ``staged`` ``(time label or None, GeoTIFF path)`` pairs, in label order."""
+    """Write ``target`` from ``staged`` ``(time label or None, (height, width, bands) raster)`` pairs,
+    in label order."""
     import netCDF4
-    import rasterio
     from rasterio.crs import CRS
 
     labels = [label for label, _ in staged if label is not None]
@@ -47,14 +47,13 @@ def write_netcdf(target: Path, staged: Sequence[tuple[str | None, str]], bands: 
             var.grid_mapping = "spatial_ref"
             var.long_name = name
             variables.append(var)
-        for ti, (_, path) in enumerate(staged):
-            with rasterio.open(path) as src:
-                for bi, var in enumerate(variables, 1):
-                    values = src.read(bi)
-                    if labels:
-                        var[ti, :, :] = values
-                    else:
-                        var[:, :] = values
+        for ti, (_, raster) in enumerate(staged):
+            for bi, var in enumerate(variables):
+                values = np.ascontiguousarray(raster[:, :, bi])
+                if labels:
+                    var[ti, :, :] = values
+                else:
+                    var[:, :] = values
 
 
 def _coordinates(nc, grid: TileGrid, crs) -> None:

@@ -1,8 +1,8 @@
 """Writing a job's results: COGs, ``job_metadata.json``, then ``collection.json`` last.
 
-Tiles arrive on the driver in any order and go into one tiled GeoTIFF per time label in a local
-staging folder; ``finish`` turns each into a Cloud-Optimized GeoTIFF, writes the metadata and the
-STAC results document, and publishes: a local output folder is swapped in whole (rename), other
+Tiles arrive on the driver in any order and go into one raster per time label in a local staging
+folder (a memory-mapped file); ``finish`` writes each as a Cloud-Optimized GeoTIFF (``jobs.cog``),
+writes the metadata and the STAC results document, and publishes: a local output folder is swapped in whole (rename), other
 locations receive the files through ``sparkeo.storage`` with ``collection.json`` last. Before a
 run starts, ``invalidate`` deletes the old ``collection.json`` so no reader ever sees a stale
 "complete" marker, even when the new run fails.
@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from jobs.cog import CogLayout, GdalTags, write_cog
 from jobs.cube import CubeMeta
 from jobs.grid import TileGrid
 from jobs.plan import TileTask
@@ -116,80 +117,66 @@ class ResultsWriter:
             self.staging = Path(tempfile.mkdtemp(prefix="sparkeo-results-"))
         self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
         self._media_types: dict[str, str] = {}
-        # The staging GeoTIFFs (one per time label) are created on a thread while the job starts
-        # on Spark: in a fresh driver the first creation costs 20-40 ms of GDAL/PROJ set-up, which
-        # then overlaps the wait for the first tiles instead of delaying the job's start or end.
-        self._datasets: dict = {}
+        self.layout = CogLayout(grid.width, grid.height, len(self.bands), self.dtype, self.nodata,
+                                "mode" if self.dtype != "float32" else "average")
+        # The staging rasters (one per time label) are created on a thread while the job starts on
+        # Spark: filling them with nodata and asking GDAL for the georeferencing and band-name tags
+        # (PROJ set-up in a fresh driver: 20-40 ms) then overlaps the wait for the first tiles.
+        self._arrays: dict = {}
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkeo-staging")
         self._opening = pool.submit(self._open_all)
         pool.shutdown(wait=False)           # the thread ends with this one creation
 
-    def _open_all(self) -> dict:
-        self._datasets = {label: self._open(label) for label in (self.times or (None,))}
-        return self._datasets
+    def _open_all(self) -> tuple[dict, GdalTags]:
+        self._arrays = {label: self._open(label) for label in (self.times or (None,))}
+        return self._arrays, GdalTags.for_image(self.grid.crs, self.grid.transform, self.bands)
 
     def _staged(self) -> dict:
-        """The staging GeoTIFFs by time label, once created (re-raises their creation's error)."""
-        return self._opening.result()
+        """The staging rasters by time label, once created (re-raises their creation's error)."""
+        return self._opening.result()[0]
 
-    def _open(self, label: str | None):
-        import rasterio
-
-        path = self._tmp / file_name(label)
-        ds = rasterio.open(
-            path, "w", driver="GTiff", width=self.grid.width, height=self.grid.height, count=len(self.bands),
-            dtype=self.dtype, crs=self.grid.crs, transform=self.grid.affine, nodata=self.nodata,
-            tiled=True, blockxsize=256, blockysize=256, BIGTIFF="IF_SAFER")
-        for i, name in enumerate(self.bands, 1):
-            ds.set_band_description(i, name)
-        # Tiles nobody computed (no input there) must read as nodata, not as zeros: GDAL fills
-        # blocks never written with the nodata value, so nothing is written up front.
-        return ds
+    def _open(self, label: str | None) -> np.ndarray:
+        """A (height, width, bands) raster on disk, nodata wherever no tile is written: tiles nobody
+        computed (no input there) read as nodata, not as zeros."""
+        path = self._tmp / f"{file_name(label)}.raw"
+        staged = np.memmap(path, dtype=self.dtype, mode="w+",
+                           shape=(self.grid.height, self.grid.width, len(self.bands)))
+        if self.nodata != 0:                # a new file reads as zeros already
+            staged.fill(self.nodata)
+        return staged
 
     def write_tile(self, task: TileTask, values: np.ndarray) -> None:
-        """Write one tile's array (cube dims order) into the staging GeoTIFF(s)."""
-        from rasterio.windows import Window
-
+        """Write one tile's array (cube dims order) into the staging raster(s)."""
         arr = _as_tbyx(values, self.meta.dims)
-        win = Window(task.window.col_off, task.window.row_off, task.window.width, task.window.height)
+        w = task.window
         for ti, label in enumerate(self.times or (None,)):
             block = arr[ti]
             if self.dtype != "float32":
                 # resampled (bilinear...) values of integer bands round half up like GDAL's warper
                 block = np.where(np.isnan(block), self.nodata, np.floor(block + 0.5)).astype(self.dtype)
-            self._staged()[label].write(block, window=win)
+            self._staged()[label][w.row_off:w.row_off + w.height, w.col_off:w.col_off + w.width] = \
+                np.moveaxis(block, 0, -1)
 
     def finish(self, metadata: Mapping[str, Any], time_range: tuple[str, str] | None) -> list[str]:
         """Convert to COGs, write job_metadata.json and collection.json (last), publish; returns the URIs."""
         return self.publish(self.convert(), metadata, time_range)
 
     def convert(self) -> list[OutputFile]:
-        """Turn the staged GeoTIFFs into the result files (COGs, or one netCDF file)."""
-        import rasterio
-        import rasterio.shutil
-
-        files = []
+        """Turn the staged rasters into the result files (COGs, or one netCDF file)."""
         staged = self._staged()
+        _, gdal_tags = self._opening.result()
         if self.format == "netCDF":
-            files.append(self._finish_netcdf())         # all labels in one file: no COGs
-            staged = {}
-        for label, ds in staged.items():
-            ds.close()
-            name = file_name(label)
-            target = self.staging / name
-            # the tiles are all in: every core is free for the deflate of the COG's blocks. This copy
-            # is the job's serial tail: deflate level 1 took ~35 % less time than the default 6 for
-            # under 1 % larger float32 files (bench/composite.py, 2048 px).
-            # GDAL computes the overviews into a temporary file that it compresses (ZSTD) only to
-            # decompress it again for the copy: uncompressed, the whole step took ~10 % less
-            # (0.19 -> 0.17 s at 2048 px); the file is removed after the copy either way.
-            with rasterio.Env(COG_TMP_COMPRESSION="NONE"):
-                rasterio.shutil.copy(ds.name, target, driver="COG", COMPRESS="DEFLATE", LEVEL=1, BLOCKSIZE=512,
-                                     OVERVIEW_RESAMPLING=self._overview_resampling(), BIGTIFF="IF_SAFER",
-                                     NUM_THREADS="ALL_CPUS")
-            files.append(OutputFile(Path(name).stem, name, label, target.stat().st_size,
-                                    multihash_sha256(str(target))))
-        self._datasets = {}
+            files = [self._finish_netcdf()]         # all labels in one file: no COGs
+        else:
+            files = []
+            for label, values in staged.items():
+                name = file_name(label)
+                target = self.staging / name
+                with open(target, "wb") as fh:
+                    write_cog(fh, self.layout, values, gdal_tags, self._tmp)
+                files.append(OutputFile(Path(name).stem, name, label, target.stat().st_size,
+                                        multihash_sha256(str(target))))
+        self._arrays = {}
         shutil.rmtree(self._tmp, ignore_errors=True)
         return files
 
@@ -211,33 +198,19 @@ class ResultsWriter:
         return self._publish([f.name for f in files], items)
 
     def _finish_netcdf(self) -> OutputFile:
-        """All labels in one netCDF file; the staged GeoTIFFs are dropped afterwards."""
+        """All labels in one netCDF file."""
         from jobs.netcdf import NETCDF_MEDIA_TYPE, NETCDF_NAME, write_netcdf
 
-        staged = self._staged()
-        for ds in staged.values():
-            ds.close()
         target = self.staging / NETCDF_NAME
-        write_netcdf(target, [(label, ds.name) for label, ds in staged.items()], self.bands, self.grid,
-                     self.dtype, self.nodata)
-        self._datasets = {}
+        write_netcdf(target, list(self._staged().items()), self.bands, self.grid, self.dtype, self.nodata)
         return OutputFile(Path(NETCDF_NAME).stem, NETCDF_NAME, None, target.stat().st_size,
                           multihash_sha256(str(target)), NETCDF_MEDIA_TYPE)
 
     def abort(self) -> None:
         """Drop everything staged; the output location keeps no results document."""
         wait([self._opening])           # a creation still running would leave its file open
-        for ds in self._datasets.values():
-            try:
-                ds.close()
-            except Exception:  # closing a half-written dataset must not mask the original error
-                pass
-        self._datasets = {}
+        self._arrays = {}
         shutil.rmtree(self.staging, ignore_errors=True)
-
-    def _overview_resampling(self) -> str:
-        # Same rule as reading: integers passed through (class maps, masks) never interpolate.
-        return "MODE" if self.dtype != "float32" else "AVERAGE"
 
     def _publish(self, cogs: Sequence[str], items: Sequence[str] = ()) -> list[str]:
         """Publish the staged files; returns the URIs of the COGs, job_metadata.json and collection.json."""
