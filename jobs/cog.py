@@ -16,6 +16,7 @@ zlib and 2.5x faster than libdeflate at level 1 on float32 NDVI, for files withi
 from __future__ import annotations
 
 import math
+import os
 import struct
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,7 @@ import numpy as np
 
 BLOCK = 256
 DEFLATE_LEVEL = 2          # isal levels 0-3; 2 compresses float32 within 0.7 % of zlib level 1
-ENCODE_THREADS = 4
+ENCODE_THREADS = min(8, os.cpu_count() or 2)   # 2, 3, 4 or 6 threads: the same 0.08 s on 2 cores
 BLOCKS_IN_FLIGHT = 4 * ENCODE_THREADS
 CLASSIC_TIFF_LIMIT = 2 ** 32        # bytes: larger files need BigTIFF's 8-byte offsets
 
