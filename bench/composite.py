@@ -163,8 +163,9 @@ def sparkeo_worker(args) -> None:
 def tiles_worker(args) -> None:
     """Inside the subprocess: the job's tiles computed by ``run_tile`` in ``args.tiles`` forked
     processes, in the contiguous groups Spark gets (``tile_groups``; process i takes groups i, i+n...),
-    no Spark and no results file. The plan is made and the processes are forked before the clock starts; they start
-    together on an event, and the time runs until the last one has finished its group."""
+    no Spark and no results file. The plan is made and the processes are forked and ready before the
+    clock starts; they start together on an event, and the time runs until the last one has finished
+    its group."""
     import multiprocessing
 
     _import_engine()
@@ -178,12 +179,14 @@ def tiles_worker(args) -> None:
     tasks = prep.plan.tasks
     groups = tile_groups(tasks, args.tiles, max(t.window.height * t.window.width for t in tasks))
     ctx = multiprocessing.get_context("fork")
-    go, done = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_compute_groups, args=(prep.built.output, settings, groups[i::args.tiles], go, done))
+    ready, go, done = ctx.Queue(), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_compute_groups,
+                         args=(prep.built.output, settings, groups[i::args.tiles], ready, go, done))
              for i in range(min(args.tiles, len(groups)))]
     for proc in procs:
         proc.start()
-    time.sleep(0.3)                           # every process forked and waiting
+    for _ in procs:                           # every process forked and waiting
+        ready.get()
     t = time.perf_counter()
     go.set()
     tiles = sum(done.get() for _ in procs)
@@ -195,11 +198,12 @@ def tiles_worker(args) -> None:
     print(json.dumps({"tiles_s": elapsed, "tiles": tiles, "processes": len(procs)}))
 
 
-def _compute_groups(output, settings, groups, go, done) -> None:
+def _compute_groups(output, settings, groups, ready, go, done) -> None:
     from jobs.execute import run_tile
     from jobs.read import keep_open
     from jobs.transport import TileTransport
 
+    ready.put(True)
     go.wait()
     computed = 0
     for group in groups:

@@ -256,6 +256,12 @@ class _Format:
     def offset_type(self) -> int:
         return LONG8 if self.big else LONG
 
+    def file_header(self, first_ifd: int) -> bytes:
+        """Byte order, version (42, or 43 with 8-byte offsets) and the first IFD's offset."""
+        if self.big:
+            return b"II+\0\x08\0\0\0" + struct.pack("<Q", first_ifd)
+        return b"II*\0" + struct.pack("<I", first_ifd)
+
     def ifd_size(self, tags: int) -> int:
         return 8 + 20 * tags + 8 if self.big else 2 + 12 * tags + 4
 
@@ -332,7 +338,7 @@ def write_cog(target: BinaryIO, layout: CogLayout, values: np.ndarray, gdal_tags
             offsets[li].append(position + 4)
             position += size + 8
     target.seek(0)
-    target.write(b"II+\0\x08\0\0\0" + struct.pack("<Q", first_ifd) if fmt.big else b"II*\0" + struct.pack("<I", first_ifd))
+    target.write(fmt.file_header(first_ifd))
     target.write(GHOST + b"\0" * (len(GHOST) % 2))
     for li, tags in enumerate(tag_lists):
         at = first_ifd + sum(ifd_sizes[:li])

@@ -2,8 +2,9 @@
 
 Tiles arrive on the driver in any order and go into one raster per time label in a local staging
 folder (a memory-mapped file); ``finish`` writes each as a Cloud-Optimized GeoTIFF (``jobs.cog``),
-writes the metadata and the STAC results document, and publishes: a local output folder is swapped in whole (rename), other
-locations receive the files through ``sparkeo.storage`` with ``collection.json`` last. Before a
+writes the metadata and the STAC results document, and publishes: a local output folder is
+swapped in whole (rename), other locations receive the files through ``sparkeo.storage`` with
+``collection.json`` last. Before a
 run starts, ``invalidate`` deletes the old ``collection.json`` so no reader ever sees a stale
 "complete" marker, even when the new run fails.
 """
