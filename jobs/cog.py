@@ -1,17 +1,18 @@
-"""Cloud-Optimized GeoTIFFs written from arrays: the pyramid, the blocks, the file.
+"""Cloud-Optimized GeoTIFFs written from arrays: the staged pyramid, the blocks, the file.
 
 A result raster is a (height, width, bands) array staged on disk. ``write_cog`` computes its
-overviews (2 x 2 reductions until a level fits in one block, GDAL's rule) into files beside it,
-deflates every block on a thread pool and lays the file out the way GDAL's COG driver does: header and GDAL's
+overviews (``jobs.overviews``: GDAL's levels and resampling) into files beside it, deflates every
+block on a thread pool and lays the file out the way GDAL's COG driver does: header and GDAL's
 structural metadata ("ghost area"), all IFDs (full resolution first), then the blocks from the
 smallest overview to the full resolution, row-major, each with GDAL's 4-byte size leader and
-last-4-bytes trailer, so GDAL reports ``LAYOUT=COG``. The georeferencing tags are the ones GDAL
-itself writes for the grid's CRS and transform and for the band names (``GdalTags``).
+last-4-bytes trailer, so GDAL reports ``LAYOUT=COG``. The georeferencing and band-name tags are
+the ones GDAL itself writes for the grid's CRS and transform (``GdalTags``).
 
-Why not GDAL's COG driver: it re-reads the staged raster, computes the overviews and compresses
-single-threaded steps in between, 0.21 s at 2048 x 2048 px float32 on the benchmark machine,
-all of it the job's serial tail after the last tile; ISA-L's deflate (``isal``) is ~8x faster than
-zlib and 2.5x faster than libdeflate at level 1 on float32 NDVI, for files within 1 % in size.
+Why not GDAL's COG driver: after the last tile it re-read the staged raster, computed the
+overviews on one core and compressed on two: 0.21 s at 2048 x 2048 px float32 on the benchmark
+machine, all of it the job's serial tail; here the step takes 0.08-0.10 s. ISA-L's deflate
+(``isal``) is ~8x faster than zlib and 2.5x faster than libdeflate at level 1 on float32 NDVI,
+for files within 1 % in size.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence
 
 import numpy as np
+
+from jobs.overviews import overview_shapes, reduce2x2
 
 BLOCK = 256
 DEFLATE_LEVEL = 2          # isal levels 0-3; 2 compresses float32 within 0.7 % of zlib level 1
@@ -81,46 +84,13 @@ class CogLayout:
 
     @property
     def levels(self) -> tuple[tuple[int, int], ...]:
-        """(height, width) of the full resolution and of each overview: halved (rounding up) while
-        either side exceeds one block, as GDAL's COG driver does."""
-        shapes = [(self.height, self.width)]
-        while max(shapes[-1]) > self.block:
-            h, w = shapes[-1]
-            shapes.append((-(-h // 2), -(-w // 2)))
-        return tuple(shapes)
+        """(height, width) of the full resolution and of each overview."""
+        return overview_shapes(self.height, self.width, self.block)
 
     def block_grid(self, level: int) -> tuple[int, int]:
         """Rows and columns of blocks at ``level``."""
         h, w = self.levels[level]
         return -(-h // self.block), -(-w // self.block)
-
-
-def reduce2x2(values: np.ndarray, nodata: float, method: str) -> np.ndarray:
-    """One overview level from the one above: each output pixel from a 2 x 2 window of
-    (height, width, bands) ``values``; windows past an odd edge hold fewer pixels. ``average``: the
-    mean of the window's valid pixels (in float64, as GDAL's AVERAGE); ``mode``: its most frequent
-    valid value, the first one seen (row-major) on a tie. Nodata (NaN included) is never counted; an
-    all-nodata window is nodata."""
-    h, w, b = values.shape
-    padded = values
-    if h % 2 or w % 2:
-        padded = np.full((h + h % 2, w + w % 2, b), nodata, dtype=values.dtype)
-        padded[:h, :w] = values
-    windows = [padded[i::2, j::2] for i in (0, 1) for j in (0, 1)]
-    valid = [~np.isnan(x) if math.isnan(nodata) else x != nodata for x in windows]
-    if method == "average":
-        total = np.zeros(windows[0].shape, np.float64)
-        count = np.zeros(windows[0].shape, np.uint8)
-        for x, v in zip(windows, valid):
-            total += np.where(v, x, 0)
-            count += v
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(count > 0, total / count, nodata).astype(values.dtype)
-    # mode: count, for each of the 4 candidates, how many valid window pixels equal it
-    counts = np.stack([sum(((x == c) & v).astype(np.int8) for x, v in zip(windows, valid)) * vc
-                       for c, vc in zip(windows, valid)])
-    best = np.take_along_axis(np.stack(windows), np.argmax(counts, axis=0)[np.newaxis], axis=0)[0]
-    return np.where(counts.max(axis=0) > 0, best, np.asarray(nodata, dtype=values.dtype))
 
 
 def encode_block(level: np.ndarray, row: int, col: int, layout: CogLayout) -> bytes:

@@ -12,7 +12,8 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 
-from jobs.cog import CogLayout, GdalTags, reduce2x2, write_cog
+from jobs.cog import CogLayout, GdalTags, write_cog
+from jobs.overviews import reduce2x2
 
 UTM = "EPSG:32633"
 TRANSFORM = (10.0, 0.0, 500000.0, 0.0, -10.0, 5100000.0)
