@@ -37,7 +37,7 @@ BLOCKS_IN_FLIGHT = 4 * ENCODE_THREADS
 CLASSIC_TIFF_LIMIT = 2 ** 32        # bytes: larger files need BigTIFF's 8-byte offsets
 
 # TIFF field types and tags (TIFF 6.0, BigTIFF, GeoTIFF 1.1, GDAL's private tags)
-SHORT, LONG, ASCII, DOUBLE, LONG8 = 3, 4, 2, 12, 16
+SHORT, LONG, ASCII, LONG8 = 3, 4, 2, 16
 _TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 16: 8, 17: 8, 18: 8}
 GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737)   # pixel scale, tie point, transformation, geokeys
 GDAL_METADATA, GDAL_NODATA = 42112, 42113

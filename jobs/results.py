@@ -4,9 +4,8 @@ Tiles arrive on the driver in any order and go into one raster per time label in
 folder (a memory-mapped file); ``finish`` writes each as a Cloud-Optimized GeoTIFF (``jobs.cog``),
 writes the metadata and the STAC results document, and publishes: a local output folder is
 swapped in whole (rename), other locations receive the files through ``sparkeo.storage`` with
-``collection.json`` last. Before a
-run starts, ``invalidate`` deletes the old ``collection.json`` so no reader ever sees a stale
-"complete" marker, even when the new run fails.
+``collection.json`` last. Before a run starts, ``invalidate`` deletes the old ``collection.json``
+so no reader ever sees a stale "complete" marker, even when the new run fails.
 """
 from __future__ import annotations
 
@@ -123,14 +122,13 @@ class ResultsWriter:
         # The staging rasters (one per time label) are created on a thread while the job starts on
         # Spark: filling them with nodata and asking GDAL for the georeferencing and band-name tags
         # (PROJ set-up in a fresh driver: 20-40 ms) then overlaps the wait for the first tiles.
-        self._arrays: dict = {}
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkeo-staging")
         self._opening = pool.submit(self._open_all)
         pool.shutdown(wait=False)           # the thread ends with this one creation
 
     def _open_all(self) -> tuple[dict, GdalTags]:
-        self._arrays = {label: self._open(label) for label in (self.times or (None,))}
-        return self._arrays, GdalTags.for_image(self.grid.crs, self.grid.transform, self.bands)
+        staged = {label: self._open(label) for label in (self.times or (None,))}
+        return staged, GdalTags.for_image(self.grid.crs, self.grid.transform, self.bands)
 
     def _staged(self) -> dict:
         """The staging rasters by time label, once created (re-raises their creation's error)."""
@@ -164,8 +162,7 @@ class ResultsWriter:
 
     def convert(self) -> list[OutputFile]:
         """Turn the staged rasters into the result files (COGs, or one netCDF file)."""
-        staged = self._staged()
-        _, gdal_tags = self._opening.result()
+        staged, gdal_tags = self._opening.result()
         if self.format == "netCDF":
             files = [self._finish_netcdf()]         # all labels in one file: no COGs
         else:
@@ -177,7 +174,6 @@ class ResultsWriter:
                     write_cog(fh, self.layout, values, gdal_tags, self._tmp)
                 files.append(OutputFile(Path(name).stem, name, label, target.stat().st_size,
                                         multihash_sha256(str(target))))
-        self._arrays = {}
         shutil.rmtree(self._tmp, ignore_errors=True)
         return files
 
@@ -209,8 +205,7 @@ class ResultsWriter:
 
     def abort(self) -> None:
         """Drop everything staged; the output location keeps no results document."""
-        wait([self._opening])           # a creation still running would leave its file open
-        self._arrays = {}
+        wait([self._opening])           # a creation still running would recreate files in staging
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def _publish(self, cogs: Sequence[str], items: Sequence[str] = ()) -> list[str]:
