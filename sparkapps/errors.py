@@ -6,14 +6,7 @@ HTTP statuses become these classes in one place, ``sparkapps.client.check_respon
 from __future__ import annotations
 
 from sparkeo.errors import RunError, UserError
-
-
-class InvalidJobId(UserError, ValueError):
-    """Raised when a job id is not a valid Kubernetes name (DNS-1123 label, at most 63 chars)."""
-
-    def __init__(self, job_id: str, reason: str):
-        self.job_id, self.reason = job_id, reason
-        UserError.__init__(self, f"invalid job id {job_id!r}: {reason}")
+from sparkeo.names import InvalidJobId  # noqa: F401  (re-exported: the family of sparkapps errors)
 
 
 class JobOptionError(UserError, ValueError):

@@ -11,10 +11,8 @@ import re
 import secrets
 import time
 
-from sparkapps.errors import InvalidJobId
+from sparkeo.names import MAX_NAME, check_job_id
 
-MAX_NAME = 63
-_JOB_ID = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_BAD_CHARS = re.compile(r"[^-A-Za-z0-9_.]+")
 
@@ -27,19 +25,6 @@ MANAGED_BY = "sparkeo"
 SPARKEO_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
 #: annotation keeping the user name unsanitised (label values cannot hold e.g. ``@``)
 ANNOTATION_USER = "sparkeo/user"
-
-
-def check_job_id(job_id: str) -> str:
-    """Return ``job_id`` if it is a valid job id, else raise ``InvalidJobId`` saying why."""
-    if not isinstance(job_id, str) or not job_id:
-        raise InvalidJobId(str(job_id), "must be a non-empty string")
-    if len(job_id) > MAX_NAME:
-        raise InvalidJobId(job_id, f"longer than {MAX_NAME} characters ({len(job_id)})")
-    if not _JOB_ID.match(job_id):
-        raise InvalidJobId(
-            job_id, "must be lower-case letters, digits and '-', start with a letter and end alphanumeric"
-        )
-    return job_id
 
 
 def new_job_id(prefix: str = "j", now: float | None = None) -> str:
