@@ -48,10 +48,12 @@ def main(argv=None) -> int:
     from sparkeo import logs, storage
     from sparkeo.errors import SparkeoError
     from sparkeo.identity import Caller
+    from sparkeo.names import check_job_id
     from sparkeo.settings import Settings
 
     logs.configure(args.verbose)
     try:
+        check_job_id(args.job_id)       # first: it labels the metrics and names the default results folder
         from jobs.run import run_job
 
         settings = Settings.from_env()

@@ -2,10 +2,13 @@
 
 Tiles arrive on the driver in any order and go into one raster per time label in a local staging
 folder (a memory-mapped file); ``finish`` writes each as a Cloud-Optimized GeoTIFF (``jobs.cog``),
-writes the metadata and the STAC results document, and publishes: a local output folder is
-swapped in whole (rename), other locations receive the files through ``sparkeo.storage`` with
-``collection.json`` last. Before a run starts, ``invalidate`` deletes the old ``collection.json``
-so no reader ever sees a stale "complete" marker, even when the new run fails.
+writes the metadata and the STAC results document, and publishes them into the results location
+(``jobs.location``): only there and then does a re-run touch sparkeo's previous results. The old
+``collection.json`` goes first (no reader sees a "complete" marker over a mix of old and new files),
+then the previous results' files the new ones do not replace; the new files are renamed into a
+local folder or uploaded through ``sparkeo.storage``, ``job_metadata.json`` first (the record of
+what sparkeo owns there) and ``collection.json`` last. Files sparkeo did not write are never
+deleted or overwritten.
 """
 from __future__ import annotations
 
@@ -16,7 +19,6 @@ import math
 import os
 import shutil
 import tempfile
-import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +29,10 @@ import numpy as np
 from jobs.cog import CogLayout, GdalTags, write_cog
 from jobs.cube import CubeMeta
 from jobs.grid import TileGrid
+from jobs.location import COLLECTION_FILE, METADATA_FILE, ResultsLocation
 from jobs.plan import TileTask
 from sparkeo import storage
-from sparkeo.errors import ConfigError, UserError
+from sparkeo.errors import UserError
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 STAC_EXTENSIONS = [
@@ -38,8 +41,6 @@ STAC_EXTENSIONS = [
     "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
     "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
 ]
-COLLECTION_FILE = "collection.json"
-METADATA_FILE = "job_metadata.json"
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,6 @@ class OutputFile:
     size: int
     checksum: str               # sha2-256 multihash, hex
     media_type: str = COG_MEDIA_TYPE
-
-
-def invalidate(output: str) -> None:
-    """Delete ``collection.json`` at ``output`` (if any): the old results stop counting as complete."""
-    storage.delete(storage.join(output, COLLECTION_FILE))
 
 
 def output_layout(meta: CubeMeta) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
@@ -75,6 +71,23 @@ def output_dtype(meta: CubeMeta) -> tuple[str, float]:
     if dtype.kind in "iu" and meta.nodata is not None and not math.isnan(meta.nodata):
         return dtype.name, meta.nodata
     return "float32", math.nan
+
+
+def result_names(meta: CubeMeta, format: str = "GTiff") -> tuple[str, ...]:
+    """Every file a run saving ``meta`` in ``format`` writes: the data files, their STAC items,
+    ``job_metadata.json`` and ``collection.json`` (known before Spark starts, for the location check)."""
+    if format == "netCDF":
+        from jobs.netcdf import NETCDF_NAME
+
+        data = [NETCDF_NAME]
+    else:
+        data = [file_name(label) for label in (output_layout(meta)[0] or (None,))]
+    return (*data, *(item_name(n) for n in data), METADATA_FILE, COLLECTION_FILE)
+
+
+def item_name(data_file: str) -> str:
+    """The STAC item document of one data file: ``<its stem>.json``."""
+    return f"{Path(data_file).stem}.json"
 
 
 def file_name(label: str | None) -> str:
@@ -106,9 +119,8 @@ class ResultsWriter:
         self.times, self.bands = output_layout(meta)
         self.dtype, self.nodata = output_dtype(meta)
         self._local = not storage.is_s3(output)
-        if not self._local and not storage.split_s3(output)[1].strip("/"):
-            # Re-runs replace everything below the output prefix: never a whole bucket.
-            raise ConfigError("--output", output, "an S3 output needs a prefix, e.g. s3://bucket/jobs/<job_id>/")
+        # Refused here, before anything is staged: a location this run may not write to.
+        ResultsLocation.inspect(output).check_writable(result_names(meta, format))
         if self._local:
             parent = Path(output).resolve().parent
             parent.mkdir(parents=True, exist_ok=True)
@@ -188,7 +200,7 @@ class ResultsWriter:
                                               href_base=None if self._local else self.output)
         items = []
         for f in files:   # one STAC item per COG, so the results load again as a collection (jobs chain)
-            items.append(f"{f.key}.json")
+            items.append(item_name(f.name))
             (self.staging / items[-1]).write_text(json.dumps(self.item_document(f, collection), indent=2))
         (self.staging / COLLECTION_FILE).write_text(json.dumps(collection, indent=2))
         self._media_types = {f.name: f.media_type for f in files}
@@ -209,32 +221,38 @@ class ResultsWriter:
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def _publish(self, cogs: Sequence[str], items: Sequence[str] = ()) -> list[str]:
-        """Publish the staged files; returns the URIs of the COGs, job_metadata.json and collection.json."""
+        """Publish the staged files; returns the URIs of the COGs, job_metadata.json and collection.json.
+
+        At every step the ``job_metadata.json`` at the location lists each sparkeo file there (the
+        old one until the new replaces it), so a run that fails half-way leaves a location the
+        next run still recognises as sparkeo's and may replace.
+        """
         shown = [*cogs, METADATA_FILE, COLLECTION_FILE]
-        names = [*cogs, *items, METADATA_FILE, COLLECTION_FILE]
-        if self._local:
-            out = Path(self.output)
-            old = None
-            if out.exists():
-                old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-                os.replace(out, old)
-            os.replace(self.staging, out)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-            return [str(out / n) for n in shown]
-        uris = [storage.join(self.output, n) for n in names]
+        names = [METADATA_FILE, *cogs, *items, COLLECTION_FILE]
         try:
-            types = {n: "application/json" if n.endswith(".json") else COG_MEDIA_TYPE for n in names}
-            types.update({n: self._media_types.get(n, types[n]) for n in cogs})
-            for n, uri in zip(names[:-1], uris[:-1]):
-                storage.upload_file(str(self.staging / n), uri, types[n])
-            # A re-run replaces the old results: objects this run did not write go before the
-            # document appears, so collection.json never lists, or sits beside, stale files.
-            storage.delete_prefix(self.output, keep=set(uris))
-            storage.upload_file(str(self.staging / COLLECTION_FILE), uris[-1], "application/json")
+            # Looked at again now: the location may have changed while Spark ran.
+            location = ResultsLocation.inspect(self.output)
+            location.check_writable(names)
+            if COLLECTION_FILE in location.owned:       # the old results stop counting as complete
+                storage.delete(storage.join(self.output, COLLECTION_FILE))
+            # The previous run's files this one does not replace go first, while the old metadata
+            # still lists them; files sparkeo did not write stay where they are.
+            storage.delete_all([storage.join(self.output, n) for n in location.stale(names)])
+            if self._local:
+                Path(self.output).mkdir(parents=True, exist_ok=True)
+            for name in names:                          # collection.json last: the results are complete
+                self._put(name)
         finally:
             shutil.rmtree(self.staging, ignore_errors=True)
         return [storage.join(self.output, n) for n in shown]
+
+    def _put(self, name: str) -> None:
+        """Move one staged file into a local output folder (a rename), or upload it."""
+        if self._local:
+            os.replace(self.staging / name, Path(self.output) / name)
+            return
+        media_type = self._media_types.get(name, "application/json" if name.endswith(".json") else COG_MEDIA_TYPE)
+        storage.upload_file(str(self.staging / name), storage.join(self.output, name), media_type)
 
     # --- the STAC results document ------------------------------------------------------------------
     def collection_document(self, files: Sequence[OutputFile], metadata: Mapping[str, Any],

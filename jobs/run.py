@@ -1,8 +1,9 @@
 """Running a job: the one orchestration shared by ``sparkeo run``, ``validate`` and the driver.
 
 ``prepare`` (driver only, no Spark): parse the graph, build the cube DAG against the catalog,
-plan tiles and estimates, check budgets. ``run_job``: invalidate old results, prepare, execute the
-tiles on Spark while writing them, check the ``soft_errors`` budget, write the results.
+plan tiles and estimates, check budgets. ``run_job``: prepare, check the results location, execute
+the tiles on Spark while writing them, check the ``soft_errors`` budget, publish the results (the
+first moment anything at the results location changes).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from jobs.read_errors import TooManySkippedAssets
 from jobs.usage import Usage
 from sparkeo import storage
 from sparkeo.errors import ConfigError, RunError, SparkeoError, UserError
+from sparkeo.names import check_job_id
 
 log = logging.getLogger(__name__)
 
@@ -175,16 +177,19 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
             progress: Callable | None = None) -> RunSummary:
     """Run one job end to end and write its results to ``output`` (default ``./results/<job_id>``)."""
     from jobs.execute import execute
-    from jobs.results import ResultsWriter, invalidate
+    from jobs.location import ResultsLocation
+    from jobs.results import ResultsWriter, result_names
 
     started_at = dt.datetime.now(dt.timezone.utc)
     t0 = time.monotonic()
-    job_id = job_id or new_job_id()
+    job_id = check_job_id(job_id) if job_id else new_job_id()   # it names the default results folder
     output = output or storage.join("results", job_id)
-    invalidate(output)          # first: a failed re-run must not leave the old "complete" marker
     options = parse_job_options(job_options)
     catalog = load_catalog(catalog_uri, settings)
     prep = prepare(graph_doc, catalog, caller, settings, options, source_name)
+    save_format = prep.built.save.format if prep.built.save is not None else "GTiff"
+    # The last check, before Spark: a location holding files sparkeo did not write is refused.
+    ResultsLocation.inspect(output).check_writable(result_names(prep.built.output.meta, save_format))
     allowed = soft_error_fraction(prep.job_options)
     task_options = {**prep.job_options, "soft_errors": allowed > 0}
     log.info("job %s: grid %r, %d tiles, %d items", job_id, prep.plan.grid, len(prep.plan.tasks),
@@ -198,7 +203,6 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
         # from Secret refs on a cluster; tasks also carry them inside ``settings``).
         spark = spark_session(master=settings.spark_master, app_name=f"sparkeo-{job_id}",
                               executor_env=settings.to_env())
-    save_format = prep.built.save.format if prep.built.save is not None else "GTiff"
     writer = ResultsWriter(output, prep.built.output.meta, prep.plan.grid, save_format)
     try:
         ran = execute(spark, prep.built.output, prep.plan.tasks, settings, task_options,

@@ -132,6 +132,8 @@ def _write_local(uri: str, fill) -> None:
         raise StorageError(uri, exc.strerror or str(exc)) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
+            # mkstemp makes the file 0600; the renamed result gets the mode a plain open() would give.
+            os.fchmod(fh.fileno(), 0o666 & ~process_umask())
             fill(fh)
         os.replace(tmp, path)
     except BaseException as exc:
@@ -139,6 +141,20 @@ def _write_local(uri: str, fill) -> None:
         if isinstance(exc, OSError) and not isinstance(exc, SparkeoError):
             raise StorageError(uri, exc.strerror or str(exc)) from exc
         raise
+
+
+def process_umask() -> int:
+    """The process umask, read from /proc where it can be (``os.umask`` can only read it by setting it)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def upload_file(local_path: str, uri: str, content_type: str | None = None, part_size: int | None = None) -> None:
@@ -233,25 +249,34 @@ def delete_prefix(uri: str, keep: frozenset[str] | set[str] = frozenset()) -> in
     """
     if is_s3(uri) and not split_s3(uri)[1].strip("/"):
         raise StorageError(uri, "refusing to delete every object of a bucket: give a prefix below it")
-    objects = [o for o in list_prefix(uri) if o.uri not in keep]
-    if is_s3(uri):
+    objects = [o.uri for o in list_prefix(uri) if o.uri not in keep]
+    delete_all(objects)
+    return len(objects)
+
+
+def delete_all(uris: list[str]) -> None:
+    """Delete the given files or objects (S3: in batches of 1,000 per bucket); absent ones are no error."""
+    local = [u for u in uris if not is_s3(u)]
+    for u in local:
+        delete(u)
+    by_bucket: dict[str, list[str]] = {}
+    for u in uris:
+        if is_s3(u):
+            bucket, key = split_s3(u)
+            by_bucket.setdefault(bucket, []).append(key)
+    for bucket, keys in by_bucket.items():
         client = s3_client()
-        bucket, _ = split_s3(uri)
-        for i in range(0, len(objects), 1000):
-            batch = [{"Key": split_s3(o.uri)[1]} for o in objects[i:i + 1000]]
+        for i in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[i:i + 1000]]
             try:
                 response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
             except Exception as exc:
-                raise _s3_error(uri, exc) from exc
+                raise _s3_error(f"s3://{bucket}/{keys[i]}", exc) from exc
             # delete_objects reports per-key failures in the body of a 200 response.
             if response.get("Errors"):
                 first = response["Errors"][0]
                 raise StorageError(f"s3://{bucket}/{first.get('Key')}",
                                    f"delete failed: {first.get('Code')} {first.get('Message', '')}".strip())
-        return len(objects)
-    for o in objects:
-        delete(o.uri)
-    return len(objects)
 
 
 def download(uri: str, local_path: str) -> None:

@@ -38,3 +38,17 @@ def test_help_lists_only_built_commands():
     result = CliRunner().invoke(climain.cli, ["--help"])
     assert result.exit_code == 0
     assert "Usage" in result.output
+
+
+JOB_ID_COMMANDS = [["run", "graph.json", "--job-id", "../../victim"], ["render", "graph.json", "--job-id", "a/b"],
+                   ["submit", "graph.json", "--job-id", "Job_1"], ["status", "../x"], ["cancel", "x/.."],
+                   ["jobs", "show", "../../x"]]
+
+
+@pytest.mark.parametrize("args", JOB_ID_COMMANDS, ids=[" ".join(a[:2]) for a in JOB_ID_COMMANDS])
+def test_every_command_checks_the_job_id_first(args):
+    """One rule (sparkeo.names), checked while the arguments are parsed: before any file, cluster or JVM."""
+    result = CliRunner().invoke(climain.cli, args, env={"SPARKEO_ZOOKEEPER": "127.0.0.1:9"})
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0].startswith("Error: invalid job id ") and "Traceback" not in result.output

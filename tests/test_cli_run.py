@@ -63,7 +63,7 @@ def env(tmp_path):
 def test_bad_input_exits_2_naming_what_is_wrong(name, graph, needles, sample_small, tmp_path, env):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "collection.json").write_text("{}")     # stale marker of an earlier run: must not survive
+    (out / "collection.json").write_text("{}")     # whatever was there before
     result = CliRunner().invoke(cli, ["run", "-", "--catalog", sample_small, "--output", str(out)],
                                 input=graph, env=env)
     assert result.exit_code == 2, result.output
@@ -73,7 +73,7 @@ def test_bad_input_exits_2_naming_what_is_wrong(name, graph, needles, sample_sma
         assert needle in lines[0], lines[0]
     assert "Traceback" not in result.output
     assert isinstance(result.exception, SystemExit)        # a clean exit, not an escaped exception
-    assert not (out / "collection.json").exists()
+    assert (out / "collection.json").read_text() == "{}"   # a refused run changes nothing there
 
 
 def test_validate_prints_the_plan(sample_small, env):
@@ -114,6 +114,16 @@ def test_sparkeo_run_writes_results_and_prints_paths(sample_small, tmp_path, env
     assert printed == [str(out / n) for n in ("result.tif", "job_metadata.json", "collection.json")]
     doc = json.loads((out / "collection.json").read_text())
     assert doc["id"] == "demo-ndvi-median" and list(doc["assets"]) == ["result"]
+
+
+def test_driver_entry_point_refuses_a_job_id_that_is_not_a_kubernetes_name(tmp_path, env):
+    """Checked first, before the catalog, the graph or Spark (no JVM starts)."""
+    proc = _run([sys.executable, "-m", "jobs", "--graph", str(DEMO), "--output", str(tmp_path / "out"),
+                 "--job-id", "../victim", "--catalog", str(tmp_path / "no-catalog.json")], env, ROOT)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr.strip().splitlines() == ["Error: invalid job id '../victim': must be lower-case letters, "
+                                                "digits and '-', start with a letter and end alphanumeric"]
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow

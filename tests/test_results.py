@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -12,7 +14,8 @@ import rasterio
 from jobs.cube import CubeMeta
 from jobs.grid import TileGrid
 from jobs.plan import TileTask
-from jobs.results import ResultsWriter, invalidate, output_dtype
+from jobs.results import ResultsWriter, output_dtype
+from tests.fixtures.umask import umask  # noqa: F401
 
 GRID = TileGrid("EPSG:32633", (10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0), (70, 90))
 
@@ -100,24 +103,40 @@ def test_results_document_fields(tmp_path):
     assert md["job_id"] == "j3" and md["assets"] == ["result.tif"]
 
 
-def test_rerun_replaces_the_folder_and_abort_leaves_no_document(tmp_path):
+def test_rerun_replaces_its_own_files_only_and_abort_leaves_the_folder_as_it_was(tmp_path):
     out = tmp_path / "o"
+    series = cube(("t", "y", "x"), {"t": ("2021-06-01", "2021-06-11")})
+    w = ResultsWriter(str(out), series, GRID)
+    fill(w, np.ones((2, 70, 90), np.float32), series.dims)
+    w.finish({"job_id": "a", "graph_sha256": "00"}, None)
+    (out / "notes.txt").write_text("the user's own file")
+    reduced = cube(("y", "x"), {})
+    w = ResultsWriter(str(out), reduced, GRID)
+    fill(w, np.ones((70, 90), np.float32), reduced.dims)
+    w.finish({"job_id": "b", "graph_sha256": "00"}, None)
+    # the first run's COGs and items are gone, the foreign file stays
+    assert sorted(p.name for p in out.iterdir()) == ["collection.json", "job_metadata.json", "notes.txt",
+                                                      "result.json", "result.tif"]
+    assert (out / "notes.txt").read_text() == "the user's own file"
+    assert json.loads((out / "collection.json").read_text())["id"] == "b"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    w = ResultsWriter(str(out), reduced, GRID)
+    w.abort()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["o"]      # no staging folder left behind
+
+
+def test_results_folder_and_files_get_the_process_umask(tmp_path, umask):  # noqa: F811
+    """Not mkdtemp's 0700: the staging folder is never what the user gets."""
+    out = tmp_path / "results" / "job"
     meta = cube(("y", "x"), {})
     w = ResultsWriter(str(out), meta, GRID)
     fill(w, np.ones((70, 90), np.float32), meta.dims)
-    w.finish({"job_id": "a"}, None)
-    (out / "stale.txt").write_text("from an older run")
-    w = ResultsWriter(str(out), meta, GRID)
-    fill(w, np.ones((70, 90), np.float32), meta.dims)
-    w.finish({"job_id": "b"}, None)
-    assert not (out / "stale.txt").exists()
-    assert json.loads((out / "collection.json").read_text())["id"] == "b"
-    invalidate(str(out))
-    assert not (out / "collection.json").exists()
-    w = ResultsWriter(str(out), meta, GRID)
-    w.abort()
-    assert not (out / "collection.json").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["o"]      # no staging folder left behind
+    w.finish({"job_id": "m", "graph_sha256": "00"}, None)
+    modes = {p.name: oct(stat.S_IMODE(os.stat(p).st_mode)) for p in (out, *out.iterdir())}
+    assert modes == {"job": oct(0o777 & ~umask),
+                     **{n: oct(0o666 & ~umask) for n in ("result.tif", "result.json", "job_metadata.json",
+                                                         "collection.json")}}
 
 
 @pytest.mark.parametrize("dtype,nodata,expect", [

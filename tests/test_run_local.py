@@ -11,10 +11,14 @@ import numpy as np
 import pytest
 import rasterio
 
+from jobs.location import ResultsLocationError
 from jobs.read_errors import BudgetExceeded, TooManySkippedAssets, UnreadableAssetError
 from jobs.run import run_job
+from sparkeo.errors import UserError
 from sparkeo.identity import Caller
+from sparkeo.names import InvalidJobId
 from sparkeo.settings import Settings
+from tests.test_s3_results import write_results
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "ndvi_median.json"
 MASKED_SCL = (0, 3, 8, 9, 10)
@@ -146,8 +150,6 @@ def corrupt_sample(sample_small, tmp_path):
 def test_unreadable_asset_fails_with_href_and_leaves_no_document(spark, settings, corrupt_sample, tmp_path):
     catalog, bad = corrupt_sample
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "collection.json").write_text("{}")            # a stale complete marker from an older run
     with pytest.raises(UnreadableAssetError) as err:
         run(spark, settings, catalog, out)
     assert err.value.href == bad and bad in str(err.value) and err.value.exit_code == 1
@@ -172,6 +174,50 @@ def test_budget_cap_refuses_before_spark_with_the_estimate(settings, sample_smal
         run(None, settings, sample_small, tmp_path / "b", options={"max_input_pixels": 1000})
     assert f"{8 * 3 * 128 * 128:,}" in str(err.value) and err.value.exit_code == 2
     assert not (tmp_path / "b").exists()
+
+
+def test_a_refused_run_leaves_the_previous_results_complete(settings, sample_small, tmp_path):
+    """Budget cap, unknown collection: refused before the results location is touched (issue 16.3)."""
+    from click.testing import CliRunner
+
+    from sparkeo.cli.main import cli
+
+    out = tmp_path / "out"
+    write_results(str(out), ("2021-06-01",), job_id="old-job")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(BudgetExceeded):
+        run(None, settings, sample_small, out, options={"max_input_pixels": 1000})
+    unknown = json.loads(DEMO.read_text())
+    unknown["process_graph"]["load"]["arguments"]["id"] = "sentinel-9"
+    with pytest.raises(UserError, match="sentinel-9"):
+        run(None, settings, sample_small, out, graph=unknown)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    result = CliRunner().invoke(cli, ["results", str(out)])
+    assert result.exit_code == 0 and "(job old-job, finished)" in result.output, result.output
+
+
+def test_a_folder_of_foreign_files_is_refused_before_spark(settings, sample_small, tmp_path):
+    out = tmp_path / "my-documents"
+    out.mkdir()
+    (out / "notes.txt").write_text("my own notes")
+    with pytest.raises(ResultsLocationError) as err:
+        run(None, settings, sample_small, out)
+    assert err.value.exit_code == 2 and str(out) in str(err.value)
+    assert [(p.name, p.read_text()) for p in out.iterdir()] == [("notes.txt", "my own notes")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my-documents"]     # nothing staged beside it
+
+
+def test_a_job_id_cannot_name_a_folder_outside_results(settings, sample_small, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    (work / "results").mkdir(parents=True)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("not sparkeo's")
+    monkeypatch.chdir(work)
+    with pytest.raises(InvalidJobId) as err:      # ./results/../../victim is tmp_path/victim
+        run_job(DEMO.read_text(), None, "../../victim", sample_small, None, settings, Caller())
+    assert err.value.exit_code == 2 and "'../../victim'" in str(err.value)
+    assert [p.name for p in victim.iterdir()] == ["keep.txt"] and not any((work / "results").iterdir())
 
 
 def test_results_load_again_as_a_collection(spark, settings, sample_small, tmp_path):

@@ -1,7 +1,9 @@
 """Results written to a real S3 server (moto) through the fault proxy, which logs every request.
 
-COGs first (multipart when large), then job_metadata.json, stale objects of an earlier run deleted,
-collection.json last; asset hrefs are the S3 URLs; a failed upload leaves no collection.json.
+A re-run deletes the earlier run's document and its objects the new run does not replace (never a
+foreign object), then uploads job_metadata.json, the COGs (multipart when large) and their items,
+and collection.json last; asset hrefs are the S3 URLs; a failed upload leaves no collection.json and
+a location the next run may still replace.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import pytest
 from jobs.cube import CubeMeta
 from jobs.grid import TileGrid
 from jobs.plan import TileTask
-from jobs.results import ResultsWriter, invalidate
+from jobs.results import ResultsWriter
 from sparkeo import storage
 from sparkeo.errors import RunError, StorageError, UserError
 from tests.fixtures.fault_proxy import FaultPlan
@@ -23,7 +25,8 @@ from tests.fixtures.fault_proxy import FaultPlan
 GRID = TileGrid("EPSG:32633", (10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0), (96, 128))
 
 
-def write_results(output: str, labels: tuple[str, ...], seed: int = 0, grid: TileGrid = GRID) -> list[str]:
+def write_results(output: str, labels: tuple[str, ...], seed: int = 0, grid: TileGrid = GRID,
+                  job_id: str = "s3-job") -> list[str]:
     """A float32 time series (one band) written tile by tile and published; returns the URIs."""
     meta = CubeMeta(dims=("t", "bands", "y", "x"), labels={"t": labels, "bands": ("ndvi",)}, grid=grid,
                     dtype="float32", nodata=math.nan)
@@ -33,7 +36,7 @@ def write_results(output: str, labels: tuple[str, ...], seed: int = 0, grid: Til
         for index, window, tile_grid in grid.tiles(64):
             rows, cols = window.slices
             writer.write_tile(TileTask(index, window, tile_grid, 1), values[..., rows, cols])
-        return writer.finish({"job_id": "s3-job", "graph_sha256": "00"}, None)
+        return writer.finish({"job_id": job_id, "graph_sha256": "00"}, None)
     except BaseException:
         writer.abort()
         raise
@@ -56,8 +59,8 @@ def test_results_go_to_s3_with_collection_json_last(s3, via_proxy):
     files = write_results(output, ("2021-06-01", "2021-06-11"))
     assert files == [f"{output}/{n}" for n in ("2021-06-01.tif", "2021-06-11.tif", "job_metadata.json",
                                                   "collection.json")]
-    # COGs, their STAC items, the metadata, and collection.json as the very last write.
-    names = ["2021-06-01.tif", "2021-06-11.tif", "2021-06-01.json", "2021-06-11.json", "job_metadata.json",
+    # The metadata (the record of what sparkeo owns there), COGs, their STAC items, collection.json last.
+    names = ["job_metadata.json", "2021-06-01.tif", "2021-06-11.tif", "2021-06-01.json", "2021-06-11.json",
              "collection.json"]
     order = [path.rsplit("/", 1)[-1] for method, path in writes(via_proxy) if method == "PUT"]
     assert order == names
@@ -74,35 +77,39 @@ def test_results_go_to_s3_with_collection_json_last(s3, via_proxy):
     assert sorted(objects) == sorted(f"jobs/j1/{n}" for n in names)
 
 
-def test_rerun_replaces_results_and_deletes_stale_objects_before_the_document(s3, via_proxy):
+def test_rerun_replaces_its_own_objects_first_and_leaves_foreign_ones(s3, via_proxy):
     output = s3.uri("jobs/j2")
     write_results(output, ("2021-06-01", "2021-06-11", "2021-06-21"), seed=1)
-    storage.write_bytes(f"{output}/leftover.txt", b"from an older run")
+    storage.write_bytes(f"{output}/notes.txt", b"the team's own object")
     via_proxy.set_plan(FaultPlan())  # fresh log for the re-run
-    invalidate(output)               # what run_job does before anything else
     write_results(output, ("2021-07-01", "2021-07-11"), seed=2)
     log = writes(via_proxy)
+    # the old document goes first, then (one bulk delete) the old COGs and items, collection.json last
     assert log[0] == ("DELETE", f"/{s3.name}/jobs/j2/collection.json")
-    bulk_delete = [i for i, (m, p) in enumerate(log) if m == "POST" and p == f"/{s3.name}"]
-    assert bulk_delete and bulk_delete[0] < len(log) - 1 and log[-1] == ("PUT", f"/{s3.name}/jobs/j2/collection.json")
+    assert log[1] == ("POST", f"/{s3.name}") and log[-1] == ("PUT", f"/{s3.name}/jobs/j2/collection.json")
     assert sorted(s3.objects("jobs/j2/")) == [f"jobs/j2/{n}" for n in
                                               ("2021-07-01.json", "2021-07-01.tif", "2021-07-11.json",
-                                               "2021-07-11.tif", "collection.json", "job_metadata.json")]
+                                               "2021-07-11.tif", "collection.json", "job_metadata.json",
+                                               "notes.txt")]
+    assert storage.read_bytes(f"{output}/notes.txt") == b"the team's own object"
     doc = json.loads(storage.read_text(f"{output}/collection.json"))
     assert sorted(doc["assets"]) == ["2021-07-01", "2021-07-11"]
 
 
-def test_upload_failure_mid_write_leaves_no_collection_json(s3, via_proxy):
+def test_upload_failure_mid_write_leaves_no_collection_json_and_a_replaceable_location(s3, via_proxy):
     output = s3.uri("jobs/j3")
     write_results(output, ("2021-06-01",), seed=3)  # a complete earlier run
-    via_proxy.set_plan(FaultPlan(fail_writes_after=1))
-    invalidate(output)
+    # allowed: the bulk delete of the old COG and item, job_metadata.json, the first new COG
+    via_proxy.set_plan(FaultPlan(fail_writes_after=3))
     with pytest.raises(StorageError) as err:
         write_results(output, ("2021-07-01", "2021-07-11"), seed=4)
     assert isinstance(err.value, RunError) and f"{output}/2021-07-11.tif" in str(err.value)
     assert "AccessDenied" in str(err.value)
-    assert "jobs/j3/collection.json" not in s3.objects("jobs/j3/")
+    assert sorted(s3.objects("jobs/j3/")) == ["jobs/j3/2021-07-01.tif", "jobs/j3/job_metadata.json"]
     assert via_proxy.stats["writes_refused"] == 1
+    via_proxy.set_plan(FaultPlan())
+    write_results(output, ("2021-07-01", "2021-07-11"), seed=4)   # the half-written location is still sparkeo's
+    assert "jobs/j3/collection.json" in s3.objects("jobs/j3/")
 
 
 def test_large_cog_is_uploaded_multipart(s3, via_proxy, monkeypatch):

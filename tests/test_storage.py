@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 
 import pytest
 
 from sparkeo import storage
 from sparkeo.errors import NotFoundInStorage, RunError, StorageError, UserError
 from tests.fixtures.fault_proxy import FaultPlan
+from tests.fixtures.umask import umask  # noqa: F401
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -82,6 +84,17 @@ def test_upload_and_download_roundtrip(root, tmp_path):
     out = tmp_path / "dl" / "big.bin"
     storage.download(uri, str(out))
     assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(data).digest()
+
+
+def test_local_files_and_folders_get_the_process_umask(root, tmp_path, umask):  # noqa: F811
+    """Not mkstemp's 0600: written and downloaded files are as readable as the user's umask says."""
+    uri = storage.join(root, "a", "b.json")
+    storage.write_bytes(uri, b"{}")
+    downloaded = tmp_path / "downloads" / "b.json"
+    storage.download(uri, str(downloaded))
+    files = [downloaded] if storage.is_s3(root) else [downloaded, uri]
+    assert {oct(stat.S_IMODE(os.stat(f).st_mode)) for f in files} == {oct(0o666 & ~umask)}
+    assert oct(stat.S_IMODE(os.stat(downloaded.parent).st_mode)) == oct(0o777 & ~umask)
 
 
 def test_large_s3_upload_is_multipart(s3, tmp_path):

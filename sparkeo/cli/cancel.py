@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import click
 
-from sparkeo.cli.options import cluster_opts, namespace_of
+from sparkeo.cli.options import cluster_opts, job_id_arg, namespace_of
 
 
 @click.command("cancel")
-@click.argument("job_id")
+@job_id_arg
 @cluster_opts
 @click.pass_context
 def cancel(ctx, job_id, namespace, deployment_config, kubeconfig):

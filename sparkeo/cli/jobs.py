@@ -12,7 +12,7 @@ from datetime import datetime
 
 import click
 
-from sparkeo.cli.options import json_opt, settings_of
+from sparkeo.cli.options import job_id_arg, json_opt, settings_of
 
 AUTH_ENV = "SPARKEO_ZOOKEEPER_AUTH"
 STATES = ("created", "queued", "running", "finished", "error", "canceled")
@@ -66,7 +66,7 @@ def list_jobs(ctx, user, status, zookeeper, as_json):
 
 
 @jobs.command("show")
-@click.argument("job_id")
+@job_id_arg
 @click.option("--user", "user", default=None, help="The job's user [default: search every user].")
 @zookeeper_opt
 @json_opt

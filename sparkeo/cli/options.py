@@ -11,7 +11,18 @@ output_opt = click.option(
     "--output", "output", default=None, metavar="DIR|s3://bucket/prefix",
     help="Results location [default: ./results/<job_id>/].",
 )
-job_id_opt = click.option("--job-id", "job_id", default=None, help="Job id (a Kubernetes name) [default: generated].")
+
+
+def job_id_handler(ctx, param, value):
+    """A given job id checked with the one rule (``sparkeo.names``): ``InvalidJobId`` exits 2 naming it."""
+    from sparkeo.names import check_job_id
+
+    return None if value is None else check_job_id(value)
+
+
+job_id_opt = click.option("--job-id", "job_id", default=None, callback=job_id_handler,
+                          help="Job id (a Kubernetes name) [default: generated].")
+job_id_arg = click.argument("job_id", callback=job_id_handler)
 master_opt = click.option("--master", "master", default=None, help="Spark master [SPARKEO_SPARK_MASTER, local[2]].")
 job_options_opt = click.option(
     "--job-options", "job_options", default=None, metavar="JSON",

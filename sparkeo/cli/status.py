@@ -5,11 +5,11 @@ import json
 
 import click
 
-from sparkeo.cli.options import caller_of, cluster_opts, json_opt, namespace_of
+from sparkeo.cli.options import caller_of, cluster_opts, job_id_arg, json_opt, namespace_of
 
 
 @click.command("status")
-@click.argument("job_id")
+@job_id_arg
 @cluster_opts
 @json_opt
 @click.pass_context
