@@ -38,8 +38,8 @@ class Submitted:
 def inputs_location(output_uri: str) -> str:
     """Where a job's inputs live: ``<output>.job/`` beside its results location.
 
-    Not inside it: publishing results replaces the results location as a whole (``jobs.results``),
-    and an operator retry of the driver must still find the graph.
+    Not inside it: a results location holds sparkeo's results only (``jobs.location`` refuses to
+    write beside foreign files), and an operator retry of the driver must still find the graph.
     """
     return output_uri.rstrip("/") + INPUTS_SUFFIX
 

@@ -2,7 +2,7 @@
 
 Transient faults (503 SlowDown, connection resets on range GETs) are retried by GDAL and, when GDAL
 gives up, by sparkeo's own ``read_retries``; the result is bit-identical to a clean local run. A
-missing or corrupt asset fails the job naming its href and leaves no ``collection.json``; with
+missing or corrupt asset fails the job naming its href and leaves the results location as it was; with
 ``soft_errors`` it is skipped and listed in ``job_metadata.json``.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sparkeo.cli.main import cli
 from sparkeo.errors import RunError
 from tests.fixtures.eodata import MEDIAN_GRAPH, result_array, run_median, settings_for
 from tests.fixtures.fault_proxy import FaultPlan
+from tests.test_s3_results import write_results
 
 # About a third of range GETs fail; GDAL retries once, and a request fails up to 3 times in a row,
 # so some reads get past GDAL's retries and reach sparkeo's (read_retries=5).
@@ -59,13 +60,15 @@ def test_missing_asset_fails_the_job_naming_the_href(spark, eodata, aws_env, tmp
     gone = eodata.asset_keys("missing", "B08")[1]
     bucket.server.client().delete_object(Bucket=bucket.name, Key=gone)
     output = bucket.uri("jobs/missing")
-    storage.write_bytes(f"{output}/collection.json", b'{"assets": {}}')  # an earlier, complete run
+    write_results(output, ("2021-06-01",), job_id="earlier")      # an earlier, complete run
+    before = {o.uri: storage.read_bytes(o.uri) for o in storage.list_prefix(output)}
     settings = settings_for(aws_env, tmp_path / "cache")
     with pytest.raises(UnreadableAssetError) as err:
         run_median(spark, catalog, output, settings, "missing")
     assert isinstance(err.value, RunError)
     assert f"/vsis3/{bucket.name}/{gone}" in str(err.value)
-    assert not storage.exists(f"{output}/collection.json")  # the old marker went first
+    # the run failed before publishing: the earlier results are untouched and still complete
+    assert {o.uri: storage.read_bytes(o.uri) for o in storage.list_prefix(output)} == before
 
 
 def test_soft_errors_skip_and_count_the_unreadable_asset(spark, eodata, aws_env, tmp_path):
