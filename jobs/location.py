@@ -56,7 +56,9 @@ class ResultsLocation:
             raise ConfigError("--output", output, "an S3 output needs a prefix, e.g. s3://bucket/jobs/<job_id>/")
         if not storage.is_s3(output) and os.path.exists(output) and not os.path.isdir(output):
             raise ResultsLocationError(output, "is a file, not a folder")
-        present = frozenset(_relative(output, o.uri) for o in storage.list_prefix(output))
+        # S3 "folder" marker objects (keys ending in "/", made by consoles) hold no file of anyone's.
+        present = frozenset(n for n in (_relative(output, o.uri) for o in storage.list_prefix(output))
+                            if n and not n.endswith("/"))
         owned, job = _previous_results(output, present)
         return cls(output, present, frozenset(owned & present), job)
 

@@ -81,3 +81,10 @@ def test_only_files_inside_the_location_are_owned(tmp_path):
     assert all(not n.startswith("..") and "victim" not in n for n in ResultsLocation.inspect(str(output)).owned)
     write_results(str(output), ("2021-07-01",), job_id="second")
     assert (tmp_path / "victim.txt").read_text() == "outside the results"
+
+
+def test_an_s3_folder_marker_is_no_foreign_file(s3):
+    """Consoles create ``prefix/`` as an empty object to show a folder: it does not make the prefix foreign."""
+    s3.server.client().put_object(Bucket=s3.name, Key="team/job/", Body=b"")
+    write_results(s3.uri("team/job"), ("2021-06-01",))
+    assert "team/job/collection.json" in s3.objects("team/job/")
