@@ -141,7 +141,8 @@ def sparkeo_worker(args) -> None:
     from sparkeo.settings import Settings
 
     settings = Settings.from_env(spark_master=args.worker, catalog=args.catalog)
-    spark = spark_session(master=args.worker, app_name="sparkeo-bench", executor_env=settings.to_env())
+    spark = spark_session(master=args.worker, app_name="sparkeo-bench", executor_env=settings.to_env(),
+                          settings=settings)
     startup = time.perf_counter() - t0
     t0 = time.perf_counter()
     _import_engine()
@@ -246,9 +247,10 @@ def _python_worker_peak_rss_mb() -> dict:
     per concurrent task. The daemon itself is excluded (it only forks); each forked worker's
     high-water mark is its peak.
     """
-    from jobs.session import BASE_CONF
+    from jobs.session import speed_conf
+    from sparkeo.settings import Settings
 
-    daemon = BASE_CONF.get("spark.python.daemon.module", "pyspark.daemon").encode()
+    daemon = speed_conf(Settings.from_env()).get("spark.python.daemon.module", "pyspark.daemon").encode()
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():

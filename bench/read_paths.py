@@ -111,7 +111,8 @@ def main(argv=None) -> dict:
         mount = work / "mnt"
         fuse_proc = mount_bucket(bucket, mount, work)
         settings = Settings.from_env(cache_dir=str(work / "cache"))
-        spark = spark_session(master="local[2]", app_name="bench-read-paths", executor_env=settings.to_env())
+        spark = spark_session(master="local[2]", app_name="bench-read-paths", executor_env=settings.to_env(),
+                              settings=settings)
         out = work / "out"
         paths = {
             "local": lambda prefix: (str(sample / "layercatalog.json"), [str(sample / r) for r in relative]),

@@ -32,8 +32,8 @@ from jobs.overviews import overview_shapes, reduce2x2
 
 BLOCK = 256
 DEFLATE_LEVEL = 2          # isal levels 0-3; 2 compresses float32 within 0.7 % of zlib level 1
-ENCODE_THREADS = min(8, os.cpu_count() or 2)   # 2, 3, 4 or 6 threads: the same 0.08 s on 2 cores
-BLOCKS_IN_FLIGHT = 4 * ENCODE_THREADS
+MAX_ENCODE_THREADS = 8     # the default: one per core up to this; 2, 3, 4 or 6 took the same 0.08 s on 2 cores
+BLOCKS_IN_FLIGHT_PER_THREAD = 4
 CLASSIC_TIFF_LIMIT = 2 ** 32        # bytes: larger files need BigTIFF's 8-byte offsets
 
 # TIFF field types and tags (TIFF 6.0, BigTIFF, GeoTIFF 1.1, GDAL's private tags)
@@ -128,7 +128,7 @@ def overview_levels(values: np.ndarray, layout: CogLayout, scratch: Path,
 
 
 def _encoded_in_file_order(levels: Sequence[np.ndarray], layout: CogLayout,
-                           pool: ThreadPoolExecutor) -> Iterator[tuple[int, bytes]]:
+                           pool: ThreadPoolExecutor, in_flight: int) -> Iterator[tuple[int, bytes]]:
     """(level, encoded block) from the smallest overview to the full resolution, row-major, with a
     bounded number of blocks in flight: encoded bytes never pile up in memory."""
     cells = ((li, r, c) for li in reversed(range(len(levels)))
@@ -138,7 +138,7 @@ def _encoded_in_file_order(levels: Sequence[np.ndarray], layout: CogLayout,
         li, r, c = cell
         return li, pool.submit(encode_block, levels[li], r, c, layout)
 
-    pending = deque(submit(cell) for cell in islice(cells, BLOCKS_IN_FLIGHT))
+    pending = deque(submit(cell) for cell in islice(cells, in_flight))
     while pending:
         li, future = pending.popleft()
         pending.extend(submit(cell) for cell in islice(cells, 1))
@@ -274,9 +274,16 @@ def _format_for(layout: CogLayout, tag_lists: list[list[Tag]], counts: Sequence[
     return _Format(big=bound >= CLASSIC_TIFF_LIMIT)
 
 
-def write_cog(target: BinaryIO, layout: CogLayout, values: np.ndarray, gdal_tags: GdalTags, scratch: Path) -> None:
+def encode_threads(requested: int = 0) -> int:
+    """The threads ``write_cog`` works on: ``requested`` (``Settings.cog_encode_threads``), or with 0
+    one per core, at most ``MAX_ENCODE_THREADS``."""
+    return requested or min(MAX_ENCODE_THREADS, os.cpu_count() or 2)
+
+
+def write_cog(target: BinaryIO, layout: CogLayout, values: np.ndarray, gdal_tags: GdalTags, scratch: Path,
+              threads: int = 0) -> None:
     """Write ``values`` ((height, width, bands) of ``layout.dtype``) to the seekable ``target`` as a COG;
-    the overview levels are staged in the folder ``scratch``.
+    the overview levels are staged in the folder ``scratch``; ``threads`` as ``encode_threads`` takes it.
 
     The IFDs' sizes do not depend on the pixels, so the blocks are written first, from where the
     data starts, as they are encoded; the header and the IFDs with the blocks' offsets go in last.
@@ -293,9 +300,10 @@ def write_cog(target: BinaryIO, layout: CogLayout, values: np.ndarray, gdal_tags
     target.seek(data_start)
     # Overview strips and then blocks go to the pool: numpy and isal release the GIL, so every
     # core works on this step while this thread only writes.
-    with ThreadPoolExecutor(ENCODE_THREADS, thread_name_prefix="sparkeo-cog") as pool:
+    threads = encode_threads(threads)
+    with ThreadPoolExecutor(threads, thread_name_prefix="sparkeo-cog") as pool:
         levels = overview_levels(values, layout, scratch, pool)
-        for li, data in _encoded_in_file_order(levels, layout, pool):
+        for li, data in _encoded_in_file_order(levels, layout, pool, BLOCKS_IN_FLIGHT_PER_THREAD * threads):
             target.write(struct.pack("<I", len(data)))       # GDAL's block leader and trailer
             target.write(data)
             target.write(data[-4:])

@@ -8,10 +8,13 @@ each forked worker starts with them, shared copy-on-write.
 
 Nothing that holds a file or a connection is opened before the fork: GDAL datasets, PROJ's
 database and S3 sessions are made by each worker itself. The daemon also sets glibc's malloc up
-for tile-sized arrays (``jobs.allocator``), which the forked workers inherit, and freezes what it
-loaded out of the garbage collector's reach (``gc.freeze``): otherwise a worker's first full
-collection walks every inherited object, writing to each one's page and so copying the daemon's
-memory page by page (measured: a third of a new worker's first tile; 200-380 ms -> 170-200 ms).
+for tile-sized arrays (``jobs.allocator``, as the settings say), which the forked workers inherit,
+and freezes what it loaded out of the garbage collector's reach (``gc.freeze``): otherwise a
+worker's first full collection walks every inherited object, writing to each one's page and so
+copying the daemon's memory page by page (measured: a third of a new worker's first tile;
+200-380 ms -> 170-200 ms).
+
+Used when ``Settings.worker_daemon`` is on (``SPARKEO_WORKER_DAEMON``, the default; jobs.session).
 """
 from __future__ import annotations
 
@@ -51,12 +54,26 @@ def quiet_on_cancel(worker: Callable[[socket.socket, bool], int]) -> Callable[[s
     return run
 
 
+def executor_settings():
+    """The job's settings as the executor's environment carries them (``spark.executorEnv``: the
+    driver's ``Settings.to_env()``); the daemon starts before any task brings them. The driver
+    parsed the same values first, so a bad one has failed the job there already: here it only
+    falls back to the defaults rather than stop Spark's workers."""
+    from sparkeo.errors import ConfigError
+    from sparkeo.settings import Settings
+
+    try:
+        return Settings.from_env()
+    except ConfigError:
+        return Settings()
+
+
 def main() -> None:
     import pyspark.daemon
 
     from jobs.allocator import keep_tile_memory
 
-    keep_tile_memory()
+    keep_tile_memory(executor_settings())
     try:
         preload()
     except Exception:             # a worker that imports lazily is slower, not wrong: never block Spark

@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from pyspark import cloudpickle
 
+from jobs.allocator import keep_tile_memory
 from jobs.cube import LazyCube, TileContext
 from jobs.plan import TileTask
 from jobs.read import keep_open
@@ -151,9 +152,10 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     sc = spark.sparkContext
     group = f"sparkeo-{uuid.uuid4().hex[:12]}"
     options = dict(job_options)
-    transport = TileTransport.for_master(sc.master)
+    transport = TileTransport.for_master(sc.master, spill=settings.spill_tiles)
     groups = tile_groups(tasks, sc.defaultParallelism, max(t.window.height * t.window.width for t in tasks))
-    shipped = ship(sc, cloudpickle.dumps((output, settings, options, transport)), len(groups))
+    shipped = ship(sc, cloudpickle.dumps((output, settings, options, transport)), len(groups),
+                   settings.inline_dag_bytes)
     rdd = sc.parallelize(groups, len(groups))
     compute = rdd.flatMap(lambda tiles: _run_group(shipped, group, tiles))
 
@@ -198,13 +200,6 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     return Execution(total, attempts, time.monotonic() - started)
 
 
-# Up to this many bytes of pickled DAG summed over a job's tasks, the DAG rides inside each task;
-# beyond it, it goes out once per executor as a broadcast. A broadcast costs ~25-35 ms before the
-# first task can start (a file, py4j calls, a block in the JVM's block manager; measured on the
-# benchmark's first job); inline, every task carries the bytes (a 27 KB DAG for 12 dates x 3 bands).
-INLINE_DAG_BYTES = 4 << 20
-
-
 @dataclass(frozen=True)
 class Inline:
     """The pickled DAG carried inside each task; reads like a broadcast (``value``, ``unpersist``)."""
@@ -215,10 +210,11 @@ class Inline:
         """Nothing to release: the bytes went with the tasks."""
 
 
-def ship(sc, payload: bytes, tasks: int):
+def ship(sc, payload: bytes, tasks: int, inline_bytes: int):
     """The pickled DAG as tasks receive it: ``Inline``, or a broadcast when ``tasks`` copies would
-    exceed ``INLINE_DAG_BYTES``."""
-    if len(payload) * max(tasks, 1) <= INLINE_DAG_BYTES:
+    exceed ``inline_bytes`` (``Settings.inline_dag_bytes``: a broadcast costs ~25-35 ms before the
+    first task can start, a file, py4j calls and a block in the JVM's block manager)."""
+    if len(payload) * max(tasks, 1) <= inline_bytes:
         return Inline(payload)
     return sc.broadcast(payload)
 
@@ -233,6 +229,7 @@ def _run_group(shipped, key: str, tiles: Sequence[TileTask]) -> list[TileResult]
         _SHIPPED.clear()            # keep only the current job's DAG
         _SHIPPED[key] = cloudpickle.loads(shipped.value)
     output, settings, options, transport = _SHIPPED[key]
+    keep_tile_memory(settings)      # done already where the workers fork from jobs.daemon
     results = []
     with keep_open(settings):       # the group's tiles share their assets and GDAL settings
         for task in tiles:

@@ -114,8 +114,9 @@ def multihash_sha256(path: str) -> str:
 class ResultsWriter:
     """Receives tiles (``write_tile``) and publishes the results (``finish``); ``abort`` cleans up."""
 
-    def __init__(self, output: str, meta: CubeMeta, grid: TileGrid, format: str = "GTiff"):
+    def __init__(self, output: str, meta: CubeMeta, grid: TileGrid, format: str = "GTiff", encode_threads: int = 0):
         self.output, self.meta, self.grid, self.format = output, meta, grid, format
+        self.encode_threads = encode_threads          # Settings.cog_encode_threads (0: one per core)
         self.times, self.bands = output_layout(meta)
         self.dtype, self.nodata = output_dtype(meta)
         self._local = not storage.is_s3(output)
@@ -183,7 +184,7 @@ class ResultsWriter:
                 name = file_name(label)
                 target = self.staging / name
                 with open(target, "wb") as fh:
-                    write_cog(fh, self.layout, values, gdal_tags, self._tmp)
+                    write_cog(fh, self.layout, values, gdal_tags, self._tmp, self.encode_threads)
                 files.append(OutputFile(Path(name).stem, name, label, target.stat().st_size,
                                         multihash_sha256(str(target))))
         shutil.rmtree(self._tmp, ignore_errors=True)

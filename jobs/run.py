@@ -202,8 +202,8 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
         # Executors get S3 endpoint and GDAL retry settings as environment too (credentials come
         # from Secret refs on a cluster; tasks also carry them inside ``settings``).
         spark = spark_session(master=settings.spark_master, app_name=f"sparkeo-{job_id}",
-                              executor_env=settings.to_env())
-    writer = ResultsWriter(output, prep.built.output.meta, prep.plan.grid, save_format)
+                              executor_env=settings.to_env(), settings=settings)
+    writer = ResultsWriter(output, prep.built.output.meta, prep.plan.grid, save_format, settings.cog_encode_threads)
     try:
         ran = execute(spark, prep.built.output, prep.plan.tasks, settings, task_options,
                       writer.write_tile, progress)

@@ -10,6 +10,8 @@ import os
 import sys
 from typing import Mapping
 
+from sparkeo.settings import Settings
+
 # Two dot-separated parts: the operator's JMX-exporter rules read them as app_namespace and app_id
 # (``metrics<name=(\S+)\.(\S+)\.…``); with one part no Spark MBean matches any rule (tests/test_dashboards.py).
 LOG4J2_PROPERTIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
@@ -32,8 +34,6 @@ METRICS_CONF = {
 
 BASE_CONF = {
     "spark.python.worker.reuse": "true",
-    # Workers fork from a daemon that has the engine and GDAL loaded already (jobs/daemon.py).
-    "spark.python.daemon.module": "jobs.daemon",
     "spark.sql.shuffle.partitions": "4",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.memory": "2g",
@@ -43,23 +43,32 @@ BASE_CONF = {
     # through the block manager: ~30 % less time per MB (bench/composite.py, results inline).
     "spark.task.maxDirectResultSize": "64m",
     "spark.rpc.message.maxSize": "512",
-    # Python workers talk to the JVM over Unix domain sockets instead of loopback TCP: over TCP each
-    # task's input waited ~40 ms for a delayed ACK (Nagle) before the worker could start on it
-    # (a 1-partition job: 50 ms from task launch to the Python function, 8.5 ms over a Unix socket).
-    "spark.python.unix.domain.socket.enabled": "true",
 }
 
-
-# The driver JVM coordinates (schedules tasks, pipes bytes to Python workers); it never runs a hot
-# loop long enough to repay C2. C2 kept compiling Spark's start-up code well into the first job:
-# a perf profile of bench/composite.py showed the C2 thread on a third of both cores during the
-# first ~1 s of tiles, and C1 only took ~0.2 s off the first job on 2 cores.
+# The speed devices' Spark side, each behind its setting (the measurements are at the settings).
+DAEMON_MODULE = "jobs.daemon"
 DRIVER_JIT = "-XX:TieredStopAtLevel=1"
 
 
+def speed_conf(settings: Settings) -> dict[str, str]:
+    """The Spark settings of the speed devices ``settings`` turns on: the worker daemon
+    (``worker_daemon``), Unix-socket Python workers (``python_unix_sockets``) and the C1-only
+    driver JVM (``driver_c1_jit``, as ``spark.driver.extraJavaOptions`` with the log4j set-up).
+    A device turned off leaves Spark's own default."""
+    conf = {"spark.driver.extraJavaOptions": " ".join(
+        [f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}"] + ([DRIVER_JIT] if settings.driver_c1_jit else []))}
+    if settings.worker_daemon:
+        conf["spark.python.daemon.module"] = DAEMON_MODULE
+    if settings.python_unix_sockets:
+        conf["spark.python.unix.domain.socket.enabled"] = "true"
+    return conf
+
+
 def spark_session(master: str | None = None, app_name: str = "sparkeo",
-                  conf: Mapping[str, str] | None = None, executor_env: Mapping[str, str] | None = None):
-    """Get or create the SparkSession; an existing session (tests, spark-submit) is reused as is."""
+                  conf: Mapping[str, str] | None = None, executor_env: Mapping[str, str] | None = None,
+                  settings: Settings | None = None):
+    """Get or create the SparkSession, with the speed devices of ``settings`` (default: all on);
+    an existing session (tests, spark-submit) is reused as is."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -70,9 +79,8 @@ def spark_session(master: str | None = None, app_name: str = "sparkeo",
     builder = SparkSession.builder.appName(app_name)
     if master and not os.environ.get("SPARKEO_UNDER_SPARK_SUBMIT"):
         builder = builder.master(master)
-    log_conf = f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}"
-    java_opts = {"spark.driver.extraJavaOptions": f"{log_conf} {DRIVER_JIT}"}
-    for key, value in {**BASE_CONF, **METRICS_CONF, **java_opts, **(conf or {})}.items():
+    speed = speed_conf(settings or Settings())
+    for key, value in {**BASE_CONF, **METRICS_CONF, **speed, **(conf or {})}.items():
         builder = builder.config(key, value)
     for key, value in (executor_env or {}).items():
         builder = builder.config(f"spark.executorEnv.{key}", value)

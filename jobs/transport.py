@@ -1,6 +1,7 @@
 """How a tile's array travels from a Spark task back to the driver.
 
-Two ways, chosen once per job by ``TileTransport.for_master``:
+Two ways, chosen once per job by ``TileTransport.for_master`` (spill unless ``SPARKEO_SPILL_TILES``
+is off):
 
 - **inline** (any cluster): the array's bytes ride in the Spark task result, zlib level 1 when they
   cross a network. Spark moves a task result through the JVM at roughly 7 ms per MB on the
@@ -51,11 +52,14 @@ class TileTransport:
     spill_folder: str | None = None
 
     @classmethod
-    def for_master(cls, master: str) -> "TileTransport":
-        """Spill on a ``local[...]`` master (one machine), inline and compressed on any other."""
-        if str(master).startswith("local"):
+    def for_master(cls, master: str, spill: bool = True) -> "TileTransport":
+        """Spill on a ``local[...]`` master (one machine) unless ``spill`` is off
+        (``Settings.spill_tiles``), inline and compressed on any other."""
+        if not str(master).startswith("local"):
+            return cls(compress=True)
+        if spill:
             return cls(compress=False, spill_folder=tempfile.mkdtemp(prefix="sparkeo-tiles-"))
-        return cls(compress=True)
+        return cls(compress=False)
 
     def pack(self, values: np.ndarray, name: str) -> PackedArray:
         """Package ``values`` (float32, C-contiguous) for the driver; ``name`` makes spill files readable."""

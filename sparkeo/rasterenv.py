@@ -22,13 +22,8 @@ def gdal_options(settings: Settings) -> dict[str, object]:
         # No VSI_CACHE: /vsicurl (S3, HTTP) keeps its own block cache, and on local and FUSE files it
         # only copied every read once more and kept up to 25 MB per open file (a worker reading the
         # 2048 px bench scene: 308 MB peak RSS with it, 184 MB without).
-
-        # MB of decoded blocks per process. Aligned tiles never read a block twice; warped ones share
-        # edge blocks with the next tile of their task (36 uint16 assets x 2 blocks: 9 MB of 256 px
-        # blocks, 38 MB of 512 px ones). More only gave the workers more memory to fault in: the
-        # first bench/composite.py job on local[2] took 1.39 s with 64 MB, 1.34 s with 32 and 1.32 s
-        # with 16 (means of 4-7 runs).
-        "GDAL_CACHEMAX": 32,
+        # MB of decoded blocks per process (the measurement is at the setting)
+        "GDAL_CACHEMAX": settings.gdal_cache_mb,
     }
     if settings.s3_endpoint:
         url = urlparse(settings.s3_endpoint)

@@ -14,6 +14,10 @@ from typing import Mapping
 from sparkeo.errors import ConfigError
 
 
+# glibc refuses larger mmap thresholds on 64-bit (HEAP_MAX_SIZE / 2): larger blocks stay mmapped.
+MAX_MMAP_THRESHOLD = 32 << 20
+
+
 def _default_cache() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "sparkeo")
@@ -48,6 +52,60 @@ class Settings:
     namespace: str = field(default="sparkeo", metadata={"env": "SPARKEO_NAMESPACE"})
     pushgateway: str | None = field(default=None, metadata={"env": "SPARKEO_PUSHGATEWAY"})
 
+    # Speed devices: each was measured on the benchmark machine (README "Benchmark", 2 cores) and is
+    # on by default; an operator turns one off here, without a code change, where the measurement
+    # does not hold (a 64-core executor, a 1-core driver pod). Defaults leave every master as it was.
+    # The driver hands them on (jobs.session: Spark conf; ``to_env``: spark.executorEnv, read by the
+    # worker daemon; the tasks carry ``Settings``). The session-level ones (daemon, Unix sockets,
+    # driver JIT) take effect when sparkeo creates the SparkSession; one that already runs keeps its own.
+
+    # Python workers fork from jobs.daemon, which has numpy, rasterio, GDAL's drivers and the engine
+    # loaded and frozen out of the garbage collector (``spark.python.daemon.module``); off: PySpark's
+    # own daemon. Measured: 0.1-0.3 s of imports saved in each worker's first tile, and a third of a
+    # new worker's first tile saved by ``gc.freeze`` (200-380 ms -> 170-200 ms).
+    worker_daemon: bool = field(default=True, metadata={"env": "SPARKEO_WORKER_DAEMON"})
+    # glibc malloc thresholds of the processes that compute tiles (jobs.allocator), in bytes; 0 leaves
+    # glibc's own (dynamic) threshold, and both 0 never call mallopt. Tile-sized arrays then come from
+    # the heap instead of a fresh mmap each: 25 ms -> 7-9 ms of page faults per 512 px tile. The cost:
+    # each worker keeps up to the trim threshold of free heap (x workers per executor).
+    malloc_mmap_threshold: int = field(default=32 << 20, metadata={"env": "SPARKEO_MALLOC_MMAP_THRESHOLD"})
+    malloc_trim_threshold: int = field(default=256 << 20, metadata={"env": "SPARKEO_MALLOC_TRIM_THRESHOLD"})
+    # The driver JVM compiles with C1 only (``-XX:TieredStopAtLevel=1``): it only schedules tasks and
+    # pipes bytes, and C2 took a third of both cores during the first job's tiles; C1 took ~0.2 s off
+    # the first job on 2 cores. Applies where sparkeo launches the driver JVM (local runs), not under
+    # spark-submit, whose JVM is already running.
+    driver_c1_jit: bool = field(default=True, metadata={"env": "SPARKEO_DRIVER_C1_JIT"})
+    # Up to this many bytes of pickled DAG summed over a job's tasks, the DAG rides inside each task;
+    # beyond it, it goes out once as a broadcast (0: always a broadcast). A broadcast cost 25-35 ms
+    # before the first task could start; inline, every task carries the bytes (27 KB for 12 dates x 3 bands).
+    inline_dag_bytes: int = field(default=4 << 20, metadata={"env": "SPARKEO_INLINE_DAG_BYTES"})
+    # Python workers talk to the JVM over Unix domain sockets (``spark.python.unix.domain.socket.enabled``):
+    # over loopback TCP each task's input waited ~40 ms for a delayed ACK (50 ms from task launch to
+    # the Python function of a 1-partition job, 8.5 ms over a Unix socket).
+    python_unix_sockets: bool = field(default=True, metadata={"env": "SPARKEO_PYTHON_UNIX_SOCKETS"})
+    # On ``local`` masters tasks hand their tiles to the driver as files (jobs.transport) instead of
+    # inside the task result: ~0.5 ms per MB from the page cache against ~7 ms per MB through the JVM.
+    # No effect on other masters (always inline there).
+    spill_tiles: bool = field(default=True, metadata={"env": "SPARKEO_SPILL_TILES"})
+    # GDAL's block cache per process, in MB (``GDAL_CACHEMAX``): aligned tiles never read a block twice,
+    # warped ones share edge blocks with the task's next tile (36 uint16 assets x 2 blocks: 9 MB of
+    # 256 px blocks, 38 MB of 512 px ones). The first bench job on local[2]: 1.39 s with 64 MB, 1.34 s
+    # with 32, 1.32 s with 16 (means of 4-7 runs); more only gives the workers memory to fault in.
+    gdal_cache_mb: int = field(default=32, metadata={"env": "SPARKEO_GDAL_CACHEMAX"})
+    # Threads the driver computes overviews and deflates COG blocks on (jobs.cog); 0: one per core,
+    # at most 8. 2, 3, 4 or 6 threads all took 0.08 s for the 2048 px benchmark COG on 2 cores; a
+    # driver pod limited to fewer cores than its node shows sets its own count here.
+    cog_encode_threads: int = field(default=0, metadata={"env": "SPARKEO_COG_THREADS"})
+
+    def __post_init__(self):
+        for name in ("malloc_mmap_threshold", "malloc_trim_threshold", "inline_dag_bytes", "gdal_cache_mb",
+                     "cog_encode_threads"):
+            if getattr(self, name) < 0:
+                raise ConfigError(_env_name(name), getattr(self, name), "expected 0 or more")
+        if self.malloc_mmap_threshold > MAX_MMAP_THRESHOLD:
+            raise ConfigError(_env_name("malloc_mmap_threshold"), self.malloc_mmap_threshold,
+                              f"glibc accepts at most {MAX_MMAP_THRESHOLD} bytes (32 MiB)")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
         """Defaults, overridden by the environment, overridden by explicit (flag) values.
@@ -79,7 +137,7 @@ class Settings:
             if f.metadata.get("secret") and not include_secrets:
                 continue
             if name and value is not None:
-                out[name] = str(value)
+                out[name] = _text(value)
         return out
 
     @property
@@ -87,8 +145,27 @@ class Settings:
         return Path(self.cache_dir)
 
 
+def _env_name(field_name: str) -> str:
+    """The environment variable of a ``Settings`` field."""
+    return next(f.metadata["env"] for f in dataclasses.fields(Settings) if f.name == field_name)
+
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _text(value: object) -> str:
+    """A setting as its environment variable's text (booleans as ``true``/``false``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _coerce(f: dataclasses.Field, raw: str, env_name: str):
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "bool":
+        word = raw.strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise ConfigError(env_name, raw, f"expected one of {', '.join(TRUE_WORDS + FALSE_WORDS)}")
+        return word in TRUE_WORDS
     try:
         if kind.startswith("int"):
             return int(raw)

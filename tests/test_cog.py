@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from collections import Counter
 
 import numpy as np
@@ -12,7 +13,7 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 
-from jobs.cog import CogLayout, GdalTags, write_cog
+from jobs.cog import MAX_ENCODE_THREADS, CogLayout, GdalTags, encode_threads, write_cog
 from jobs.overviews import reduce2x2
 
 UTM = "EPSG:32633"
@@ -173,6 +174,19 @@ def test_a_seekable_buffer_gets_the_same_bytes_as_a_file(tmp_path):
     buf = io.BytesIO()
     write_cog(buf, layout, values, GdalTags.for_image(UTM, TRANSFORM, ["x"]), tmp_path)
     assert buf.getvalue() == (tmp_path / "file.tif").read_bytes()
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_any_encode_thread_count_writes_the_same_bytes(tmp_path, threads):
+    values = np.random.default_rng(5).random((600, 520, 2)).astype(np.float32)
+    layout = write(tmp_path / "default.tif", values, math.nan, names=["x", "y"])
+    buf = io.BytesIO()
+    write_cog(buf, layout, values, GdalTags.for_image(UTM, TRANSFORM, ["x", "y"]), tmp_path, threads=threads)
+    assert buf.getvalue() == (tmp_path / "default.tif").read_bytes()
+
+
+def test_encode_threads_default_to_one_per_core_up_to_eight():
+    assert encode_threads(0) == min(MAX_ENCODE_THREADS, os.cpu_count() or 2) and encode_threads(3) == 3
 
 
 @pytest.mark.parametrize("dtype,nodata", [("uint16", 0.0), ("int32", -1.0), ("float32", math.nan)])

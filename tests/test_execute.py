@@ -121,6 +121,12 @@ def test_local_masters_spill_tiles_to_files_the_driver_reads_once_and_deletes():
 def test_other_masters_send_tiles_inline_and_compressed():
     transport = TileTransport.for_master("k8s://https://kubernetes.default.svc:443")
     assert transport.spill_folder is None and transport.compress
+    assert TileTransport.for_master("spark://10.0.0.1:7077", spill=True).spill_folder is None
+
+
+def test_local_masters_send_tiles_inline_uncompressed_with_spilling_off():
+    transport = TileTransport.for_master("local[2]", spill=False)
+    assert transport.spill_folder is None and not transport.compress
 
 
 @pytest.mark.parametrize("groups, parallelism, jobs", [

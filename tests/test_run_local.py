@@ -104,7 +104,7 @@ def test_the_dag_rides_inside_tasks_when_small_and_as_a_broadcast_when_large(
         spark, settings, sample_small, tmp_path, monkeypatch, inline_bytes, shipped_as):
     import jobs.execute as execute
 
-    monkeypatch.setattr(execute, "INLINE_DAG_BYTES", inline_bytes)
+    settings = settings.replace(inline_dag_bytes=inline_bytes)      # SPARKEO_INLINE_DAG_BYTES; 0: always broadcast
     shipped, real_ship = [], execute.ship
 
     def recording_ship(*args):
@@ -331,6 +331,86 @@ def test_python_workers_inherit_the_engine_frozen_out_of_the_garbage_collector(s
     # the ~60 000 objects of numpy, rasterio and the engine, which no worker's collection walks
     for count, engine_loaded in spark.sparkContext.parallelize([0, 1], 2).map(frozen_objects).collect():
         assert count > 10_000 and engine_loaded
+
+
+# A job in a fresh driver with every speed device off. The settings are given as flags (not in the
+# environment), so the worker side sees them only as the driver hands them on: Spark conf, the
+# executors' environment, the tasks.
+SPEED_DEVICES_OFF = """
+import json, sys
+import jobs.execute as execute
+from jobs.run import run_job
+from sparkeo.identity import Caller
+from sparkeo.settings import Settings
+
+overrides, catalog, output, graph = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+shipped, transports, real_ship, real_transport = [], [], execute.ship, execute.TileTransport
+
+
+class RecordingTransport(real_transport):
+    @classmethod
+    def for_master(cls, master, spill=True):
+        transports.append(real_transport.for_master(master, spill))
+        return transports[-1]
+
+
+execute.ship = lambda *args: shipped.append(real_ship(*args)) or shipped[-1]
+execute.TileTransport = RecordingTransport
+settings = Settings.from_env(**overrides)
+run_job(open(graph).read(), output, "speed-off", catalog, None, settings, Caller())
+
+
+def worker(_):
+    import os
+    from tests.test_allocator import mmaps_for_a_tile_array
+
+    with open(f"/proc/{os.getppid()}/cmdline", "rb") as fh:
+        parent = fh.read().replace(b"\\0", b" ").decode()
+    return {"parent": parent, "unix": os.environ.get("PYTHON_UNIX_DOMAIN_ENABLED", "false").lower(),
+            "mmaps": mmaps_for_a_tile_array()}
+
+
+from pyspark.sql import SparkSession
+sc = SparkSession.getActiveSession().sparkContext
+runtime = sc._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+print(json.dumps({"workers": sc.parallelize([0, 1], 2).map(worker).collect(),
+                  "jvm_args": list(runtime.getInputArguments()),
+                  "shipped": [type(s).__name__ for s in shipped],
+                  "spilled": [t.spill_folder is not None for t in transports]}))
+"""
+
+
+@pytest.mark.parametrize("overrides", [
+    {"worker_daemon": False, "malloc_mmap_threshold": 0, "malloc_trim_threshold": 0, "driver_c1_jit": False,
+     "inline_dag_bytes": 0, "python_unix_sockets": False, "spill_tiles": False, "gdal_cache_mb": 4,
+     "cog_encode_threads": 1},
+    {"malloc_mmap_threshold": 0, "malloc_trim_threshold": 0},
+], ids=["all-off", "malloc-off-under-the-daemon"])
+def test_speed_devices_turned_off_give_the_same_composite_and_are_off_on_the_workers(sample_small, tmp_path,
+                                                                                     overrides):
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPARKEO_")}
+    env["PYTHONPATH"] = str(repo)
+    overrides = {**overrides, "cache_dir": str(tmp_path / "cache"), "tile_size": 64}
+    proc = subprocess.run([sys.executable, "-c", SPEED_DEVICES_OFF, json.dumps(overrides), sample_small,
+                           str(tmp_path / "out"), str(DEMO)], capture_output=True, text=True, env=env, cwd=repo)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    got, expect = read(tmp_path / "out" / "result.tif"), numpy_ndvi_median(sample_small)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expect))
+    assert np.nanmax(np.abs(got - expect)) <= 1e-5
+    # mallopt never called: a 16 MB array is still an mmap of its own in each worker
+    assert [w["mmaps"] for w in seen["workers"]] == [1, 1]
+    all_off = overrides.get("worker_daemon") is False
+    assert all(("-m jobs.daemon" in w["parent"]) != all_off for w in seen["workers"]), seen["workers"]
+    assert {w["unix"] for w in seen["workers"]} == {"false" if all_off else "true"}
+    assert ("-XX:TieredStopAtLevel=1" in seen["jvm_args"]) != all_off
+    assert seen["shipped"] == ["Broadcast" if all_off else "Inline"]
+    assert seen["spilled"] == [not all_off]
 
 
 def test_daemon_preload_imports_the_engine():

@@ -1,4 +1,5 @@
-"""Settings precedence (flags > environment > defaults), GDAL options and the caller identity."""
+"""Settings precedence (flags > environment > defaults), the speed-device settings, GDAL options and the
+caller identity."""
 import pytest
 
 from sparkeo.errors import ConfigError, UserError
@@ -28,6 +29,36 @@ def test_to_env_round_trips():
     assert Settings.from_env(s.to_env()) == s
 
 
+SPEED_ENV = {"SPARKEO_WORKER_DAEMON": "off", "SPARKEO_MALLOC_MMAP_THRESHOLD": "0", "SPARKEO_MALLOC_TRIM_THRESHOLD": "0",
+             "SPARKEO_DRIVER_C1_JIT": "false", "SPARKEO_INLINE_DAG_BYTES": "0", "SPARKEO_PYTHON_UNIX_SOCKETS": "no",
+             "SPARKEO_SPILL_TILES": "0", "SPARKEO_GDAL_CACHEMAX": "64", "SPARKEO_COG_THREADS": "1"}
+
+
+def test_speed_devices_default_to_the_measured_values_and_each_turns_off_from_the_environment():
+    on = Settings.from_env({})
+    assert (on.worker_daemon, on.driver_c1_jit, on.python_unix_sockets, on.spill_tiles) == (True,) * 4
+    assert (on.malloc_mmap_threshold, on.malloc_trim_threshold) == (32 << 20, 256 << 20)
+    assert (on.inline_dag_bytes, on.gdal_cache_mb, on.cog_encode_threads) == (4 << 20, 32, 0)
+    off = Settings.from_env(SPEED_ENV)
+    assert (off.worker_daemon, off.driver_c1_jit, off.python_unix_sockets, off.spill_tiles) == (False,) * 4
+    assert (off.malloc_mmap_threshold, off.malloc_trim_threshold, off.inline_dag_bytes) == (0, 0, 0)
+    assert (off.gdal_cache_mb, off.cog_encode_threads) == (64, 1)
+    assert Settings.from_env(off.to_env()) == off and Settings.from_env(on.to_env()) == on   # to the executors
+    assert off.to_env()["SPARKEO_WORKER_DAEMON"] == "false"
+    assert Settings.from_env({"SPARKEO_WORKER_DAEMON": "YES"}, worker_daemon=False).worker_daemon is False
+
+
+@pytest.mark.parametrize("env, variable", [
+    ({"SPARKEO_WORKER_DAEMON": "maybe"}, "SPARKEO_WORKER_DAEMON"),
+    ({"SPARKEO_INLINE_DAG_BYTES": "-1"}, "SPARKEO_INLINE_DAG_BYTES"),
+    ({"SPARKEO_MALLOC_MMAP_THRESHOLD": str(64 << 20)}, "SPARKEO_MALLOC_MMAP_THRESHOLD"),    # glibc refuses it
+], ids=["not-a-boolean", "negative", "above-glibc-limit"])
+def test_a_bad_speed_setting_is_a_user_error_naming_its_variable(env, variable):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(env)
+    assert variable in str(err.value) and next(iter(env.values())) in str(err.value)
+
+
 def test_credentials_are_read_but_kept_out_of_repr_and_executor_env():
     env = {"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_ENDPOINT_URL": "http://h:1"}
     s = Settings.from_env(env)
@@ -44,6 +75,8 @@ def test_gdal_options_carry_endpoint_and_retries():
     assert opts["GDAL_HTTP_MAX_RETRY"] == 9
     assert opts["GDAL_DISABLE_READDIR_ON_OPEN"] == "EMPTY_DIR"
     assert "AWS_S3_ENDPOINT" not in gdal_options(Settings.from_env({}))
+    assert gdal_options(Settings())["GDAL_CACHEMAX"] == 32
+    assert gdal_options(Settings(gdal_cache_mb=8))["GDAL_CACHEMAX"] == 8
 
 
 def test_caller_groups_and_visibility(monkeypatch):
