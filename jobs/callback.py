@@ -40,6 +40,10 @@ class Callback:
     def _membership(self) -> "MembershipChain | None":
         return MembershipChain.of(self.graph)
 
+    def uses(self, *parameters: str) -> bool:
+        """Whether the callback reads any of ``parameters`` (e.g. an array callback's ``index``/``label``)."""
+        return not self.graph.parameters_used().isdisjoint(parameters)
+
     def single_process(self, parameter: str = "data") -> str | None:
         """The process id if the callback is one process applied to ``parameter`` with defaults (``median``)."""
         if len(self.graph.nodes) != 1:

@@ -143,3 +143,35 @@ def _same_label(a: Any, b: Any) -> bool:
     if is_number(a) != is_number(b):
         return False
     return a == b
+
+
+def compact(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """A per-pixel selection along axis 0 as one stack: each pixel's kept elements first, in order,
+    then NaN (no-data) up to the largest count any pixel kept.
+
+    A filter or a no-data-dropping sort gives arrays of different lengths per pixel; padded with
+    no-data they fit one float stack, and reducers (which skip no-data) see exactly each pixel's array.
+    """
+    keep = np.broadcast_to(np.asarray(keep, dtype=bool), values.shape)
+    counts = keep.sum(axis=0)
+    n = int(counts.max(initial=0))
+    order = np.argsort(~keep, axis=0, kind="stable")[:n]
+    out = np.take_along_axis(values, order, axis=0).astype(np.result_type(values.dtype, np.float32))
+    position = np.arange(n).reshape((n,) + (1,) * (values.ndim - 1))
+    out[np.broadcast_to(position >= counts, out.shape)] = np.nan
+    return out
+
+
+def elements(arr: LabeledArray) -> list[Any]:
+    """The elements of ``arr``: pixel arrays (NaN = no-data), or Python values (None = no-data)."""
+    return [arr.element(i) for i in range(len(arr))]
+
+
+def assemble(items: Sequence[Any], labels: Sequence | None = None) -> Any:
+    """An array from elements: a pixel stack (``LabeledArray``) when one element is a pixel array,
+    else a ``LabeledArray`` of JSON values when labelled, else a plain list."""
+    if any(isinstance(v, (np.ndarray, LabeledArray)) for v in items):
+        return LabeledArray(stack_pixels(items), tuple(labels) if labels is not None else None)
+    if labels is not None:
+        return LabeledArray.from_list(list(items), labels)
+    return list(items)
