@@ -102,11 +102,11 @@ def date_shift(date, value, unit):  # noqa: A002 (openEO parameter name)
 @process("date_between", Param("x", kind="string"), Param("min", kind="string"), Param("max", kind="string"),
          Param("exclude_max", False, kind="boolean"))
 def date_between(x, min, max, exclude_max=False):  # noqa: A002 (openEO parameter names)
-    """``min <= x <= max`` as instants (``x < max`` with ``exclude_max``); swapped bounds give false."""
+    """``min <= x <= max`` as instants (``x < max`` with ``exclude_max``; a date bound is its whole day);
+    swapped bounds give false."""
     if x is None:
         return None
-    t, lo, hi = (instant(v, name).at for v, name in ((x, "x"), (min, "min"), (max, "max")))
-    return lo <= t and (t < hi if exclude_max else t <= hi)
+    return within(x, min, max, exclude_max)
 
 
 @process("date_difference", Param("date1", kind="string"), Param("date2", kind="string"),
@@ -116,3 +116,21 @@ def date_difference(date1, date2, unit="second"):
     unit = _unit(unit)
     delta = instant(date2, "date2").at - instant(date1, "date1").at
     return delta / _MEAN.get(unit, _FIXED.get(unit))
+
+
+def within(x, min, max, exclude_max: bool) -> bool:  # noqa: A002 (openEO parameter names)
+    """Whether instant ``x`` lies in [min, max] (or [min, max)); a date bound covers its whole day, so
+    ``2018-12-31T17:22:45Z`` is within max ``2018-12-31`` (the 1.2.0 example of ``between``)."""
+    t, lo, hi = instant(x, "x"), instant(min, "min"), instant(max, "max")
+    if lo.at > hi.at:
+        return False
+    below, low = _at_precision(t, lo)
+    above, high = _at_precision(t, hi)
+    return below >= low and (above < high if exclude_max else above <= high)
+
+
+def _at_precision(value: Instant, bound: Instant):
+    """(value, bound) compared as UTC days when the bound is a date, else as instants."""
+    if bound.date_only:
+        return value.at.astimezone(timezone.utc).date(), bound.at.date()
+    return value.at, bound.at

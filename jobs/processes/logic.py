@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from jobs.errors import ProcessError
+from jobs.processes.dates import within
 from jobs.processes.elementwise import boolean_result, rewrap, unwrap
 from jobs.processes.labeled import LabeledArray
 from jobs.processes.math import and_, gte, lt, lte
@@ -67,7 +68,13 @@ def any_(data, ignore_nodata=True):
 @process("between", Param("x"), Param("min"), Param("max"), Param("exclude_max", False, kind="boolean"))
 def between(x, min, max, exclude_max=False):  # noqa: A002 (openEO parameter names)
     """``min <= x <= max`` (``< max`` with ``exclude_max``), i.e. and(gte(x, min), lte(x, max)):
-    numbers or temporal strings; other types give false, no-data gives no-data."""
+    numbers or temporal strings (a date bound covers its whole day); other types give false, no-data
+    gives no-data."""
+    if all(isinstance(v, str) for v in (x, min, max)):
+        try:
+            return within(x, min, max, exclude_max)
+        except ProcessError:
+            pass                    # times of day compare below; other strings are not ordered
     upper = lt(x, max) if exclude_max else lte(x, max)
     return and_(gte(x, min), upper)
 
