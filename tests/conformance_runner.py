@@ -262,9 +262,9 @@ def load_suite(tests_dir: Path = TESTS_DIR) -> Suite:
 
 
 def load_examples(spec_dir: Path = SPEC_DIR) -> tuple[Case, ...]:
-    """The ``examples`` of the 1.2.0 process specifications as cases (plain JSON: null is no-data)."""
+    """The ``examples`` of the 1.2.0 process specifications and proposals as cases (plain JSON: null is no-data)."""
     cases = []
-    for path in sorted(spec_dir.glob("*.json")):
+    for path in sorted(spec_dir.glob("*.json")) + sorted((spec_dir / "proposals").glob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
         for i, example in enumerate(doc.get("examples") or ()):
             cases.append(Case(doc["id"], i, example.get("arguments", {}), example.get("returns"),

@@ -16,7 +16,7 @@ from tests.fixtures.cubes import S2_DATES, built, callback, s2_values
     ("2020-02-29T10:00:00Z", -1, "year", "2019-02-28T10:00:00Z"),
     ("2021-03-31T00:00:00+02:00", -7, "day", "2021-03-24T00:00:00+02:00"),   # the offset is kept
     ("2018-01-01", 25, "hour", "2018-01-02"),                      # a date stays a date
-    ("2016-12-31T23:59:60Z", 1, "second", "2017-01-01T00:00:01Z"),   # leap second read as the next second
+    ("2016-12-31T23:59:60Z", 1, "second", "2017-01-01T00:00:00Z"),   # a leap second rounds down to :59
     ("2018-12-31T17:22:45Z", 1150, "millisecond", "2018-12-31T17:22:46.150Z"),
 ])
 def test_date_shift(date, value, unit, expect):

@@ -5,7 +5,8 @@ Dates are RFC 3339 strings: a date (``2020-01-31``, midnight UTC) or a date-time
 offset. ``date_shift`` keeps the form and the offset it was given: a date stays a date, a date-time
 keeps its offset, and milliseconds appear only when there are some. Months and years that land on a
 day the month lacks round down to its last day (2020-01-31 + 1 month = 2020-02-29). A leap second
-(``23:59:60``) is read as the second after ``23:59:59``, and is never returned.
+(``23:59:60``) is rounded down to ``23:59:59`` like any invalid time (leap seconds are ignored in
+computations), so it is never returned.
 
 In a cube callback these work on labels: ``filter_labels(dimension="t")`` with ``date_between``,
 or ``array_apply`` reading ``label``.
@@ -60,7 +61,6 @@ def instant(value, argument: str) -> Instant:
     try:
         if _DATE.match(text):
             return Instant(datetime.combine(date.fromisoformat(text), datetime.min.time(), timezone.utc), True)
-        leap = _LEAP.search(text) is not None
         text = _LEAP.sub(r"\g<1>59", text).replace("z", "Z").replace("Z", "+00:00").replace("t", "T")
         at = datetime.fromisoformat(text)
     except ValueError:
@@ -68,7 +68,7 @@ def instant(value, argument: str) -> Instant:
                                                       f"date-time: {value!r}") from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)
-    return Instant(at + timedelta(seconds=1) if leap else at, False)
+    return Instant(at, False)
 
 
 def _unit(unit) -> str:
