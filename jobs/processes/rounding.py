@@ -8,35 +8,19 @@ from __future__ import annotations
 import numpy as np
 
 from jobs.errors import ProcessError
-from jobs.processes.elementwise import numeric
+from jobs.processes.elementwise import numeric, unary
 from jobs.processes.labeled import is_number
 from jobs.processes.registry import Param, process
 
 _X = Param("x", kind="number")
 
 
-@process("ceil", _X)
-def ceil(x):
-    """The smallest integer >= x."""
-    return numeric(np.ceil, ("x",), x)
-
-
-@process("floor", _X)
-def floor(x):
-    """The greatest integer <= x."""
-    return numeric(np.floor, ("x",), x)
-
-
-@process("int", _X)
-def int_(x):
-    """The integer part of x (towards zero: int(-3.5) is -3, unlike floor)."""
-    return numeric(np.trunc, ("x",), x)
-
-
-@process("sgn", _X)
-def sgn(x):
-    """The signum: 1 for x > 0, 0 for 0, -1 for x < 0 (NaN stays NaN)."""
-    return numeric(np.sign, ("x",), x)
+for _pid, _fn, _summary in (
+        ("ceil", np.ceil, "The smallest integer >= x."),
+        ("floor", np.floor, "The greatest integer <= x."),
+        ("int", np.trunc, "The integer part of x (towards zero: int(-3.5) is -3, unlike floor)."),
+        ("sgn", np.sign, "The signum: 1 for x > 0, 0 for 0, -1 for x < 0 (NaN stays NaN).")):
+    process(_pid, _X, summary=_summary)(unary(_fn))
 
 
 @process("round", _X, Param("p", 0, kind="number"))

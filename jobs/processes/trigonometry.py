@@ -8,37 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobs.processes.elementwise import numeric
+from jobs.processes.elementwise import numeric, unary
 from jobs.processes.registry import Param, process
 
 _X = Param("x", kind="number")
 
-# process id -> (numpy function, summary)
-_UNARY = {
-    "sin": (np.sin, "Sine of x (radians)."),
-    "cos": (np.cos, "Cosine of x (radians)."),
-    "tan": (np.tan, "Tangent of x (radians)."),
-    "arcsin": (np.arcsin, "Inverse sine, in radians; NaN outside [-1, 1]."),
-    "arccos": (np.arccos, "Inverse cosine, in radians; NaN outside [-1, 1]."),
-    "arctan": (np.arctan, "Inverse tangent, in radians."),
-    "sinh": (np.sinh, "Hyperbolic sine of x."),
-    "cosh": (np.cosh, "Hyperbolic cosine of x."),
-    "tanh": (np.tanh, "Hyperbolic tangent of x."),
-    "arsinh": (np.arcsinh, "Inverse hyperbolic sine."),
-    "arcosh": (np.arccosh, "Inverse hyperbolic cosine; NaN below 1."),
-    "artanh": (np.arctanh, "Inverse hyperbolic tangent; +-inf at +-1, NaN outside [-1, 1]."),
-}
 
-
-def _unary(fn):
-    def apply(x):
-        return numeric(fn, ("x",), x)
-
-    return apply
-
-
-for _pid, (_fn, _summary) in _UNARY.items():
-    process(_pid, _X, summary=_summary)(_unary(_fn))
+# each function, its inverse, the hyperbolic one and its inverse: sin arcsin sinh arsinh, ...
+for _name, _word in (("sin", "sine"), ("cos", "cosine"), ("tan", "tangent")):
+    for _pid, _fn, _summary in (
+            (_name, getattr(np, _name), f"The {_word} of x (radians)."),
+            ("arc" + _name, getattr(np, "arc" + _name), f"The inverse {_word}, in radians; NaN outside its domain."),
+            (_name + "h", getattr(np, _name + "h"), f"The hyperbolic {_word} of x."),
+            ("ar" + _name + "h", getattr(np, "arc" + _name + "h"),
+             f"The inverse hyperbolic {_word}; NaN outside its domain.")):
+        process(_pid, _X, summary=_summary)(unary(_fn))
 
 
 @process("arctan2", Param("y", kind="number"), Param("x", kind="number"))
