@@ -189,7 +189,8 @@ REPAIRS: dict[tuple[str, int], tuple[str, Callable[["Case"], "Case"]]] = {
     **{("array_apply", i): ("from_argument -> from_parameter" + (", process 'mulitply' -> 'multiply', expected "
                                                            "6.45 -> -6.45" if i == 8 else ""),
                             _fix_array_callback) for i in range(9)},
-    **{("array_filter", i): ("from_argument -> from_parameter, argument 'process' -> 'condition'" + extra, _fix_array_callback)
+    **{("array_filter", i): ("from_argument -> from_parameter, argument 'process' -> 'condition'" + extra,
+                             _fix_array_callback)
        for i, extra in ((0, ", gt gets y"), (1, ""), (2, ""), (3, ", expected a labeled array"), (4, ""),
                         (5, ", the condition subtract(x, 1) -> gt(x, 1) as the case requires"), (6, ""))},
     ("rename_dimension", 5): ("expected key \"order: \" -> \"order\"",

@@ -18,7 +18,8 @@ def test_strict_types_and_temporal_strings_as_text():
 
 
 def test_position_of_each_pixels_maximum_over_t():
-    reducer = callback(("mx", "max", {"data": DATA}), ("at", "array_find", {"data": DATA, "value": {"from_node": "mx"}}))
+    reducer = callback(("mx", "max", {"data": DATA}),
+                       ("at", "array_find", {"data": DATA, "value": {"from_node": "mx"}}))
     cube = built({"r": {"process_id": "reduce_dimension", "arguments": {
         "data": {"from_node": "load"}, "dimension": "t", "reducer": reducer}}})
     expect = np.nanargmax(np.where(np.isnan(s2_values()), -np.inf, s2_values()), axis=0).astype(np.float32)
