@@ -7,10 +7,12 @@ import numpy as np
 
 from jobs.arraycube import materialize
 from jobs.callback import Callback
+from jobs.cube import TileContext
+from jobs.grid import Window
 from jobs.graph import ProcessGraph
 from jobs.processes.labeled import LabeledArray
 from jobs.processes.registry import lookup
-from tests.fixtures.cubes import S2_BANDS, S2_DATES, built, callback, s2_values
+from tests.fixtures.cubes import S2_BANDS, S2_DATES, UTM_GRID, built, callback, s2_values
 
 DATA, X = {"from_parameter": "data"}, {"from_parameter": "x"}
 
@@ -63,3 +65,17 @@ def test_array_filter_on_values_then_mean_is_the_mean_of_the_kept_values():
     assert cube.meta.labels["bands"] == S2_BANDS
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expect))
     np.testing.assert_allclose(got, expect, rtol=1e-6)
+
+
+def test_a_filter_on_values_has_the_same_length_on_every_tile():
+    condition = callback(("g", "gt", {"x": X, "y": 0.3}))
+    cube = _apply_dimension("t", callback(("f", "array_filter", {"data": DATA, "condition": condition})))
+    values = s2_values()
+    assert cube.meta.labels["t"] == S2_DATES        # the input's length, padded with no-data
+    for window in (Window(0, 0, 1, 1), Window(2, 3, 4, 5)):
+        tile = UTM_GRID.crop(window)
+        got = cube.compute(tile, TileContext())
+        part = values[..., window.row_off:window.row_off + window.height, window.col_off:window.col_off + window.width]
+        with np.errstate(invalid="ignore"):
+            kept = part > 0.3
+        np.testing.assert_array_equal(np.sort(np.where(kept, part, np.nan), axis=0), np.sort(got, axis=0))

@@ -6,9 +6,10 @@ dimension: axis 0 the dimension, trailing axes pixels) it runs once on the whole
 neither ``index`` nor ``label`` (element-wise processes broadcast), else once per element with that
 element's pixel array.
 
-``array_filter`` keeps elements per pixel: when the condition selects the same elements in every
-pixel (a condition on labels or indices) the result keeps their labels; otherwise each pixel's kept
-values come first and no-data pads the stack (``labeled.compact``), which reducers skip.
+``array_filter`` keeps elements per pixel: a condition that does not read ``x`` (labels, indices)
+selects the same elements everywhere and the result keeps their labels; a condition on values puts
+each pixel's kept values first and pads with no-data to the input's length (``labeled.compact``):
+reducers skip the padding, and every tile has the same length.
 """
 from __future__ import annotations
 
@@ -72,10 +73,9 @@ def array_filter(data, condition, context=None):
         keep = [i for i, outcome in enumerate(_each(arr, condition, context)) if _true(outcome)]
         items = elements(arr)
         return assemble([items[i] for i in keep], None if arr.labels is None else [arr.labels[i] for i in keep])
-    hits = _true(_stacked(arr, condition, context))
-    flat = hits.reshape(len(arr), -1)
-    if (flat.all(axis=1) | ~flat.any(axis=1)).all():       # the same elements in every pixel
-        keep = np.flatnonzero(flat[:, 0]) if flat.shape[1] else np.arange(0)
+    if not condition.uses("x"):
+        # a condition on labels or indices keeps the same elements in every pixel of every tile
+        keep = [i for i, outcome in enumerate(_each(arr, condition, context)) if np.all(_true(outcome))]
         labels = None if arr.labels is None else tuple(arr.labels[i] for i in keep)
         return LabeledArray(arr.engine_values()[keep], labels)
-    return LabeledArray(compact(arr.engine_values(), hits))
+    return LabeledArray(compact(arr.engine_values(), _true(_stacked(arr, condition, context))))

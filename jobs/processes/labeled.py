@@ -146,19 +146,18 @@ def _same_label(a: Any, b: Any) -> bool:
 
 
 def compact(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """A per-pixel selection along axis 0 as one stack: each pixel's kept elements first, in order,
-    then NaN (no-data) up to the largest count any pixel kept.
+    """A per-pixel selection along axis 0 as one stack of the input's length: each pixel's kept
+    elements first, in order, then NaN (no-data).
 
-    A filter or a no-data-dropping sort gives arrays of different lengths per pixel; padded with
-    no-data they fit one float stack, and reducers (which skip no-data) see exactly each pixel's array.
+    A filter on values or a no-data-dropping sort gives each pixel an array of its own length;
+    padded with no-data they fit one float stack, and reducers (which skip no-data) see exactly each
+    pixel's array. The length stays the input's so that every tile of a cube gets the same one.
     """
     keep = np.broadcast_to(np.asarray(keep, dtype=bool), values.shape)
-    counts = keep.sum(axis=0)
-    n = int(counts.max(initial=0))
-    order = np.argsort(~keep, axis=0, kind="stable")[:n]
+    order = np.argsort(~keep, axis=0, kind="stable")
     out = np.take_along_axis(values, order, axis=0).astype(np.result_type(values.dtype, np.float32))
-    position = np.arange(n).reshape((n,) + (1,) * (values.ndim - 1))
-    out[np.broadcast_to(position >= counts, out.shape)] = np.nan
+    position = np.arange(len(values)).reshape((len(values),) + (1,) * (values.ndim - 1))
+    out[np.broadcast_to(position >= keep.sum(axis=0), out.shape)] = np.nan
     return out
 
 

@@ -5,7 +5,8 @@ their original order in both directions. No-data (``null``; NaN in pixel stacks)
 default, put last with ``nodata=true`` and first with ``nodata=false``.
 
 On a pixel stack every pixel sorts on its own (``np.argsort`` along axis 0, stable). Dropping no-data
-gives pixels arrays of different lengths: they are padded with no-data (``labeled.compact``).
+gives pixels arrays of different lengths: they are padded with no-data to the input's length
+(``labeled.compact``).
 """
 from __future__ import annotations
 
