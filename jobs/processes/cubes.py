@@ -17,6 +17,7 @@ from jobs.cube import CubeMeta, LazyCube
 from jobs.derived import DerivedCube
 from jobs.errors import ProcessError, ProcessGraphError
 from jobs.grid import TileGrid, Window
+from jobs.processes.labeled import to_python
 from jobs.processes.registry import Param, process
 from jobs.timelabels import parse_instant
 
@@ -167,7 +168,7 @@ def filter_labels(ctx, node_id, data, condition: Callback, dimension, context=No
         raise ProcessGraphError(None, "dimension", f"filter_labels over the spatial dimension {dimension!r} "
                                                    "is not supported (use filter_bbox)")
     keep = [i for i, label in enumerate(meta.labels[dimension])
-            if condition(value=label, context=context) in (True, np.True_)]
+            if to_python(condition(value=label, context=context)) is True]
     return take(meta, dimension, keep, node_id, data)
 
 
