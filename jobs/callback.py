@@ -47,7 +47,11 @@ class Callback:
 
     def uses(self, *parameters: str) -> bool:
         """Whether the callback reads any of ``parameters`` (e.g. an array callback's ``index``/``label``)."""
-        return not self.graph.parameters_used().isdisjoint(parameters)
+        return not self._parameters_used.isdisjoint(parameters)
+
+    @functools.cached_property
+    def _parameters_used(self) -> frozenset[str]:
+        return self.graph.parameters_used()
 
     def single_process(self, parameter: str = "data") -> str | None:
         """The process id if the callback is one process applied to ``parameter`` with defaults (``median``)."""
