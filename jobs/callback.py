@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from jobs.errors import ProcessError, ProcessGraphError
@@ -24,6 +24,9 @@ class Callback:
     """A validated child process graph, callable with its parameters: ``cb(data=..., context=...)``."""
 
     graph: ProcessGraph
+    # the enclosing graph's parameters: a nested callback reads its parent callback's parameters too
+    # (array_apply inside apply_dimension reading the dimension's ``data``), its own win on a clash
+    outer: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def node_path(self) -> str:
@@ -31,6 +34,8 @@ class Callback:
         return self.graph.path
 
     def __call__(self, **parameters: Any) -> Any:
+        if self.outer:
+            parameters = {**self.outer, **parameters}
         chain = self._membership
         if chain is not None:
             return chain.evaluate(self.graph, parameters)
@@ -39,6 +44,14 @@ class Callback:
     @functools.cached_property
     def _membership(self) -> "MembershipChain | None":
         return MembershipChain.of(self.graph)
+
+    def uses(self, *parameters: str) -> bool:
+        """Whether the callback reads any of ``parameters`` (e.g. an array callback's ``index``/``label``)."""
+        return not self._parameters_used.isdisjoint(parameters)
+
+    @functools.cached_property
+    def _parameters_used(self) -> frozenset[str]:
+        return self.graph.parameters_used()
 
     def single_process(self, parameter: str = "data") -> str | None:
         """The process id if the callback is one process applied to ``parameter`` with defaults (``median``)."""
@@ -147,7 +160,7 @@ def resolve(value: Any, results: Mapping[str, Any], parameters: Mapping[str, Any
                                                          f"here (parameters: {known})")
         return parameters[value.name]
     if isinstance(value, ProcessGraph):
-        return Callback(value)
+        return Callback(value, parameters)
     if isinstance(value, dict):
         return {k: resolve(v, results, parameters, node, argument) for k, v in value.items()}
     if isinstance(value, list):

@@ -108,6 +108,10 @@ class ProcessGraph:
     def result(self) -> Node:
         return self.nodes[self.result_node]
 
+    def parameters_used(self) -> frozenset[str]:
+        """The names of every ``from_parameter`` in the graph, nested callbacks included."""
+        return frozenset(ref.name for node in self.walk() for ref in _references(node.arguments, FromParameter))
+
     def walk(self) -> Iterator[Node]:
         """Every node, callbacks included (depth first, dependencies first)."""
         for node_id in self.order:

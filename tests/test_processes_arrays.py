@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from jobs.arraycube import materialize
 from jobs.errors import ProcessError
 from jobs.processes.arrays import array_element, is_nan, is_nodata, is_valid
 from jobs.processes.labeled import LabeledArray
+from tests.fixtures.cubes import built, callback, s2_values
 
 
 @pytest.fixture()
@@ -92,3 +94,13 @@ def test_array_create_stacks_pixel_arrays_and_repeats_json_arrays():
     np.testing.assert_array_equal(stacked[:3], [[[1.0, 2.0]], [[np.nan, np.nan]], [[3.0, 3.0]]])
     assert array_create([1, None], repeat=2) == [1, None, 1, None]
     assert array_create() == []
+
+
+def test_is_infinite_and_nan_inside_apply():
+    x = {"from_parameter": "x"}
+    process = callback(("d", "divide", {"x": x, "y": 0}), ("inf", "is_infinite", {"x": {"from_node": "d"}}),
+                       ("n", "nan", {}), ("if", "if", {"value": {"from_node": "inf"}, "accept": {"from_node": "n"},
+                                                       "reject": 1}))
+    cube = built({"a": {"process_id": "apply", "arguments": {"data": {"from_node": "load"}, "process": process}}})
+    values = s2_values()
+    np.testing.assert_array_equal(materialize(cube), np.where(np.isnan(values), 1, np.nan))

@@ -11,6 +11,18 @@ MODULES = (
     "jobs.processes.dimensions",  # rename_labels, drop_dimension, add_dimension
     "jobs.processes.temporal",    # aggregate_temporal_period
     "jobs.processes.spatial",     # filter_spatial, resample_spatial
+    "jobs.processes.trigonometry",  # sin cos tan, arc*, hyperbolic, arctan2
+    "jobs.processes.rounding",    # ceil floor int round sgn mod
+    "jobs.processes.constants",   # constant e pi nan
+    "jobs.processes.logic",       # all any between if
+    "jobs.processes.arraycallbacks",  # array_apply array_filter
+    "jobs.processes.arraysearch",  # array_contains array_find array_find_label array_labels
+    "jobs.processes.ordering",    # order sort rearrange
+    "jobs.processes.arrayedit",   # array_append array_concat array_create_labeled array_modify
+    "jobs.processes.cumulative",  # cumsum cumproduct cummin cummax
+    "jobs.processes.interpolation",  # array_interpolate_linear
+    "jobs.processes.text",        # text_begins text_contains text_ends text_merge
+    "jobs.processes.dates",       # date_shift date_between date_difference
 )
 
 for _name in MODULES:

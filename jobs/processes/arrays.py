@@ -1,5 +1,5 @@
 """Array access and value tests (1.2.0): ``array_element``, ``array_create``, ``is_nan``, ``is_nodata``,
-``is_valid``.
+``is_valid``, ``is_infinite``.
 
 ``array_element`` picks one element of a ``LabeledArray`` by index or label; inside a callback over
 ``bands`` that is one band's pixel array (``array_element(data, label="B08")``).
@@ -83,3 +83,9 @@ def is_nodata(x):
 def is_valid(x):
     """False for no-data and non-finite numbers (NaN, +-inf); arrays, objects, strings are valid."""
     return _test(x, np.isfinite, lambda v: v is not None and (not is_number(v) or math.isfinite(v)))
+
+
+@process("is_infinite", Param("x"))
+def is_infinite(x):
+    """True for +-inf; false for every other value (NaN, no-data, strings, arrays)."""
+    return _test(x, np.isinf, lambda v: is_number(v) and math.isinf(v))

@@ -1,5 +1,5 @@
 """Cube processes that load, filter and save: load_collection, filter_bbox, filter_temporal,
-filter_bands, save_result; plus the dimension/band lookups the other cube modules share.
+filter_bands, filter_labels, save_result; plus the dimension/band lookups the other cube modules share.
 
 Each process runs on the driver as ``fn(build_ctx, node_id, **arguments)`` and returns a
 ``LazyCube`` whose meta is final. Filters first offer the upstream cube the push-down hook
@@ -17,6 +17,7 @@ from jobs.cube import CubeMeta, LazyCube
 from jobs.derived import DerivedCube
 from jobs.errors import ProcessError, ProcessGraphError
 from jobs.grid import TileGrid, Window
+from jobs.processes.labeled import to_python
 from jobs.processes.registry import Param, process
 from jobs.timelabels import parse_instant
 
@@ -154,6 +155,21 @@ def filter_temporal(ctx, node_id, data, extent, dimension=None):
                 if (start is None or parse_instant(label) >= start) and (end is None or parse_instant(label) < end)]
         cube = take(cube.meta, dim, keep, node_id, cube)
     return cube
+
+
+@process("filter_labels", Param("data", kind="cube"),
+         Param("condition", kind="callback", callback_params=("value", "context")), Param("dimension", kind="string"),
+         Param("context", None), kind="cube")
+def filter_labels(ctx, node_id, data, condition: Callback, dimension, context=None):
+    """The labels of ``dimension`` for which ``condition(value=label)`` is true (decided on the driver)."""
+    meta = data.meta
+    require_dimension(meta, dimension)
+    if dimension in ("x", "y") or meta.dim_types.get(dimension) == "spatial":
+        raise ProcessGraphError(None, "dimension", f"filter_labels over the spatial dimension {dimension!r} "
+                                                   "is not supported (use filter_bbox)")
+    keep = [i for i, label in enumerate(meta.labels[dimension])
+            if to_python(condition(value=label, context=context)) is True]
+    return take(meta, dimension, keep, node_id, data)
 
 
 @process("filter_bbox", Param("data", kind="cube"), Param("extent", kind="object"), kind="cube")

@@ -1,5 +1,6 @@
 """Cube processes reshaping dimensions without touching values: rename_labels, drop_dimension,
-add_dimension. Only the meta changes (labels, dims); the tile function is a relabel or a reshape.
+add_dimension, rename_dimension; and dimension_labels, which reads them. Only the meta changes
+(labels, dims); the tile function is a relabel or a reshape.
 """
 from __future__ import annotations
 
@@ -87,3 +88,38 @@ def add_dimension(ctx, node_id, data, name, label, type="other"):  # noqa: A002 
     out = meta.replace(dims=(name,) + meta.dims, labels={**meta.labels, name: (label,)},
                        dim_types={**meta.dim_types, name: type})
     return DerivedCube(node_id, out, (data,), lambda a: a[np.newaxis])
+
+
+@process("rename_dimension", Param("data", kind="cube"), Param("source", kind="string"), Param("target", kind="string"),
+         kind="cube")
+def rename_dimension(ctx, node_id, data, source, target):
+    """The cube with dimension ``source`` called ``target``; type, labels and values unchanged."""
+    meta = data.meta
+    require_dimension(meta, source, "source")
+    if target in meta.dims:
+        raise ProcessError("DimensionExists", f"dimension {target!r} exists already", argument="target")
+    if source in ("x", "y") or meta.dim_types.get(source) == "spatial":
+        # tiles, grids and the GeoTIFF writer address the spatial axes as y and x
+        raise ProcessGraphError(None, "source", f"renaming the spatial dimension {source!r} is not supported")
+    if target in ("x", "y"):
+        raise ProcessGraphError(None, "target", f"{target!r} is reserved for the spatial dimensions")
+
+    def renamed(mapping):
+        return {(target if d == source else d): v for d, v in mapping.items()}
+
+    out = meta.replace(dims=tuple(target if d == source else d for d in meta.dims), labels=renamed(meta.labels),
+                       dim_types=renamed({**{source: meta.dim_types.get(source, "other")}, **meta.dim_types}))
+    return DerivedCube(node_id, out, (data,), lambda a: a)
+
+
+@process("dimension_labels", Param("data", kind="cube"), Param("dimension", kind="string"), kind="cube")
+def dimension_labels(ctx, node_id, data, dimension):
+    """The labels of ``dimension`` (coordinates of pixel centres for x and y), known on the driver."""
+    meta = data.meta
+    require_dimension(meta, dimension)
+    if dimension in ("x", "y") and meta.grid is not None:
+        grid = meta.grid
+        if dimension == "x":
+            return [grid.affine.c + (i + 0.5) * grid.affine.a for i in range(grid.width)]
+        return [grid.affine.f + (i + 0.5) * grid.affine.e for i in range(grid.height)]
+    return list(meta.labels[dimension])

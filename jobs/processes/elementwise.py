@@ -63,6 +63,15 @@ def numeric(fn: Callable[..., Any], names: tuple[str, ...], *args: Any) -> Any:
         return rewrap(np.asarray(fn(*operands)), template)
 
 
+def unary(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The implementation of a one-argument process ``x`` that applies the numpy function ``fn``."""
+
+    def apply(x):
+        return numeric(fn, ("x",), x)
+
+    return apply
+
+
 def pixel_missing(value: Any) -> np.ndarray | bool:
     """No-data mask of an array operand (NaN in floats), or whether a scalar is no-data."""
     if isinstance(value, np.ndarray):

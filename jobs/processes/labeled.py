@@ -143,3 +143,34 @@ def _same_label(a: Any, b: Any) -> bool:
     if is_number(a) != is_number(b):
         return False
     return a == b
+
+
+def compact(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """A per-pixel selection along axis 0 as one stack of the input's length: each pixel's kept
+    elements first, in order, then NaN (no-data).
+
+    A filter on values or a no-data-dropping sort gives each pixel an array of its own length;
+    padded with no-data they fit one float stack, and reducers (which skip no-data) see exactly each
+    pixel's array. The length stays the input's so that every tile of a cube gets the same one.
+    """
+    keep = np.broadcast_to(np.asarray(keep, dtype=bool), values.shape)
+    order = np.argsort(~keep, axis=0, kind="stable")
+    out = np.take_along_axis(values, order, axis=0).astype(np.result_type(values.dtype, np.float32))
+    position = np.arange(len(values)).reshape((len(values),) + (1,) * (values.ndim - 1))
+    out[np.broadcast_to(position >= keep.sum(axis=0), out.shape)] = np.nan
+    return out
+
+
+def elements(arr: LabeledArray) -> list[Any]:
+    """The elements of ``arr``: pixel arrays (NaN = no-data), or Python values (None = no-data)."""
+    return [arr.element(i) for i in range(len(arr))]
+
+
+def assemble(items: Sequence[Any], labels: Sequence | None = None) -> Any:
+    """An array from elements: a pixel stack (``LabeledArray``) when one element is a pixel array,
+    else a ``LabeledArray`` of JSON values when labelled, else a plain list."""
+    if any(isinstance(v, (np.ndarray, LabeledArray)) for v in items):
+        return LabeledArray(stack_pixels(items), tuple(labels) if labels is not None else None)
+    if labels is not None:
+        return LabeledArray.from_list(list(items), labels)
+    return list(items)

@@ -1,4 +1,5 @@
-"""Reducers: openEO processes that turn an array into one value (1.2.0), vectorised over pixels.
+"""Reducers: openEO processes that turn an array into one value (1.2.0), vectorised over pixels:
+median, quantiles, sum, product, mean, variance, sd, min, max, first, last, count, extrema.
 
 ``data`` is a ``LabeledArray`` (axis 0 = the reduced dimension, trailing axes = pixels), a pixel
 array, or a JSON list. A reducer returns an array of the pixel shape with NaN for no-data (float32
@@ -241,6 +242,12 @@ def _sum(values: np.ndarray, n: np.ndarray) -> np.ndarray:
 def sum_(data, ignore_nodata=True):
     """Sum of the elements (IEEE 754: inf + -inf is NaN)."""
     return _masked_reduce(_sum, data, ignore_nodata)
+
+
+@process("product", DATA, IGNORE)
+def product(data, ignore_nodata=True):
+    """Product of the elements (IEEE 754: 0 * inf is NaN)."""
+    return _masked_reduce(lambda v, n: np.nanprod(v, axis=0, dtype=np.float64), data, ignore_nodata)
 
 
 @process("mean", DATA, IGNORE)

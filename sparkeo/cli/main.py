@@ -29,6 +29,7 @@ COMMANDS = {
     "results": "sparkeo.cli.results:results",
     "track": "sparkeo.cli.track:track",
     "jobs": "sparkeo.cli.jobs:jobs",
+    "processes": "sparkeo.cli.processes:processes",
 }
 
 
