@@ -87,7 +87,7 @@ def test_results_document_fields(tmp_path):
     path = tmp_path / "r" / "result.tif"
     assert a["file:size"] == path.stat().st_size
     assert a["file:checksum"] == "1220" + hashlib.sha256(path.read_bytes()).hexdigest()
-    assert a["proj:epsg"] == 32633 and a["proj:code"] == "EPSG:32633"
+    assert "proj:epsg" not in a and a["proj:code"] == "EPSG:32633"     # projection v2 has no proj:epsg
     assert a["proj:shape"] == [70, 90] and a["proj:transform"] == list(GRID.transform)
     assert a["proj:bbox"] == list(GRID.bounds)
     assert a["start_datetime"] == "2021-05-01T00:00:00Z" and a["end_datetime"] == "2021-09-30T23:59:59Z"
