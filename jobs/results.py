@@ -9,8 +9,6 @@ so no reader ever sees a stale "complete" marker, even when the new run fails.
 """
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -31,6 +29,7 @@ from jobs.plan import TileTask
 from jobs.stacdocs import (COLLECTION_FILE, GRAPH_FILE, METADATA_FILE, ResultsLayout, collection_document,
                            inputs_of, is_date, item_document)
 from sparkeo import storage
+from sparkeo.download import multihash_sha256
 from sparkeo.errors import ConfigError, UserError
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -72,15 +71,6 @@ def output_dtype(meta: CubeMeta) -> tuple[str, float]:
 
 def file_name(label: str | None) -> str:
     return f"{label[:10] if is_date(label) else label}.tif" if label else "result.tif"
-
-
-def multihash_sha256(path: str) -> str:
-    """The ``file:checksum`` of a file: sha2-256 multihash (code 0x12, length 0x20) in hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return "1220" + h.hexdigest()
 
 
 class ResultsWriter:
