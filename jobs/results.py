@@ -26,7 +26,7 @@ from jobs.cog import CogLayout, GdalTags, write_cog
 from jobs.cube import CubeMeta
 from jobs.grid import TileGrid
 from jobs.plan import TileTask
-from jobs.stacdocs import (COLLECTION_FILE, GRAPH_FILE, METADATA_FILE, ResultsLayout, collection_document,
+from jobs.stacdocs import (COLLECTION_FILE, METADATA_FILE, ResultsLayout, collection_document,
                            inputs_of, is_date, item_document)
 from sparkeo import storage
 from sparkeo.download import multihash_sha256
@@ -156,7 +156,6 @@ class ResultsWriter:
                 time_range: tuple[str, str] | None) -> list[str]:
         """Write job_metadata.json, the STAC items and collection.json (last) next to ``files`` (from
         ``convert``) and publish them all; returns the URIs."""
-        graph = metadata.get("process_graph")
         inputs = metadata.get("input_items") or ()
         meta = {k: v for k, v in metadata.items() if k not in ("process_graph", "input_items")}
         meta["assets"] = [f.name for f in files]
@@ -166,9 +165,6 @@ class ResultsWriter:
         collection = collection_document(files, layout, metadata, time_range,
                                          href_base=None if self._local else self.output)
         items = []
-        if graph is not None:       # the graph itself, beside its sha256 (provenance)
-            items.append(GRAPH_FILE)
-            (self.staging / GRAPH_FILE).write_text(json.dumps(graph, indent=2, default=str))
         for f in files:   # one STAC item per COG, so the results load again as a collection (jobs chain)
             items.append(f"{f.key}.json")
             doc = item_document(f, collection, layout, inputs_of(f.label, layout, inputs))

@@ -30,7 +30,6 @@ STAC_EXTENSIONS = [
 ]
 COLLECTION_FILE = "collection.json"
 METADATA_FILE = "job_metadata.json"
-GRAPH_FILE = "process_graph.json"
 # Item properties the asset also carries in the collection document (one place to look for each).
 TIME_KEYS = ("datetime", "start_datetime", "end_datetime")
 PROJ_KEYS = ("proj:code", "proj:wkt2", "proj:shape", "proj:transform", "proj:bbox")
@@ -87,8 +86,8 @@ def collection_document(files: Sequence["OutputFile"], layout: ResultsLayout, me
     """The openEO API 1.2 batch-job results document: a STAC Collection with one asset per file.
 
     Hrefs are relative (``./name``), or absolute below ``href_base`` (the S3 prefix) when given.
-    Provenance: ``sparkeo:provenance`` (graph sha256, input item ids, versions, catalog) and the graph
-    itself as the ``process_graph`` asset when ``metadata["process_graph"]`` is set.
+    Provenance: ``sparkeo:provenance`` holds the graph's sha256 and the graph itself, the input item
+    ids, the versions and the layer catalog; each item links its inputs (``item_document``).
     """
     def href(name: str) -> str:
         return storage.join(href_base, name) if href_base else f"./{name}"
@@ -105,9 +104,6 @@ def collection_document(files: Sequence["OutputFile"], layout: ResultsLayout, me
         if f.label is not None and not is_date(f.label):
             asset["sparkeo:time_label"] = f.label
         assets[f.key] = asset
-    if metadata.get("process_graph") is not None:
-        assets["process_graph"] = {"href": href(GRAPH_FILE), "type": "application/json", "roles": ["metadata"],
-                                   "title": "the openEO process graph of this job"}
     job_id = metadata.get("job_id", "job")
     return {
         "type": "Collection", "stac_version": STAC_VERSION, "stac_extensions": STAC_EXTENSIONS,
@@ -117,7 +113,8 @@ def collection_document(files: Sequence["OutputFile"], layout: ResultsLayout, me
         "summaries": {"eo:bands": [{"name": b} for b in layout.bands]},
         "openeo:status": "finished",
         "sparkeo:provenance": {
-            "graph_sha256": metadata.get("graph_sha256"), "derived_from": list(metadata.get("inputs", [])),
+            "graph_sha256": metadata.get("graph_sha256"), "process_graph": metadata.get("process_graph"),
+            "derived_from": list(metadata.get("inputs", [])),
             "versions": metadata.get("versions", {}), "apply_scale": metadata.get("apply_scale", {}),
             "catalog": metadata.get("catalog"), "grid": grid.to_dict(),
         },

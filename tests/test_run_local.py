@@ -15,6 +15,7 @@ from jobs.read_errors import BudgetExceeded, TooManySkippedAssets, UnreadableAss
 from jobs.run import run_job
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
+from tests.stac_schemas import assert_valid_stac
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "ndvi_median.json"
 MASKED_SCL = (0, 3, 8, 9, 10)
@@ -78,6 +79,7 @@ def test_demo_composite_equals_numpy(spark, settings, sample_small, tmp_path):
     with rasterio.open(out / "result.tif") as ds:
         got = ds.read(1)
         assert ds.dtypes == ("float32",) and np.isnan(ds.nodata)
+        assert ds.descriptions == ("ndvi",)                 # ndvi's output, not "band_1"
         assert ds.shape == (128, 128)
     expect = numpy_ndvi_median(sample_small)
     unmasked = numpy_ndvi_median(sample_small, masked_classes=(0,))
@@ -93,6 +95,15 @@ def test_demo_composite_equals_numpy(spark, settings, sample_small, tmp_path):
     assert md["usage"]["cpu_seconds"] > 0 and md["usage"]["task_attempts"] == 0
     assert md["status"] == "finished" and len(md["inputs"]) == 8 and len(md["graph_sha256"]) == 64
     assert [e.done for e in events] == [1, 2, 3, 4] and {e.total for e in events} == {4}
+    # the demo's documents validate, and record where the composite came from
+    collection, item = (json.loads((out / name).read_text()) for name in ("collection.json", "result.json"))
+    for doc in (collection, item):
+        assert_valid_stac(doc)
+    assert [b["name"] for b in item["assets"]["data"]["bands"]] == ["ndvi"]
+    derived = [link["href"] for link in item["links"] if link["rel"] == "derived_from"]
+    assert sorted(json.loads(Path(h).read_text())["id"] for h in derived) == sorted(md["inputs"])
+    assert collection["sparkeo:provenance"]["catalog"] == sample_small
+    assert collection["sparkeo:provenance"]["process_graph"] == json.loads(DEMO.read_text())
 
 
 @pytest.mark.parametrize("inline_bytes, shipped_as", [(4 << 20, "Inline"), (0, "Broadcast")])
