@@ -56,8 +56,17 @@ def stac_errors(doc: dict) -> list[str]:
             continue
         validator = jsonschema.Draft7Validator(schema, registry=reg)
         for e in validator.iter_errors(doc):
-            errors.append(f"{url}: {'/'.join(str(p) for p in e.absolute_path)}: {e.message}")
+            # a oneOf/anyOf failure says only "not valid under any of the given schemas": name the cause
+            cause = max(_leaves(e), key=lambda c: len(c.absolute_path))
+            errors.append(f"{url}: {'/'.join(str(p) for p in cause.absolute_path)}: {cause.message}")
     return errors
+
+
+def _leaves(error):
+    """The innermost errors under a (oneOf/anyOf) error: the deepest is the one that says why."""
+    if not error.context:
+        return [error]
+    return [leaf for sub in error.context for leaf in _leaves(sub)]
 
 
 def assert_valid_stac(doc: dict, what: str = "") -> None:
