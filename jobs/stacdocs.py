@@ -143,15 +143,13 @@ def item_document(f: "OutputFile", collection: Mapping[str, Any], layout: Result
             props["description"] = EMPTY_PERIOD_NOTE
     if f.label is not None:
         props["title"] = f.label
-    here = _sibling(collection, f"{f.key}.json")
     root = _sibling(collection, COLLECTION_FILE)
     return {
         "type": "Feature", "stac_version": STAC_VERSION, "stac_extensions": STAC_EXTENSIONS,
         "id": f"{collection['id']}_{f.key}", "collection": collection["id"],
         "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
         "bbox": [w, s, e, n], "properties": props,
-        "links": [{"rel": "self", "href": here, "type": "application/geo+json"},
-                  {"rel": "collection", "href": root, "type": "application/json"},
+        "links": [{"rel": "collection", "href": root, "type": "application/json"},
                   {"rel": "parent", "href": root, "type": "application/json"},
                   {"rel": "root", "href": root, "type": "application/json"}]
                  + [{"rel": "derived_from", "href": h, "type": "application/geo+json"} for h in input_hrefs],
