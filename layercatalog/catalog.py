@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from sparkeo import storage
+from sparkeo.errors import SparkeoError
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
 
@@ -52,8 +53,17 @@ class LayerCatalog:
     # --- collections -------------------------------------------------------------------------
 
     def collections(self, caller: Caller) -> list[CollectionInfo]:
-        """The collections ``caller`` may see, by id, with their bands (derived where the entry has none)."""
-        return [self._described(c) for _, c in sorted(self._collections.items()) if caller.may_see(c.access_groups)]
+        """The collections ``caller`` may see, by id, with their bands (derived where the entry has none;
+        an entry whose items cannot be read is listed as it is, and the reason logged: ``get`` raises it)."""
+        out = []
+        for _, c in sorted(self._collections.items()):
+            if caller.may_see(c.access_groups):
+                try:
+                    out.append(self._described(c))
+                except SparkeoError as exc:
+                    log.warning("collection %s: bands not derived: %s", c.id, exc, extra={"collection": c.id})
+                    out.append(c)
+        return out
 
     def get(self, collection_id: str, caller: Caller) -> CollectionInfo:
         """One collection; unknown and private-to-others raise the same ``UnknownCollectionError``."""

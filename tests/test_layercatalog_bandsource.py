@@ -19,6 +19,7 @@ from affine import Affine
 from layercatalog.catalog import LayerCatalog
 from layercatalog.query import make_query
 from sparkeo.cli.main import cli
+from sparkeo.errors import UserError
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
 
@@ -183,3 +184,13 @@ def test_a_run_reads_bands_described_only_in_item_assets(spark, tmp_path, earth_
     with rasterio.open(out / "2023-06-01.tif") as got, rasterio.open(tmp_path / "data" / "scene-1" / "red.tif") as src:
         assert got.descriptions == ("B04",) and got.dtypes == ("uint16",) and got.nodata == 0
         np.testing.assert_array_equal(got.read(1), src.read(1))
+
+
+def test_list_keeps_an_entry_whose_items_cannot_be_read(tmp_path, stac11):
+    broken = {**plain_entry(str(tmp_path / "missing" / "catalog.json")), "id": "broken"}
+    path = tmp_path / "layercatalog.json"
+    path.write_text(json.dumps([plain_entry(stac11), broken]))
+    cat = LayerCatalog.load(str(path), Settings(cache_dir=str(tmp_path / "cache")))
+    assert [(c.id, len(c.bands)) for c in cat.collections(WHO)] == [("broken", 0), ("coll", 3)]
+    with pytest.raises(UserError, match="missing"):
+        cat.get("broken", WHO)
