@@ -40,6 +40,11 @@ class CubeMeta:
     # band name -> its common name and aliases (from the catalog's eo:bands), so ndvi/filter_bands
     # resolve "nir"/"red" to the collection's own band names
     band_aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # the name of the one band of a cube whose bands dimension a process dropped (ndvi without
+    # target_band, reduce_dimension over bands): what the results call it instead of "band_1"
+    band_name: str | None = None
+    # time label -> jobs.timelabels.LabelPeriod, for labels aggregate_temporal_period made
+    periods: Mapping[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes) -> "CubeMeta":
         return dataclasses.replace(self, **changes)

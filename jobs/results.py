@@ -12,8 +12,6 @@ deleted or overwritten.
 """
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -29,19 +27,15 @@ import numpy as np
 from jobs.cog import CogLayout, GdalTags, write_cog
 from jobs.cube import CubeMeta
 from jobs.grid import TileGrid
-from jobs.location import COLLECTION_FILE, METADATA_FILE, ResultsLocation
+from jobs.location import ResultsLocation
 from jobs.plan import TileTask
+from jobs.stacdocs import (COLLECTION_FILE, METADATA_FILE, ResultsLayout, collection_document,
+                           inputs_of, is_date, item_document)
 from sparkeo import storage
+from sparkeo.download import multihash_sha256
 from sparkeo.errors import UserError
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
-STAC_EXTENSIONS = [
-    "https://stac-extensions.github.io/file/v2.1.0/schema.json",
-    "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
-    "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
-    "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
-]
-
 
 @dataclass(frozen=True)
 class OutputFile:
@@ -61,7 +55,7 @@ def output_layout(meta: CubeMeta) -> tuple[tuple[str, ...] | None, tuple[str, ..
     if extra or meta.dims[-2:] != ("y", "x"):
         raise UserError(f"save_result: cannot write dimensions {meta.dims!r} as GeoTIFF (only t, bands, y, x)")
     times = tuple(str(t) for t in meta.labels["t"]) if "t" in meta.dims else None
-    bands = tuple(str(b) for b in meta.labels["bands"]) if "bands" in meta.dims else ("band_1",)
+    bands = tuple(str(b) for b in meta.labels["bands"]) if "bands" in meta.dims else (meta.band_name or "band_1",)
     return times, bands
 
 
@@ -91,24 +85,7 @@ def item_name(data_file: str) -> str:
 
 
 def file_name(label: str | None) -> str:
-    return f"{label[:10] if _is_date(label) else label}.tif" if label else "result.tif"
-
-
-def _is_date(label: str) -> bool:
-    try:
-        dt.date.fromisoformat(label[:10])
-        return True
-    except ValueError:
-        return False
-
-
-def multihash_sha256(path: str) -> str:
-    """The ``file:checksum`` of a file: sha2-256 multihash (code 0x12, length 0x20) in hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return "1220" + h.hexdigest()
+    return f"{label[:10] if is_date(label) else label}.tif" if label else "result.tif"
 
 
 class ResultsWriter:
@@ -194,15 +171,19 @@ class ResultsWriter:
                 time_range: tuple[str, str] | None) -> list[str]:
         """Write job_metadata.json, the STAC items and collection.json (last) next to ``files`` (from
         ``convert``) and publish them all; returns the URIs."""
-        meta = {**metadata, "assets": [f.name for f in files]}
+        inputs = metadata.get("input_items") or ()
+        meta = {k: v for k, v in metadata.items() if k not in ("process_graph", "input_items")}
+        meta["assets"] = [f.name for f in files]
         (self.staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
         # On S3 the document names its assets by their S3 URLs; a local folder stays relocatable.
-        collection = self.collection_document(files, metadata, time_range,
-                                              href_base=None if self._local else self.output)
+        layout = ResultsLayout(self.grid, self.bands, self.dtype, self.nodata, dict(self.meta.periods))
+        collection = collection_document(files, layout, metadata, time_range,
+                                         href_base=None if self._local else self.output)
         items = []
         for f in files:   # one STAC item per COG, so the results load again as a collection (jobs chain)
             items.append(item_name(f.name))
-            (self.staging / items[-1]).write_text(json.dumps(self.item_document(f, collection), indent=2))
+            doc = item_document(f, collection, layout, inputs_of(f.label, layout, inputs))
+            (self.staging / items[-1]).write_text(json.dumps(doc, indent=2))
         (self.staging / COLLECTION_FILE).write_text(json.dumps(collection, indent=2))
         self._media_types = {f.name: f.media_type for f in files}
         return self._publish([f.name for f in files], items)
@@ -255,89 +236,6 @@ class ResultsWriter:
         media_type = self._media_types.get(name, "application/json" if name.endswith(".json") else COG_MEDIA_TYPE)
         storage.upload_file(str(self.staging / name), storage.join(self.output, name), media_type)
 
-    # --- the STAC results document ------------------------------------------------------------------
-    def collection_document(self, files: Sequence[OutputFile], metadata: Mapping[str, Any],
-                            time_range: tuple[str, str] | None, href_base: str | None = None) -> dict:
-        """The openEO API 1.2 batch-job results document: a STAC Collection with one asset per COG.
-
-        Hrefs are relative (``./name``), or absolute below ``href_base`` (the S3 prefix) when given.
-        """
-        def href(name: str) -> str:
-            return storage.join(href_base, name) if href_base else f"./{name}"
-
-        grid = self.grid
-        bbox4326 = _bbox_4326(grid)
-        epsg = _epsg(grid.crs)
-        assets = {}
-        for f in files:
-            asset = {
-                "href": href(f.name), "type": f.media_type, "roles": ["data"], "title": f.key,
-                "file:size": f.size, "file:checksum": f.checksum,
-                "proj:code": grid.crs if epsg else None, "proj:epsg": epsg,
-                "proj:shape": list(grid.shape), "proj:transform": list(grid.transform),
-                "proj:bbox": list(grid.bounds),
-                "raster:bands": [{"name": b, "data_type": self.dtype,
-                                  "nodata": "nan" if math.isnan(self.nodata) else self.nodata} for b in self.bands],
-                "eo:bands": [{"name": b} for b in self.bands],
-            }
-            if epsg is None:
-                asset.pop("proj:code")
-                asset["proj:wkt2"] = grid.crs
-            if f.label is not None and _is_date(f.label):
-                asset["datetime"] = _datetime(f.label)
-            else:
-                if f.label is not None:     # a period label ("2023-06", "2023-djf"): keep it, span the inputs
-                    asset["sparkeo:time_label"] = f.label
-                if time_range:
-                    asset["start_datetime"], asset["end_datetime"] = _datetime(time_range[0]), _end_of(time_range[1])
-            assets[f.key] = asset
-        if self.times and all(_is_date(t) for t in self.times):
-            interval = [_datetime(self.times[0]), _end_of(self.times[-1])]
-        elif time_range:
-            interval = [_datetime(time_range[0]), _end_of(time_range[1])]
-        else:
-            interval = [None, None]
-        job_id = metadata.get("job_id", "job")
-        return {
-            "type": "Collection", "stac_version": "1.1.0", "stac_extensions": STAC_EXTENSIONS,
-            "id": job_id, "title": f"sparkeo job {job_id}",
-            "description": f"Results of sparkeo job {job_id}", "license": "proprietary",
-            "extent": {"spatial": {"bbox": [bbox4326]}, "temporal": {"interval": [interval]}},
-            "summaries": {"eo:bands": [{"name": b} for b in self.bands]},
-            "openeo:status": "finished",
-            "sparkeo:provenance": {
-                "graph_sha256": metadata.get("graph_sha256"), "derived_from": list(metadata.get("inputs", [])),
-                "versions": metadata.get("versions", {}), "apply_scale": metadata.get("apply_scale", {}),
-                "grid": grid.to_dict(),
-            },
-            "links": [{"rel": "self", "href": href(COLLECTION_FILE), "type": "application/json"},
-                      {"rel": "related", "href": href(METADATA_FILE), "type": "application/json",
-                       "title": "job metadata"}]
-                     + [{"rel": "item", "href": href(f"{f.key}.json"), "type": "application/geo+json"} for f in files]
-                     + [{"rel": "derived_from", "href": h, "type": "application/geo+json"}
-                        for h in metadata.get("input_hrefs", [])],
-            "assets": assets,
-        }
-
-
-    def item_document(self, f: OutputFile, collection: Mapping[str, Any]) -> dict:
-        """The STAC item of one COG: its asset as in the collection, under the key ``data``."""
-        asset = dict(collection["assets"][f.key])
-        w, s, e, n = collection["extent"]["spatial"]["bbox"][0]
-        props = {k: asset.pop(k) for k in ("datetime", "start_datetime", "end_datetime") if k in asset}
-        props.setdefault("datetime", None)
-        props.update({k: asset[k] for k in ("proj:code", "proj:epsg", "proj:wkt2", "proj:shape", "proj:transform",
-                                            "proj:bbox") if k in asset})
-        return {
-            "type": "Feature", "stac_version": "1.1.0", "stac_extensions": STAC_EXTENSIONS,
-            "id": f"{collection['id']}_{f.key}", "collection": collection["id"],
-            "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
-            "bbox": [w, s, e, n], "properties": props,
-            "links": [{"rel": "collection", "href": f"./{COLLECTION_FILE}", "type": "application/json"},
-                      {"rel": "parent", "href": f"./{COLLECTION_FILE}", "type": "application/json"}],
-            "assets": {"data": asset},
-        }
-
 
 def _as_tbyx(values: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
     """Any of (t, bands, y, x), (bands, y, x), (t, y, x), (y, x) -> (t, bands, y, x)."""
@@ -347,29 +245,3 @@ def _as_tbyx(values: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
             arr = arr[np.newaxis]
             names.insert(0, d)
     return np.transpose(arr, [names.index(d) for d in ("t", "bands", "y", "x")])
-
-
-def _epsg(crs: str) -> int | None:
-    if crs.upper().startswith("EPSG:") and crs[5:].isdigit():
-        return int(crs[5:])
-    from pyproj import CRS
-
-    return CRS.from_user_input(crs).to_epsg()
-
-
-def _bbox_4326(grid: TileGrid) -> list[float]:
-    from pyproj import Transformer
-
-    t = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
-    return list(t.transform_bounds(*grid.bounds, densify_pts=21))
-
-
-def _datetime(label: str) -> str:
-    return f"{label[:10]}T00:00:00Z" if len(label) == 10 else label
-
-
-def _end_of(label: str) -> str:
-    """The end of a day label (inclusive end of the range a composite covers)."""
-    if len(label) == 10:
-        return f"{label}T23:59:59Z"
-    return label

@@ -37,6 +37,7 @@ class Prepared:
     leaves: tuple                 # LoadedCollection leaves of the DAG
     job_options: Mapping[str, Any]
     graph_sha256: str
+    catalog_uri: str = ""         # the layer catalog the inputs came from (provenance)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     footprints = [fp for leaf in leaves for fp in footprints_in(leaf, output.meta.grid)]
     plan = plan_tiles(output.meta.grid, int(options.get("tile_size", settings.tile_size)), footprints)
     check_budget(plan, options)
-    return Prepared(graph, built, plan, leaves, options, graph_sha256(graph))
+    return Prepared(graph, built, plan, leaves, options, graph_sha256(graph), str(getattr(catalog, "uri", "")))
 
 
 def footprints_in(leaf, grid) -> list:
@@ -258,6 +259,7 @@ def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Us
         "status": "finished",
         "grid": prep.plan.grid.to_dict(),
         "inputs": list(prep.plan.item_ids),
+        "catalog": prep.catalog_uri,
         "skipped_assets": skipped,
         "versions": versions(),
         "apply_scale": {leaf.collection.id: leaf.collection.apply_scale for leaf in prep.leaves},
@@ -268,4 +270,13 @@ def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Us
             "read_retries": usage.read_retries, "task_attempts": task_attempts,
             "cpu_seconds": round(usage.cpu_seconds, 3), "wall_seconds": round(wall, 3),
         },
+        # for the STAC documents only (jobs.results keeps them out of job_metadata.json)
+        "process_graph": {"process_graph": prep.graph.raw},
+        "input_items": input_items(prep),
     }
+
+
+def input_items(prep: Prepared) -> list[dict]:
+    """Every input item with its STAC href and time label: the results items' ``derived_from`` links."""
+    return [{"id": item.id, "href": item.href, "label": s.label, "datetime": item.datetime.isoformat()}
+            for leaf in prep.leaves for s in leaf.slices for item in s.items]

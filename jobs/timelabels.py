@@ -6,8 +6,9 @@ Labels of ``t`` are strings ("2021-06-01" or "2021-06-01T10:20:30Z"); comparison
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Iterator
+from typing import Callable
 
 PERIODS = ("hour", "day", "week", "dekad", "month", "season", "tropical-season", "year", "decade", "decade-ad")
 
@@ -82,15 +83,29 @@ def period_label(instant: str | datetime, period: str) -> str:
 
 def periods_spanning(instants, period: str) -> list[str]:
     """Every period label from the earliest to the latest instant, consecutive (empty ones included)."""
+    return list(label_periods(instants, period))
+
+
+@dataclass(frozen=True)
+class LabelPeriod:
+    """The calendar period an aggregated label stands for: ``[start, end)`` in naive UTC, and how many
+    input labels fell into it (0: an empty period, all nodata)."""
+
+    start: datetime
+    end: datetime
+    observations: int
+
+
+def label_periods(instants, period: str) -> dict[str, LabelPeriod]:
+    """Every period label from the earliest to the latest instant (as ``periods_spanning``) with its
+    period and the number of ``instants`` inside it."""
     times = [parse_instant(t) for t in instants]
     if not times:
-        return []
-    return list(_labels_between(min(times), max(times), period))
-
-
-def _labels_between(first: datetime, last: datetime, period: str) -> Iterator[str]:
+        return {}
     start, step, label = _RULES[period]
-    s, end = start(first), start(last)
+    out, s, end = {}, start(min(times)), start(max(times))
     while s <= end:
-        yield label(s)
-        s = step(s)
+        nxt = step(s)
+        out[label(s)] = LabelPeriod(s, nxt, sum(1 for t in times if s <= t < nxt))
+        s = nxt
+    return out

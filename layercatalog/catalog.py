@@ -11,10 +11,11 @@ import logging
 from dataclasses import dataclass, field
 
 from sparkeo import storage
+from sparkeo.errors import SparkeoError
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
 
-from layercatalog.document import Unsupported, parse_layer_catalog
+from layercatalog.document import Unsupported, lists_bands, parse_layer_catalog
 from layercatalog.errors import (EmptyQueryError, ExtentError, InvalidCatalogError, UnknownBandError,
                                  UnknownCollectionError, UnsupportedDataSourceError)
 from layercatalog.index import StacIndex
@@ -33,6 +34,7 @@ class LayerCatalog:
     _collections: dict[str, CollectionInfo]
     unsupported: tuple[Unsupported, ...] = ()
     _indexes: dict[str, StacIndex] = field(default_factory=dict, repr=False)
+    _described_ids: set[str] = field(default_factory=set, repr=False)   # bands derived already
 
     @classmethod
     def load(cls, uri: str, settings: Settings | None = None) -> "LayerCatalog":
@@ -51,8 +53,17 @@ class LayerCatalog:
     # --- collections -------------------------------------------------------------------------
 
     def collections(self, caller: Caller) -> list[CollectionInfo]:
-        """The collections ``caller`` may see, by id."""
-        return [c for _, c in sorted(self._collections.items()) if caller.may_see(c.access_groups)]
+        """The collections ``caller`` may see, by id, with their bands (derived where the entry has none;
+        an entry whose items cannot be read is listed as it is, and the reason logged: ``get`` raises it)."""
+        out = []
+        for _, c in sorted(self._collections.items()):
+            if caller.may_see(c.access_groups):
+                try:
+                    out.append(self._described(c))
+                except SparkeoError as exc:
+                    log.warning("collection %s: bands not derived: %s", c.id, exc, extra={"collection": c.id})
+                    out.append(c)
+        return out
 
     def get(self, collection_id: str, caller: Caller) -> CollectionInfo:
         """One collection; unknown and private-to-others raise the same ``UnknownCollectionError``."""
@@ -62,8 +73,35 @@ class LayerCatalog:
                 if u.id == collection_id:
                     raise UnsupportedDataSourceError(u.id, u.data_source_type)
         if found is None or not caller.may_see(found.access_groups):
-            raise UnknownCollectionError(collection_id, [c.id for c in self.collections(caller)])
-        return found
+            visible = [cid for cid, c in sorted(self._collections.items()) if caller.may_see(c.access_groups)]
+            raise UnknownCollectionError(collection_id, visible)
+        return self._described(found)
+
+    def _described(self, collection: CollectionInfo) -> CollectionInfo:
+        """``collection`` with its bands: when its entry lists none (``summaries``), they come from
+        ``item_assets`` (the entry's, else the STAC collection's), then from the indexed items."""
+        if collection.id in self._described_ids or lists_bands(collection.document):
+            return collection
+        from dataclasses import replace
+
+        from layercatalog.bandsource import derive_bands
+
+        def records():
+            if collection.data_source.url.startswith(("http://", "https://")):
+                return      # no STAC API client yet: only item_assets can tell
+            index = self.index_of(collection)
+            yield from index.search(self._stac_collection(collection, index), None, None, None)
+
+        item_assets = collection.document.get("item_assets")
+        if not item_assets and not collection.data_source.url.startswith(("http://", "https://")):
+            index = self.index_of(collection)
+            stac_doc = index.collections().get(collection.data_source.collection or collection.id) or {}
+            item_assets = stac_doc.get("item_assets")
+        bands = derive_bands([b.name for b in collection.bands], item_assets, records())
+        described = replace(collection, bands=bands)
+        self._collections[collection.id] = described
+        self._described_ids.add(collection.id)
+        return described
 
     def unsupported_for(self, caller: Caller) -> list[Unsupported]:
         """Entries with data sources sparkeo cannot read, that ``caller`` may see."""

@@ -94,6 +94,13 @@ def parse_entry(entry: dict, uri: str) -> CollectionInfo | Unsupported:
         raise InvalidCatalogError(uri, cid, str(exc) or repr(exc)) from None
 
 
+def lists_bands(entry: dict) -> bool:
+    """True when an entry describes its bands itself (``summaries.eo:bands`` or STAC 1.1 ``bands``),
+    not just their names (``cube:dimensions``) or nothing."""
+    summaries = entry.get("summaries") or {}
+    return bool(summaries.get("eo:bands") or summaries.get("bands"))
+
+
 def parse_bands(entry: dict) -> tuple[BandInfo, ...]:
     """``summaries.eo:bands`` (else ``cube:dimensions.bands.values`` names only)."""
     summaries = entry.get("summaries") or {}

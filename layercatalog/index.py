@@ -27,7 +27,7 @@ from layercatalog.items import compact_item
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5               # 5: STAC 1.1 asset-level data_type/scale/offset kept
 INSERT_BATCH = 2000
 
 

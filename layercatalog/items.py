@@ -47,7 +47,8 @@ def _crs_of(obj: dict) -> str:
     return obj.get("proj:wkt2") or ""
 
 
-def _is_raster(asset: dict) -> bool:
+def is_raster_asset(asset: dict) -> bool:
+    """True for an asset that holds pixels (not a thumbnail or metadata): by roles, media type or suffix."""
     roles = set(asset.get("roles") or ())
     if roles and roles <= NON_DATA_ROLES:
         return False
@@ -79,7 +80,8 @@ def _bbox_of(doc: dict) -> list[float] | None:
 
 # What an index record keeps of a raster asset; band details are derived at search time (item_bands).
 ASSET_KEYS = ("href", "eo:bands", "bands", "raster:bands", "proj:code", "proj:epsg", "proj:wkt2",
-              "proj:shape", "proj:transform", "file:size", "nodata", "classification:classes")
+              "proj:shape", "proj:transform", "file:size", "nodata", "data_type", "scale", "offset",
+              "classification:classes")
 # Bulky raster:bands members that only matter as "this band is categorical".
 BULKY = ("classification:classes", "classification:bitfields", "statistics", "histogram")
 
@@ -98,7 +100,7 @@ def compact_item(doc: dict, item_uri: str, collection_id: str | None) -> dict | 
         return None
     assets = {}
     for key, asset in (doc.get("assets") or {}).items():
-        if _is_raster(asset):
+        if is_raster_asset(asset):
             kept = {k: asset[k] for k in ASSET_KEYS if k in asset}
             raster = kept.get("raster:bands")
             if raster and any(k in b for b in raster for k in BULKY):
@@ -123,29 +125,46 @@ def compact_item(doc: dict, item_uri: str, collection_id: str | None) -> dict | 
 def item_bands(record: dict) -> list[dict]:
     """Every band of every raster asset of an index record: name, asset, href, 1-based index, grid
     overrides and ``raster:bands`` values (only those that are set)."""
+    return [band for key, asset in record["assets"].items() for band in asset_bands(key, asset)]
+
+
+def asset_bands(key: str, asset: dict) -> list[dict]:
+    """The bands of one raster asset (an item's, or an ``item_assets`` entry without href).
+
+    STAC 1.0 (``eo:bands`` + ``raster:bands``) and STAC 1.1 (``bands`` with ``nodata``/``data_type``/
+    ``scale``/``offset`` on each band or on the asset) alike: a band's own value wins over its
+    ``raster:bands`` entry, which wins over the asset's. An asset without band names names its bands
+    after its key (``red``; ``data_1``, ``data_2`` for several).
+    """
+    eo = asset.get("eo:bands") or asset.get("bands") or []
+    raster = asset.get("raster:bands") or []
+    count = max(len(eo), len(raster), 1)
+    categorical = asset.get("categorical")
+    grid = {k: v for k, v in (("crs", _crs_of(asset)), ("transform", asset.get("proj:transform")),
+                              ("shape", asset.get("proj:shape"))) if v}
     bands = []
-    for key, asset in record["assets"].items():
-        eo = asset.get("eo:bands") or asset.get("bands") or []
-        raster = asset.get("raster:bands") or []
-        count = max(len(eo), len(raster), 1)
-        categorical = asset.get("categorical")
-        grid = {k: v for k, v in (("crs", _crs_of(asset)), ("transform", asset.get("proj:transform")),
-                                  ("shape", asset.get("proj:shape"))) if v}
-        for i in range(count):
-            eo_band = eo[i] if i < len(eo) else {}
-            rb = raster[i] if i < len(raster) else {}
-            band = {"name": eo_band.get("name") or (key if count == 1 else f"{key}_{i + 1}"),
-                    "asset": key, "href": asset["href"], "index": i + 1, "count": count, **grid}
-            optional = (
-                ("common_name", eo_band.get("common_name") or eo_band.get("eo:common_name")),
-                ("nodata", rb.get("nodata", eo_band.get("nodata", asset.get("nodata")))),
-                ("scale", rb.get("scale")), ("offset", rb.get("offset")),
-                ("dtype", rb.get("data_type") or eo_band.get("data_type")),
-                ("categorical", (categorical[i] if isinstance(categorical, list) else categorical) or None),
-                ("file_size", asset.get("file:size")),
-            )
-            band.update((k, v) for k, v in optional if v is not None)
-            bands.append(band)
+    for i in range(count):
+        eo_band = eo[i] if i < len(eo) else {}
+        rb = raster[i] if i < len(raster) else {}
+
+        def value(name: str, raster_name: str | None = None):
+            for source in (eo_band, rb, asset):
+                found = source.get(raster_name if source is rb and raster_name else name)
+                if found is not None:
+                    return found
+            return None
+
+        band = {"name": eo_band.get("name") or (key if count == 1 else f"{key}_{i + 1}"),
+                "asset": key, "href": asset.get("href", ""), "index": i + 1, "count": count, **grid}
+        optional = (
+            ("common_name", eo_band.get("common_name") or eo_band.get("eo:common_name")),
+            ("nodata", value("nodata")), ("scale", value("scale")), ("offset", value("offset")),
+            ("dtype", value("data_type")),
+            ("categorical", (categorical[i] if isinstance(categorical, list) else categorical) or None),
+            ("file_size", asset.get("file:size")),
+        )
+        band.update((k, v) for k, v in optional if v is not None)
+        bands.append(band)
     return bands
 
 
@@ -153,7 +172,8 @@ def match_bands(collection: CollectionInfo, item_bands: list[dict]) -> dict[str,
     """Collection band name -> the item band that stores it.
 
     An item band matches a collection band by exact name, then by the collection band's aliases,
-    then by common name when exactly one item band has it (``rededge`` names three S2 bands).
+    then by common name when exactly one item band has it (``rededge`` names three S2 bands), then
+    by the asset key and band index the collection's ``item_assets`` gave it.
     """
     out: dict[str, dict] = {}
     by_name = {b["name"]: b for b in item_bands}
@@ -165,6 +185,9 @@ def match_bands(collection: CollectionInfo, item_bands: list[dict]) -> dict[str,
             same = [b for b in item_bands if b.get("common_name") == band.common_name]
             if len(same) == 1:
                 hit = same[0]
+        if hit is None and band.asset is not None:
+            # described only in item_assets: the items' assets carry no band names, but the same key
+            hit = next((b for b in item_bands if b["asset"] == band.asset and b["index"] == (band.index or 1)), None)
         if hit is not None:
             out[band.name] = hit
     if not collection.bands:
@@ -224,4 +247,5 @@ def to_item_record(collection: CollectionInfo, record: dict, bands: tuple[str, .
         assets=assets,
         properties=record.get("properties") or {},
         geometry=record.get("geometry"),
+        href=record.get("base"),
     )

@@ -23,6 +23,10 @@ class BandInfo:
     categorical: bool = False      # SCL, Fmask, QA: nearest/mode resampling, never interpolated
     dtype: str | None = None
     gsd: float | None = None       # native resolution in metres, when known
+    # where the band is described: "collection" (the layer catalog entry), "item_assets" or "items"
+    source: str = "collection"
+    asset: str | None = None       # the asset key holding it, when the band came from item_assets/items
+    index: int | None = None       # its 1-based band index inside that asset
 
     def answers_to(self, name: str) -> bool:
         """True when ``name`` is this band's name, common name or one of its aliases."""
@@ -102,6 +106,7 @@ class ItemRecord:
     assets: Mapping[str, AssetBand]                    # band name (collection's name) -> asset band
     properties: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     geometry: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+    href: str | None = field(default=None, compare=False, hash=False)   # the STAC item document's URI
 
     @property
     def solar_day(self) -> dt.date:

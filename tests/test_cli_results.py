@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
+import pystac
 import pytest
 from click.testing import CliRunner
 
 from sparkeo import storage
 from sparkeo.cli.main import cli
+from tests.stac_schemas import assert_valid_stac
 from tests.test_s3_results import write_results
 
 LABELS = ("2021-06-01", "2021-06-11")
@@ -52,8 +55,72 @@ def test_json_and_download_check_sizes_and_checksums(results_location, tmp_path)
         assert local == remote and asset["size"] == len(remote)
         assert asset["checksum"] == "1220" + hashlib.sha256(remote).hexdigest()
     assert sorted(p.name for p in target.iterdir()) == sorted([*(f"{label}.tif" for label in LABELS),
-                                                              "collection.json"])
+                                                              *(f"{label}.json" for label in LABELS),
+                                                              "job_metadata.json", "collection.json"])
     assert out["total_size"] == sum(a["size"] for a in out["assets"])
+
+
+def test_download_is_a_self_contained_stac_collection(results_location, tmp_path):
+    target = tmp_path / "download"
+    assert invoke(results_location, "--download", str(target)).exit_code == 0
+    for path in target.glob("*.json"):
+        text = path.read_text()
+        assert "s3://" not in text and results_location not in text, path.name
+        if path.name != "job_metadata.json":
+            assert_valid_stac(json.loads(text), path.name)
+    # pystac walks it: collection -> items -> assets, all inside the download
+    collection = pystac.Collection.from_file(str(target / "collection.json"))
+    items = sorted(collection.get_items(), key=lambda i: i.id)
+    assert [i.id for i in items] == [f"s3-job_{label}" for label in LABELS]
+    for item, label in zip(items, LABELS):
+        assert item.assets["data"].get_absolute_href() == str(target / f"{label}.tif")
+    metadata = next(link for link in collection.links if link.rel == "related")
+    assert json.loads(Path(metadata.get_absolute_href()).read_text())["job_id"] == "s3-job"
+    # ... and so does sparkeo: the download is itself a results location, checksums and all
+    again = invoke(str(target), "--download", str(tmp_path / "again"), "--json")
+    assert again.exit_code == 0, again.output
+    assert [a["href"] for a in json.loads(again.output)["assets"]] == [str(target / f"{label}.tif") for label in LABELS]
+
+
+def handmade_results(root: Path, hrefs: dict[str, str]) -> Path:
+    """A results folder written by hand: a collection whose assets (key -> href) hold distinct bytes."""
+    assets = {}
+    for key, href in hrefs.items():
+        path = (root / href).resolve()
+        if root.resolve() in path.parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(key.encode() * 10)
+        data = key.encode() * 10
+        assets[key] = {"href": href, "roles": ["data"], "file:size": len(data),
+                       "file:checksum": "1220" + hashlib.sha256(data).hexdigest()}
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "collection.json").write_text(json.dumps({"type": "Collection", "id": "hand", "links": [],
+                                                      "assets": assets}))
+    return root
+
+
+def test_assets_with_the_same_file_name_keep_their_folders(tmp_path):
+    src = handmade_results(tmp_path / "res", {"red": "./red/data.tif", "nir": "./nir/data.tif"})
+    result = invoke(str(src), "--download", str(tmp_path / "d"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "d" / "red" / "data.tif").read_bytes() == b"red" * 10
+    assert (tmp_path / "d" / "nir" / "data.tif").read_bytes() == b"nir" * 10
+    doc = json.loads((tmp_path / "d" / "collection.json").read_text())
+    assert {k: a["href"] for k, a in doc["assets"].items()} == {"red": "./red/data.tif", "nir": "./nir/data.tif"}
+
+
+@pytest.mark.parametrize("href,reason", [("../outside.tif", "outside the results location"),
+                                         ("./sub/../../outside.tif", "outside the results location"),
+                                         ("/etc/hostname", "outside the results location"),
+                                         ("./collection.json", "share this path")],
+                         ids=["parent", "dotdot-inside", "absolute", "the-document"])
+def test_an_asset_that_would_leave_dir_or_hit_a_document_is_refused(tmp_path, href, reason):
+    src = handmade_results(tmp_path / "res", {"ok": "./ok.tif", "bad": href})
+    target = tmp_path / "d"
+    result = CliRunner().invoke(cli, ["results", str(src), "--download", str(target)])
+    assert result.exit_code == 2, result.output
+    assert reason in result.output and repr(href) in result.output and "Traceback" not in result.output
+    assert not target.exists()                   # refused before anything was written
 
 
 def test_location_may_name_the_document_itself(results_location):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from jobs.arraycube import ArrayCube, materialize
 from jobs.errors import ProcessError
 from jobs.evaluate import build
 from jobs.graph import ProcessGraph
-from jobs.timelabels import parse_instant, period_label, periods_spanning
+from jobs.timelabels import LabelPeriod, parse_instant, period_label, periods_spanning
 from tests.fixtures.cubes import UTM_GRID, ArraySource
 
 
@@ -58,6 +59,12 @@ def _aggregate(period: str, reducer: str = "mean", **extra):
 def test_monthly_mean_emits_empty_months_as_nodata():
     cube = _aggregate("month")
     assert cube.meta.labels["t"] == ("2021-01", "2021-02", "2021-03")
+    # each label knows its own period and how many input labels it holds (the results' item times)
+    assert cube.meta.periods == {
+        "2021-01": LabelPeriod(datetime(2021, 1, 1), datetime(2021, 2, 1), 2),
+        "2021-02": LabelPeriod(datetime(2021, 2, 1), datetime(2021, 3, 1), 0),
+        "2021-03": LabelPeriod(datetime(2021, 3, 1), datetime(2021, 4, 1), 3)}
+    assert _aggregate("dekad").meta.periods["2021-09"] == LabelPeriod(datetime(2021, 3, 21), datetime(2021, 4, 1), 1)
     got = materialize(cube)
     values = _cube().values.astype(np.float64)
     with warnings.catch_warnings():

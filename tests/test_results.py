@@ -14,8 +14,10 @@ import rasterio
 from jobs.cube import CubeMeta
 from jobs.grid import TileGrid
 from jobs.plan import TileTask
-from jobs.results import ResultsWriter, output_dtype
+from jobs.results import ResultsWriter, output_dtype, output_layout
+from tests.fixtures.cubes import S2_BANDS
 from tests.fixtures.umask import umask  # noqa: F401
+from tests.test_processes_cubes import DATA, _cb, node, run
 
 GRID = TileGrid("EPSG:32633", (10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0), (70, 90))
 
@@ -90,7 +92,7 @@ def test_results_document_fields(tmp_path):
     path = tmp_path / "r" / "result.tif"
     assert a["file:size"] == path.stat().st_size
     assert a["file:checksum"] == "1220" + hashlib.sha256(path.read_bytes()).hexdigest()
-    assert a["proj:epsg"] == 32633 and a["proj:code"] == "EPSG:32633"
+    assert "proj:epsg" not in a and a["proj:code"] == "EPSG:32633"     # projection v2 has no proj:epsg
     assert a["proj:shape"] == [70, 90] and a["proj:transform"] == list(GRID.transform)
     assert a["proj:bbox"] == list(GRID.bounds)
     assert a["start_datetime"] == "2021-05-01T00:00:00Z" and a["end_datetime"] == "2021-09-30T23:59:59Z"
@@ -159,3 +161,16 @@ def test_period_labels_name_files_and_keep_valid_stac_times(tmp_path):
     assert "datetime" not in a and a["sparkeo:time_label"] == "2023-06" and a["href"] == "./2023-06.tif"
     assert a["start_datetime"] == "2023-06-03T00:00:00Z"
     assert doc["extent"]["temporal"]["interval"] == [["2023-06-03T00:00:00Z", "2023-07-28T23:59:59Z"]]
+
+
+@pytest.mark.parametrize("nodes, bands", [
+    ({"n": node("ndvi", nir="B08", red="B04")}, ("ndvi",)),
+    ({"n": node("ndvi", target_band="NDVI"), "f": node("filter_bands", "n", bands=["NDVI"])}, ("NDVI",)),
+    ({"evi": node("reduce_dimension", dimension="bands", reducer=_cb("mean", data=DATA))}, ("evi",)),
+    ({"r": node("rename_labels", dimension="bands", target=["red", "nir", "scl"], source=list(S2_BANDS))},
+     ("red", "nir", "scl")),
+    ({"f": node("filter_bands", bands=["B04"]), "d": node("drop_dimension", "f", name="bands")}, ("B04",)),
+], ids=["ndvi", "ndvi-target-band", "reduced-bands", "rename-labels", "drop-dimension"])
+def test_output_band_names_follow_openeo(nodes, bands):
+    """What GeoTIFF descriptions, STAC bands and netCDF variables are called (never "band_1")."""
+    assert output_layout(run(nodes).meta)[1] == bands

@@ -18,6 +18,7 @@ from sparkeo.errors import UserError
 from sparkeo.identity import Caller
 from sparkeo.names import InvalidJobId
 from sparkeo.settings import Settings
+from tests.stac_schemas import assert_valid_stac
 from tests.test_s3_results import write_results
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "ndvi_median.json"
@@ -82,6 +83,7 @@ def test_demo_composite_equals_numpy(spark, settings, sample_small, tmp_path):
     with rasterio.open(out / "result.tif") as ds:
         got = ds.read(1)
         assert ds.dtypes == ("float32",) and np.isnan(ds.nodata)
+        assert ds.descriptions == ("ndvi",)                 # ndvi's output, not "band_1"
         assert ds.shape == (128, 128)
     expect = numpy_ndvi_median(sample_small)
     unmasked = numpy_ndvi_median(sample_small, masked_classes=(0,))
@@ -97,6 +99,15 @@ def test_demo_composite_equals_numpy(spark, settings, sample_small, tmp_path):
     assert md["usage"]["cpu_seconds"] > 0 and md["usage"]["task_attempts"] == 0
     assert md["status"] == "finished" and len(md["inputs"]) == 8 and len(md["graph_sha256"]) == 64
     assert [e.done for e in events] == [1, 2, 3, 4] and {e.total for e in events} == {4}
+    # the demo's documents validate, and record where the composite came from
+    collection, item = (json.loads((out / name).read_text()) for name in ("collection.json", "result.json"))
+    for doc in (collection, item):
+        assert_valid_stac(doc)
+    assert [b["name"] for b in item["assets"]["data"]["bands"]] == ["ndvi"]
+    derived = [link["href"] for link in item["links"] if link["rel"] == "derived_from"]
+    assert sorted(json.loads(Path(h).read_text())["id"] for h in derived) == sorted(md["inputs"])
+    assert collection["sparkeo:provenance"]["catalog"] == sample_small
+    assert collection["sparkeo:provenance"]["process_graph"] == json.loads(DEMO.read_text())
 
 
 @pytest.mark.parametrize("inline_bytes, shipped_as", [(4 << 20, "Inline"), (0, "Broadcast")])

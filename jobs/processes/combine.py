@@ -99,7 +99,7 @@ def ndvi(ctx, node_id, data: LazyCube, nir="nir", red="red", target_band=None):
         return np.concatenate([a, np.expand_dims(nd, axis)], axis=axis)
 
     if target_band is None:
-        return DerivedCube(node_id, without_dimension(meta, dim).computed(), (data,), compute)
+        return DerivedCube(node_id, without_dimension(meta, dim, band_name="ndvi").computed(), (data,), compute)
     if target_band in meta.labels[dim]:
         raise ProcessError("BandExists", f"a band named {target_band!r} exists already", argument="target_band")
     labels = {**meta.labels, dim: tuple(meta.labels[dim]) + (target_band,)}

@@ -73,7 +73,9 @@ def drop_dimension(ctx, node_id, data, name):
         raise ProcessError("DimensionLabelCountMismatch", f"dimension {name!r} has {len(meta.labels[name])} labels, "
                                                           "not 1", argument="name")
     axis = meta.axis(name)
-    return DerivedCube(node_id, without_dimension(meta, name), (data,), lambda a: np.take(a, 0, axis=axis))
+    kept = str(meta.labels[name][0])       # the one band left keeps its label as its name
+    return DerivedCube(node_id, without_dimension(meta, name, band_name=kept), (data,),
+                       lambda a: np.take(a, 0, axis=axis))
 
 
 @process("add_dimension", Param("data", kind="cube"), Param("name", kind="string"), Param("label"),

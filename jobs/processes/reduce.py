@@ -24,13 +24,17 @@ from jobs.processes.registry import Param, process
 PASS_THROUGH = {"first", "last", "min", "max", "median_low"}
 
 
-def without_dimension(meta: CubeMeta, dim: str, **changes) -> CubeMeta:
-    """``meta`` with ``dim`` removed (labels, type; band aliases go with the bands dimension)."""
+def without_dimension(meta: CubeMeta, dim: str, band_name: str | None = None, **changes) -> CubeMeta:
+    """``meta`` with ``dim`` removed (labels, type; band aliases go with the bands dimension).
+
+    Dropping the bands dimension leaves one band: ``band_name`` is what the results call it.
+    """
     labels = {d: v for d, v in meta.labels.items() if d != dim}
     types = {d: v for d, v in meta.dim_types.items() if d != dim}
-    aliases = {} if meta.dim_types.get(dim, dim) == "bands" or dim == "bands" else meta.band_aliases
+    bands = meta.dim_types.get(dim, dim) == "bands" or dim == "bands"
     return meta.replace(dims=tuple(d for d in meta.dims if d != dim), labels=labels, dim_types=types,
-                        band_aliases=aliases, **changes)
+                        band_aliases={} if bands else meta.band_aliases,
+                        band_name=band_name if bands else meta.band_name, **changes)
 
 
 def probe(meta: CubeMeta, fn: Callable[[np.ndarray], Any], argument: str) -> np.ndarray:
@@ -75,7 +79,8 @@ def reduce_dimension(ctx, node_id, data: LazyCube, reducer: Callback, dimension:
             r = r[0]            # a one-element array per pixel, e.g. quantiles(probabilities=[0.5])
         return r
 
-    out = without_dimension(meta, dimension)
+    # the single value left of the bands is named after the node that made it ("ndvi", "evi"...)
+    out = without_dimension(meta, dimension, band_name=node_id)
     result = probe(meta, reduce, "reducer")
     pixel = tuple(1 if d in ("x", "y") else len(out.labels[d]) for d in out.dims)
     if not _broadcasts(result.shape, pixel):

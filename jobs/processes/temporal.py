@@ -16,7 +16,7 @@ from jobs.processes.cubes import dimensions_of_type, require_dimension
 from jobs.processes.labeled import LabeledArray
 from jobs.processes.reduce import PASS_THROUGH, probe
 from jobs.processes.registry import Param, process
-from jobs.timelabels import PERIODS, period_label, periods_spanning
+from jobs.timelabels import PERIODS, label_periods, period_label
 
 
 @process("aggregate_temporal_period", Param("data", kind="cube"), Param("period", kind="string"),
@@ -44,7 +44,8 @@ def aggregate_temporal_period(ctx, node_id, data, period: str, reducer: Callback
         of_label = [period_label(t, period) for t in labels]
     except (TypeError, ValueError):
         raise ProcessGraphError(None, "data", f"labels of {dimension!r} are not dates: {list(labels)[:3]}") from None
-    out_labels = periods_spanning(labels, period)
+    periods = label_periods(labels, period)
+    out_labels = list(periods)
     members = [[i for i, p in enumerate(of_label) if p == label] for label in out_labels]
     axis = meta.axis(dimension)
 
@@ -59,7 +60,7 @@ def aggregate_temporal_period(ctx, node_id, data, period: str, reducer: Callback
             return np.empty((0,) + values.shape[1:], dtype=a.dtype)
         return np.moveaxis(np.stack(planes), 0, axis)
 
-    out = meta.replace(labels={**meta.labels, dimension: tuple(out_labels)})
+    out = meta.replace(labels={**meta.labels, dimension: tuple(out_labels)}, periods=periods)
     probe(meta, aggregate, "reducer")
     keeps_dtype = reducer.single_process("data") in PASS_THROUGH and not meta.dtype.startswith("float")
     return DerivedCube(node_id, out if keeps_dtype else out.computed(), (data,), aggregate)

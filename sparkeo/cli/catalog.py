@@ -82,6 +82,7 @@ def describe(ctx, collection_id, catalog, as_json):
     c = _catalog(ctx, catalog).get(collection_id, caller_of(ctx))
     if as_json:
         doc = {k: v for k, v in dict(c.document).items() if k not in ("_sparkeo", "_vito")}
+        doc["sparkeo:bands"] = [_band_json(b) for b in c.bands]
         click.echo(json.dumps(doc, indent=2))
         return
     click.echo(f"{c.id}: {c.title}")
@@ -94,8 +95,20 @@ def describe(ctx, collection_id, catalog, as_json):
     for b in c.bands:
         names = ", ".join(dict.fromkeys(n for n in (b.common_name, *b.aliases) if n))
         extra = [f"nodata={b.nodata}" if b.nodata is not None else "", f"scale={b.scale:g}", f"offset={b.offset:g}",
-                 "categorical" if b.categorical else "", b.dtype or ""]
+                 "categorical" if b.categorical else "", b.dtype or "", f"[from {_origin(b)}]"]
         click.echo(f"  {b.name}" + (f" ({names})" if names else "") + "  " + " ".join(e for e in extra if e))
+
+
+def _origin(band) -> str:
+    """Where a band's description came from, as ``describe`` says it."""
+    where = {"collection": "the collection document", "item_assets": "item_assets", "items": "the items"}[band.source]
+    return where + (f", asset {band.asset!r} band {band.index}" if band.asset is not None else "")
+
+
+def _band_json(band) -> dict:
+    return {"name": band.name, "common_name": band.common_name, "aliases": list(band.aliases),
+            "nodata": band.nodata, "scale": band.scale, "offset": band.offset, "data_type": band.dtype,
+            "categorical": band.categorical, "source": band.source, "asset": band.asset, "index": band.index}
 
 
 # search and summary: a collection and the query options

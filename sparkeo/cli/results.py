@@ -3,18 +3,19 @@
 LOCATION is a results folder or ``s3://`` prefix (or its ``collection.json``). Only a location with
 a results document counts: ``collection.json`` is written last, so without it the job has not
 finished (or failed) and the command says so (exit 2) instead of listing partial files.
-Downloads are checked against the assets' ``file:size`` and ``file:checksum``.
+``--download`` copies the whole results set, documents included, keeping its relative layout
+(``sparkeo.download``); the assets are checked against their ``file:size`` and ``file:checksum``.
 """
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, replace
 
 import click
 
 from sparkeo import storage
 from sparkeo.cli.options import json_opt
+from sparkeo.download import download_results
 from sparkeo.errors import NotFoundInStorage, RunError, UserError
 
 COLLECTION_FILE = "collection.json"
@@ -65,20 +66,6 @@ def assets_of(doc: dict, doc_uri: str) -> list[ResultAsset]:
     return out
 
 
-def download_asset(asset: ResultAsset, target_dir: str) -> str:
-    """Copy one asset into ``target_dir`` and check its size and checksum; returns the local path."""
-    from jobs.results import multihash_sha256  # the writer's checksum, so both sides agree by construction
-
-    path = os.path.join(target_dir, os.path.basename(asset.href.rstrip("/")))
-    storage.download(asset.href, path)
-    size = os.path.getsize(path)
-    if asset.size is not None and size != asset.size:
-        raise RunError(f"{asset.href}: downloaded {size} bytes, the results document says {asset.size}")
-    if asset.checksum and multihash_sha256(path) != asset.checksum.lower():
-        raise RunError(f"{asset.href}: checksum mismatch after download (expected {asset.checksum})")
-    return path
-
-
 def _human(size: int | None) -> str:
     if size is None:
         return "?"
@@ -92,7 +79,7 @@ def _human(size: int | None) -> str:
 @click.command("results")
 @click.argument("location")
 @click.option("--download", "download_dir", default=None, metavar="DIR",
-              help="Download the assets (and the results document) into DIR.")
+              help="Download the whole results set into DIR (a self-contained STAC collection).")
 @json_opt
 def results(location, download_dir, as_json):
     """List the assets of a job's results (folder or s3:// prefix) with sizes; optionally download them."""
@@ -100,11 +87,7 @@ def results(location, download_dir, as_json):
     # A document without file:size (written by another tool): ask storage for the size.
     assets = [a if a.size is not None else replace(a, size=storage.stat(a.href).size)
               for a in assets_of(doc, uri)]
-    downloaded = []
-    if download_dir:
-        downloaded = [download_asset(a, download_dir) for a in assets]
-        storage.download(uri, os.path.join(download_dir, COLLECTION_FILE))
-        downloaded.append(os.path.join(download_dir, COLLECTION_FILE))
+    downloaded = download_results(uri, doc, download_dir) if download_dir else []
     total = sum(a.size or 0 for a in assets)
     if as_json:
         click.echo(json.dumps({"collection": uri, "id": doc.get("id"), "status": doc.get("openeo:status"),
