@@ -12,6 +12,7 @@ from typing import Any
 
 from sparkeo import storage
 
+from layercatalog.access import PUBLIC, Access, parse_access
 from layercatalog.errors import InvalidCatalogError
 from layercatalog.items import parse_datetime
 from layercatalog.model import BandInfo, CollectionInfo, DataSource
@@ -31,7 +32,7 @@ class Unsupported:
 
     id: str
     data_source_type: str
-    access_groups: tuple[str, ...] = ()
+    access: Access = PUBLIC
 
 
 def parse_layer_catalog(doc: Any, uri: str) -> tuple[list[CollectionInfo], list[Unsupported]]:
@@ -63,13 +64,13 @@ def parse_entry(entry: dict, uri: str) -> CollectionInfo | Unsupported:
         raise InvalidCatalogError(uri, cid, "no '_sparkeo' (or '_vito') block with a data_source")
     source = block.get("data_source") or {}
     kind = source.get("type")
-    groups = tuple(str(g) for g in ((own or {}).get("access") or {}).get("groups") or ())
+    access = parse_access(own.get("access") if isinstance(own, dict) else None)
     if not kind:
         if own is block:
             raise InvalidCatalogError(uri, cid, "'_sparkeo.data_source.type' is missing")
-        return Unsupported(cid, "none", groups)
+        return Unsupported(cid, "none", access)
     if kind != "stac":
-        return Unsupported(cid, str(kind), groups)
+        return Unsupported(cid, str(kind), access)
     url = source.get("url")
     if not isinstance(url, str) or not url:
         raise InvalidCatalogError(uri, cid, "data_source.url is missing")
@@ -86,7 +87,7 @@ def parse_entry(entry: dict, uri: str) -> CollectionInfo | Unsupported:
             interval=_interval(entry),
             data_source=DataSource("stac", url, source.get("collection")),
             href_rewrites=_rewrites(own.get("href_rewrites")),
-            access_groups=groups,
+            access=access,
             apply_scale=bool(own.get("apply_scale", False)),
             document=entry,
         )
