@@ -19,7 +19,7 @@ from jobs.cube import LazyCube
 from jobs.plan import Plan, check_budget, plan_tiles
 from jobs.read_errors import TooManySkippedAssets
 from jobs.usage import Usage
-from sparkeo import storage
+from sparkeo import jsondoc, storage
 from sparkeo.errors import ConfigError, RunError, SparkeoError, UserError
 
 log = logging.getLogger(__name__)
@@ -70,15 +70,22 @@ def parse_job_options(raw: str | Mapping | None) -> dict:
     """``--job-options`` JSON text (or a mapping) as a dict; bad JSON is a ``ConfigError`` (exit 2)."""
     if raw is None or raw == "":
         return {}
-    if isinstance(raw, Mapping):
-        return dict(raw)
     try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise ConfigError("--job-options", raw, f"not valid JSON: {exc}") from None
+        if isinstance(raw, Mapping):
+            jsondoc.check_depth(raw)
+            return dict(raw)
+        value = jsondoc.loads(raw)
+    except jsondoc.JsonDocumentError as exc:
+        raise ConfigError("--job-options", _clip(raw), str(exc)) from None
     if not isinstance(value, dict):
-        raise ConfigError("--job-options", raw, "expected a JSON object")
+        raise ConfigError("--job-options", _clip(raw), "expected a JSON object")
     return value
+
+
+def _clip(raw, limit: int = 80):
+    """A user's value as messages quote it: a 100,000-character option must not fill the terminal."""
+    text = raw if isinstance(raw, str) else repr(raw)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = None,

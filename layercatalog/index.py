@@ -23,6 +23,7 @@ from typing import Iterator
 import orjson
 
 from layercatalog import stacwalk
+from layercatalog.errors import InvalidCatalogError
 from layercatalog.items import compact_item
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,10 @@ def _build(catalog_url: str, path: Path) -> None:
         west = south = t_min = float("inf")
         east = north = t_max = float("-inf")
         for item in stacwalk.walk(catalog_url, walked):
-            record = compact_item(item.doc, item.uri, item.collection_id)
+            try:
+                record = compact_item(item.doc, item.uri, item.collection_id)
+            except ValueError as exc:
+                raise InvalidCatalogError(item.uri, _item_id(item.doc), str(exc)) from None
             if record is None:
                 log.warning("item without datetime or footprint skipped", extra={"item": item.uri})
                 continue
@@ -205,6 +209,10 @@ def _build(catalog_url: str, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _item_id(doc: dict) -> str | None:
+    return str(doc.get("id"))[:80] if doc.get("id") is not None else None
 
 
 def _flush(db: sqlite3.Connection, rows: list, boxes: list) -> None:
