@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from jobs.cube import LazyCube
-from jobs.plan import Plan, check_budget, plan_tiles
+from jobs.plan import Plan, check_budget, int_option, plan_tiles
 from jobs.read_errors import TooManySkippedAssets
 from jobs.usage import Usage
 from sparkeo import jsondoc, storage
@@ -108,7 +108,7 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     check_resampling(options.get("resampling"), [b.name for leaf in leaves for b in leaf.bands])
     soft_error_fraction(options)     # a bad soft_errors value is the user's, whatever the data
     footprints = [fp for leaf in leaves for fp in footprints_in(leaf, output.meta.grid)]
-    plan = plan_tiles(output.meta.grid, int(options.get("tile_size", settings.tile_size)), footprints)
+    plan = plan_tiles(output.meta.grid, int_option(options, "tile_size", settings.tile_size), footprints)
     check_budget(plan, options)
     return Prepared(graph, built, plan, leaves, options, graph_sha256(graph))
 

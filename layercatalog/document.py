@@ -63,6 +63,8 @@ def parse_entry(entry: dict, uri: str) -> CollectionInfo | Unsupported:
     if block is None:
         raise InvalidCatalogError(uri, cid, "no '_sparkeo' (or '_vito') block with a data_source")
     source = block.get("data_source") or {}
+    if not isinstance(source, dict):
+        raise InvalidCatalogError(uri, cid, f"data_source must be an object, got {type(source).__name__}")
     kind = source.get("type")
     access = parse_access(own.get("access") if isinstance(own, dict) else None)
     if not kind:
@@ -91,8 +93,15 @@ def parse_entry(entry: dict, uri: str) -> CollectionInfo | Unsupported:
             apply_scale=bool(own.get("apply_scale", False)),
             document=entry,
         )
-    except (TypeError, ValueError, KeyError, IndexError) as exc:
-        raise InvalidCatalogError(uri, cid, str(exc) or repr(exc)) from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        # AttributeError too: a list or number where the document needs an object ('extent': [1])
+        raise InvalidCatalogError(uri, cid, _one_line(str(exc) or repr(exc))) from None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """An exception's text as one bounded line (a value quoted in it may hold newlines or be huge)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def parse_bands(entry: dict) -> tuple[BandInfo, ...]:
@@ -106,7 +115,9 @@ def parse_bands(entry: dict) -> tuple[BandInfo, ...]:
 
 
 def _band(b: dict) -> BandInfo:
-    name = str(b["name"])
+    name = b["name"]
+    if not isinstance(name, str) or not name:    # str() would turn [None] or 7 into a band name
+        raise ValueError(f"band name {name!r} is not a non-empty string")
     gsd = b.get("gsd")
     if gsd is None and isinstance(b.get("openeo:gsd"), dict) and b["openeo:gsd"].get("unit") == "m":
         gsd = b["openeo:gsd"]["value"][0]
