@@ -7,16 +7,18 @@ layer catalogs and STAC items with hypothesis (every case is refused before Spar
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from sparkeo.cli.main import cli
-from tests.fixtures.catalogs import layer_entry, stac_item, write_layer_catalog, write_static_catalog, UTC
-
-import datetime as dt
+from tests.fixtures.catalogs import UTC, layer_entry, stac_item, write_layer_catalog, write_static_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = json.loads((ROOT / "examples" / "ndvi_median.json").read_text())
@@ -131,11 +133,6 @@ def test_malformed_stac_items_exit_2_naming_the_item(name, env, tmp_path):
 # Every strategy below builds input that is wrong for sure (a value of another type than the field
 # needs, never null or an empty value sparkeo may read as "not given"), so the oracle can demand exit 1
 # or 2. ``derandomize``: the same cases on every run, so a pass is a pass (no flaky CI).
-import os
-import tempfile
-
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 CASES = {"graphs": 420, "job_options": 260, "catalogs": 180, "stac_items": 180}
 SETTINGS = dict(deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
@@ -412,13 +409,9 @@ def test_generated_stac_items_are_refused_in_one_line(change, cases_dir, env, no
     when = dt.datetime(2023, 5, 1, tzinfo=UTC)
     items = [stac_item(f"i{i}", when + dt.timedelta(days=i), (10, 40, 11, 41), "c") for i in range(3)]
     items[1] = replaced(items[1], path, value)
-    url = write_stac_in(case, items)
+    url = write_static_catalog(case.root / "stac", {"c": items})
     catalog = case.write("layercatalog.json", json.dumps([layer_entry("c", url)]))
     case.check("catalog", "search", "c", "--catalog", catalog, "--bbox", "10,40,11,41")
-
-
-def write_stac_in(case: Case, items: list[dict]) -> str:
-    return write_static_catalog(case.root / "stac", {"c": items})
 
 
 def test_generated_case_count():
