@@ -177,8 +177,9 @@ def _build(catalog_url: str, path: Path) -> None:
         for item in stacwalk.walk(catalog_url, walked):
             try:
                 record = compact_item(item.doc, item.uri, item.collection_id)
-            except ValueError as exc:
-                raise InvalidCatalogError(item.uri, _item_id(item.doc), str(exc)) from None
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                # ValueError names the field; the others: a type compact_item did not foresee
+                raise InvalidCatalogError(item.uri, _item_id(item.doc), str(exc) or repr(exc)) from None
             if record is None:
                 log.warning("item without datetime or footprint skipped", extra={"item": item.uri})
                 continue

@@ -111,12 +111,14 @@ def compact_item(doc: dict, item_uri: str, collection_id: str | None) -> dict | 
         raise ValueError(f"bbox {doc.get('bbox')!r} is not four or six numbers (nor a GeoJSON geometry)") from None
     if when is None or bbox is None:
         return None
+    _check_grid("properties", props)
     assets = {}
     for key, asset in assets_doc.items():
         # STAC requires an href on every asset; one without would surface later as a KeyError mid-search
         if not isinstance(asset, dict) or not isinstance(asset.get("href"), str) or not asset["href"]:
             raise ValueError(f"asset {key!r} has no 'href'")
         if _is_raster(asset):
+            _check_bands(key, asset)
             kept = {k: asset[k] for k in ASSET_KEYS if k in asset}
             raster = kept.get("raster:bands")
             if raster and any(k in b for b in raster for k in BULKY):
@@ -136,6 +138,23 @@ def compact_item(doc: dict, item_uri: str, collection_id: str | None) -> dict | 
         "properties": props,
         "assets": assets,
     }
+
+
+def _check_bands(key: str, asset: dict) -> None:
+    """Band lists and grid of a raster asset have the types a search relies on (else ValueError)."""
+    for name in ("eo:bands", "bands", "raster:bands"):
+        value = asset.get(name)
+        if value is not None and not (isinstance(value, list) and all(isinstance(b, dict) for b in value)):
+            raise ValueError(f"asset {key!r}: {name!r} must be a list of objects")
+    _check_grid(f"asset {key!r}", asset)
+
+
+def _check_grid(where: str, doc: dict) -> None:
+    for name in ("proj:shape", "proj:transform"):
+        value = doc.get(name)
+        if value is not None and not (isinstance(value, list) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+            raise ValueError(f"{where}: {name!r} must be a list of numbers")
 
 
 def item_bands(record: dict) -> list[dict]:

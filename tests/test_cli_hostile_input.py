@@ -305,6 +305,12 @@ STAC_FIELDS = {
     ("assets",): truthy_non_dicts,
     ("assets", "B04"): truthy_non_dicts,
     ("assets", "B04", "href"): st.one_of(st.integers(), st.floats(), containers, st.booleans()),
+    ("assets", "B04", "eo:bands"): non_lists,
+    ("assets", "B04", "eo:bands", 0): non_dicts,
+    ("assets", "B04", "raster:bands"): non_lists,
+    ("assets", "B04", "raster:bands", 0): non_dicts,
+    ("properties", "proj:shape"): non_lists,
+    ("properties", "proj:transform"): non_lists,
 }
 
 
