@@ -19,6 +19,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from sparkeo import jsondoc
+
 from jobs.errors import ProcessGraphError
 from jobs.processes.registry import ProcessSpec, lookup
 
@@ -72,6 +74,11 @@ class ProcessGraph:
         """Parse and validate a process graph document; raises ``ProcessGraphError``."""
         if isinstance(doc, (str, bytes, bytearray)):
             doc = _loads(doc, source)
+        else:   # a document handed over parsed (web API) gets the same depth bound as text
+            try:
+                jsondoc.check_depth(doc)
+            except jsondoc.JsonDocumentError as e:
+                raise ProcessGraphError(None, None, f"{source}: {e}") from None
         if not isinstance(doc, dict):
             raise ProcessGraphError(None, None, f"{source}: a process graph must be a JSON object, got {type(doc).__name__}")
         flat, job_options, parameters = _unwrap(doc, source)
@@ -124,11 +131,9 @@ class ProcessGraph:
 # --- document forms ---------------------------------------------------------------------------------
 def _loads(doc: str | bytes, source: str) -> Any:
     try:
-        return json.loads(doc)
-    except json.JSONDecodeError as e:
-        raise ProcessGraphError(None, None, f"{source}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
-    except UnicodeDecodeError as e:
-        raise ProcessGraphError(None, None, f"{source}: not UTF-8 text: {e}") from None
+        return jsondoc.loads(doc)
+    except jsondoc.JsonDocumentError as e:
+        raise ProcessGraphError(None, None, f"{source}: {e}") from None
 
 
 def _unwrap(doc: dict, source: str) -> tuple[Any, dict, dict]:

@@ -6,12 +6,14 @@ odc-geo's ``geobox.py``). ``jobs.load`` feeds it footprints already transformed 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from jobs.grid import Bounds, TileGrid, Window
 from jobs.read_errors import BudgetExceeded
+from sparkeo.errors import ConfigError
 from layercatalog.model import AssetBand, ItemRecord
 
 
@@ -172,6 +174,21 @@ def plan_tiles(grid: TileGrid, tile_size: int, footprints: Sequence[ItemFootprin
 def check_budget(plan: Plan, job_options: Mapping) -> None:
     """Refuse a job whose estimate exceeds ``max_input_pixels`` or ``max_input_bytes`` (UserError)."""
     for option, estimate in (("max_input_pixels", plan.input_pixels), ("max_input_bytes", plan.input_bytes)):
-        cap = job_options.get(option)
-        if cap is not None and estimate > int(cap):
-            raise BudgetExceeded(option, estimate, int(cap))
+        cap = int_option(job_options, option, minimum=0)
+        if cap is not None and estimate > cap:
+            raise BudgetExceeded(option, estimate, cap)
+
+
+def int_option(job_options: Mapping, name: str, default: int | None = None, minimum: int = 1) -> int | None:
+    """A whole-number job option (``tile_size``, the budget caps) of at least ``minimum``; ``ConfigError``
+    (exit 2) for anything else, instead of an ``int()`` error or a zero tile size deep in the planner."""
+    value = job_options.get(name, default)
+    if value is None:
+        return None
+    number = value
+    if isinstance(value, str) and value.strip().isdigit():     # "256" as the old int() accepted it
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) \
+            or number != int(number) or number < minimum:
+        raise ConfigError(f"job option {name}", value, f"expected a whole number >= {minimum}")
+    return int(number)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from jobs.cube import LazyCube
-from jobs.plan import Plan, check_budget, plan_tiles
+from jobs.plan import Plan, check_budget, int_option, plan_tiles
 from jobs.read_errors import TooManySkippedAssets
 from jobs.usage import Usage
-from sparkeo import storage
+from sparkeo import jsondoc, storage
 from sparkeo.errors import ConfigError, RunError, SparkeoError, UserError
 from sparkeo.names import check_job_id
 
@@ -73,15 +73,22 @@ def parse_job_options(raw: str | Mapping | None) -> dict:
     """``--job-options`` JSON text (or a mapping) as a dict; bad JSON is a ``ConfigError`` (exit 2)."""
     if raw is None or raw == "":
         return {}
-    if isinstance(raw, Mapping):
-        return dict(raw)
     try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise ConfigError("--job-options", raw, f"not valid JSON: {exc}") from None
+        if isinstance(raw, Mapping):
+            jsondoc.check_depth(raw)
+            return dict(raw)
+        value = jsondoc.loads(raw)
+    except jsondoc.JsonDocumentError as exc:
+        raise ConfigError("--job-options", _clip(raw), str(exc)) from None
     if not isinstance(value, dict):
-        raise ConfigError("--job-options", raw, "expected a JSON object")
+        raise ConfigError("--job-options", _clip(raw), "expected a JSON object")
     return value
+
+
+def _clip(raw, limit: int = 80):
+    """A user's value as messages quote it: a 100,000-character option must not fill the terminal."""
+    text = raw if isinstance(raw, str) else repr(raw)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = None,
@@ -104,7 +111,7 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     check_resampling(options.get("resampling"), [b.name for leaf in leaves for b in leaf.bands])
     soft_error_fraction(options)     # a bad soft_errors value is the user's, whatever the data
     footprints = [fp for leaf in leaves for fp in footprints_in(leaf, output.meta.grid)]
-    plan = plan_tiles(output.meta.grid, int(options.get("tile_size", settings.tile_size)), footprints)
+    plan = plan_tiles(output.meta.grid, int_option(options, "tile_size", settings.tile_size), footprints)
     check_budget(plan, options)
     return Prepared(graph, built, plan, leaves, options, graph_sha256(graph), str(getattr(catalog, "uri", "")))
 

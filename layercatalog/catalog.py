@@ -6,11 +6,10 @@ an unknown id. Static STAC catalogs are searched through their ``StacIndex`` (bu
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 
-from sparkeo import storage
+from sparkeo import jsondoc, storage
 from sparkeo.errors import SparkeoError
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
@@ -41,13 +40,16 @@ class LayerCatalog:
         """Read and validate the layer catalog at ``uri``."""
         settings = settings or Settings.from_env()
         try:
-            doc = json.loads(storage.read_text(uri))
-        except ValueError as exc:
-            raise InvalidCatalogError(uri, None, f"not valid JSON: {exc}") from None
+            doc = jsondoc.loads(storage.read_bytes(uri))
+        except jsondoc.JsonDocumentError as exc:
+            raise InvalidCatalogError(uri, None, str(exc)) from None
         collections, unsupported = parse_layer_catalog(doc, uri)
         for u in unsupported:
             log.info("collection %s: data source type %r is not supported", u.id, u.data_source_type,
                      extra={"collection": u.id})
+        for entry in [*collections, *unsupported]:   # the operator's report (-v); callers: access_problems
+            if entry.access.problem:
+                log.info("collection %s: %s", entry.id, entry.access.problem, extra={"collection": entry.id})
         return cls(uri, settings, {c.id: c for c in collections}, tuple(unsupported))
 
     # --- collections -------------------------------------------------------------------------
@@ -57,7 +59,7 @@ class LayerCatalog:
         an entry whose items cannot be read is listed as it is, and the reason logged: ``get`` raises it)."""
         out = []
         for _, c in sorted(self._collections.items()):
-            if caller.may_see(c.access_groups):
+            if c.access.admits(caller):
                 try:
                     out.append(self._described(c))
                 except SparkeoError as exc:
@@ -72,8 +74,10 @@ class LayerCatalog:
             for u in self.unsupported_for(caller):
                 if u.id == collection_id:
                     raise UnsupportedDataSourceError(u.id, u.data_source_type)
-        if found is None or not caller.may_see(found.access_groups):
-            visible = [cid for cid, c in sorted(self._collections.items()) if caller.may_see(c.access_groups)]
+        if found is not None and found.access.tells(caller):
+            raise InvalidCatalogError(self.uri, found.id, found.access.problem)
+        if found is None or not found.access.admits(caller):
+            visible = [cid for cid, c in sorted(self._collections.items()) if c.access.admits(caller)]
             raise UnknownCollectionError(collection_id, visible)
         return self._described(found)
 
@@ -105,7 +109,17 @@ class LayerCatalog:
 
     def unsupported_for(self, caller: Caller) -> list[Unsupported]:
         """Entries with data sources sparkeo cannot read, that ``caller`` may see."""
-        return [u for u in self.unsupported if caller.may_see(u.access_groups)]
+        return [u for u in self.unsupported if u.access.admits(caller)]
+
+    def access_problems(self, caller: Caller) -> list[InvalidCatalogError]:
+        """Malformed access blocks, as errors naming the entry, of the entries ``caller`` is told about.
+
+        Those collections are hidden from everyone (``layercatalog.access``); only members of a group
+        the block names learn why, so the others cannot tell a hidden collection from no collection.
+        """
+        entries = [*self._collections.values(), *self.unsupported]
+        return [InvalidCatalogError(self.uri, e.id, e.access.problem)
+                for e in sorted(entries, key=lambda e: e.id) if e.access.tells(caller)]
 
     # --- search ------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sparkeo import storage
 
+from layercatalog.access import PUBLIC, Access, parse_access
 from layercatalog.errors import InvalidCatalogError
 from layercatalog.items import parse_datetime
 from layercatalog.model import BandInfo, CollectionInfo, DataSource
@@ -31,7 +32,7 @@ class Unsupported:
 
     id: str
     data_source_type: str
-    access_groups: tuple[str, ...] = ()
+    access: Access = PUBLIC
 
 
 def parse_layer_catalog(doc: Any, uri: str) -> tuple[list[CollectionInfo], list[Unsupported]]:
@@ -62,14 +63,16 @@ def parse_entry(entry: dict, uri: str) -> CollectionInfo | Unsupported:
     if block is None:
         raise InvalidCatalogError(uri, cid, "no '_sparkeo' (or '_vito') block with a data_source")
     source = block.get("data_source") or {}
+    if not isinstance(source, dict):
+        raise InvalidCatalogError(uri, cid, f"data_source must be an object, got {type(source).__name__}")
     kind = source.get("type")
-    groups = tuple(str(g) for g in ((own or {}).get("access") or {}).get("groups") or ())
+    access = parse_access(own.get("access") if isinstance(own, dict) else None)
     if not kind:
         if own is block:
             raise InvalidCatalogError(uri, cid, "'_sparkeo.data_source.type' is missing")
-        return Unsupported(cid, "none", groups)
+        return Unsupported(cid, "none", access)
     if kind != "stac":
-        return Unsupported(cid, str(kind), groups)
+        return Unsupported(cid, str(kind), access)
     url = source.get("url")
     if not isinstance(url, str) or not url:
         raise InvalidCatalogError(uri, cid, "data_source.url is missing")
@@ -86,12 +89,19 @@ def parse_entry(entry: dict, uri: str) -> CollectionInfo | Unsupported:
             interval=_interval(entry),
             data_source=DataSource("stac", url, source.get("collection")),
             href_rewrites=_rewrites(own.get("href_rewrites")),
-            access_groups=groups,
+            access=access,
             apply_scale=bool(own.get("apply_scale", False)),
             document=entry,
         )
-    except (TypeError, ValueError, KeyError, IndexError) as exc:
-        raise InvalidCatalogError(uri, cid, str(exc) or repr(exc)) from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        # AttributeError too: a list or number where the document needs an object ('extent': [1])
+        raise InvalidCatalogError(uri, cid, _one_line(str(exc) or repr(exc))) from None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """An exception's text as one bounded line (a value quoted in it may hold newlines or be huge)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def lists_bands(entry: dict) -> bool:
@@ -112,7 +122,9 @@ def parse_bands(entry: dict) -> tuple[BandInfo, ...]:
 
 
 def _band(b: dict) -> BandInfo:
-    name = str(b["name"])
+    name = b["name"]
+    if not isinstance(name, str) or not name:    # str() would turn [None] or 7 into a band name
+        raise ValueError(f"band name {name!r} is not a non-empty string")
     gsd = b.get("gsd")
     if gsd is None and isinstance(b.get("openeo:gsd"), dict) and b["openeo:gsd"].get("unit") == "m":
         gsd = b["openeo:gsd"]["value"][0]

@@ -23,6 +23,7 @@ from typing import Iterator
 import orjson
 
 from layercatalog import stacwalk
+from layercatalog.errors import InvalidCatalogError
 from layercatalog.items import compact_item
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,11 @@ def _build(catalog_url: str, path: Path) -> None:
         west = south = t_min = float("inf")
         east = north = t_max = float("-inf")
         for item in stacwalk.walk(catalog_url, walked):
-            record = compact_item(item.doc, item.uri, item.collection_id)
+            try:
+                record = compact_item(item.doc, item.uri, item.collection_id)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                # ValueError names the field; the others: a type compact_item did not foresee
+                raise InvalidCatalogError(item.uri, _item_id(item.doc), str(exc) or repr(exc)) from None
             if record is None:
                 log.warning("item without datetime or footprint skipped", extra={"item": item.uri})
                 continue
@@ -205,6 +210,10 @@ def _build(catalog_url: str, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _item_id(doc: dict) -> str | None:
+    return str(doc.get("id"))[:80] if doc.get("id") is not None else None
 
 
 def _flush(db: sqlite3.Connection, rows: list, boxes: list) -> None:

@@ -59,7 +59,10 @@ def is_raster_asset(asset: dict) -> bool:
 
 def _bbox_of(doc: dict) -> list[float] | None:
     bbox = doc.get("bbox")
-    if bbox and len(bbox) >= 4:
+    if bbox is not None and not (isinstance(bbox, list) and len(bbox) in (4, 6)
+                                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
+        raise ValueError("not four or six numbers")
+    if bbox:
         return [float(bbox[0]), float(bbox[1]), float(bbox[-3] if len(bbox) == 6 else bbox[2]),
                 float(bbox[-2] if len(bbox) == 6 else bbox[3])]
     geometry = doc.get("geometry")
@@ -89,18 +92,35 @@ BULKY = ("classification:classes", "classification:bitfields", "statistics", "hi
 def compact_item(doc: dict, item_uri: str, collection_id: str | None) -> dict | None:
     """The index record of one STAC item dict, or None when it has no time or no footprint.
 
+    Raises ``ValueError`` saying which field is malformed (a bbox that is no numbers, a datetime that
+    is no timestamp, an asset without href): the index refuses the catalog naming the item, whereas an
+    item that simply lacks a time or footprint is skipped, as before.
+
     Cheap, because it runs once per item of a possibly huge catalog: raster assets are kept as a
     subset of their keys (hrefs as written, resolved against ``base``, the item's URI, when read);
     ``item_bands`` derives the per-band view only for the items a search returns.
     """
-    props = doc.get("properties") or {}
-    when = item_datetime(props)
-    bbox = _bbox_of(doc)
+    props, assets_doc = doc.get("properties") or {}, doc.get("assets") or {}
+    if not isinstance(props, dict) or not isinstance(assets_doc, dict):
+        raise ValueError("'properties' and 'assets' must be JSON objects")
+    try:
+        when = item_datetime(props)
+    except (TypeError, ValueError):
+        raise ValueError(f"datetime {props.get('datetime')!r} is not an RFC 3339 timestamp") from None
+    try:
+        bbox = _bbox_of(doc)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError):
+        raise ValueError(f"bbox {doc.get('bbox')!r} is not four or six numbers (nor a GeoJSON geometry)") from None
     if when is None or bbox is None:
         return None
+    _check_grid("properties", props)
     assets = {}
-    for key, asset in (doc.get("assets") or {}).items():
+    for key, asset in assets_doc.items():
+        # STAC requires an href on every asset; one without would surface later as a KeyError mid-search
+        if not isinstance(asset, dict) or not isinstance(asset.get("href"), str) or not asset["href"]:
+            raise ValueError(f"asset {key!r} has no 'href'")
         if is_raster_asset(asset):
+            _check_bands(key, asset)
             kept = {k: asset[k] for k in ASSET_KEYS if k in asset}
             raster = kept.get("raster:bands")
             if raster and any(k in b for b in raster for k in BULKY):
@@ -120,6 +140,23 @@ def compact_item(doc: dict, item_uri: str, collection_id: str | None) -> dict | 
         "properties": props,
         "assets": assets,
     }
+
+
+def _check_bands(key: str, asset: dict) -> None:
+    """Band lists and grid of a raster asset have the types a search relies on (else ValueError)."""
+    for name in ("eo:bands", "bands", "raster:bands"):
+        value = asset.get(name)
+        if value is not None and not (isinstance(value, list) and all(isinstance(b, dict) for b in value)):
+            raise ValueError(f"asset {key!r}: {name!r} must be a list of objects")
+    _check_grid(f"asset {key!r}", asset)
+
+
+def _check_grid(where: str, doc: dict) -> None:
+    for name in ("proj:shape", "proj:transform"):
+        value = doc.get(name)
+        if value is not None and not (isinstance(value, list) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+            raise ValueError(f"{where}: {name!r} must be a list of numbers")
 
 
 def item_bands(record: dict) -> list[dict]:

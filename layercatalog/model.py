@@ -9,6 +9,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from layercatalog.access import PUBLIC, Access
+
 
 @dataclass(frozen=True)
 class BandInfo:
@@ -54,7 +56,7 @@ class CollectionInfo:
     interval: tuple[dt.datetime | None, dt.datetime | None]
     data_source: DataSource
     href_rewrites: tuple[tuple[str, str], ...] = ()  # (prefix, replacement), first match wins
-    access_groups: tuple[str, ...] = ()              # empty: public
+    access: Access = PUBLIC                           # who may see it (layercatalog.access)
     apply_scale: bool = False                        # apply scale/offset when reading
     document: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -52,14 +52,17 @@ def bbox_to_4326(bbox: Bbox, crs: str | int | None, argument: str = "bbox-crs") 
     if crs in (None, "", 4326, "EPSG:4326", "epsg:4326", "OGC:CRS84"):
         return bbox
     from pyproj import CRS, Transformer
-    from pyproj.exceptions import CRSError
+    from pyproj.exceptions import CRSError, ProjError
 
     try:
         source = CRS.from_user_input(f"EPSG:{crs}" if isinstance(crs, int) else crs)
     except CRSError as exc:
         raise InvalidQueryError(argument, crs, f"unknown CRS ({exc})") from None
-    transformer = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
-    west, south, east, north = transformer.transform_bounds(*bbox, densify_pts=21)
+    try:    # a CRS PROJ parses may still have no transformation to EPSG:4326 (e.g. +a=1e308)
+        transformer = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
+        west, south, east, north = transformer.transform_bounds(*bbox, densify_pts=21)
+    except ProjError as exc:
+        raise InvalidQueryError(argument, crs, f"cannot be transformed to EPSG:4326 ({exc})") from None
     if not all(math.isfinite(v) for v in (west, south, east, north)):
         raise InvalidQueryError("bbox", list(bbox), f"cannot be transformed from {crs} to EPSG:4326")
     return (west, south, east, north)

@@ -40,16 +40,19 @@ class WalkResult:
     collections: dict[str, dict] = field(default_factory=dict)          # id -> collection doc (no links)
 
 
-def read_json(uri: str, entry: str | None = None) -> Any:
+def read_json(uri: str, entry: str | None = None) -> dict:
     """Parse one JSON document from storage; a broken document is an ``InvalidCatalogError``."""
     try:
         raw = storage.read_bytes(uri)
     except NotFoundInStorage:
         raise InvalidCatalogError(uri, entry, "document not found") from None
     try:
-        return orjson.loads(raw)
+        doc = orjson.loads(raw)
     except ValueError as exc:
         raise InvalidCatalogError(uri, entry, f"not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):    # every STAC document is an object; a list would fail on .get later
+        raise InvalidCatalogError(uri, entry, f"expected a JSON object, got {type(doc).__name__}")
+    return doc
 
 
 def walk(root_uri: str, result: WalkResult) -> Iterator[WalkedItem]:
@@ -74,9 +77,12 @@ def _walk_container(uri: str, doc: dict, collection_id: str | None, result: Walk
         collection_id = doc.get("id")
         result.collections[collection_id] = {k: v for k, v in doc.items() if k != "links"}
     item_uris, child_uris = [], []
-    for link in doc.get("links", []):
-        href = link.get("href")
-        if not href:
+    links = doc.get("links") or []
+    if not isinstance(links, list):
+        raise InvalidCatalogError(uri, collection_id, "'links' must be a list")
+    for link in links:
+        href = link.get("href") if isinstance(link, dict) else None
+        if not isinstance(href, str) or not href:
             continue
         if link.get("rel") == "item":
             item_uris.append(storage.resolve(uri, href))

@@ -77,6 +77,7 @@ class DeploymentSettings:
     s3_secret: str | None = "sparkeo-s3"
     s3_access_key_key: str = "AWS_ACCESS_KEY_ID"
     s3_secret_key_key: str = "AWS_SECRET_ACCESS_KEY"
+    s3_session_token_key: str = "AWS_SESSION_TOKEN"    # optional in the Secret (temporary credentials)
     s3_endpoint: str | None = None
     aws_region: str | None = None
     # FUSE mount of the EO archive on the nodes; None: no hostPath volume

@@ -164,6 +164,10 @@ def _env(d: DeploymentSettings) -> list[dict[str, Any]]:
     if d.s3_secret:
         for var, key in (("AWS_ACCESS_KEY_ID", d.s3_access_key_key), ("AWS_SECRET_ACCESS_KEY", d.s3_secret_key_key)):
             env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": d.s3_secret, "key": key}}})
+        # Temporary credentials (STS) need the session token too; optional, so that a Secret holding
+        # long-lived keys only still starts the pods (the kubelet then leaves the variable unset).
+        env.append({"name": "AWS_SESSION_TOKEN", "valueFrom": {"secretKeyRef": {
+            "name": d.s3_secret, "key": d.s3_session_token_key, "optional": True}}})
     return env
 
 

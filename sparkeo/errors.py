@@ -56,3 +56,11 @@ class NotFoundInStorage(UserError, FileNotFoundError):
     def __init__(self, uri: str):
         self.uri = uri
         UserError.__init__(self, f"{uri}: no such file or object")
+
+
+class NotText(UserError, ValueError):
+    """Raised when a document the user named (graph, catalog, options file) is not UTF-8 text."""
+
+    def __init__(self, uri: str, offset: int):
+        self.uri, self.offset = uri, offset
+        UserError.__init__(self, f"{uri}: not UTF-8 text (invalid byte at offset {offset})")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from sparkeo.names import check_user_name
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -11,6 +13,10 @@ class Caller:
 
     user: str = "anonymous"
     groups: frozenset[str] = frozenset()
+
+    def __post_init__(self):
+        # The user name becomes a ZooKeeper path segment and a label value: one rule, checked here.
+        check_user_name(self.user)
 
     @classmethod
     def from_values(cls, user: str | None, groups: str | None) -> "Caller":

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from sparkeo.errors import NotFoundInStorage, SparkeoError, StorageError
+from sparkeo.errors import NotFoundInStorage, NotText, SparkeoError, StorageError
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 
@@ -106,7 +106,16 @@ def read_bytes(uri: str) -> bytes:
 
 
 def read_text(uri: str) -> str:
-    return read_bytes(uri).decode("utf-8")
+    """A document as text; ``NotText`` (exit 2, naming ``uri``) when it is not UTF-8."""
+    return decode_text(read_bytes(uri), uri)
+
+
+def decode_text(data: bytes, uri: str) -> str:
+    """``data`` decoded as UTF-8; ``NotText`` naming ``uri`` otherwise (never a UnicodeDecodeError stack)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotText(uri, exc.start) from None
 
 
 def write_bytes(uri: str, data: bytes, content_type: str | None = None) -> None:

@@ -173,3 +173,34 @@ def test_track_exits_1_when_zookeeper_goes_away_mid_pass(private_zookeeper, k8s_
     private_zookeeper.start()
     with JobRegistry.connect(private_zookeeper.hosts) as reg:
         assert reg.get("j-0").status is JobState.QUEUED and reg.read("j-0").version == 0
+
+
+@pytest.mark.parametrize("args", [
+    ("jobs", "list", "--user", ".."),
+    ("jobs", "show", "../../x"),
+    ("jobs", "show", "j-done", "--user", "bob/../alice"),
+    ("jobs", "show", "j-done", "--user", ""),
+], ids=["list-dotdot", "show-job-path", "show-user-path", "show-empty-user"])
+def test_bad_names_exit_2_in_one_line(env, jobs, args):
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert len(result.stderr.strip().splitlines()) == 1 and "invalid" in result.stderr
+
+
+@pytest.mark.parametrize("user", ["a/b", "..", "tab\there"], ids=["slash", "dotdot", "control"])
+def test_group_user_is_checked_before_any_command(user, tmp_path):
+    graph = tmp_path / "g.json"
+    graph.write_text(json.dumps(ADD))
+    result = CliRunner().invoke(cli, ["--user", user, "render", str(graph), "--job-id", "j1"])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == "" and result.stderr.count("\n") == 1 and "invalid user name" in result.stderr
+
+
+def test_registry_refuses_user_names_that_are_no_path_segment(registry):
+    from sparkeo.names import InvalidUserName
+
+    with pytest.raises(InvalidUserName):
+        registry.user_dir("..")
+    with pytest.raises(InvalidUserName):
+        registry.list(user="a/b")

@@ -93,7 +93,7 @@ def test_validate_refuses_a_budget_with_the_estimate(sample_small, env):
 
 
 @pytest.mark.parametrize("options,needle", [
-    ('{"resampling": {"B04": "fancy"}}', "'fancy'"), ('{"soft_errors": 2}', "soft_errors"), ("{oops", "not valid JSON")])
+    ('{"resampling": {"B04": "fancy"}}', "'fancy'"), ('{"soft_errors": 2}', "soft_errors"), ("{oops", "invalid JSON")])
 def test_bad_job_options_exit_2(options, needle, sample_small, env):
     result = CliRunner().invoke(cli, ["run", str(DEMO), "--catalog", sample_small, "--job-options", options], env=env)
     assert result.exit_code == 2 and needle in result.output and "Traceback" not in result.output

@@ -193,3 +193,12 @@ def test_nested_callbacks_see_the_enclosing_parameters():
 def test_no_graph_in_document():
     assert "no process graph" in str(_error({"title": "nothing"}))
     assert "JSON object" in str(_error("[1, 2]"))
+
+
+def test_callbacks_nested_400_deep_are_refused_not_a_recursion_error():
+    inner = {"x": {"process_id": "absolute", "arguments": {"x": {"from_parameter": "x"}}, "result": True}}
+    for _ in range(400):    # built as objects: what the web API hands over after parsing
+        inner = {"a": {"process_id": "apply", "result": True,
+                       "arguments": {"data": {"from_parameter": "x"}, "process": {"process_graph": inner}}}}
+    with pytest.raises(ProcessGraphError, match="nested more than 200 levels deep"):
+        ProcessGraph.parse({"process_graph": inner, "parameters": [{"name": "x"}]}, "deep.json")

@@ -55,7 +55,7 @@ def ids(items) -> list[str]:
 def test_private_collection_invisible_to_others(grid_catalog):
     assert [c.id for c in grid_catalog.collections(ANYONE)] == ["grid"]
     assert [c.id for c in grid_catalog.collections(INSIDER)] == ["grid", "private"]
-    assert grid_catalog.get("private", INSIDER).access_groups == ("team-x",)
+    assert grid_catalog.get("private", INSIDER).access.groups == ("team-x",)
 
 
 def test_private_and_unknown_give_the_same_error(grid_catalog):
@@ -184,7 +184,7 @@ def test_realdata_catalog_with_several_collections(realdata_stac_dir, tmp_path, 
 def test_invalid_layer_catalogs(tmp_path, settings):
     bad_json = tmp_path / "bad.json"
     bad_json.write_text("[{")
-    with pytest.raises(InvalidCatalogError, match="bad.json.*not valid JSON"):
+    with pytest.raises(InvalidCatalogError, match="bad.json.*invalid JSON"):
         LayerCatalog.load(str(bad_json), settings)
     no_id = write_layer_catalog(tmp_path / "noid.json", [{"title": "x"}])
     with pytest.raises(InvalidCatalogError, match="#0.*missing collection 'id'"):

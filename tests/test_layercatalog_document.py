@@ -33,7 +33,7 @@ def test_parse_sparkeo_entry_resolves_relative_url():
                              apply_scale=True), "/srv/catalogs/layercatalog.json")
     assert info.data_source.url == "/srv/catalogs/stac/catalog.json"
     assert info.bbox == (5, 45, 16, 48) and info.interval == (dt.datetime(2017, 3, 28, tzinfo=UTC), None)
-    assert info.href_rewrites == (("s3://eodata/", "/eodata/"),) and info.access_groups == ("a", "b")
+    assert info.href_rewrites == (("s3://eodata/", "/eodata/"),) and info.access.groups == ("a", "b")
     assert info.apply_scale
     red, scl = info.bands
     assert (red.common_name, red.aliases, red.nodata, red.scale, red.offset) == ("red", ("B04_10m",), 0, 0.0001, -0.1)

@@ -50,7 +50,8 @@ def test_unknown_job_names_job_and_user(registry):
 
 def test_oversized_record_never_reaches_zookeeper(registry, zk_root):
     with pytest.raises(RecordTooLarge):
-        registry.create(rec(title="x" * 10_000))
+        registry.create(rec(results="s3://b/" + "r" * 1000, spec="s3://b/" + "s" * 1000, error="e" * 2000,
+                            usage={f"k{i:02d}" + "u" * 60: i for i in range(32)}))
     assert registry.client.exists(f"{zk_root}/jobs/ongoing/alice/j1") is None
 
 

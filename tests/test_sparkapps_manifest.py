@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -167,3 +168,25 @@ def test_driver_serves_job_progress_metrics_and_knows_its_submit_time():
     off = render(JOB, DeploymentSettings(job_metrics_port=None))["spec"]
     assert "SPARKEO_METRICS_PORT" not in {e["name"] for e in off["driver"].get("env", [])}
     assert "--submitted-at" not in off["arguments"]
+
+
+@pytest.mark.parametrize("crd", [CRD_2X, CRD_138], ids=["operator-2.5.2", "operator-1.3.8"])
+def test_session_token_reaches_the_pods_by_optional_secret_reference(shared_dir, crd, tmp_path):
+    from tests.k8s_test_api.operator import LocalOperator
+    from tests.k8s_test_api.store import Store
+
+    manifest = render(JOB, DeploymentSettings(s3_secret="eo-s3"))
+    for role in ("driver", "executor"):
+        env = {e["name"]: e for e in manifest["spec"][role]["env"]}
+        assert env["AWS_SESSION_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+            "name": "eo-s3", "key": "AWS_SESSION_TOKEN", "optional": True}
+    schema = crd_schema(shared_dir, crd)
+    assert validate.schema_errors(manifest, schema) == [] and validate.pruned_fields(manifest, schema) == []
+    # resolved like the kubelet does: set when the Secret has the key, left unset (not a failure) otherwise
+    store = Store(shared_dir / CRD_2X)
+    operator = LocalOperator(store, Path(__file__).parent.parent, tmp_path)
+    keys = {"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "secret"}
+    store.secrets[("sparkeo", "eo-s3")] = {**keys, "AWS_SESSION_TOKEN": "token"}
+    assert operator.pod_env(manifest)["AWS_SESSION_TOKEN"] == "token"
+    store.secrets[("sparkeo", "eo-s3")] = keys
+    assert "AWS_SESSION_TOKEN" not in operator.pod_env(manifest)

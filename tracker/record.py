@@ -8,22 +8,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Mapping
+
+from sparkeo.names import check_job_id, check_user_name
 
 from tracker.errors import CorruptRecord, InvalidRecord, RecordTooLarge
 from tracker.states import JobState, check_transition, parse_state
 
 MAX_RECORD_BYTES = 4096
-MAX_ERROR_CHARS = 1000
 SCHEMA_VERSION = 1
-
-# Job ids are SparkApplication names: DNS-1123 labels of at most 63 characters (DESIGN.md).
-JOB_ID_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-# A user name becomes one znode path component.
-USER_RE = re.compile(r"^[A-Za-z0-9_.@+=-]{1,128}$")
+# Every field has a bound in encoded UTF-8 bytes (the cap is in bytes: 1,000 emoji are 4,000 bytes), so
+# that the fields a pass adds (error, usage) rarely push a record over the cap; ``fitted`` handles the rest.
+MAX_ERROR_BYTES = 1000
+MAX_TEXT_BYTES = 256            # title and the application state: display only, truncated
+MAX_URI_BYTES = 1024            # results and spec URIs: refused when longer (a cut URI points elsewhere)
+MAX_USAGE_KEYS = 32             # the first ones of job_metadata.json (sparkeo writes its counters first)
+MAX_USAGE_KEY_BYTES = 64
+# What a record squeezed by ``fitted`` keeps of its error text (the full text is in the driver's log).
+FITTED_ERROR_BYTES = 200
+ELLIPSIS = "…"
 
 _TIME_FIELDS = ("created", "updated", "started", "finished", "app_state_since", "missing_since")
 
@@ -61,21 +66,27 @@ class JobRecord:
     app_state: str | None = None
     app_state_since: datetime | None = None
     missing_since: datetime | None = None
+    note: str | None = None     # what ``fitted`` left out to keep the record under the cap
 
     def __post_init__(self):
-        if not isinstance(self.job_id, str) or not JOB_ID_RE.match(self.job_id):
-            raise InvalidRecord(str(self.job_id), "job id", self.job_id,
-                                "must be a Kubernetes name (lowercase DNS-1123 label, at most 63 characters)")
-        if not isinstance(self.user, str) or not USER_RE.match(self.user):
-            raise InvalidRecord(self.job_id, "user", self.user,
-                                "must be 1-128 characters of letters, digits and _.@+=-")
+        # The shared rules (sparkeo.names): InvalidJobId/InvalidUserName are UserErrors (exit 2).
+        check_job_id(self.job_id)
+        check_user_name(self.user)
         try:
             object.__setattr__(self, "status", parse_state(self.status))
         except ValueError as exc:
             raise InvalidRecord(self.job_id, "status", self.status, str(exc)) from None
-        object.__setattr__(self, "usage", dict(self.usage))
-        if self.error is not None and len(self.error) > MAX_ERROR_CHARS:
-            object.__setattr__(self, "error", self.error[: MAX_ERROR_CHARS - 1] + "…")
+        for name in ("results", "spec"):
+            value = getattr(self, name)
+            if value is not None and len(str(value).encode("utf-8")) > MAX_URI_BYTES:
+                raise InvalidRecord(self.job_id, name, truncate_utf8(str(value), 60),
+                                    f"longer than {MAX_URI_BYTES} bytes (UTF-8)")
+        for name, limit in (("error", MAX_ERROR_BYTES), ("title", MAX_TEXT_BYTES), ("app_state", MAX_TEXT_BYTES),
+                            ("note", MAX_TEXT_BYTES)):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, truncate_utf8(str(value), limit))
+        object.__setattr__(self, "usage", _bounded_usage(self.usage))
 
     @property
     def app_name(self) -> str:
@@ -127,11 +138,37 @@ class JobRecord:
 
     def to_json(self) -> bytes:
         """Compact UTF-8 JSON; raises ``RecordTooLarge`` past ``MAX_RECORD_BYTES``."""
-        data = json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True,
-                          ensure_ascii=False).encode("utf-8")
+        data = self._encode()
         if len(data) > MAX_RECORD_BYTES:
             raise RecordTooLarge(self.job_id, len(data), MAX_RECORD_BYTES)
         return data
+
+    def fitted(self) -> "JobRecord":
+        """This record, or a smaller copy that fits ``MAX_RECORD_BYTES`` with a ``note`` saying what went.
+
+        The tracker writes every state change through this: a final state stored with a shorter error
+        and less usage beats no state at all (a record that never fits would leave its job running
+        forever). Steps, until it fits: error shortened, usage dropped, title dropped.
+        """
+        record, left_out = self, []
+        steps = (("error shortened", lambda r: r.error is not None and len(r.error.encode()) > FITTED_ERROR_BYTES,
+                  lambda r: r.evolve(error=truncate_utf8(r.error, FITTED_ERROR_BYTES))),
+                 ("usage dropped", lambda r: bool(r.usage), lambda r: r.evolve(usage={})),
+                 ("title dropped", lambda r: r.title is not None, lambda r: r.evolve(title=None)))
+        for what, applies, apply in steps:
+            if record._size() <= MAX_RECORD_BYTES:
+                break
+            if applies(record):
+                left_out.append(what)
+                record = apply(record).evolve(note=f"record over {MAX_RECORD_BYTES} bytes: {', '.join(left_out)}")
+        return record
+
+    def _size(self) -> int:
+        return len(self._encode())
+
+    def _encode(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True,
+                          ensure_ascii=False).encode("utf-8")
 
     @classmethod
     def from_dict(cls, doc: Mapping, where: str = "<record>") -> "JobRecord":
@@ -163,3 +200,23 @@ def _parse_time(value: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no time zone")
     return parsed.astimezone(timezone.utc)
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` encoded UTF-8 bytes at a character boundary, ``…`` marking a cut."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    keep = max_bytes - len(ELLIPSIS.encode("utf-8"))
+    # errors="ignore" drops the partial character a byte cut may leave at the end
+    return data[:max(keep, 0)].decode("utf-8", errors="ignore") + ELLIPSIS
+
+
+def _bounded_usage(usage: Mapping) -> dict:
+    """At most ``MAX_USAGE_KEYS`` counters (in the document's order), keys cut to ``MAX_USAGE_KEY_BYTES``."""
+    out: dict = {}
+    for key, value in usage.items():
+        if len(out) >= MAX_USAGE_KEYS:
+            break
+        out.setdefault(truncate_utf8(str(key), MAX_USAGE_KEY_BYTES), value)
+    return out

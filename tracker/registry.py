@@ -28,6 +28,7 @@ from kazoo.retry import KazooRetry
 from kazoo.security import make_acl, make_digest_acl
 
 from sparkeo.errors import ConfigError
+from sparkeo.names import check_job_id, check_user_name
 from tracker.errors import (
     CorruptRecord, JobExists, JobNotFound, RegistryConflict, RegistryDenied, RegistryError,
     RegistryUnavailable,
@@ -123,10 +124,20 @@ class JobRegistry:
     # ---- paths -----------------------------------------------------------------------------
 
     def user_dir(self, user: str, done: bool = False) -> str:
-        return f"{self.root}/jobs/{DONE if done else ONGOING}/{user}"
+        """The folder of ``user``'s records; ``InvalidUserName`` (exit 2) for a name that is no segment."""
+        return self._dir(check_user_name(user), done)
 
     def path_of(self, user: str, job_id: str, done: bool = False) -> str:
-        return f"{self.user_dir(user, done)}/{job_id}"
+        """The znode of one record; the user name and job id are checked so no path escapes its folder."""
+        return self._node(check_user_name(user), check_job_id(job_id), done)
+
+    # Names listed from ZooKeeper are path segments already: a stray foreign znode must not make a
+    # listing fail, so these two take listed names unchecked (callers' names go through the two above).
+    def _dir(self, user: str, done: bool) -> str:
+        return f"{self.root}/jobs/{DONE if done else ONGOING}/{user}"
+
+    def _node(self, user: str, job_id: str, done: bool) -> str:
+        return f"{self._dir(user, done)}/{job_id}"
 
     def lock_path(self) -> str:
         return f"{self.root}/tracker/lock"
@@ -202,12 +213,13 @@ class JobRegistry:
 
         Without ``user`` every user's folder is asked, all in one pipelined burst.
         """
-        if user:
-            places = [(user, False), (user, True)]
+        check_job_id(job_id)
+        if user is not None:
+            places = [(check_user_name(user), False), (user, True)]
         else:
             places = [(u, False) for u in self._users(ONGOING)] + [(u, True) for u in self._users(DONE)]
-        started = [(self.path_of(u, job_id, done), done, self.client.get_async(self.path_of(u, job_id, done)))
-                   for u, done in places]
+        paths = [(self._node(u, job_id, done), done) for u, done in places]
+        started = [(path, done, self.client.get_async(path)) for path, done in paths]
         for path, done, result in started:
             try:
                 data, stat = self._wait(result, path)
@@ -226,7 +238,7 @@ class JobRegistry:
         outcome = self._finish_write(result, old)
         if isinstance(outcome, Exception):
             raise outcome
-        return new
+        return new.fitted()
 
     def update(self, job_id: str, user: str | None,
                change: Callable[[JobRecord], JobRecord]) -> JobRecord:
@@ -256,7 +268,7 @@ class JobRegistry:
         """Start one conditional write; a move to a final state is one create+delete transaction."""
         if not new.is_final and not old.done:
             src = self.path_of(old.record.user, old.record.job_id)
-            return self.client.set_async(src, new.to_json(), version=old.version)
+            return self.client.set_async(src, new.fitted().to_json(), version=old.version)
         tx = self.client.transaction()
         self._add_write(tx, old, new)
         return tx.commit_async()
@@ -318,7 +330,7 @@ class JobRegistry:
         if old.done:
             raise CorruptRecord(self.path_of(old.record.user, old.record.job_id, True),
                                 "final record cannot be rewritten")
-        data = new.to_json()
+        data = new.fitted().to_json()   # a state change is never lost to the size cap
         src = self.path_of(old.record.user, old.record.job_id)
         if new.is_final:
             self._ensure_dir(self.user_dir(new.user, done=True))
@@ -338,14 +350,14 @@ class JobRegistry:
 
     def _read_all(self, where: str, users: list[str] | None) -> tuple[list[Versioned], list[CorruptRecord]]:
         users = self._users(where) if users is None else users
-        listings = [(u, self.client.get_children_async(self.user_dir(u, where == DONE))) for u in users]
+        listings = [(u, self.client.get_children_async(self._dir(u, where == DONE))) for u in users]
         gets = []
         for user, listing in listings:
             try:
-                children = self._wait(listing, self.user_dir(user, where == DONE))
+                children = self._wait(listing, self._dir(user, where == DONE))
             except NoNodeError:
                 continue
-            gets.extend(self.path_of(user, job_id, where == DONE) for job_id in children)
+            gets.extend(self._node(user, job_id, where == DONE) for job_id in children)
         records, corrupt = [], []
         for path, outcome in zip(gets, self._get_many(gets)):
             if isinstance(outcome, NoNodeError):  # moved to done or deleted since the listing
@@ -394,7 +406,7 @@ class JobRegistry:
         Unreadable znodes are logged and left out (never a reason to show nothing).
         """
         state = JobState(status) if status is not None else None
-        users = [user] if user else None
+        users = [check_user_name(user)] if user is not None else None
         places = [ONGOING, DONE] if state is None else [DONE if state.is_final else ONGOING]
         out: list[JobRecord] = []
         for where in places:

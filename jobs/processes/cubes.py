@@ -216,8 +216,10 @@ def bbox_in_crs(extent: dict, crs: str, argument: str = "extent") -> tuple[float
 
 def transform_bounds(bounds, src, dst, argument: str = "extent"):
     """``bounds`` from CRS ``src`` to ``dst`` (any pyproj input), densified so curved edges are covered."""
+    import math
+
     from pyproj import CRS, Transformer
-    from pyproj.exceptions import CRSError
+    from pyproj.exceptions import CRSError, ProjError
 
     try:
         src_crs, dst_crs = CRS.from_user_input(src), CRS.from_user_input(dst)
@@ -225,4 +227,10 @@ def transform_bounds(bounds, src, dst, argument: str = "extent"):
         raise ProcessGraphError(None, argument, f"unknown coordinate reference system: {e}") from None
     if src_crs == dst_crs:
         return tuple(bounds)
-    return Transformer.from_crs(src_crs, dst_crs, always_xy=True).transform_bounds(*bounds, densify_pts=21)
+    try:    # a CRS PROJ parses may still have no transformation (another planet, absurd ellipsoid)
+        out = Transformer.from_crs(src_crs, dst_crs, always_xy=True).transform_bounds(*bounds, densify_pts=21)
+    except ProjError as e:
+        raise ProcessGraphError(None, argument, f"cannot transform from {src!r} to {dst!r}: {e}") from None
+    if not all(math.isfinite(v) for v in out):
+        raise ProcessGraphError(None, argument, f"{list(bounds)} cannot be transformed from {src!r} to {dst!r}")
+    return out

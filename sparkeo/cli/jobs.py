@@ -50,6 +50,10 @@ def jobs():
 @click.pass_context
 def list_jobs(ctx, user, status, zookeeper, as_json):
     """List jobs, newest first."""
+    from sparkeo.names import check_user_name
+
+    if user is not None:    # checked before connecting: a bad name is the user's error, whatever ZooKeeper does
+        check_user_name(user)
     records = open_registry(ctx, zookeeper).list(user=user, status=status)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in records], indent=2))
@@ -73,6 +77,11 @@ def list_jobs(ctx, user, status, zookeeper, as_json):
 @click.pass_context
 def show_job(ctx, job_id, user, zookeeper, as_json):
     """Show one job: record, timings, usage and error (exit 2 when unknown)."""
+    from sparkeo.names import check_job_id, check_user_name
+
+    check_job_id(job_id)
+    if user is not None:
+        check_user_name(user)
     record = open_registry(ctx, zookeeper).get(job_id, user)
     if as_json:
         click.echo(json.dumps(record.to_dict(), indent=2))

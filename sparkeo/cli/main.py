@@ -59,7 +59,8 @@ class SparkeoGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SparkeoError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            # one line whatever the message quotes (a user's value may hold newlines)
+            click.echo("Error: " + " ".join(str(exc).splitlines()), err=True)
             ctx.exit(exc.exit_code)
 
 

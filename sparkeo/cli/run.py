@@ -14,8 +14,8 @@ def read_graph(graph: str) -> tuple[str, str]:
     """(text, name for messages) of GRAPH: a path, ``-`` for stdin, or an ``s3://`` URI."""
     from sparkeo import storage
 
-    if graph == "-":
-        return sys.stdin.read(), "<stdin>"
+    if graph == "-":   # read as bytes: a non-UTF-8 stdin is the user's error, not a decoding stack
+        return storage.decode_text(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
     return storage.read_text(graph), graph
 
 

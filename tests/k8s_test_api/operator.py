@@ -126,6 +126,8 @@ class LocalOperator:
             elif ref := (var.get("valueFrom") or {}).get("secretKeyRef"):
                 secret = self.store.secrets.get((ns, ref["name"]))
                 if secret is None or ref["key"] not in secret:
+                    if ref.get("optional"):     # the kubelet leaves an optional variable unset
+                        continue
                     raise LookupError(f'secret "{ref["name"]}" key "{ref["key"]}" not found')
                 env[var["name"]] = secret[ref["key"]]
         return env
