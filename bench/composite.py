@@ -137,7 +137,7 @@ def sparkeo_worker(args) -> None:
     ``job_s`` is measured after both, as the issue asks.
     """
     t0 = time.perf_counter()
-    from jobs.session import spark_session
+    from jobs.spark.session import spark_session
     from sparkeo.settings import Settings
 
     settings = Settings.from_env(spark_master=args.worker, catalog=args.catalog)
@@ -170,7 +170,7 @@ def tiles_worker(args) -> None:
     import multiprocessing
 
     _import_engine()
-    from jobs.execute import tile_groups
+    from jobs.spark.execute import tile_groups
     from jobs.run import load_catalog, prepare
     from sparkeo.identity import Caller
     from sparkeo.settings import Settings
@@ -200,9 +200,9 @@ def tiles_worker(args) -> None:
 
 
 def _compute_groups(output, settings, groups, ready, go, done) -> None:
-    from jobs.execute import run_tile
-    from jobs.read import keep_open
-    from jobs.transport import TileTransport
+    from jobs.spark.execute import run_tile
+    from jobs.cube.read import keep_open
+    from jobs.spark.transport import TileTransport
 
     ready.put(True)
     go.wait()
@@ -227,8 +227,8 @@ def _import_engine() -> None:
     """Import the modules a sparkeo job uses (driver and tile tasks); computes nothing."""
     import importlib
 
-    for name in ("numpy", "rasterio", "rasterio.warp", "pyproj", "jobs.run", "jobs.execute", "jobs.load",
-                 "jobs.read", "jobs.results", "jobs.evaluate", "jobs.processes.all", "layercatalog.catalog"):
+    for name in ("numpy", "rasterio", "rasterio.warp", "pyproj", "jobs.run", "jobs.spark.execute", "jobs.cube.load",
+                 "jobs.cube.read", "jobs.results.writer", "jobs.graph.evaluate", "jobs.processes.all", "layercatalog.catalog"):
         importlib.import_module(name)
 
 
@@ -247,7 +247,7 @@ def _python_worker_peak_rss_mb() -> dict:
     per concurrent task. The daemon itself is excluded (it only forks); each forked worker's
     high-water mark is its peak.
     """
-    from jobs.session import speed_conf
+    from jobs.spark.session import speed_conf
     from sparkeo.settings import Settings
 
     daemon = speed_conf(Settings.from_env()).get("spark.python.daemon.module", "pyspark.daemon").encode()

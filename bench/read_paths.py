@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
 
-    from jobs.session import spark_session
+    from jobs.spark.session import spark_session
     from layercatalog.sample import write_sample
     from sparkeo.settings import Settings
     from tests.fixtures.fuse import mount_bucket, unmount_bucket

@@ -43,7 +43,7 @@ SPARK_CLASSPATH="$SPARK_CLASSPATH:$PWD"
 case "$1" in
   driver)
     shift 1
-    # jobs.session must keep the master spark-submit was given (k8s://...)
+    # jobs.spark.session must keep the master spark-submit was given (k8s://...)
     export SPARKEO_UNDER_SPARK_SUBMIT=1
     CMD=("$SPARK_HOME/bin/spark-submit"
          --conf "spark.driver.bindAddress=$SPARK_DRIVER_BIND_ADDRESS"

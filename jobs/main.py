@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         settings = Settings.from_env()
         caller = Caller.from_values(args.user, args.groups)
         graph = storage.read_text(args.graph)
-        from jobs.metrics import JobProgress
+        from jobs.progress import JobProgress
 
         # sparkeo_job_* on SPARKEO_METRICS_PORT (0: off); plain progress lines in the driver log
         with JobProgress.from_settings(settings, args.job_id, bar=False,

@@ -16,10 +16,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from jobs.cube import LazyCube
-from jobs.plan import Plan, check_budget, int_option, plan_tiles
-from jobs.read_errors import TooManySkippedAssets
-from jobs.usage import Usage
+from jobs.cube.lazy import LazyCube
+from jobs.plan.planner import Plan, check_budget, int_option, plan_tiles
+from jobs.errors import TooManySkippedAssets
+from jobs.cube.usage import Usage
 from sparkeo import jsondoc, storage
 from sparkeo.errors import ConfigError, RunError, SparkeoError, UserError
 from sparkeo.names import check_job_id
@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 class Prepared:
     """A parsed, built and planned job: everything decided before Spark starts."""
 
-    graph: Any                    # jobs.graph.ProcessGraph
-    built: Any                    # jobs.evaluate.BuiltJob
+    graph: Any                    # jobs.graph.parse.ProcessGraph
+    built: Any                    # jobs.graph.evaluate.BuiltJob
     plan: Plan
     leaves: tuple                 # LoadedCollection leaves of the DAG
     job_options: Mapping[str, Any]
@@ -94,10 +94,10 @@ def _clip(raw, limit: int = 80):
 def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = None,
             source_name: str = "<graph>") -> Prepared:
     """Parse, build and plan a graph (no Spark); raises UserError with node/argument on bad input."""
-    from jobs.evaluate import build
-    from jobs.graph import ProcessGraph
-    from jobs.load import CatalogSource, LoadedCollection
-    from jobs.results import output_layout
+    from jobs.graph.evaluate import build
+    from jobs.graph.parse import ProcessGraph
+    from jobs.cube.load import CatalogSource, LoadedCollection
+    from jobs.results.writer import output_layout
 
     graph = ProcessGraph.parse(graph_doc, source_name)
     options = {**dict(graph.job_options), **dict(job_options or {})}
@@ -120,7 +120,7 @@ def footprints_in(leaf, grid) -> list:
     """The leaf's item footprints in ``grid``'s CRS: resample_spatial may have reprojected the output."""
     from dataclasses import replace
 
-    from jobs.processes.cubes import transform_bounds
+    from jobs.plan.extent import transform_bounds
 
     if leaf.meta.grid is None or leaf.meta.grid.crs == grid.crs:
         return leaf.footprints
@@ -135,7 +135,7 @@ def footprints_in(leaf, grid) -> list:
 
 def check_resampling(option, bands) -> None:
     """The ``resampling`` job option (a method, or band -> method) names known methods (ConfigError)."""
-    from jobs.read import resampling_override
+    from jobs.cube.read import resampling_override
 
     if option is None:
         return
@@ -184,9 +184,9 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
             job_options: Mapping | str | None, settings, caller, *, spark=None, source_name: str = "<graph>",
             progress: Callable | None = None) -> RunSummary:
     """Run one job end to end and write its results to ``output`` (default ``./results/<job_id>``)."""
-    from jobs.execute import execute
-    from jobs.location import ResultsLocation
-    from jobs.results import ResultsWriter, result_names
+    from jobs.spark.execute import execute
+    from jobs.results.location import ResultsLocation
+    from jobs.results.writer import ResultsWriter, result_names
 
     started_at = dt.datetime.now(dt.timezone.utc)
     t0 = time.monotonic()
@@ -202,10 +202,10 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
     task_options = {**prep.job_options, "soft_errors": allowed > 0}
     log.info("job %s: grid %r, %d tiles, %d items", job_id, prep.plan.grid, len(prep.plan.tasks),
              len(prep.plan.item_ids), extra={"job_id": job_id})
-    if hasattr(progress, "start"):   # jobs.metrics.JobProgress: tiles total known before the first tile
+    if hasattr(progress, "start"):   # jobs.progress.JobProgress: tiles total known before the first tile
         progress.start(len(prep.plan.tasks))
     if spark is None:
-        from jobs.session import spark_session
+        from jobs.spark.session import spark_session
 
         # Executors get S3 endpoint and GDAL retry settings as environment too (credentials come
         # from Secret refs on a cluster; tasks also carry them inside ``settings``).
@@ -277,7 +277,7 @@ def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Us
             "read_retries": usage.read_retries, "task_attempts": task_attempts,
             "cpu_seconds": round(usage.cpu_seconds, 3), "wall_seconds": round(wall, 3),
         },
-        # for the STAC documents only (jobs.results keeps them out of job_metadata.json)
+        # for the STAC documents only (jobs.results.writer keeps them out of job_metadata.json)
         "process_graph": {"process_graph": prep.graph.raw},
         "input_items": input_items(prep),
     }

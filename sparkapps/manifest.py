@@ -15,8 +15,8 @@ from sparkapps.options import resolve
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 KIND = "SparkApplication"
-METRICS_NAMESPACE = "sparkeo.job"   # two parts for the operator's exporter rules, as jobs.session
-# Spark's own Prometheus endpoint next to the JMX exporter (the jobs.session settings, see test)
+METRICS_NAMESPACE = "sparkeo.job"   # two parts for the operator's exporter rules, as jobs.spark.session
+# Spark's own Prometheus endpoint next to the JMX exporter (the jobs.spark.session settings, see test)
 METRICS_CONF = {
     "spark.metrics.namespace": METRICS_NAMESPACE,
     "spark.ui.prometheus.enabled": "true",
@@ -193,7 +193,7 @@ def _driver(d: DeploymentSettings, labels: Mapping[str, str]) -> dict[str, Any]:
     pod = _pod(d.driver, d, labels)
     pod["serviceAccount"] = d.service_account
     if d.job_metrics_port:
-        # The driver serves sparkeo_job_* progress series there (jobs/metrics.py), beside the JMX exporter's
+        # The driver serves sparkeo_job_* progress series there (jobs/progress.py), beside the JMX exporter's
         # port. No `ports` entry: operator 1.3.x CRDs do not know driver.ports and would prune it, and
         # Prometheus scrapes an undeclared container port just the same.
         pod.setdefault("env", []).append({"name": "SPARKEO_METRICS_PORT", "value": str(d.job_metrics_port)})

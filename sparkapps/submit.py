@@ -38,7 +38,7 @@ class Submitted:
 def inputs_location(output_uri: str) -> str:
     """Where a job's inputs live: ``<output>.job/`` beside its results location.
 
-    Not inside it: a results location holds sparkeo's results only (``jobs.location`` refuses to
+    Not inside it: a results location holds sparkeo's results only (``jobs.results.location`` refuses to
     write beside foreign files), and an operator retry of the driver must still find the graph.
     """
     return output_uri.rstrip("/") + INPUTS_SUFFIX

@@ -55,16 +55,16 @@ class Settings:
     # Speed devices: each was measured on the benchmark machine (README "Benchmark", 2 cores) and is
     # on by default; an operator turns one off here, without a code change, where the measurement
     # does not hold (a 64-core executor, a 1-core driver pod). Defaults leave every master as it was.
-    # The driver hands them on (jobs.session: Spark conf; ``to_env``: spark.executorEnv, read by the
+    # The driver hands them on (jobs.spark.session: Spark conf; ``to_env``: spark.executorEnv, read by the
     # worker daemon; the tasks carry ``Settings``). The session-level ones (daemon, Unix sockets,
     # driver JIT) take effect when sparkeo creates the SparkSession; one that already runs keeps its own.
 
-    # Python workers fork from jobs.daemon, which has numpy, rasterio, GDAL's drivers and the engine
+    # Python workers fork from jobs.spark.daemon, which has numpy, rasterio, GDAL's drivers and the engine
     # loaded and frozen out of the garbage collector (``spark.python.daemon.module``); off: PySpark's
     # own daemon. Measured: 0.1-0.3 s of imports saved in each worker's first tile, and a third of a
     # new worker's first tile saved by ``gc.freeze`` (200-380 ms -> 170-200 ms).
     worker_daemon: bool = field(default=True, metadata={"env": "SPARKEO_WORKER_DAEMON"})
-    # glibc malloc thresholds of the processes that compute tiles (jobs.allocator), in bytes; 0 leaves
+    # glibc malloc thresholds of the processes that compute tiles (jobs.spark.allocator), in bytes; 0 leaves
     # glibc's own (dynamic) threshold, and both 0 never call mallopt. Tile-sized arrays then come from
     # the heap instead of a fresh mmap each: 25 ms -> 7-9 ms of page faults per 512 px tile. The cost:
     # each worker keeps up to the trim threshold of free heap (x workers per executor).
@@ -83,7 +83,7 @@ class Settings:
     # over loopback TCP each task's input waited ~40 ms for a delayed ACK (50 ms from task launch to
     # the Python function of a 1-partition job, 8.5 ms over a Unix socket).
     python_unix_sockets: bool = field(default=True, metadata={"env": "SPARKEO_PYTHON_UNIX_SOCKETS"})
-    # On ``local`` masters tasks hand their tiles to the driver as files (jobs.transport) instead of
+    # On ``local`` masters tasks hand their tiles to the driver as files (jobs.spark.transport) instead of
     # inside the task result: ~0.5 ms per MB from the page cache against ~7 ms per MB through the JVM.
     # No effect on other masters (always inline there).
     spill_tiles: bool = field(default=True, metadata={"env": "SPARKEO_SPILL_TILES"})
@@ -92,7 +92,7 @@ class Settings:
     # 256 px blocks, 38 MB of 512 px ones). The first bench job on local[2]: 1.39 s with 64 MB, 1.34 s
     # with 32, 1.32 s with 16 (means of 4-7 runs); more only gives the workers memory to fault in.
     gdal_cache_mb: int = field(default=32, metadata={"env": "SPARKEO_GDAL_CACHEMAX"})
-    # Threads the driver computes overviews and deflates COG blocks on (jobs.cog); 0: one per core,
+    # Threads the driver computes overviews and deflates COG blocks on (jobs.results.cog); 0: one per core,
     # at most 8. 2, 3, 4 or 6 threads all took 0.08 s for the 2048 px benchmark COG on 2 cores; a
     # driver pod limited to fewer cores than its node shows sets its own count here.
     cog_encode_threads: int = field(default=0, metadata={"env": "SPARKEO_COG_THREADS"})

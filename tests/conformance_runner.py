@@ -5,9 +5,9 @@ Loading and decoding follow the suite's ``tests/README.md``: ``{"type": "nodata"
 ``LabeledArray``, ``{"type": "datacube"}`` (inline or via ``{"$ref": "assets/..."}``) an ``ArrayCube``.
 
 Each case runs through sparkeo's own path: a one-node process graph parsed and validated by
-``jobs.graph``, array processes evaluated like a callback node (``jobs.callback``), cube processes
-built like a top-level node (``jobs.evaluate``) and the result cube materialised and re-encoded
-(``jobs.arraycube.to_openeo``). ``throws`` cases must raise the named openEO error
+``jobs.graph.parse``, array processes evaluated like a callback node (``jobs.graph.callback``), cube processes
+built like a top-level node (``jobs.graph.evaluate``) and the result cube materialised and re-encoded
+(``jobs.cube.arraycube.to_openeo``). ``throws`` cases must raise the named openEO error
 (``ProcessError.code``). Return values are compared with the case's ``delta`` (default 1e-10, the
 suite's 10 decimals).
 
@@ -27,12 +27,12 @@ from typing import Any, Callable, Mapping
 import json5
 import numpy as np
 
-from jobs.arraycube import ArrayCube, to_openeo
-from jobs.callback import evaluate_callback
-from jobs.cube import LazyCube
+from jobs.cube.arraycube import ArrayCube, to_openeo
+from jobs.graph.callback import evaluate_callback
+from jobs.cube.lazy import LazyCube
 from jobs.errors import ProcessError, ProcessGraphError
-from jobs.evaluate import BuildContext, evaluate_node
-from jobs.graph import ProcessGraph
+from jobs.graph.evaluate import BuildContext, evaluate_node
+from jobs.graph.parse import ProcessGraph
 from jobs.processes.labeled import LabeledArray, is_number
 from jobs.processes.registry import lookup
 from tests.shared_location import SHARED
@@ -335,7 +335,7 @@ def decode(value: Any, tests_dir: Path = TESTS_DIR, *, cubes: bool = True) -> An
     if kind == "datacube":
         return ArrayCube.from_openeo(value, node_id="input") if cubes else value
     if "process_graph" in value:
-        return value                    # a callback: parsed by jobs.graph
+        return value                    # a callback: parsed by jobs.graph.parse
     return {k: decode(v, tests_dir, cubes=cubes) for k, v in value.items()}
 
 

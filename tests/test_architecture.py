@@ -12,6 +12,13 @@ module that calls them, every string constant naming a module of the tree). The 
 - ``tracker`` imports ``sparkapps`` only;
 - nothing imports ``sparkeo.cli``: it is the one place that wires the packages together.
 
+Inside ``jobs`` the subpackages are layers, each importing only those below it: ``jobs.errors`` <
+``jobs.plan`` (grid, tiles, budgets: pure, no rasterio or pyspark) < ``jobs.cube`` (cube model and
+reading) < ``jobs.graph`` and ``jobs.processes`` (the language and its vocabulary: the parser checks
+names against the process registry, processes evaluate callbacks) < ``jobs.results`` < ``jobs.spark``
+(the Spark runtime behind ``execute(plan, sink)``); ``jobs.run``, ``jobs.main`` and
+``jobs.progress`` on top wire them. Only ``jobs.spark`` and the entry points import pyspark.
+
 The checker itself is tested on small trees written to ``tmp_path``, so it is known to fail when a
 rule is broken.
 """
@@ -35,6 +42,24 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "tracker": frozenset({"sparkapps"}),
 }
 DOMAIN = frozenset(MAY_IMPORT) - {GROUND}
+# The layers inside jobs and what each may import of the others; modules directly in jobs/ (run, main,
+# progress) wire the layers and may import them all.
+JOBS_MAY_IMPORT: dict[str, frozenset[str]] = {
+    "jobs.errors": frozenset(),
+    "jobs.plan": frozenset({"jobs.errors"}),
+    "jobs.cube": frozenset({"jobs.errors", "jobs.plan"}),
+    "jobs.graph": frozenset({"jobs.errors", "jobs.plan", "jobs.cube", "jobs.processes"}),
+    "jobs.processes": frozenset({"jobs.errors", "jobs.plan", "jobs.cube", "jobs.graph"}),
+    "jobs.results": frozenset({"jobs.errors", "jobs.plan", "jobs.cube"}),
+    # the runtime executes the DAG the language built; its worker daemon preloads the process modules
+    "jobs.spark": frozenset({"jobs.errors", "jobs.plan", "jobs.cube", "jobs.graph", "jobs.processes", "jobs.results"}),
+}
+# Libraries a layer must not import: planning is pure computation, and Spark stays behind jobs.spark.
+JOBS_MUST_NOT_IMPORT: dict[str, frozenset[str]] = {
+    "jobs.plan": frozenset({"rasterio", "pyspark", "kazoo", "kubernetes"}),
+    **{layer: frozenset({"pyspark"}) for layer in ("jobs.errors", "jobs.cube", "jobs.graph", "jobs.processes",
+                                                   "jobs.results")},
+}
 DYNAMIC_IMPORTERS = {"import_module", "__import__"}
 
 
@@ -115,16 +140,29 @@ class Violation:
         return f"{self.imp} ({self.rule})"
 
 
+def layer_of(module: str) -> str | None:
+    """The layer of a ``jobs`` module (``jobs.cube`` for ``jobs.cube.read``), None for the wiring on top."""
+    parts = module.split(".")
+    layer = ".".join(parts[:2])
+    return layer if parts[0] == "jobs" and layer in JOBS_MAY_IMPORT else None
+
+
 def violations(root: Path) -> list[Violation]:
     """Every import below ``root`` that breaks a rule."""
     out = []
     for imp in scan(root):
         source, target = part_of(imp.module), part_of(imp.target)
+        layer, target_layer = layer_of(imp.module), layer_of(imp.target)
         if target == CLI and source != CLI:
             out.append(Violation(imp, f"nothing imports {CLI}"))
         elif source != CLI and target in DOMAIN and target != source and target not in MAY_IMPORT[source]:
             allowed = ", ".join(sorted(MAY_IMPORT[source])) or "no domain package"
             out.append(Violation(imp, f"{source} may import {allowed}"))
+        elif layer and target == "jobs" and target_layer != layer and target_layer not in JOBS_MAY_IMPORT[layer]:
+            allowed = ", ".join(sorted(JOBS_MAY_IMPORT[layer])) or "no other layer of jobs"
+            out.append(Violation(imp, f"{layer} may import {allowed}"))
+        elif layer and imp.target.split(".")[0] in JOBS_MUST_NOT_IMPORT.get(layer, ()):
+            out.append(Violation(imp, f"{layer} must not import {imp.target.split('.')[0]}"))
     return out
 
 
@@ -136,7 +174,12 @@ def repo_violations() -> list[Violation]:
 
 @pytest.mark.parametrize("part", sorted(MAY_IMPORT))
 def test_each_part_imports_only_what_the_design_allows(repo_violations, part):
-    assert [str(v) for v in repo_violations if part_of(v.imp.module) == part] == []
+    assert [str(v) for v in repo_violations if part_of(v.imp.module) == part and not layer_of(v.imp.module)] == []
+
+
+@pytest.mark.parametrize("layer", sorted(JOBS_MAY_IMPORT))
+def test_each_layer_of_jobs_imports_only_the_layers_below(repo_violations, layer):
+    assert [str(v) for v in repo_violations if layer_of(v.imp.module) == layer] == []
 
 
 def test_nothing_imports_the_cli(repo_violations):
@@ -148,17 +191,19 @@ def test_the_scan_sees_every_package_and_imports_inside_functions():
     assert {part_of(i.module) for i in imports} == set(MAY_IMPORT) | {CLI}
     # sparkeo/cli/render.py imports jobs and sparkapps inside prepare_job and render only
     render = {i.target for i in imports if i.module == "sparkeo.cli.render"}
-    assert {"jobs.graph", "sparkapps.manifest", "sparkapps.validate"} <= render
+    assert {"jobs.graph.parse", "sparkapps.manifest", "sparkapps.validate"} <= render
 
 
 # -- the checker fails when a rule is broken -------------------------------------------------------------
 def write_tree(root: Path, files: dict[str, str]) -> Path:
     """Empty packages for every part, plus ``files`` (path -> source)."""
-    for package in [*MAY_IMPORT, "sparkeo/cli", "jobs/processes"]:
+    for package in [*MAY_IMPORT, "sparkeo/cli", *(layer.replace(".", "/") for layer in JOBS_MAY_IMPORT
+                                                   if layer != "jobs.errors")]:
         (root / package).mkdir(parents=True, exist_ok=True)
         (root / package / "__init__.py").write_text("")
     for name in ("sparkapps/client.py", "tracker/registry.py", "layercatalog/model.py", "sparkeo/storage.py",
-                 "sparkeo/cli/main.py", "jobs/grid.py"):
+                 "sparkeo/cli/main.py", "jobs/plan/grid.py", "jobs/cube/lazy.py", "jobs/results/writer.py",
+                 "jobs/errors.py"):
         (root / name).write_text('"""stub"""\n')
     for name, source in files.items():
         (root / name).write_text(source)
@@ -166,11 +211,14 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
 
 
 ALLOWED_TREE = {
-    "jobs/plan.py": "from layercatalog.model import X\nfrom sparkeo import storage\nfrom . import grid\n",
+    "jobs/plan/planner.py": "from layercatalog.model import X\nfrom sparkeo import storage\nfrom . import grid\n",
     "tracker/track.py": "def f():\n    from sparkapps import client\n",
-    "sparkeo/cli/run.py": "def run():\n    import jobs.grid, tracker.registry, layercatalog.model\n"
+    "sparkeo/cli/run.py": "def run():\n    import jobs.plan.grid, tracker.registry, layercatalog.model\n"
                           "    from sparkeo.cli import main\n",
     "layercatalog/catalog.py": "import sparkeo.storage\nfrom .model import X\n",
+    "jobs/cube/read.py": "import rasterio\nfrom jobs.plan.grid import TileGrid\nfrom jobs.errors import E\n",
+    "jobs/spark/execute.py": "import pyspark\nfrom jobs.cube import lazy\n",
+    "jobs/run.py": "from jobs.results.writer import W\nfrom jobs.spark import execute\n",
 }
 
 
@@ -187,14 +235,19 @@ def test_a_tree_that_keeps_the_rules_has_no_violations(tmp_path):
      "jobs.lazy imports tracker.registry"),
     ("sparkeo/settings.py", "class S:\n    def load(self):\n        from layercatalog import model\n",
      "sparkeo.settings imports layercatalog.model"),
-    ("layercatalog/items.py", "from jobs.grid import TileGrid\n", "layercatalog.items imports jobs.grid"),
+    ("layercatalog/items.py", "from jobs.plan.grid import TileGrid\n", "layercatalog.items imports jobs.plan.grid"),
     ("sparkapps/submit.py", "import tracker.registry as r\n", "sparkapps.submit imports tracker.registry"),
-    ("tracker/lifecycle.py", "from jobs import grid\n", "tracker.lifecycle imports jobs.grid"),
+    ("tracker/lifecycle.py", "from jobs.plan import grid\n", "tracker.lifecycle imports jobs.plan.grid"),
+    ("jobs/plan/tiles.py", "from jobs.cube.lazy import LazyCube\n", "jobs.plan.tiles imports jobs.cube.lazy"),
+    ("jobs/cube/load.py", "def f():\n    from jobs.results import writer\n", "jobs.cube.load imports jobs.results.writer"),
+    ("jobs/plan/grid.py", "import rasterio.warp\n", "jobs.plan.grid imports rasterio.warp"),
+    ("jobs/results/cog.py", "from pyspark import SparkContext\n", "jobs.results.cog imports pyspark"),
     ("tracker/metrics.py", "from sparkeo import cli\n", "tracker.metrics imports sparkeo.cli"),
     ("sparkeo/logs.py", "from .cli.main import cli\n", "sparkeo.logs imports sparkeo.cli.main"),
 ], ids=["jobs-sparkapps-in-function", "jobs-tracker-relative", "jobs-tracker-type-checking",
         "jobs-tracker-import-module", "ground-floor-layercatalog", "layercatalog-jobs", "sparkapps-tracker",
-        "tracker-jobs", "tracker-cli-by-name", "ground-floor-cli-relative"])
+        "tracker-jobs", "jobs-plan-above-its-layer", "jobs-cube-results-in-function", "jobs-plan-rasterio",
+        "jobs-results-pyspark", "tracker-cli-by-name", "ground-floor-cli-relative"])
 def test_a_broken_rule_is_reported_with_its_place(tmp_path, name, source, expected):
     found = [str(v) for v in violations(write_tree(tmp_path, {**ALLOWED_TREE, name: source}))]
     assert len(found) == 1 and expected in found[0], found

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from jobs.callback import Callback
-from jobs.derived import as_float
+from jobs.graph.callback import Callback
+from jobs.cube.derived import as_float
 from jobs.processes.labeled import LabeledArray, assemble, compact, elements, to_python
 from jobs.processes.registry import Param, process
 

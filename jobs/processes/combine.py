@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobs.cube import CubeMeta, LazyCube
-from jobs.derived import DerivedCube, as_float
+from jobs.cube.lazy import CubeMeta, LazyCube
+from jobs.cube.derived import DerivedCube, as_float
 from jobs.errors import ProcessError, ProcessGraphError
 from jobs.processes.cubes import dimensions_of_type, match_band
 from jobs.processes.reduce import probe, without_dimension
 from jobs.processes.registry import Param, lookup, process
-from jobs.timelabels import parse_instant
+from jobs.plan.timelabels import parse_instant
 
 
 def _same_grid(a: CubeMeta, b: CubeMeta, argument: str) -> None:

@@ -12,14 +12,15 @@ import math
 
 import numpy as np
 
-from jobs.callback import Callback
-from jobs.cube import CubeMeta, LazyCube
-from jobs.derived import DerivedCube
+from jobs.graph.callback import Callback
+from jobs.cube.lazy import CubeMeta, LazyCube
+from jobs.cube.derived import DerivedCube
 from jobs.errors import ProcessError, ProcessGraphError
-from jobs.grid import TileGrid, Window
+from jobs.plan.grid import TileGrid, Window
 from jobs.processes.labeled import to_python
 from jobs.processes.registry import Param, process
-from jobs.timelabels import parse_instant
+from jobs.plan.extent import bbox_in_crs, temporal_bounds
+from jobs.plan.timelabels import parse_instant
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +60,6 @@ def match_band(meta: CubeMeta, dim: str, name: str) -> list[int]:
     return [i for i, b in enumerate(labels) if name in meta.band_aliases.get(b, ())]
 
 
-def temporal_bounds(extent, argument: str = "extent"):
-    """(start, end) datetimes (either may be None) of a left-closed openEO temporal interval."""
-    if not isinstance(extent, (list, tuple)) or len(extent) != 2:
-        raise ProcessGraphError(None, argument, f"expected a temporal interval [start, end], got {extent!r}")
-    if extent[0] is None and extent[1] is None:
-        raise ProcessError("TemporalExtentEmpty", "both ends of the temporal interval are null", argument=argument)
-    try:
-        start, end = (None if v is None else parse_instant(v) for v in extent)
-    except (TypeError, ValueError):
-        raise ProcessGraphError(None, argument, f"not an RFC 3339 date or date-time interval: {extent!r}") from None
-    if start is not None and end is not None and end <= start:
-        raise ProcessError("TemporalExtentEmpty", f"the interval {extent!r} is empty: its end is not after its start",
-                           argument=argument)
-    return start, end
-
-
 def take(meta: CubeMeta, dim: str, indices: list[int], node_id: str, inp: LazyCube, **changes) -> DerivedCube:
     """``inp`` restricted to ``indices`` along ``dim`` (labels follow)."""
     labels = dict(meta.labels)
@@ -103,7 +88,7 @@ def load_collection(ctx, node_id, id, spatial_extent=None, temporal_extent=None,
          kind="cube")
 def save_result(ctx, node_id, data, format, options=None):
     """Record how to save ``data`` and return it (the runner writes it)."""
-    from jobs.evaluate import SaveSpec, normalise_format
+    from jobs.graph.evaluate import SaveSpec, normalise_format
 
     ctx.saves.append(SaveSpec(node_id, normalise_format(format, node_id), dict(options or {})))
     return data
@@ -200,37 +185,3 @@ def centres_within(grid: TileGrid, bounds) -> TileGrid:
     first_col, last_col = max(math.ceil(c0 - 0.5 - eps), 0), min(math.floor(c1 - 0.5 + eps), grid.width - 1)
     first_row, last_row = max(math.ceil(r0 - 0.5 - eps), 0), min(math.floor(r1 - 0.5 + eps), grid.height - 1)
     return grid.crop(Window(first_row, first_col, max(last_row - first_row + 1, 0), max(last_col - first_col + 1, 0)))
-
-
-def bbox_in_crs(extent: dict, crs: str, argument: str = "extent") -> tuple[float, float, float, float]:
-    """(left, bottom, right, top) of an openEO bounding box in ``crs`` (densified transform)."""
-    try:
-        west, south, east, north = (float(extent[k]) for k in ("west", "south", "east", "north"))
-    except (KeyError, TypeError, ValueError):
-        raise ProcessGraphError(None, argument, "a bounding box needs numeric west, south, east and north") from None
-    if west > east or south > north:
-        raise ProcessGraphError(None, argument, f"west > east or south > north in {extent!r}")
-    src = extent.get("crs") or 4326
-    return transform_bounds((west, south, east, north), src, crs, argument)
-
-
-def transform_bounds(bounds, src, dst, argument: str = "extent"):
-    """``bounds`` from CRS ``src`` to ``dst`` (any pyproj input), densified so curved edges are covered."""
-    import math
-
-    from pyproj import CRS, Transformer
-    from pyproj.exceptions import CRSError, ProjError
-
-    try:
-        src_crs, dst_crs = CRS.from_user_input(src), CRS.from_user_input(dst)
-    except CRSError as e:
-        raise ProcessGraphError(None, argument, f"unknown coordinate reference system: {e}") from None
-    if src_crs == dst_crs:
-        return tuple(bounds)
-    try:    # a CRS PROJ parses may still have no transformation (another planet, absurd ellipsoid)
-        out = Transformer.from_crs(src_crs, dst_crs, always_xy=True).transform_bounds(*bounds, densify_pts=21)
-    except ProjError as e:
-        raise ProcessGraphError(None, argument, f"cannot transform from {src!r} to {dst!r}: {e}") from None
-    if not all(math.isfinite(v) for v in out):
-        raise ProcessGraphError(None, argument, f"{list(bounds)} cannot be transformed from {src!r} to {dst!r}")
-    return out

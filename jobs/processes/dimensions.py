@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobs.derived import DerivedCube
+from jobs.cube.derived import DerivedCube
 from jobs.errors import ProcessError, ProcessGraphError
 from jobs.processes.cubes import require_dimension
 from jobs.processes.reduce import without_dimension

@@ -18,7 +18,7 @@ import numpy as np
 from jobs.processes.labeled import LabeledArray, assemble, elements, is_number
 from jobs.processes.reducers import numbers
 from jobs.processes.registry import Param, process
-from jobs.timelabels import parse_instant
+from jobs.plan.timelabels import parse_instant
 
 
 def positions(labels: Sequence | None, n: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Sorting (1.2.0): ``order`` (the permutation that sorts), ``sort`` and ``rearrange``.
 
-Elements are numbers or temporal strings (compared as instants, ``jobs.timelabels``); ties keep
+Elements are numbers or temporal strings (compared as instants, ``jobs.plan.timelabels``); ties keep
 their original order in both directions. No-data (``null``; NaN in pixel stacks) is dropped by
 default, put last with ``nodata=true`` and first with ``nodata=false``.
 
@@ -18,7 +18,7 @@ from jobs.errors import ProcessError
 from jobs.processes.elementwise import unwrap
 from jobs.processes.labeled import LabeledArray, assemble, compact, elements, is_number
 from jobs.processes.registry import Param, process
-from jobs.timelabels import parse_instant
+from jobs.plan.timelabels import parse_instant
 
 _DATA = Param("data", kind="array")
 _ASC = Param("asc", True, kind="boolean")

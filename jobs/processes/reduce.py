@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from jobs.callback import Callback
-from jobs.cube import CubeMeta, LazyCube
-from jobs.derived import DerivedCube, as_float
+from jobs.graph.callback import Callback
+from jobs.cube.lazy import CubeMeta, LazyCube
+from jobs.cube.derived import DerivedCube, as_float
 from jobs.errors import ProcessError, ProcessGraphError
 from jobs.processes.cubes import require_dimension
 from jobs.processes.labeled import LabeledArray

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobs.cube import CubeMeta, LazyCube, TileContext
-from jobs.derived import DerivedCube
+from jobs.cube.lazy import CubeMeta, LazyCube, TileContext
+from jobs.cube.derived import DerivedCube
 from jobs.errors import ProcessError, ProcessGraphError
-from jobs.grid import TileGrid, Window
-from jobs.processes.cubes import centres_within, transform_bounds
+from jobs.plan.grid import TileGrid, Window
+from jobs.plan.extent import transform_bounds
+from jobs.processes.cubes import centres_within
 from jobs.processes.registry import Param, process
-from jobs.warp import RESAMPLING_METHODS, onto, warp_scale
+from jobs.cube.warp import RESAMPLING_METHODS, onto, warp_scale
 
 
 # --- filter_spatial ----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """aggregate_temporal_period: reduce a temporal dimension per calendar period.
 
 The output labels are every period from the first to the last input label (openEO 1.2.0 formats,
-``jobs.timelabels``); a period without input labels is still emitted and its values are what the
+``jobs.plan.timelabels``); a period without input labels is still emitted and its values are what the
 reducer gives for an empty array (nodata for median, mean, min, max...). The reducer runs
 vectorised once per period, on a ``LabeledArray`` of that period's slices.
 """
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobs.callback import Callback
-from jobs.derived import DerivedCube, as_float
+from jobs.graph.callback import Callback
+from jobs.cube.derived import DerivedCube, as_float
 from jobs.errors import ProcessError, ProcessGraphError
 from jobs.processes.cubes import dimensions_of_type, require_dimension
 from jobs.processes.labeled import LabeledArray
 from jobs.processes.reduce import PASS_THROUGH, probe
 from jobs.processes.registry import Param, process
-from jobs.timelabels import PERIODS, label_periods, period_label
+from jobs.plan.timelabels import PERIODS, label_periods, period_label
 
 
 @process("aggregate_temporal_period", Param("data", kind="cube"), Param("period", kind="string"),

@@ -30,7 +30,7 @@ def prepare_job(ctx, graph, catalog, output, job_id, job_options, deployment_con
     build the job. Raises ``UserError`` (exit 2) for a bad graph, options or job id."""
     import json
 
-    from jobs.graph import ProcessGraph
+    from jobs.graph.parse import ProcessGraph
     from jobs.run import parse_job_options
     from sparkapps import deployment as deployments, names
     from sparkapps.manifest import JobSpec

@@ -31,7 +31,7 @@ def read_graph(graph: str) -> tuple[str, str]:
 @click.pass_context
 def run(ctx, graph, catalog, output, job_id, master, job_options, metrics_port):
     """Run GRAPH (a path, - for stdin, or s3:// URI) and print the result paths."""
-    from jobs.metrics import JobProgress
+    from jobs.progress import JobProgress
     from jobs.run import new_job_id, run_job
 
     settings = settings_of(ctx).replace(spark_master=master, metrics_port=metrics_port)

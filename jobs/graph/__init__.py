@@ -1,0 +1,1 @@
+"""The openEO process-graph language: parse and validate, callbacks, the lazy DAG built from a graph."""

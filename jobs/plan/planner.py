@@ -1,0 +1,194 @@
+"""Planning: the output grid, same-day time slices, tiles, input estimates and budgets.
+
+Pure arithmetic over catalog records and ``TileGrid`` values: no rasterio, no pyspark (like
+odc-geo's ``geobox.py``). ``jobs.cube.load`` feeds it footprints already transformed to the grid's CRS.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+from jobs.plan.grid import Bounds, TileGrid, Window
+from jobs.errors import BudgetExceeded
+from sparkeo.errors import ConfigError
+from layercatalog.model import AssetBand, ItemRecord
+
+
+@dataclass(frozen=True)
+class TimeSlice:
+    """One time label (a solar day) and the items mosaicked into it, first valid pixel wins."""
+
+    label: str                          # YYYY-MM-DD
+    items: tuple[ItemRecord, ...]
+
+
+# A rough guide for the dry-run plan, not a promise: the demo composite (mask, NDVI, median) took
+# 0.5 CPU s for 6.3 M input pixels on this project's 2-core test machine (job_metadata.json).
+CPU_SECONDS_PER_INPUT_PIXEL = 1e-7
+
+
+@dataclass(frozen=True)
+class ItemFootprint:
+    """What reading one item costs on a grid: its bounds in the grid CRS and its bands' pixel size."""
+
+    item_id: str
+    bounds: Bounds                      # in the output grid's CRS
+    bands: int
+    pixel_area: float                   # native pixel area (m^2 or CRS units^2), for pixel estimates
+    bytes_per_pixel: float              # summed over the item's loaded bands
+
+
+@dataclass(frozen=True)
+class TileTask:
+    """One Spark task: a window of the output grid."""
+
+    index: tuple[int, int]
+    window: Window
+    grid: TileGrid
+    items: int                          # items touching the tile
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The dry-run plan of a job: grid, tiles, items, estimates."""
+
+    grid: TileGrid
+    tile_size: int
+    tasks: tuple[TileTask, ...]
+    tiles_total: int
+    item_ids: tuple[str, ...]
+    input_pixels: int
+    input_bytes: int
+
+    @property
+    def cpu_seconds(self) -> float:
+        """Estimated CPU seconds (``CPU_SECONDS_PER_INPUT_PIXEL`` per input pixel)."""
+        return self.input_pixels * CPU_SECONDS_PER_INPUT_PIXEL
+
+    def to_json(self) -> dict:
+        return {
+            "grid": self.grid.to_dict(), "tile_size": self.tile_size,
+            "tiles": len(self.tasks), "tiles_total": self.tiles_total,
+            "items": len(self.item_ids), "input_pixels": self.input_pixels, "input_bytes": self.input_bytes,
+            "cpu_seconds": round(self.cpu_seconds, 3),
+        }
+
+
+# --- output grid --------------------------------------------------------------------------------
+def choose_grid(assets: Sequence[AssetBand], bounds_in: "callable") -> TileGrid:
+    """The deterministic output grid for these assets (DESIGN "output grid is deterministic").
+
+    CRS: the most common among the assets (ties: the smallest string, for determinism).
+    Resolution: the finest among assets in that CRS. Anchor: the native pixel edges of the first
+    such asset with that resolution. ``bounds_in(crs)`` returns the area to cover in that CRS.
+    """
+    if not assets:
+        raise ValueError("no assets to choose a grid from")
+    counts = Counter(a.crs for a in assets)
+    crs = min(counts, key=lambda c: (-counts[c], c))
+    native = sorted((TileGrid(a.crs, tuple(a.transform), tuple(a.shape)) for a in assets if a.crs == crs),
+                    key=lambda g: (g.resolution[0] * g.resolution[1], g.transform))
+    finest = native[0]
+    return TileGrid.from_bounds(bounds_in(crs), crs, finest.resolution, finest.anchor)
+
+
+def intersect(a: Bounds, b: Bounds) -> Bounds | None:
+    """The intersection of two bounds, or None when they do not overlap with positive area."""
+    left, bottom = max(a[0], b[0]), max(a[1], b[1])
+    right, top = min(a[2], b[2]), min(a[3], b[3])
+    if right <= left or top <= bottom:
+        return None
+    return left, bottom, right, top
+
+
+def union(bounds: Iterable[Bounds]) -> Bounds:
+    bs = list(bounds)
+    return min(b[0] for b in bs), min(b[1] for b in bs), max(b[2] for b in bs), max(b[3] for b in bs)
+
+
+# --- time slices ----------------------------------------------------------------------------------
+def acquisition_day(item: ItemRecord) -> dt.date:
+    """The item's solar day; a timestamp of exactly midnight UTC is a date without a time of day
+    (e.g. Landsat scene lists), whose solar shift would move it to the wrong day."""
+    t = item.datetime
+    if (t.hour, t.minute, t.second, t.microsecond) == (0, 0, 0, 0):
+        return t.date()
+    return item.solar_day
+
+
+def scene_key(item: ItemRecord) -> tuple:
+    """Items sharing this key are processings of the same scene: only the newest one is kept."""
+    p = item.properties
+    tile = p.get("grid:code") or p.get("s2:mgrs_tile") or p.get("mgrs:tile") or tuple(round(v, 4) for v in item.bbox)
+    return (acquisition_day(item), p.get("platform"), tile)
+
+
+def time_slices(items: Iterable[ItemRecord]) -> tuple[TimeSlice, ...]:
+    """Items grouped by solar day, sorted by day; reprocessed duplicates dropped (newest wins).
+
+    Inside a day the mosaic order is acquisition time then id, so that the result never depends
+    on the catalog's listing order.
+    """
+    newest: dict[tuple, ItemRecord] = {}
+    for item in items:
+        key = scene_key(item)
+        kept = newest.get(key)
+        if kept is None or (item.processed, item.id) > (kept.processed, kept.id):
+            newest[key] = item
+    days: dict[str, list[ItemRecord]] = {}
+    for item in newest.values():
+        days.setdefault(acquisition_day(item).isoformat(), []).append(item)
+    return tuple(TimeSlice(day, tuple(sorted(days[day], key=lambda i: (i.datetime, i.id))))
+                 for day in sorted(days))
+
+
+# --- tiles and estimates ----------------------------------------------------------------------------
+def plan_tiles(grid: TileGrid, tile_size: int, footprints: Sequence[ItemFootprint]) -> Plan:
+    """Cut ``grid`` into tiles, keep those touched by some footprint, and estimate the input.
+
+    Input pixels of an item on a tile: the tile's area overlapping the item, in the item's
+    native pixels, times its bands. Bytes are pixels times the bands' sample sizes (uncompressed).
+    """
+    tasks, pixels, nbytes = [], 0.0, 0.0
+    tiles_total = 0
+    for index, window, tile in grid.tiles(tile_size):
+        tiles_total += 1
+        touching = 0
+        for fp in footprints:
+            overlap = intersect(tile.bounds, fp.bounds)
+            if overlap is None:
+                continue
+            touching += 1
+            native_pixels = (overlap[2] - overlap[0]) * (overlap[3] - overlap[1]) / fp.pixel_area
+            pixels += native_pixels * fp.bands
+            nbytes += native_pixels * fp.bytes_per_pixel
+        if touching:
+            tasks.append(TileTask(index, window, tile, touching))
+    ids = tuple(sorted({fp.item_id for fp in footprints}))
+    return Plan(grid, tile_size, tuple(tasks), tiles_total, ids, int(round(pixels)), int(round(nbytes)))
+
+
+def check_budget(plan: Plan, job_options: Mapping) -> None:
+    """Refuse a job whose estimate exceeds ``max_input_pixels`` or ``max_input_bytes`` (UserError)."""
+    for option, estimate in (("max_input_pixels", plan.input_pixels), ("max_input_bytes", plan.input_bytes)):
+        cap = int_option(job_options, option, minimum=0)
+        if cap is not None and estimate > cap:
+            raise BudgetExceeded(option, estimate, cap)
+
+
+def int_option(job_options: Mapping, name: str, default: int | None = None, minimum: int = 1) -> int | None:
+    """A whole-number job option (``tile_size``, the budget caps) of at least ``minimum``; ``ConfigError``
+    (exit 2) for anything else, instead of an ``int()`` error or a zero tile size deep in the planner."""
+    value = job_options.get(name, default)
+    if value is None:
+        return None
+    number = value
+    if isinstance(value, str) and value.strip().isdigit():     # "256" as the old int() accepted it
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) \
+            or number != int(number) or number < minimum:
+        raise ConfigError(f"job option {name}", value, f"expected a whole number >= {minimum}")
+    return int(number)

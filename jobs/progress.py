@@ -1,0 +1,229 @@
+"""Job progress on the driver: ``sparkeo_job_*`` series on a metrics port, and a progress bar or log lines.
+
+``execute`` reports every tile it has written as a ``TileDone`` event (done, total, the tile's
+``Usage``). :class:`JobProgress` is such a listener: it feeds
+
+- :class:`JobMetrics`: the series DESIGN.md names, labelled ``job_id``, in their own registry and served
+  with prometheus_client on ``Settings.metrics_port`` (0: not served) while the job runs:
+  ``sparkeo_job_tiles_total``, ``sparkeo_job_tiles_done`` (gauges), ``sparkeo_job_bytes_read_total``,
+  ``sparkeo_job_read_retries_total``, ``sparkeo_job_input_pixels_total`` (counters); besides these,
+  for the dashboards' run time, queue time and failure panels: ``sparkeo_job_duration_seconds`` (run
+  time so far), ``sparkeo_job_queue_seconds`` (submission to driver start, when the submission time is
+  known: ``jobs/main.py --submitted-at``) and ``sparkeo_job_status{state, reason}`` (1 for the current
+  state: running, finished or error; ``reason`` is the error's class name);
+- :class:`ProgressReporter`: a tqdm bar (tiles done / total, ETA) when the stream is a terminal,
+  otherwise plain ``key=value`` lines, at most one every few seconds plus the last one.
+
+The server stays up after the job until :meth:`JobProgress.close` (``linger`` seconds later), so a
+Prometheus scraping every few seconds still sees the final values of a short job.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import IO, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+TILES_TOTAL = "sparkeo_job_tiles_total"
+TILES_DONE = "sparkeo_job_tiles_done"
+BYTES_READ = "sparkeo_job_bytes_read_total"
+READ_RETRIES = "sparkeo_job_read_retries_total"
+INPUT_PIXELS = "sparkeo_job_input_pixels_total"
+DURATION = "sparkeo_job_duration_seconds"
+QUEUE = "sparkeo_job_queue_seconds"
+STATUS = "sparkeo_job_status"
+SERIES = (TILES_TOTAL, TILES_DONE, BYTES_READ, READ_RETRIES, INPUT_PIXELS, DURATION, STATUS)
+
+
+class JobMetrics:
+    """The ``sparkeo_job_*`` series of one job, in a registry of their own."""
+
+    def __init__(self, job_id: str, submitted_at: float | None = None):
+        """``submitted_at``: epoch seconds of the submission, for the queue time (None: not served)."""
+        self.job_id = job_id
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ["job_id"]
+        self._tiles_total = Gauge(TILES_TOTAL, "Tiles the job's plan has.", labels, registry=self.registry)
+        self._tiles_done = Gauge(TILES_DONE, "Tiles computed and written so far.", labels, registry=self.registry)
+        # prometheus_client appends "_total" to counter names itself.
+        self._bytes_read = Counter(BYTES_READ.removesuffix("_total"), "Bytes read from input assets.",
+                                   labels, registry=self.registry)
+        self._retries = Counter(READ_RETRIES.removesuffix("_total"), "Transient read errors retried.",
+                                labels, registry=self.registry)
+        self._pixels = Counter(INPUT_PIXELS.removesuffix("_total"), "Input pixels read.",
+                               labels, registry=self.registry)
+        self._duration = Gauge(DURATION, "Seconds since the job started (frozen when it ends).", labels,
+                               registry=self.registry)
+        self._status = Gauge(STATUS, "1 for the job's current state; reason: the error's class name.",
+                             ["job_id", "state", "reason"], registry=self.registry)
+        for metric in (self._tiles_total, self._tiles_done, self._bytes_read, self._retries, self._pixels):
+            metric.labels(job_id)  # every series exists (at 0) from the start, not from the first tile
+        self._started = time.monotonic()
+        self._ended = False
+        self._duration.labels(job_id).set_function(lambda: time.monotonic() - self._started)
+        self._status.labels(job_id, "running", "").set(1)
+        if submitted_at is not None:
+            queue = Gauge(QUEUE, "Seconds from submission to the driver starting the job.", labels,
+                          registry=self.registry)
+            queue.labels(job_id).set(max(0.0, time.time() - submitted_at))
+        self._server = None
+        self._thread = None
+
+    def start(self, total_tiles: int) -> None:
+        self._tiles_total.labels(self.job_id).set(total_tiles)
+
+    def tile_done(self, done: int, total: int, usage: Any) -> None:
+        """One more tile: ``usage`` is the tile's ``jobs.cube.usage.Usage``."""
+        self._tiles_total.labels(self.job_id).set(total)
+        self._tiles_done.labels(self.job_id).set(done)
+        self._bytes_read.labels(self.job_id).inc(max(0, int(usage.bytes_read)))
+        self._retries.labels(self.job_id).inc(max(0, int(usage.read_retries)))
+        self._pixels.labels(self.job_id).inc(max(0, int(usage.input_pixels)))
+
+    def end(self, error: BaseException | None = None) -> None:
+        """The job ended: freeze the duration, status ``finished`` or ``error`` with the reason.
+
+        Only the first call counts (the run's own verdict beats a later context-manager exit).
+        """
+        if self._ended:
+            return
+        self._ended = True
+        elapsed = time.monotonic() - self._started
+        self._duration.labels(self.job_id).set_function(lambda: elapsed)
+        self._status.remove(self.job_id, "running", "")
+        if error is None:
+            self._status.labels(self.job_id, "finished", "").set(1)
+        else:
+            self._status.labels(self.job_id, "error", type(error).__name__).set(1)
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> int:
+        """Serve ``/metrics`` on ``port`` (0 picks a free port); returns the port bound."""
+        self._server, self._thread = start_http_server(port, addr=addr, registry=self.registry)
+        return self._server.server_address[1]
+
+    @property
+    def port(self) -> int | None:
+        return self._server.server_address[1] if self._server is not None else None
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class ProgressReporter:
+    """Tiles done / total with an ETA: a tqdm bar on a terminal, plain lines elsewhere."""
+
+    def __init__(self, job_id: str, stream: IO[str] | None = None, interval: float = 5.0,
+                 bar: bool | None = None):
+        self.job_id = job_id
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval = interval
+        self.bar = self._isatty() if bar is None else bar
+        self._tqdm = None
+        self._started = time.monotonic()
+        self._last_line = float("-inf")
+        self._last: tuple[int, int] | None = None
+
+    def _isatty(self) -> bool:
+        try:
+            return bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            return False
+
+    def start(self, total_tiles: int) -> None:
+        self._started = time.monotonic()
+        if self.bar and self._tqdm is None:
+            from tqdm import tqdm
+
+            self._tqdm = tqdm(total=total_tiles, unit="tile", desc=self.job_id, file=self.stream,
+                              dynamic_ncols=True, leave=True)
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar:
+            if self._tqdm is None:
+                self.start(total)
+            self._tqdm.total = total
+            self._tqdm.update(done - self._tqdm.n)
+            return
+        self._last = (done, total)
+        now = time.monotonic()
+        if done >= total or now - self._last_line >= self.interval:
+            self._last_line = now
+            self.stream.write(self.line(done, total, now - self._started) + "\n")
+            self.stream.flush()
+
+    def line(self, done: int, total: int, elapsed: float) -> str:
+        """``INFO jobs.progress: tiles 3/10 (30%) eta=0:00:07 job_id=…``: the plain-text form."""
+        percent = 100.0 * done / total if total else 100.0
+        eta = "0:00:00" if done >= total else "?" if done == 0 else _clock(elapsed * (total - done) / done)
+        return (f"INFO jobs.progress: tiles {done}/{total} ({percent:.0f}%) "
+                f"elapsed={_clock(elapsed)} eta={eta} job_id={self.job_id}")
+
+    def close(self) -> None:
+        if self._tqdm is not None:
+            self._tqdm.close()
+            self._tqdm = None
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class JobProgress:
+    """The progress listener ``execute``/``run_job`` take: metrics plus the reporter.
+
+    Use as a context manager around the run; the instance is the callable to pass as ``progress``.
+    """
+
+    def __init__(self, job_id: str, metrics_port: int = 0, stream: IO[str] | None = None,
+                 bar: bool | None = None, linger: float = 0.0, addr: str = "0.0.0.0",
+                 submitted_at: float | None = None):
+        self.job_id = job_id
+        self.metrics = JobMetrics(job_id, submitted_at)
+        self.reporter = ProgressReporter(job_id, stream, bar=bar)
+        self.linger = linger
+        self._port_wanted = metrics_port
+        self._addr = addr
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings, job_id: str, **kwargs) -> "JobProgress":
+        """Metrics on ``settings.metrics_port`` (SPARKEO_METRICS_PORT; 0: not served)."""
+        return cls(job_id, metrics_port=settings.metrics_port, **kwargs)
+
+    def __enter__(self) -> "JobProgress":
+        if self._port_wanted:
+            self.metrics.serve(self._port_wanted, self._addr)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.metrics.end(exc)
+        self.close()
+
+    @property
+    def port(self) -> int | None:
+        return self.metrics.port
+
+    def start(self, total_tiles: int) -> None:
+        """The plan is known: ``total_tiles`` tiles to compute."""
+        with self._lock:
+            self.metrics.start(total_tiles)
+            self.reporter.start(total_tiles)
+
+    def __call__(self, event) -> None:
+        """A ``jobs.spark.execute.TileDone`` event (``done``, ``total``, ``usage``)."""
+        with self._lock:
+            self.metrics.tile_done(event.done, event.total, event.usage)
+            self.reporter.update(event.done, event.total)
+
+    def close(self) -> None:
+        """Close the bar; stop serving after ``linger`` seconds (the last values stay scrapeable)."""
+        self.reporter.close()
+        if self.metrics.port is not None and self.linger > 0:
+            time.sleep(self.linger)
+        self.metrics.stop()

@@ -1,0 +1,233 @@
+"""The STAC documents of a job's results: the collection (openEO batch-job results) and one item per file.
+
+Pure: dicts in, dicts out, no I/O. Every document validates against the STAC 1.1.0 core schemas and
+the extension versions in ``STAC_EXTENSIONS`` (projection v2: ``proj:code``, or ``proj:wkt2`` for a
+CRS without an EPSG code; there is no ``proj:epsg``). Each item carries its own time: a date label is
+its ``datetime``; an aggregated period label (``2023-06``) spans its period, with ``datetime`` the
+period's start, and says when the period had no observation (its pixels are nodata, as openEO
+``aggregate_temporal_period`` prescribes).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from jobs.plan.grid import TileGrid
+from jobs.plan.timelabels import LabelPeriod, parse_instant
+from sparkeo import storage
+
+if TYPE_CHECKING:
+    from jobs.results.writer import OutputFile
+
+STAC_VERSION = "1.1.0"
+STAC_EXTENSIONS = [
+    "https://stac-extensions.github.io/file/v2.1.0/schema.json",
+    "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
+    "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+    "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+]
+COLLECTION_FILE = "collection.json"
+METADATA_FILE = "job_metadata.json"
+# Item properties the asset also carries in the collection document (one place to look for each).
+TIME_KEYS = ("datetime", "start_datetime", "end_datetime")
+PROJ_KEYS = ("proj:code", "proj:wkt2", "proj:shape", "proj:transform", "proj:bbox")
+EMPTY_PERIOD_NOTE = ("no valid observation in this period: every pixel is nodata "
+                     "(openEO aggregate_temporal_period emits empty periods as nodata)")
+
+
+@dataclass(frozen=True)
+class ResultsLayout:
+    """What the documents describe: the grid, the bands with their dtype and nodata, and the time
+    periods of aggregated labels (label -> ``LabelPeriod``)."""
+
+    grid: TileGrid
+    bands: tuple[str, ...]
+    dtype: str
+    nodata: float
+    periods: Mapping[str, LabelPeriod] = field(default_factory=dict)
+
+
+def projection(grid: TileGrid) -> dict:
+    """The projection v2 fields of ``grid``: ``proj:code`` (``proj:wkt2`` when there is no EPSG code)."""
+    epsg = _epsg(grid.crs)
+    crs = {"proj:code": f"EPSG:{epsg}"} if epsg is not None else {"proj:wkt2": _wkt2(grid.crs)}
+    return {**crs, "proj:shape": list(grid.shape), "proj:transform": list(grid.transform),
+            "proj:bbox": list(grid.bounds)}
+
+
+def time_of(label: str | None, layout: ResultsLayout, time_range: tuple[str, str] | None) -> dict:
+    """``datetime`` or ``start_datetime``/``end_datetime`` of one file: a date label is its own datetime,
+    a period label spans its period, no label (t reduced) spans the inputs' range."""
+    period = layout.periods.get(label) if label is not None else None
+    if period is not None:
+        return {"datetime": _instant(period.start), "start_datetime": _instant(period.start),
+                "end_datetime": _inclusive_end(period.end)}
+    if label is not None and is_date(label):
+        return {"datetime": _datetime(label)}
+    if time_range:
+        return {"start_datetime": _datetime(time_range[0]), "end_datetime": _end_of(time_range[1])}
+    return {}
+
+
+def band_entries(layout: ResultsLayout) -> dict:
+    """The bands of one file for STAC 1.1 (``bands``) and STAC 1.0 readers (``raster:bands``, ``eo:bands``)."""
+    nodata = "nan" if math.isnan(layout.nodata) else layout.nodata
+    return {
+        "bands": [{"name": b, "data_type": layout.dtype, "nodata": nodata} for b in layout.bands],
+        "raster:bands": [{"name": b, "data_type": layout.dtype, "nodata": nodata} for b in layout.bands],
+        "eo:bands": [{"name": b} for b in layout.bands],
+    }
+
+
+def collection_document(files: Sequence["OutputFile"], layout: ResultsLayout, metadata: Mapping[str, Any],
+                        time_range: tuple[str, str] | None, href_base: str | None = None) -> dict:
+    """The openEO API 1.2 batch-job results document: a STAC Collection with one asset per file.
+
+    Hrefs are relative (``./name``), or absolute below ``href_base`` (the S3 prefix) when given.
+    Provenance: ``sparkeo:provenance`` holds the graph's sha256 and the graph itself, the input item
+    ids, the versions and the layer catalog; each item links its inputs (``item_document``).
+    """
+    def href(name: str) -> str:
+        return storage.join(href_base, name) if href_base else f"./{name}"
+
+    grid = layout.grid
+    assets = {}
+    times = []
+    for f in files:
+        when = time_of(f.label, layout, time_range)
+        times.append(when)
+        asset = {"href": href(f.name), "type": f.media_type, "roles": ["data"], "title": f.label or f.key,
+                 "file:size": f.size, "file:checksum": f.checksum, **projection(grid), **band_entries(layout),
+                 **when}
+        if f.label is not None and not is_date(f.label):
+            asset["sparkeo:time_label"] = f.label
+        assets[f.key] = asset
+    job_id = metadata.get("job_id", "job")
+    return {
+        "type": "Collection", "stac_version": STAC_VERSION, "stac_extensions": STAC_EXTENSIONS,
+        "id": job_id, "title": f"sparkeo job {job_id}",
+        "description": f"Results of sparkeo job {job_id}", "license": "proprietary",
+        "extent": {"spatial": {"bbox": [_bbox_4326(grid)]}, "temporal": {"interval": [_interval(times)]}},
+        "summaries": {"eo:bands": [{"name": b} for b in layout.bands]},
+        "openeo:status": "finished",
+        "sparkeo:provenance": {
+            "graph_sha256": metadata.get("graph_sha256"), "process_graph": metadata.get("process_graph"),
+            "derived_from": list(metadata.get("inputs", [])),
+            "versions": metadata.get("versions", {}), "apply_scale": metadata.get("apply_scale", {}),
+            "catalog": metadata.get("catalog"), "grid": grid.to_dict(),
+        },
+        "links": [{"rel": "self", "href": href(COLLECTION_FILE), "type": "application/json"},
+                  {"rel": "root", "href": href(COLLECTION_FILE), "type": "application/json"},
+                  {"rel": "related", "href": href(METADATA_FILE), "type": "application/json",
+                   "title": "job metadata"}]
+                 + [{"rel": "item", "href": href(f"{f.key}.json"), "type": "application/geo+json"} for f in files],
+        "assets": assets,
+    }
+
+
+def item_document(f: "OutputFile", collection: Mapping[str, Any], layout: ResultsLayout,
+                  input_hrefs: Sequence[str] = ()) -> dict:
+    """The STAC item of one result file: its asset as in the collection (under the key ``data``), its
+    own time, and a ``derived_from`` link to each input item it was computed from."""
+    asset = dict(collection["assets"][f.key])
+    w, s, e, n = collection["extent"]["spatial"]["bbox"][0]
+    props = {k: asset.pop(k) for k in TIME_KEYS if k in asset}
+    props.setdefault("datetime", None)
+    props.update({k: asset[k] for k in PROJ_KEYS if k in asset})
+    period = layout.periods.get(f.label) if f.label is not None else None
+    if period is not None:
+        props["sparkeo:observations"] = period.observations
+        if period.observations == 0:
+            props["description"] = EMPTY_PERIOD_NOTE
+    if f.label is not None:
+        props["title"] = f.label
+    root = _sibling(collection, COLLECTION_FILE)
+    return {
+        "type": "Feature", "stac_version": STAC_VERSION, "stac_extensions": STAC_EXTENSIONS,
+        "id": f"{collection['id']}_{f.key}", "collection": collection["id"],
+        "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+        "bbox": [w, s, e, n], "properties": props,
+        "links": [{"rel": "collection", "href": root, "type": "application/json"},
+                  {"rel": "parent", "href": root, "type": "application/json"},
+                  {"rel": "root", "href": root, "type": "application/json"}]
+                 + [{"rel": "derived_from", "href": h, "type": "application/geo+json"} for h in input_hrefs],
+        "assets": {"data": asset},
+    }
+
+
+def inputs_of(label: str | None, layout: ResultsLayout, inputs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The hrefs of the input items one result file was computed from: those of its time slice
+    (a date label), of its period (an aggregated label), or all of them (t reduced, or a label
+    renamed so that it names no input). ``inputs``: ``{"id", "href", "label", "datetime"}`` each."""
+    period = layout.periods.get(label) if label is not None else None
+    if period is not None:
+        chosen = [i for i in inputs if period.start <= parse_instant(i["datetime"]) < period.end]
+    elif label is not None:
+        chosen = [i for i in inputs if i.get("label") == label] or list(inputs)
+    else:
+        chosen = list(inputs)
+    return list(dict.fromkeys(i["href"] for i in chosen if i.get("href")))
+
+
+def _sibling(collection: Mapping[str, Any], name: str) -> str:
+    """``name`` beside the collection document, as the collection's own hrefs are written."""
+    self_href = next(link["href"] for link in collection["links"] if link["rel"] == "self")
+    return self_href[:len(self_href) - len(COLLECTION_FILE)] + name
+
+
+def _interval(times: Sequence[Mapping[str, str]]) -> list[str | None]:
+    starts = [t.get("start_datetime") or t.get("datetime") for t in times]
+    ends = [t.get("end_datetime") or t.get("datetime") for t in times]
+    starts, ends = [s for s in starts if s], [e for e in ends if e]
+    return [min(starts) if starts else None, max(ends) if ends else None]
+
+
+def _epsg(crs: str) -> int | None:
+    if crs.upper().startswith("EPSG:") and crs[5:].isdigit():
+        return int(crs[5:])
+    from pyproj import CRS
+
+    return CRS.from_user_input(crs).to_epsg()
+
+
+def _wkt2(crs: str) -> str:
+    from pyproj import CRS
+
+    return CRS.from_user_input(crs).to_wkt()
+
+
+def _bbox_4326(grid: TileGrid) -> list[float]:
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    return list(t.transform_bounds(*grid.bounds, densify_pts=21))
+
+
+def is_date(label: str) -> bool:
+    """True for a label that starts with an ISO date (a time slice's label, not a period's)."""
+    try:
+        dt.date.fromisoformat(label[:10])
+        return True
+    except ValueError:
+        return False
+
+
+def _datetime(label: str) -> str:
+    """An RFC 3339 date-time for a date or date-time label."""
+    return f"{label[:10]}T00:00:00Z" if len(label) == 10 else label
+
+
+def _end_of(label: str) -> str:
+    """The end of a day label (inclusive end of the range a composite covers)."""
+    return f"{label}T23:59:59Z" if len(label) == 10 else label
+
+
+def _instant(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _inclusive_end(end: dt.datetime) -> str:
+    """A period's last second: STAC's ``end_datetime`` is inclusive, a period's end is not."""
+    return _instant(end - dt.timedelta(seconds=1))

@@ -1,0 +1,247 @@
+"""Writing a job's results: COGs, ``job_metadata.json``, then ``collection.json`` last.
+
+Tiles arrive on the driver in any order and go into one raster per time label in a local staging
+folder (a memory-mapped file); ``finish`` writes each as a Cloud-Optimized GeoTIFF (``jobs.results.cog``),
+writes the metadata and the STAC results document, and publishes them into the results location
+(``jobs.results.location``): only there and then does a re-run touch sparkeo's previous results. The old
+``collection.json`` goes first (no reader sees a "complete" marker over a mix of old and new files),
+then the previous results' files the new ones do not replace; the new files are renamed into a
+local folder or uploaded through ``sparkeo.storage``, ``job_metadata.json`` first (the record of
+what sparkeo owns there) and ``collection.json`` last. Files sparkeo did not write are never
+deleted or overwritten.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from jobs.results.cog import CogLayout, GdalTags, write_cog
+from jobs.cube.lazy import CubeMeta
+from jobs.plan.grid import TileGrid
+from jobs.results.location import ResultsLocation
+from jobs.plan.planner import TileTask
+from jobs.results.documents import (COLLECTION_FILE, METADATA_FILE, ResultsLayout, collection_document,
+                           inputs_of, is_date, item_document)
+from sparkeo import storage
+from sparkeo.download import multihash_sha256
+from sparkeo.errors import UserError
+
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One written COG: its asset key, file name, time label (None when t was reduced), size, checksum."""
+
+    key: str
+    name: str
+    label: str | None
+    size: int
+    checksum: str               # sha2-256 multihash, hex
+    media_type: str = COG_MEDIA_TYPE
+
+
+def output_layout(meta: CubeMeta) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """(time labels or None when t is reduced, band names) of a cube to be saved."""
+    extra = [d for d in meta.dims if d not in ("t", "bands", "y", "x")]
+    if extra or meta.dims[-2:] != ("y", "x"):
+        raise UserError(f"save_result: cannot write dimensions {meta.dims!r} as GeoTIFF (only t, bands, y, x)")
+    times = tuple(str(t) for t in meta.labels["t"]) if "t" in meta.dims else None
+    bands = tuple(str(b) for b in meta.labels["bands"]) if "bands" in meta.dims else (meta.band_name or "band_1",)
+    return times, bands
+
+
+def output_dtype(meta: CubeMeta) -> tuple[str, float]:
+    """Passed-through integer bands keep dtype and nodata; everything else is float32 with NaN."""
+    dtype = np.dtype(meta.dtype or "float32")
+    if dtype.kind in "iu" and meta.nodata is not None and not math.isnan(meta.nodata):
+        return dtype.name, meta.nodata
+    return "float32", math.nan
+
+
+def result_names(meta: CubeMeta, format: str = "GTiff") -> tuple[str, ...]:
+    """Every file a run saving ``meta`` in ``format`` writes: the data files, their STAC items,
+    ``job_metadata.json`` and ``collection.json`` (known before Spark starts, for the location check)."""
+    if format == "netCDF":
+        from jobs.results.netcdf import NETCDF_NAME
+
+        data = [NETCDF_NAME]
+    else:
+        data = [file_name(label) for label in (output_layout(meta)[0] or (None,))]
+    return (*data, *(item_name(n) for n in data), METADATA_FILE, COLLECTION_FILE)
+
+
+def item_name(data_file: str) -> str:
+    """The STAC item document of one data file: ``<its stem>.json``."""
+    return f"{Path(data_file).stem}.json"
+
+
+def file_name(label: str | None) -> str:
+    return f"{label[:10] if is_date(label) else label}.tif" if label else "result.tif"
+
+
+class ResultsWriter:
+    """Receives tiles (``write_tile``) and publishes the results (``finish``); ``abort`` cleans up."""
+
+    def __init__(self, output: str, meta: CubeMeta, grid: TileGrid, format: str = "GTiff", encode_threads: int = 0):
+        self.output, self.meta, self.grid, self.format = output, meta, grid, format
+        self.encode_threads = encode_threads          # Settings.cog_encode_threads (0: one per core)
+        self.times, self.bands = output_layout(meta)
+        self.dtype, self.nodata = output_dtype(meta)
+        self._local = not storage.is_s3(output)
+        # Refused here, before anything is staged: a location this run may not write to.
+        ResultsLocation.inspect(output).check_writable(result_names(meta, format))
+        if self._local:
+            parent = Path(output).resolve().parent
+            parent.mkdir(parents=True, exist_ok=True)
+            self.staging = Path(tempfile.mkdtemp(prefix=f".{Path(output).name}.staging-", dir=parent))
+        else:
+            self.staging = Path(tempfile.mkdtemp(prefix="sparkeo-results-"))
+        self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
+        self._media_types: dict[str, str] = {}
+        self.layout = CogLayout(grid.width, grid.height, len(self.bands), self.dtype, self.nodata,
+                                "mode" if self.dtype != "float32" else "average")
+        # The staging rasters (one per time label) are created on a thread while the job starts on
+        # Spark: filling them with nodata and asking GDAL for the georeferencing and band-name tags
+        # (PROJ set-up in a fresh driver: 20-40 ms) then overlaps the wait for the first tiles.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkeo-staging")
+        self._opening = pool.submit(self._open_all)
+        pool.shutdown(wait=False)           # the thread ends with this one creation
+
+    def _open_all(self) -> tuple[dict, GdalTags]:
+        staged = {label: self._open(label) for label in (self.times or (None,))}
+        return staged, GdalTags.for_image(self.grid.crs, self.grid.transform, self.bands)
+
+    def _staged(self) -> dict:
+        """The staging rasters by time label, once created (re-raises their creation's error)."""
+        return self._opening.result()[0]
+
+    def _open(self, label: str | None) -> np.ndarray:
+        """A (height, width, bands) raster on disk, nodata wherever no tile is written: tiles nobody
+        computed (no input there) read as nodata, not as zeros."""
+        path = self._tmp / f"{file_name(label)}.raw"
+        staged = np.memmap(path, dtype=self.dtype, mode="w+",
+                           shape=(self.grid.height, self.grid.width, len(self.bands)))
+        if self.nodata != 0:                # a new file reads as zeros already
+            staged.fill(self.nodata)
+        return staged
+
+    def write_tile(self, task: TileTask, values: np.ndarray) -> None:
+        """Write one tile's array (cube dims order) into the staging raster(s)."""
+        arr = _as_tbyx(values, self.meta.dims)
+        w = task.window
+        for ti, label in enumerate(self.times or (None,)):
+            block = arr[ti]
+            if self.dtype != "float32":
+                # resampled (bilinear...) values of integer bands round half up like GDAL's warper
+                block = np.where(np.isnan(block), self.nodata, np.floor(block + 0.5)).astype(self.dtype)
+            self._staged()[label][w.row_off:w.row_off + w.height, w.col_off:w.col_off + w.width] = \
+                np.moveaxis(block, 0, -1)
+
+    def finish(self, metadata: Mapping[str, Any], time_range: tuple[str, str] | None) -> list[str]:
+        """Convert to COGs, write job_metadata.json and collection.json (last), publish; returns the URIs."""
+        return self.publish(self.convert(), metadata, time_range)
+
+    def convert(self) -> list[OutputFile]:
+        """Turn the staged rasters into the result files (COGs, or one netCDF file)."""
+        staged, gdal_tags = self._opening.result()
+        if self.format == "netCDF":
+            files = [self._finish_netcdf()]         # all labels in one file: no COGs
+        else:
+            files = []
+            for label, values in staged.items():
+                name = file_name(label)
+                target = self.staging / name
+                with open(target, "wb") as fh:
+                    write_cog(fh, self.layout, values, gdal_tags, self._tmp, self.encode_threads)
+                files.append(OutputFile(Path(name).stem, name, label, target.stat().st_size,
+                                        multihash_sha256(str(target))))
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        return files
+
+    def publish(self, files: Sequence[OutputFile], metadata: Mapping[str, Any],
+                time_range: tuple[str, str] | None) -> list[str]:
+        """Write job_metadata.json, the STAC items and collection.json (last) next to ``files`` (from
+        ``convert``) and publish them all; returns the URIs."""
+        inputs = metadata.get("input_items") or ()
+        meta = {k: v for k, v in metadata.items() if k not in ("process_graph", "input_items")}
+        meta["assets"] = [f.name for f in files]
+        (self.staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        # On S3 the document names its assets by their S3 URLs; a local folder stays relocatable.
+        layout = ResultsLayout(self.grid, self.bands, self.dtype, self.nodata, dict(self.meta.periods))
+        collection = collection_document(files, layout, metadata, time_range,
+                                         href_base=None if self._local else self.output)
+        items = []
+        for f in files:   # one STAC item per COG, so the results load again as a collection (jobs chain)
+            items.append(item_name(f.name))
+            doc = item_document(f, collection, layout, inputs_of(f.label, layout, inputs))
+            (self.staging / items[-1]).write_text(json.dumps(doc, indent=2))
+        (self.staging / COLLECTION_FILE).write_text(json.dumps(collection, indent=2))
+        self._media_types = {f.name: f.media_type for f in files}
+        return self._publish([f.name for f in files], items)
+
+    def _finish_netcdf(self) -> OutputFile:
+        """All labels in one netCDF file."""
+        from jobs.results.netcdf import NETCDF_MEDIA_TYPE, NETCDF_NAME, write_netcdf
+
+        target = self.staging / NETCDF_NAME
+        write_netcdf(target, list(self._staged().items()), self.bands, self.grid, self.dtype, self.nodata)
+        return OutputFile(Path(NETCDF_NAME).stem, NETCDF_NAME, None, target.stat().st_size,
+                          multihash_sha256(str(target)), NETCDF_MEDIA_TYPE)
+
+    def abort(self) -> None:
+        """Drop everything staged; the output location keeps no results document."""
+        wait([self._opening])           # a creation still running would recreate files in staging
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _publish(self, cogs: Sequence[str], items: Sequence[str] = ()) -> list[str]:
+        """Publish the staged files; returns the URIs of the COGs, job_metadata.json and collection.json.
+
+        At every step the ``job_metadata.json`` at the location lists each sparkeo file there (the
+        old one until the new replaces it), so a run that fails half-way leaves a location the
+        next run still recognises as sparkeo's and may replace.
+        """
+        shown = [*cogs, METADATA_FILE, COLLECTION_FILE]
+        names = [METADATA_FILE, *cogs, *items, COLLECTION_FILE]
+        try:
+            # Looked at again now: the location may have changed while Spark ran.
+            location = ResultsLocation.inspect(self.output)
+            location.check_writable(names)
+            if COLLECTION_FILE in location.owned:       # the old results stop counting as complete
+                storage.delete(storage.join(self.output, COLLECTION_FILE))
+            # The previous run's files this one does not replace go first, while the old metadata
+            # still lists them; files sparkeo did not write stay where they are.
+            storage.delete_all([storage.join(self.output, n) for n in location.stale(names)])
+            if self._local:
+                Path(self.output).mkdir(parents=True, exist_ok=True)
+            for name in names:                          # collection.json last: the results are complete
+                self._put(name)
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        return [storage.join(self.output, n) for n in shown]
+
+    def _put(self, name: str) -> None:
+        """Move one staged file into a local output folder (a rename), or upload it."""
+        if self._local:
+            os.replace(self.staging / name, Path(self.output) / name)
+            return
+        media_type = self._media_types.get(name, "application/json" if name.endswith(".json") else COG_MEDIA_TYPE)
+        storage.upload_file(str(self.staging / name), storage.join(self.output, name), media_type)
+
+
+def _as_tbyx(values: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
+    """Any of (t, bands, y, x), (bands, y, x), (t, y, x), (y, x) -> (t, bands, y, x)."""
+    arr, names = values, list(dims)
+    for d in ("bands", "t"):
+        if d not in names:
+            arr = arr[np.newaxis]
+            names.insert(0, d)
+    return np.transpose(arr, [names.index(d) for d in ("t", "bands", "y", "x")])
