@@ -19,12 +19,15 @@ Prometheus scraping every few seconds still sees the final values of a short job
 """
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
 from typing import IO, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+log = logging.getLogger(__name__)
 
 TILES_TOTAL = "sparkeo_job_tiles_total"
 TILES_DONE = "sparkeo_job_tiles_done"
@@ -198,7 +201,11 @@ class JobProgress:
 
     def __enter__(self) -> "JobProgress":
         if self._port_wanted:
-            self.metrics.serve(self._port_wanted, self._addr)
+            try:
+                self.metrics.serve(self._port_wanted, self._addr)
+            except OSError as exc:  # a busy port costs the job its progress series, never the job itself
+                log.warning("job %s: progress metrics not served on port %s: %s", self.job_id, self._port_wanted,
+                            str(exc) or repr(exc), extra={"job_id": self.job_id})
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -69,6 +69,19 @@ def test_port_zero_serves_nothing():
         assert progress.port is None
 
 
+def test_a_busy_metrics_port_costs_the_series_not_the_job(caplog):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with JobProgress("job-busy", metrics_port=port, stream=io.StringIO(), addr="127.0.0.1") as progress:
+            progress.start(2)
+            assert progress.port is None
+    assert any("job-busy" in r.getMessage() and str(port) in r.getMessage() for r in caplog.records)
+
+
 def test_status_records_the_outcome_and_freezes_the_duration():
     metrics = JobMetrics("job-c")
     metrics.end()
