@@ -10,7 +10,9 @@ module that calls them, every string constant naming a module of the tree). The 
 - ``jobs`` imports ``layercatalog`` only, never ``sparkapps`` or ``tracker`` (a driver runs with
   no Kubernetes and no ZooKeeper);
 - ``tracker`` imports ``sparkapps`` only;
-- nothing imports ``sparkeo.cli``: it is the one place that wires the packages together.
+- nothing imports ``sparkeo.cli``: it is the one place that wires the packages together;
+- nothing imports ``sparkeo.testing`` (the service starters of tests and benchmarks) but itself, and
+  ``bench/`` imports nothing from ``tests/``.
 
 Inside ``jobs`` the subpackages are layers, each importing only those below it: ``jobs.errors`` <
 ``jobs.plan`` (grid, tiles, budgets: pure, no rasterio or pyspark) < ``jobs.cube`` (cube model and
@@ -32,6 +34,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = "sparkeo.cli"
+TESTING = "sparkeo.testing"
 GROUND = "sparkeo"
 # The domain packages each part may import besides the ground floor (DESIGN.md); sparkeo.cli may import all.
 MAY_IMPORT: dict[str, frozenset[str]] = {
@@ -140,6 +143,10 @@ class Violation:
         return f"{self.imp} ({self.rule})"
 
 
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
 def layer_of(module: str) -> str | None:
     """The layer of a ``jobs`` module (``jobs.cube`` for ``jobs.cube.read``), None for the wiring on top."""
     parts = module.split(".")
@@ -155,6 +162,8 @@ def violations(root: Path) -> list[Violation]:
         layer, target_layer = layer_of(imp.module), layer_of(imp.target)
         if target == CLI and source != CLI:
             out.append(Violation(imp, f"nothing imports {CLI}"))
+        elif _within(imp.target, TESTING) and not _within(imp.module, TESTING):
+            out.append(Violation(imp, f"only tests and bench import {TESTING}"))
         elif source != CLI and target in DOMAIN and target != source and target not in MAY_IMPORT[source]:
             allowed = ", ".join(sorted(MAY_IMPORT[source])) or "no domain package"
             out.append(Violation(imp, f"{source} may import {allowed}"))
@@ -186,6 +195,11 @@ def test_nothing_imports_the_cli(repo_violations):
     assert [str(v) for v in repo_violations if part_of(v.imp.target) == CLI] == []
 
 
+def test_bench_imports_nothing_from_tests():
+    imports = [i for path in sorted((REPO / "bench").glob("*.py")) for i in imports_of(REPO, path, set())]
+    assert imports and [str(i) for i in imports if i.target.split(".")[0] == "tests"] == []
+
+
 def test_the_scan_sees_every_package_and_imports_inside_functions():
     imports = scan(REPO)
     assert {part_of(i.module) for i in imports} == set(MAY_IMPORT) | {CLI}
@@ -197,8 +211,8 @@ def test_the_scan_sees_every_package_and_imports_inside_functions():
 # -- the checker fails when a rule is broken -------------------------------------------------------------
 def write_tree(root: Path, files: dict[str, str]) -> Path:
     """Empty packages for every part, plus ``files`` (path -> source)."""
-    for package in [*MAY_IMPORT, "sparkeo/cli", *(layer.replace(".", "/") for layer in JOBS_MAY_IMPORT
-                                                   if layer != "jobs.errors")]:
+    layers = [layer.replace(".", "/") for layer in JOBS_MAY_IMPORT if layer != "jobs.errors"]
+    for package in [*MAY_IMPORT, "sparkeo/cli", "sparkeo/testing", *layers]:
         (root / package).mkdir(parents=True, exist_ok=True)
         (root / package / "__init__.py").write_text("")
     for name in ("sparkapps/client.py", "tracker/registry.py", "layercatalog/model.py", "sparkeo/storage.py",
@@ -219,6 +233,7 @@ ALLOWED_TREE = {
     "jobs/cube/read.py": "import rasterio\nfrom jobs.plan.grid import TileGrid\nfrom jobs.errors import E\n",
     "jobs/spark/execute.py": "import pyspark\nfrom jobs.cube import lazy\n",
     "jobs/run.py": "from jobs.results.writer import W\nfrom jobs.spark import execute\n",
+    "sparkeo/testing/fuse.py": "from sparkeo.testing.services import start_service\nfrom . import s3\n",
 }
 
 
@@ -244,10 +259,13 @@ def test_a_tree_that_keeps_the_rules_has_no_violations(tmp_path):
     ("jobs/results/cog.py", "from pyspark import SparkContext\n", "jobs.results.cog imports pyspark"),
     ("tracker/metrics.py", "from sparkeo import cli\n", "tracker.metrics imports sparkeo.cli"),
     ("sparkeo/logs.py", "from .cli.main import cli\n", "sparkeo.logs imports sparkeo.cli.main"),
+    ("jobs/run.py", "def f():\n    from sparkeo.testing.s3 import S3Server\n", "jobs.run imports sparkeo.testing.s3"),
+    ("sparkeo/cli/run.py", "from sparkeo import testing\n", "sparkeo.cli.run imports sparkeo.testing"),
 ], ids=["jobs-sparkapps-in-function", "jobs-tracker-relative", "jobs-tracker-type-checking",
         "jobs-tracker-import-module", "ground-floor-layercatalog", "layercatalog-jobs", "sparkapps-tracker",
         "tracker-jobs", "jobs-plan-above-its-layer", "jobs-cube-results-in-function", "jobs-plan-rasterio",
-        "jobs-results-pyspark", "tracker-cli-by-name", "ground-floor-cli-relative"])
+        "jobs-results-pyspark", "tracker-cli-by-name", "ground-floor-cli-relative", "jobs-testing",
+        "cli-testing"])
 def test_a_broken_rule_is_reported_with_its_place(tmp_path, name, source, expected):
     found = [str(v) for v in violations(write_tree(tmp_path, {**ALLOWED_TREE, name: source}))]
     assert len(found) == 1 and expected in found[0], found

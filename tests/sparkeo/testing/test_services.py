@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.fixtures.services import (ServiceStartError, free_port, port_answers, running_service, start_service,
+from sparkeo.testing.services import (ServiceStartError, free_port, port_answers, running_service, start_service,
                                      stop_process, url_answers)
 
 

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from tests.k8s_test_api.store import API_VERSION, KIND, ApiError, Store
+from sparkeo.testing.k8s_api.store import API_VERSION, KIND, ApiError, Store
 
 _BASE = r"^/apis/sparkoperator\.k8s\.io/v1beta2"
 _NAMESPACED = re.compile(_BASE + r"/namespaces/(?P<ns>[^/]+)/sparkapplications(?:/(?P<name>[^/]+)(?:/(?P<sub>status))?)?/?$")
