@@ -7,6 +7,9 @@ so a record is never in both places nor in neither. Bulk reads and writes are pi
 async calls), which is what makes a pass over 10,000 jobs take seconds, not minutes.
 
 kazoo's exceptions are translated here and nowhere else (STYLE habit 10).
+
+Its length (~480 lines) is one concept: the ZooKeeper boundary. Split by verb, every part would
+need the same paths, versions and kazoo translation, and the boundary would no longer be one module.
 """
 from __future__ import annotations
 
