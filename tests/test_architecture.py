@@ -10,9 +10,7 @@ module that calls them, every string constant naming a module of the tree). The 
 - ``jobs`` imports ``layercatalog`` only, never ``sparkapps`` or ``tracker`` (a driver runs with
   no Kubernetes and no ZooKeeper);
 - ``tracker`` imports ``sparkapps`` only;
-- nothing imports ``sparkeo.cli``: it is the one place that wires the packages together;
-- nothing imports ``sparkeo.testing`` (the service starters of tests and benchmarks) but itself, and
-  ``bench/`` imports nothing from ``tests/``.
+- nothing imports ``sparkeo.cli``: it is the one place that wires the packages together.
 
 Inside ``jobs`` the subpackages are layers, each importing only those below it: ``jobs.errors`` <
 ``jobs.plan`` (grid, tiles, budgets: pure, no rasterio or pyspark) < ``jobs.cube`` (cube model and
@@ -20,6 +18,9 @@ reading) < ``jobs.graph`` and ``jobs.processes`` (the language and its vocabular
 names against the process registry, processes evaluate callbacks) < ``jobs.results`` < ``jobs.spark``
 (the Spark runtime behind ``execute(plan, sink)``); ``jobs.run``, ``jobs.main`` and
 ``jobs.progress`` on top wire them. Only ``jobs.spark`` and the entry points import pyspark.
+
+``sparkeo.testing`` starts the real services of tests and benchmarks: no module imports it but its own,
+and ``bench/`` imports nothing from ``tests/`` (both take their services from ``sparkeo.testing``).
 
 The checker itself is tested on small trees written to ``tmp_path``, so it is known to fail when a
 rule is broken.
@@ -34,7 +35,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = "sparkeo.cli"
-TESTING = "sparkeo.testing"
 GROUND = "sparkeo"
 # The domain packages each part may import besides the ground floor (DESIGN.md); sparkeo.cli may import all.
 MAY_IMPORT: dict[str, frozenset[str]] = {
@@ -143,6 +143,9 @@ class Violation:
         return f"{self.imp} ({self.rule})"
 
 
+TESTING = "sparkeo.testing"
+
+
 def _within(module: str, package: str) -> bool:
     return module == package or module.startswith(package + ".")
 
@@ -162,8 +165,6 @@ def violations(root: Path) -> list[Violation]:
         layer, target_layer = layer_of(imp.module), layer_of(imp.target)
         if target == CLI and source != CLI:
             out.append(Violation(imp, f"nothing imports {CLI}"))
-        elif _within(imp.target, TESTING) and not _within(imp.module, TESTING):
-            out.append(Violation(imp, f"only tests and bench import {TESTING}"))
         elif source != CLI and target in DOMAIN and target != source and target not in MAY_IMPORT[source]:
             allowed = ", ".join(sorted(MAY_IMPORT[source])) or "no domain package"
             out.append(Violation(imp, f"{source} may import {allowed}"))
@@ -172,6 +173,8 @@ def violations(root: Path) -> list[Violation]:
             out.append(Violation(imp, f"{layer} may import {allowed}"))
         elif layer and imp.target.split(".")[0] in JOBS_MUST_NOT_IMPORT.get(layer, ()):
             out.append(Violation(imp, f"{layer} must not import {imp.target.split('.')[0]}"))
+        elif _within(imp.target, TESTING) and not _within(imp.module, TESTING):
+            out.append(Violation(imp, f"only tests and bench import {TESTING}"))
     return out
 
 
@@ -195,11 +198,6 @@ def test_nothing_imports_the_cli(repo_violations):
     assert [str(v) for v in repo_violations if part_of(v.imp.target) == CLI] == []
 
 
-def test_bench_imports_nothing_from_tests():
-    imports = [i for path in sorted((REPO / "bench").glob("*.py")) for i in imports_of(REPO, path, set())]
-    assert imports and [str(i) for i in imports if i.target.split(".")[0] == "tests"] == []
-
-
 def test_the_scan_sees_every_package_and_imports_inside_functions():
     imports = scan(REPO)
     assert {part_of(i.module) for i in imports} == set(MAY_IMPORT) | {CLI}
@@ -211,8 +209,8 @@ def test_the_scan_sees_every_package_and_imports_inside_functions():
 # -- the checker fails when a rule is broken -------------------------------------------------------------
 def write_tree(root: Path, files: dict[str, str]) -> Path:
     """Empty packages for every part, plus ``files`` (path -> source)."""
-    layers = [layer.replace(".", "/") for layer in JOBS_MAY_IMPORT if layer != "jobs.errors"]
-    for package in [*MAY_IMPORT, "sparkeo/cli", "sparkeo/testing", *layers]:
+    for package in [*MAY_IMPORT, "sparkeo/cli", *(layer.replace(".", "/") for layer in JOBS_MAY_IMPORT
+                                                   if layer != "jobs.errors")]:
         (root / package).mkdir(parents=True, exist_ok=True)
         (root / package / "__init__.py").write_text("")
     for name in ("sparkapps/client.py", "tracker/registry.py", "layercatalog/model.py", "sparkeo/storage.py",
@@ -233,7 +231,6 @@ ALLOWED_TREE = {
     "jobs/cube/read.py": "import rasterio\nfrom jobs.plan.grid import TileGrid\nfrom jobs.errors import E\n",
     "jobs/spark/execute.py": "import pyspark\nfrom jobs.cube import lazy\n",
     "jobs/run.py": "from jobs.results.writer import W\nfrom jobs.spark import execute\n",
-    "sparkeo/testing/fuse.py": "from sparkeo.testing.services import start_service\nfrom . import s3\n",
 }
 
 
@@ -259,14 +256,37 @@ def test_a_tree_that_keeps_the_rules_has_no_violations(tmp_path):
     ("jobs/results/cog.py", "from pyspark import SparkContext\n", "jobs.results.cog imports pyspark"),
     ("tracker/metrics.py", "from sparkeo import cli\n", "tracker.metrics imports sparkeo.cli"),
     ("sparkeo/logs.py", "from .cli.main import cli\n", "sparkeo.logs imports sparkeo.cli.main"),
-    ("jobs/run.py", "def f():\n    from sparkeo.testing.s3 import S3Server\n", "jobs.run imports sparkeo.testing.s3"),
-    ("sparkeo/cli/run.py", "from sparkeo import testing\n", "sparkeo.cli.run imports sparkeo.testing"),
 ], ids=["jobs-sparkapps-in-function", "jobs-tracker-relative", "jobs-tracker-type-checking",
         "jobs-tracker-import-module", "ground-floor-layercatalog", "layercatalog-jobs", "sparkapps-tracker",
         "tracker-jobs", "jobs-plan-above-its-layer", "jobs-cube-results-in-function", "jobs-plan-rasterio",
-        "jobs-results-pyspark", "tracker-cli-by-name", "ground-floor-cli-relative", "jobs-testing",
-        "cli-testing"])
+        "jobs-results-pyspark", "tracker-cli-by-name", "ground-floor-cli-relative"])
 def test_a_broken_rule_is_reported_with_its_place(tmp_path, name, source, expected):
     found = [str(v) for v in violations(write_tree(tmp_path, {**ALLOWED_TREE, name: source}))]
     assert len(found) == 1 and expected in found[0], found
     assert found[0].startswith(f"{name}:")
+
+
+# -- sparkeo.testing and bench/ --------------------------------------------------------------------------
+def test_bench_imports_nothing_from_tests():
+    imports = [i for path in sorted((REPO / "bench").glob("*.py")) for i in imports_of(REPO, path, set())]
+    assert imports and [str(i) for i in imports if i.target.split(".")[0] == "tests"] == []
+
+
+def test_only_sparkeo_testing_imports_itself(repo_violations):
+    assert [str(v) for v in repo_violations if _within(v.imp.target, TESTING)] == []
+
+
+@pytest.mark.parametrize("name, source, expected", [
+    ("jobs/run.py", "def f():\n    from sparkeo.testing.s3 import S3Server\n", "jobs.run imports sparkeo.testing.s3"),
+    ("sparkeo/cli/run.py", "from sparkeo import testing\n", "sparkeo.cli.run imports sparkeo.testing"),
+    ("sparkeo/storage.py", "from .testing import services\n", "sparkeo.storage imports sparkeo.testing"),
+], ids=["jobs-in-function", "cli-by-name", "ground-floor-relative"])
+def test_a_product_module_importing_sparkeo_testing_is_reported(tmp_path, name, source, expected):
+    root = write_tree(tmp_path, ALLOWED_TREE)
+    (root / "sparkeo" / "testing").mkdir()
+    (root / "sparkeo" / "testing" / "__init__.py").write_text("")
+    (root / "sparkeo" / "testing" / "fuse.py").write_text("from sparkeo.testing.services import start\nfrom . import s3\n")
+    assert violations(root) == []  # sparkeo.testing may import itself
+    (root / name).write_text(source)
+    found = [str(v) for v in violations(root)]
+    assert len(found) == 1 and expected in found[0] and "only tests and bench" in found[0], found
