@@ -1,11 +1,8 @@
-"""The S3 and FUSE starters of ``sparkeo.testing`` as bench/ uses them: no pytest fixture in between."""
+"""``sparkeo.testing.s3`` as bench/ uses it: no pytest fixture in between."""
 from __future__ import annotations
 
-import pytest
-
-from sparkeo.testing.fuse import mount_bucket
 from sparkeo.testing.s3 import running_moto
-from sparkeo.testing.services import ServiceStartError, port_answers
+from sparkeo.testing.services import port_answers
 
 
 def test_running_moto_serves_buckets_inside_the_block_and_stops_after_it(tmp_path):
@@ -17,9 +14,3 @@ def test_running_moto_serves_buckets_inside_the_block_and_stops_after_it(tmp_pat
         assert set(bucket.objects("p/")) == {"p/a.txt"} and bucket.uri("p/a.txt") == f"s3://{bucket.name}/p/a.txt"
         assert server.env()["AWS_ENDPOINT_URL"] == server.endpoint
     assert not port_answers(server.port)
-
-
-def test_mounting_without_s3fs_raises_a_service_error_naming_it(moto_server, tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tmp_path))  # no s3fs on it
-    with pytest.raises(ServiceStartError, match="s3fs is not installed|/dev/fuse does not exist"):
-        mount_bucket(moto_server.create_bucket(), tmp_path / "mnt", tmp_path)
