@@ -1,12 +1,14 @@
 """The size rules of the layout (README "Layout", STYLE habit 1), checked on the source.
 
 - A product module holds one concept in about 150-400 lines: one over ``MAX_LINES`` says why in its
-  docstring, in a sentence starting ``Its length`` (``tracker/registry.py``: one boundary to ZooKeeper).
+  docstring, in a sentence starting ``Longer than ~400 lines on purpose`` (``tracker/registry.py``:
+  one boundary to ZooKeeper).
 - ``jobs/`` keeps its layers in subpackages: at most ``JOBS_TOP_LEVEL`` modules at its top level.
 """
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PRODUCT = ("jobs", "layercatalog", "sparkapps", "tracker", "sparkeo")
 MAX_LINES = 400
-REASON = "Its length"
+REASON = re.compile(r"longer than ~?400 lines", re.IGNORECASE)
 JOBS_TOP_LEVEL = 6
 
 
@@ -25,7 +27,7 @@ def long_modules_without_reason(root: Path) -> list[str]:
         for path in sorted((root / package).rglob("*.py")):
             source = path.read_text()
             lines = source.count("\n")
-            if lines > MAX_LINES and REASON not in (ast.get_docstring(ast.parse(source)) or ""):
+            if lines > MAX_LINES and not REASON.search(ast.get_docstring(ast.parse(source)) or ""):
                 out.append(f"{path.relative_to(root)}: {lines} lines")
     return out
 
@@ -41,7 +43,7 @@ def test_jobs_keeps_its_layers_in_subpackages():
 
 @pytest.mark.parametrize("docstring, reported", [
     ("One concept.", True),
-    ("One concept.\n\nIts length (~450 lines): one boundary.", False),
+    ("One concept.\n\nLonger than ~400 lines on purpose: one boundary.", False),
 ], ids=["no-reason", "reason"])
 def test_a_long_module_is_reported_unless_its_docstring_says_why(tmp_path, docstring, reported):
     (tmp_path / "tracker").mkdir()

@@ -8,8 +8,8 @@ the changes as batched, pipelined ZooKeeper transactions. One bad record, a miss
 unreadable metadata never stops the pass; a lost ZooKeeper connection does (``RegistryUnavailable``:
 exit 1), and since every write is an atomic transaction of whole records, none is ever half-written.
 
-Its length (~430 lines): the pass and the pure rules it applies (``decide``) are read together; the
-rules are the first candidate to move to a module of their own when the pass grows.
+Longer than ~400 lines on purpose: the pass and the pure rules it applies (``decide``) are read
+together; the rules are the first candidate for a module of their own when the pass grows.
 """
 from __future__ import annotations
 
