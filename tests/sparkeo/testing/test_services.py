@@ -1,4 +1,4 @@
-"""tests/fixtures/services.py: free ports, starting a service until it answers, stopping it."""
+"""sparkeo/testing/services.py: free ports, starting a service until it answers, stopping it."""
 from __future__ import annotations
 
 import os
