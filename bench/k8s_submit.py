@@ -29,8 +29,8 @@ from sparkapps import submit as submitting  # noqa: E402
 from sparkapps.client import connect  # noqa: E402
 from sparkapps.deployment import DeploymentSettings  # noqa: E402
 from sparkapps.manifest import JobSpec, render  # noqa: E402
-from tests.k8s_test_api.operator import LocalOperator  # noqa: E402
-from tests.k8s_test_api.server import K8sTestServer  # noqa: E402
+from sparkeo.testing.k8s_api.operator import LocalOperator  # noqa: E402
+from sparkeo.testing.k8s_api.server import K8sTestServer  # noqa: E402
 
 CRD = REPO.parent / "shared" / "spec" / "spark-operator" / "sparkoperator.k8s.io_sparkapplications.yaml"
 GRAPH = {"process_graph": {"a": {"process_id": "add", "arguments": {"x": 1, "y": 2}, "result": True}}}

@@ -19,27 +19,17 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 BANDS = ("B04", "B08")
-
-
-def start_s3(workdir: Path):
-    """moto in server mode on a free port; returns (process, S3Server)."""
-    from tests.fixtures.s3 import S3Server, free_port, wait_for_port
-
-    port = free_port()
-    log = open(workdir / "moto.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    wait_for_port(port, proc, "moto server")
-    return proc, S3Server(f"http://127.0.0.1:{port}", port)
+# per-band median over time of B04 and B08, as the S3 tests run it
+MEDIAN_GRAPH = Path(__file__).resolve().parent.parent / "examples" / "band_median.json"
 
 
 def layer_catalog(sample: Path, bucket, prefix: str, rewrite_to: str | None) -> str:
@@ -75,10 +65,9 @@ def job_run(spark, catalog: str, settings, job_id: str, out: Path) -> float:
     """Seconds for the median composite end to end."""
     from jobs.run import run_job
     from sparkeo.identity import Caller
-    from tests.fixtures.eodata import MEDIAN_GRAPH
 
     started = time.perf_counter()
-    run_job(MEDIAN_GRAPH, str(out / job_id), job_id, catalog, {"tile_size": 512}, settings,
+    run_job(MEDIAN_GRAPH.read_text(), str(out / job_id), job_id, catalog, {"tile_size": 512}, settings,
             Caller.from_values("bench", ""), spark=spark)
     return time.perf_counter() - started
 
@@ -94,7 +83,8 @@ def main(argv=None) -> dict:
     from jobs.spark.session import spark_session
     from layercatalog.sample import write_sample
     from sparkeo.settings import Settings
-    from tests.fixtures.fuse import mount_bucket, unmount_bucket
+    from sparkeo.testing.fuse import mount_bucket, unmount_bucket
+    from sparkeo.testing.s3 import running_moto
 
     work = Path(tempfile.mkdtemp(prefix="sparkeo-bench-read-"))
     sample = work / "sample"
@@ -102,7 +92,8 @@ def main(argv=None) -> dict:
     assets = asset_paths(sample)
     compressed = sum(a.stat().st_size for a in assets)
     relative = [a.relative_to(sample).as_posix() for a in assets]
-    moto, server = start_s3(work)
+    services = ExitStack()  # moto stops when the bench ends, however it ends
+    server = services.enter_context(running_moto(work / "moto.log"))
     fuse_proc = None
     try:
         for key, value in server.env().items():
@@ -146,8 +137,7 @@ def main(argv=None) -> dict:
     finally:
         if fuse_proc is not None:
             unmount_bucket(work / "mnt", fuse_proc)
-        moto.terminate()
-        moto.wait()
+        services.close()
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO))
 from sparkapps.client import connect  # noqa: E402
 from sparkapps.deployment import DeploymentSettings  # noqa: E402
 from sparkapps.manifest import JobSpec, render  # noqa: E402
-from tests.fixtures.zookeeper import ZooKeeperServer  # noqa: E402
-from tests.k8s_test_api.server import K8sTestServer  # noqa: E402
+from sparkeo.testing.zookeeper import ZooKeeperServer  # noqa: E402
+from sparkeo.testing.k8s_api.server import K8sTestServer  # noqa: E402
 from tracker.record import JobRecord  # noqa: E402
 from tracker.registry import JobRegistry  # noqa: E402
 from tracker.states import JobState  # noqa: E402
@@ -48,7 +48,7 @@ SERVER = """
 import sys, time
 sys.path.insert(0, {repo!r})
 from pathlib import Path
-from tests.k8s_test_api.server import K8sTestServer
+from sparkeo.testing.k8s_api.server import K8sTestServer
 server = K8sTestServer(Path({crd!r}))
 server.write_kubeconfig(Path({kubeconfig!r}), "sparkeo")
 print(server.port, flush=True)
@@ -162,7 +162,7 @@ def run(n: int, users: int, zk: ZooKeeperServer, url: str, kubeconfig: Path, wor
         "states_after": first.states,
         "create_seconds": round(create_seconds, 3),
         "max_zk_bytes_per_job": max(sizes),
-        "status_source": f"test Kubernetes API (tests/k8s_test_api, {api_where}) via sparkapps list_states",
+        "status_source": f"test Kubernetes API (sparkeo.testing.k8s_api, {api_where}) via sparkapps list_states",
         "load_average_1m": round(os.getloadavg()[0], 1),
     }
 

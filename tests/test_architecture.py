@@ -19,6 +19,9 @@ names against the process registry, processes evaluate callbacks) < ``jobs.resul
 (the Spark runtime behind ``execute(plan, sink)``); ``jobs.run``, ``jobs.main`` and
 ``jobs.progress`` on top wire them. Only ``jobs.spark`` and the entry points import pyspark.
 
+``sparkeo.testing`` starts the real services of tests and benchmarks: no module imports it but its own,
+and ``bench/`` imports nothing from ``tests/`` (both take their services from ``sparkeo.testing``).
+
 The checker itself is tested on small trees written to ``tmp_path``, so it is known to fail when a
 rule is broken.
 """
@@ -140,6 +143,13 @@ class Violation:
         return f"{self.imp} ({self.rule})"
 
 
+TESTING = "sparkeo.testing"
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
 def layer_of(module: str) -> str | None:
     """The layer of a ``jobs`` module (``jobs.cube`` for ``jobs.cube.read``), None for the wiring on top."""
     parts = module.split(".")
@@ -163,6 +173,8 @@ def violations(root: Path) -> list[Violation]:
             out.append(Violation(imp, f"{layer} may import {allowed}"))
         elif layer and imp.target.split(".")[0] in JOBS_MUST_NOT_IMPORT.get(layer, ()):
             out.append(Violation(imp, f"{layer} must not import {imp.target.split('.')[0]}"))
+        elif _within(imp.target, TESTING) and not _within(imp.module, TESTING):
+            out.append(Violation(imp, f"only tests and bench import {TESTING}"))
     return out
 
 
@@ -252,3 +264,29 @@ def test_a_broken_rule_is_reported_with_its_place(tmp_path, name, source, expect
     found = [str(v) for v in violations(write_tree(tmp_path, {**ALLOWED_TREE, name: source}))]
     assert len(found) == 1 and expected in found[0], found
     assert found[0].startswith(f"{name}:")
+
+
+# -- sparkeo.testing and bench/ --------------------------------------------------------------------------
+def test_bench_imports_nothing_from_tests():
+    imports = [i for path in sorted((REPO / "bench").glob("*.py")) for i in imports_of(REPO, path, set())]
+    assert imports and [str(i) for i in imports if i.target.split(".")[0] == "tests"] == []
+
+
+def test_only_sparkeo_testing_imports_itself(repo_violations):
+    assert [str(v) for v in repo_violations if _within(v.imp.target, TESTING)] == []
+
+
+@pytest.mark.parametrize("name, source, expected", [
+    ("jobs/run.py", "def f():\n    from sparkeo.testing.s3 import S3Server\n", "jobs.run imports sparkeo.testing.s3"),
+    ("sparkeo/cli/run.py", "from sparkeo import testing\n", "sparkeo.cli.run imports sparkeo.testing"),
+    ("sparkeo/storage.py", "from .testing import services\n", "sparkeo.storage imports sparkeo.testing"),
+], ids=["jobs-in-function", "cli-by-name", "ground-floor-relative"])
+def test_a_product_module_importing_sparkeo_testing_is_reported(tmp_path, name, source, expected):
+    root = write_tree(tmp_path, ALLOWED_TREE)
+    (root / "sparkeo" / "testing").mkdir()
+    (root / "sparkeo" / "testing" / "__init__.py").write_text("")
+    (root / "sparkeo" / "testing" / "fuse.py").write_text("from sparkeo.testing.services import start\nfrom . import s3\n")
+    assert violations(root) == []  # sparkeo.testing may import itself
+    (root / name).write_text(source)
+    found = [str(v) for v in violations(root)]
+    assert len(found) == 1 and expected in found[0] and "only tests and bench" in found[0], found

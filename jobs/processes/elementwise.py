@@ -72,6 +72,15 @@ def unary(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return apply
 
 
+def binary(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """The implementation of a two-argument process ``x``, ``y`` that applies the numpy function ``fn``."""
+
+    def apply(x, y):
+        return numeric(fn, ("x", "y"), x, y)
+
+    return apply
+
+
 def pixel_missing(value: Any) -> np.ndarray | bool:
     """No-data mask of an array operand (NaN in floats), or whether a scalar is no-data."""
     if isinstance(value, np.ndarray):

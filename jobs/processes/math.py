@@ -15,43 +15,13 @@ import numpy as np
 
 from jobs.errors import ProcessError
 from jobs.processes.elementwise import (
-    boolean_result, check_number, numeric, pixel_missing, truth, unwrap,
+    binary, boolean_result, check_number, numeric, pixel_missing, truth, unary, unwrap,
 )
 from jobs.processes.labeled import is_number
 from jobs.processes.registry import Param, process
 
-XY = (Param("x", kind="number"), Param("y", kind="number"))
-
-
-# --- arithmetic ------------------------------------------------------------------------------
-@process("add", *XY)
-def add(x, y):
-    """x + y."""
-    return numeric(np.add, ("x", "y"), x, y)
-
-
-@process("subtract", *XY)
-def subtract(x, y):
-    """x - y."""
-    return numeric(np.subtract, ("x", "y"), x, y)
-
-
-@process("multiply", *XY)
-def multiply(x, y):
-    """x * y."""
-    return numeric(np.multiply, ("x", "y"), x, y)
-
-
-@process("divide", *XY)
-def divide(x, y):
-    """x / y; division by zero gives +-inf or NaN (IEEE 754)."""
-    return numeric(np.true_divide, ("x", "y"), x, y)
-
-
-@process("normalized_difference", *XY)
-def normalized_difference(x, y):
-    """(x - y) / (x + y)."""
-    return numeric(_normalized_difference, ("x", "y"), x, y)
+X = Param("x", kind="number")
+XY = (X, Param("y", kind="number"))
 
 
 def _normalized_difference(a, b):
@@ -62,17 +32,20 @@ def _normalized_difference(a, b):
     return np.divide(diff, np.add(a, b), out=diff)
 
 
+# --- arithmetic ------------------------------------------------------------------------------
+add = process("add", *XY, summary="x + y.")(binary(np.add))
+subtract = process("subtract", *XY, summary="x - y.")(binary(np.subtract))
+multiply = process("multiply", *XY, summary="x * y.")(binary(np.multiply))
+divide = process("divide", *XY, summary="x / y; division by zero gives +-inf or NaN (IEEE 754).")(
+    binary(np.true_divide))
+normalized_difference = process("normalized_difference", *XY, summary="(x - y) / (x + y).")(
+    binary(_normalized_difference))
+
+
 # --- math functions --------------------------------------------------------------------------
-@process("absolute", Param("x", kind="number"))
-def absolute(x):
-    """|x|."""
-    return numeric(np.abs, ("x",), x)
-
-
-@process("sqrt", Param("x", kind="number"))
-def sqrt(x):
-    """Square root; NaN for negative x."""
-    return numeric(np.sqrt, ("x",), x)
+absolute = process("absolute", X, summary="|x|.")(unary(np.abs))
+sqrt = process("sqrt", X, summary="Square root; NaN for negative x.")(unary(np.sqrt))
+ln = process("ln", X, summary="Natural logarithm; ln(0) is -inf.")(unary(np.log))
 
 
 @process("power", Param("base", kind="number"), Param("p", kind="number"))
@@ -85,12 +58,6 @@ def power(base, p):
 def exp(p):
     """e ** p."""
     return numeric(np.exp, ("p",), p)
-
-
-@process("ln", Param("x", kind="number"))
-def ln(x):
-    """Natural logarithm; ln(0) is -inf."""
-    return numeric(np.log, ("x",), x)
 
 
 @process("log", Param("x", kind="number"), Param("base", kind="number"))
@@ -215,28 +182,21 @@ def neq(x, y, delta=None, case_sensitive=True):
     return not_(eq(x, y, delta, case_sensitive))
 
 
-@process("gt", *XY)
-def gt(x, y):
-    """x > y (numbers or temporal strings; other types -> false)."""
-    return _compare(np.greater, x, y, equal_counts=False)
+def _ordering(ufunc, equal_counts: bool):
+    """The implementation of an ordering comparison of x and y by ``ufunc``; ``equal_counts``: true
+    also when eq(x, y) (gte, lte)."""
+
+    def apply(x, y):
+        return _compare(ufunc, x, y, equal_counts=equal_counts)
+
+    return apply
 
 
-@process("gte", *XY)
-def gte(x, y):
-    """x >= y, also true when eq(x, y)."""
-    return _compare(np.greater_equal, x, y, equal_counts=True)
-
-
-@process("lt", *XY)
-def lt(x, y):
-    """x < y (numbers or temporal strings; other types -> false)."""
-    return _compare(np.less, x, y, equal_counts=False)
-
-
-@process("lte", *XY)
-def lte(x, y):
-    """x <= y, also true when eq(x, y)."""
-    return _compare(np.less_equal, x, y, equal_counts=True)
+_ORDER_SUMMARY = "(numbers or temporal strings; other types -> false)."
+gt = process("gt", *XY, summary=f"x > y {_ORDER_SUMMARY}")(_ordering(np.greater, False))
+gte = process("gte", *XY, summary="x >= y, also true when eq(x, y).")(_ordering(np.greater_equal, True))
+lt = process("lt", *XY, summary=f"x < y {_ORDER_SUMMARY}")(_ordering(np.less, False))
+lte = process("lte", *XY, summary="x <= y, also true when eq(x, y).")(_ordering(np.less_equal, True))
 
 
 # --- logic (three-valued: no-data when the outcome is ambiguous) ----------------------------

@@ -23,7 +23,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.fixtures.prometheus import ScrapeJob, free_port
+from sparkeo.testing.services import free_port
+from tests.fixtures.prometheus import ScrapeJob
 from tests.shared_location import CHECKOUT
 
 ROOT = CHECKOUT

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from jobs.spark.execute import TileDone
 from jobs.progress import SERIES, JobMetrics, JobProgress, ProgressReporter
 from jobs.cube.usage import Usage
-from tests.fixtures.prometheus import free_port
+from sparkeo.testing.services import free_port
 from tests.shared_location import CHECKOUT
 
 ROOT = CHECKOUT

@@ -146,7 +146,7 @@ def test_other_namespaces_are_not_listed(k8s_api):
 
 
 def test_unreachable_api_is_a_run_error(tmp_path, k8s_server):
-    from tests.fixtures.s3 import free_port
+    from sparkeo.testing.services import free_port
 
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(k8s_server.write_kubeconfig(tmp_path / "k").read_text().replace(

@@ -173,8 +173,8 @@ def test_driver_serves_job_progress_metrics_and_knows_its_submit_time():
 
 @pytest.mark.parametrize("crd", [CRD_2X, CRD_138], ids=["operator-2.5.2", "operator-1.3.8"])
 def test_session_token_reaches_the_pods_by_optional_secret_reference(shared_dir, crd, tmp_path):
-    from tests.k8s_test_api.operator import LocalOperator
-    from tests.k8s_test_api.store import Store
+    from sparkeo.testing.k8s_api.operator import LocalOperator
+    from sparkeo.testing.k8s_api.store import Store
 
     manifest = render(JOB, DeploymentSettings(s3_secret="eo-s3"))
     for role in ("driver", "executor"):

@@ -102,7 +102,7 @@ def test_overdue_application_is_deleted_through_the_api(registry, k8s_api, api):
 
 
 def test_unreachable_kubernetes_is_a_listing_error(registry, k8s_api, tmp_path):
-    from tests.fixtures.zookeeper import free_port
+    from sparkeo.testing.services import free_port
 
     dead = k8s_api.server.write_kubeconfig(tmp_path / "dead", "sparkeo")
     dead.write_text(dead.read_text().replace(k8s_api.server.url, f"http://127.0.0.1:{free_port()}"))

@@ -84,7 +84,7 @@ def test_track_pushes_its_figures_and_prometheus_scrapes_them(zookeeper, zk_root
 
 
 def test_unreachable_pushgateway_warns_but_the_pass_counts(zookeeper, zk_root, registry, k8s_api, monkeypatch):
-    from tests.fixtures.zookeeper import free_port
+    from sparkeo.testing.services import free_port
 
     monkeypatch.setenv("SPARKEO_ZOOKEEPER", zookeeper.hosts)
     monkeypatch.setenv("SPARKEO_ZOOKEEPER_ROOT", zk_root)

@@ -180,7 +180,7 @@ def test_digest_acls_let_only_sparkeo_write(zookeeper, zk_root):
 
 
 def test_unreachable_zookeeper_is_a_run_error():
-    from tests.fixtures.zookeeper import free_port
+    from sparkeo.testing.services import free_port
 
     with pytest.raises(RegistryUnavailable, match="unavailable") as info:
         JobRegistry.connect(f"127.0.0.1:{free_port()}", connect_timeout=1.0)

@@ -125,11 +125,13 @@ def test_unknown_and_missing_arguments_name_node_and_argument():
     assert (err.node_id, err.argument) == ("median", "dimension") and "missing required" in err.reason
 
 
-def test_from_node_to_a_missing_node():
+@pytest.mark.parametrize("reference, named", [({"from_node": "lod"}, "'lod'"), ({"from_parameter": "data"}, "'data'")],
+                         ids=["from-node-missing", "from-parameter-undefined-at-top-level"])
+def test_a_reference_to_nothing_names_the_node_argument_and_reference(reference, named):
     flat = _median_graph()
-    flat["ndvi1"]["arguments"]["data"] = {"from_node": "lod"}
+    flat["ndvi1"]["arguments"]["data"] = reference
     err = _error(flat)
-    assert (err.node_id, err.argument) == ("ndvi1", "data") and "'lod'" in err.reason
+    assert (err.node_id, err.argument) == ("ndvi1", "data") and named in err.reason
 
 
 def test_cycle_names_the_nodes_on_it():
@@ -146,13 +148,6 @@ def test_self_reference_is_a_cycle():
     flat = _median_graph()
     flat["ndvi1"]["arguments"]["data"] = {"from_node": "ndvi1"}
     assert "ndvi1 -> ndvi1" in _error(flat).reason
-
-
-def test_from_parameter_undefined_at_top_level():
-    flat = _median_graph()
-    flat["ndvi1"]["arguments"]["data"] = {"from_parameter": "data"}
-    err = _error(flat)
-    assert (err.node_id, err.argument) == ("ndvi1", "data") and "'data'" in err.reason
 
 
 def test_from_parameter_of_a_process_parameter_is_defined():

@@ -101,7 +101,7 @@ def test_track_one_pass_then_lock_held(env, k8s_api, registry):
 
 
 def test_track_with_unlistable_namespace_exits_1(env, k8s_api, registry, tmp_path, monkeypatch):
-    from tests.fixtures.zookeeper import free_port
+    from sparkeo.testing.services import free_port
 
     dead = k8s_api.server.write_kubeconfig(tmp_path / "dead", "sparkeo")
     dead.write_text(dead.read_text().replace(k8s_api.server.url, f"http://127.0.0.1:{free_port()}"))

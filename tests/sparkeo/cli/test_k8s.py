@@ -119,7 +119,7 @@ def test_submit_refuses_an_invalid_graph_before_anything_is_sent(k8s_api, tmp_pa
 
 
 def test_submit_with_no_reachable_api_exits_1(graph, tmp_path, monkeypatch):
-    from tests.fixtures.s3 import free_port
+    from sparkeo.testing.services import free_port
 
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({

@@ -1,4 +1,4 @@
-"""tests/fixtures/services.py: free ports, starting a service until it answers, stopping it."""
+"""sparkeo/testing/services.py: free ports, starting a service until it answers, stopping it."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.fixtures.services import (ServiceStartError, free_port, port_answers, running_service, start_service,
+from sparkeo.testing.services import (ServiceStartError, free_port, port_answers, running_service, start_service,
                                      stop_process, url_answers)
 
 

@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from tests.k8s_test_api.store import API_VERSION, KIND, ApiError, Store
+from sparkeo.testing.replies import reply
+from sparkeo.testing.k8s_api.store import API_VERSION, KIND, ApiError, Store
 
 _BASE = r"^/apis/sparkoperator\.k8s\.io/v1beta2"
 _NAMESPACED = re.compile(_BASE + r"/namespaces/(?P<ns>[^/]+)/sparkapplications(?:/(?P<name>[^/]+)(?:/(?P<sub>status))?)?/?$")
@@ -45,11 +46,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_raw(code, json.dumps(body, separators=(",", ":")).encode())
 
     def _send_raw(self, code: int, data: bytes) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply(self, code, data, "application/json")
 
     def _body(self):
         length = int(self.headers.get("Content-Length") or 0)

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 import jsonschema
 import yaml
 
-from tests.k8s_test_api import selectors
+from sparkeo.testing.k8s_api import selectors
 
 GROUP, VERSION, PLURAL, KIND = "sparkoperator.k8s.io", "v1beta2", "sparkapplications", "SparkApplication"
 API_VERSION = f"{GROUP}/{VERSION}"

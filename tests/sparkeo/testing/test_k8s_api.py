@@ -10,8 +10,8 @@ import pytest
 
 from sparkapps.deployment import DeploymentSettings
 from sparkapps.manifest import JobSpec, render
-from tests.k8s_test_api.operator import LocalOperator
-from tests.k8s_test_api.selectors import SelectorError, parse
+from sparkeo.testing.k8s_api.operator import LocalOperator
+from sparkeo.testing.k8s_api.selectors import SelectorError, parse
 from tests.shared_location import CHECKOUT
 
 BASE = "/apis/sparkoperator.k8s.io/v1beta2/namespaces/sparkeo/sparkapplications"

@@ -21,8 +21,8 @@ import uuid
 from collections import deque
 from pathlib import Path
 
-from tests.fixtures.services import stop_process
-from tests.k8s_test_api.store import Store, now_iso
+from sparkeo.testing.services import stop_process
+from sparkeo.testing.k8s_api.store import Store, now_iso
 
 log = logging.getLogger(__name__)
 IMAGE_ROOT = "local:///opt/sparkeo/"
