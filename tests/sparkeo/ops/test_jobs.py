@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-import yaml
 
 from sparkapps.client import connect
 from sparkapps.errors import KubernetesUnreachable, SparkAppNotFound
@@ -48,17 +47,9 @@ def test_submit_registers_uploads_and_creates_once(k8s_api, registry, prepared, 
     assert k8s_api.store.names(k8s_api.namespace) == ["j-ops"]
 
 
-def test_a_failed_submit_marks_the_registered_job_error(registry, prepared, tmp_path):
-    from tests.fixtures.s3 import free_port
-
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "k", "cluster": {"server": f"http://127.0.0.1:{free_port()}"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}]}))
+def test_a_failed_submit_marks_the_registered_job_error(registry, prepared, unreachable_kubeconfig):
     with pytest.raises(KubernetesUnreachable):
-        submit_job(prepared("j-down"), connect(str(kubeconfig)), registry)
+        submit_job(prepared("j-down"), connect(str(unreachable_kubeconfig)), registry)
     record = registry.get("j-down")
     assert record.status is JobState.ERROR and record.error.startswith("submit failed:")
 
