@@ -1,8 +1,7 @@
-"""Kubernetes names for jobs: job ids are SparkApplication names, user names become label values.
+"""Kubernetes label values for jobs: user names become label values, and the selector of a user's jobs.
 
-A job id must be a DNS-1123 label (lower-case alphanumerics and ``-``, at most 63 characters). It
-must also start with a letter, because the operator and Spark derive Service names from it
-(``<name>-ui-svc``), and Service names are DNS-1035 labels.
+The job-id and user-name rules live in ``sparkeo.names``, the label keys and sparkeo's selector in
+``sparkeo.contracts``; this module only fits values to what a label may hold.
 """
 from __future__ import annotations
 

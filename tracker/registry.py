@@ -6,7 +6,10 @@ to a final state is ONE transaction (create the done node + delete the ongoing o
 so a record is never in both places nor in neither. Bulk reads and writes are pipelined (kazoo's
 async calls), which is what makes a pass over 10,000 jobs take seconds, not minutes.
 
-kazoo's exceptions are translated here and nowhere else (STYLE habit 10).
+kazoo's exceptions are translated here and nowhere else (STYLE habit 10): callers see ``JobNotFound``,
+``JobExists``, ``StaleRecord`` (a conditional write lost), ``RegistryUnavailable``, never a kazoo class.
+Longer than ~400 lines on purpose: keeping every znode operation (and so every translation) in one
+module is what lets no other module import kazoo.
 """
 from __future__ import annotations
 
