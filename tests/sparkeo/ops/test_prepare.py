@@ -1,4 +1,4 @@
-"""``prepare_job`` and ``render_manifest`` called directly, as a front end other than the CLI would."""
+"""``prepare_job`` called directly, as a front end other than the CLI would."""
 from __future__ import annotations
 
 import json
@@ -6,11 +6,9 @@ import json
 import pytest
 
 from jobs.errors import ProcessGraphError
-from sparkeo import contracts
 from sparkeo.identity import Caller
 from sparkeo.names import InvalidJobId
 from sparkeo.ops.prepare import GraphSource, prepare_job
-from sparkeo.ops.render import render_manifest
 from sparkeo.settings import Settings
 
 ADD = {"process_graph": {"a": {"process_id": "add", "arguments": {"x": 1, "y": 2}, "result": True}},
@@ -55,14 +53,3 @@ def test_bad_input_is_a_user_error_before_anything_is_built(settings, graph, kwa
     with pytest.raises(error, match=text) as info:
         prepare_job(GraphSource(json.dumps(graph), "g.json"), ALICE, settings, **kwargs)
     assert info.value.exit_code == 2
-
-
-def test_the_rendered_manifest_carries_the_shared_labels(settings, tmp_path):
-    prep = prepare_job(GraphSource.of(json.dumps(ADD), "graph.json"), Caller.from_values("a@x.org", None), settings,
-                       job_id="j-render", output=str(tmp_path / "out"))
-    doc = render_manifest(prep)
-    labels = doc["metadata"]["labels"]
-    assert labels[contracts.LABEL_JOB_ID] == "j-render" and labels[contracts.LABEL_MANAGED_BY] == contracts.MANAGED_BY
-    assert labels[contracts.LABEL_USER] != "a@x.org"                 # sanitised for a label value
-    assert doc["metadata"]["annotations"][contracts.ANNOTATION_USER] == "a@x.org"
-    assert doc["spec"]["sparkConf"]["spark.metrics.namespace"] == contracts.METRICS_NAMESPACE
