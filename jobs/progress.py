@@ -27,6 +27,8 @@ from typing import IO, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from sparkeo.contracts import JobState
+
 log = logging.getLogger(__name__)
 
 TILES_TOTAL = "sparkeo_job_tiles_total"
@@ -66,7 +68,7 @@ class JobMetrics:
         self._started = time.monotonic()
         self._ended = False
         self._duration.labels(job_id).set_function(lambda: time.monotonic() - self._started)
-        self._status.labels(job_id, "running", "").set(1)
+        self._status.labels(job_id, JobState.RUNNING.value, "").set(1)
         if submitted_at is not None:
             queue = Gauge(QUEUE, "Seconds from submission to the driver starting the job.", labels,
                           registry=self.registry)
@@ -95,11 +97,11 @@ class JobMetrics:
         self._ended = True
         elapsed = time.monotonic() - self._started
         self._duration.labels(self.job_id).set_function(lambda: elapsed)
-        self._status.remove(self.job_id, "running", "")
+        self._status.remove(self.job_id, JobState.RUNNING.value, "")
         if error is None:
-            self._status.labels(self.job_id, "finished", "").set(1)
+            self._status.labels(self.job_id, JobState.FINISHED.value, "").set(1)
         else:
-            self._status.labels(self.job_id, "error", type(error).__name__).set(1)
+            self._status.labels(self.job_id, JobState.ERROR.value, type(error).__name__).set(1)
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> int:
         """Serve ``/metrics`` on ``port`` (0 picks a free port); returns the port bound."""

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -22,7 +21,8 @@ from jobs.errors import TooManySkippedAssets
 from jobs.cube.usage import Usage
 from sparkeo import jsondoc, storage
 from sparkeo.errors import ConfigError, RunError, SparkeoError, UserError
-from sparkeo.names import check_job_id
+from sparkeo.contracts import JobState
+from sparkeo.names import check_job_id, new_job_id
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,6 @@ class RunSummary:
     plan: Plan
     usage: Mapping[str, Any]
     wall_seconds: float
-
-
-def new_job_id() -> str:
-    """A fresh job id that is a valid Kubernetes name (DNS-1123, <= 63 chars)."""
-    return f"job-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 def load_catalog(catalog_uri: str | None, settings):
@@ -263,7 +258,7 @@ def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Us
         "graph_sha256": prep.graph_sha256,
         "started": started_at.isoformat().replace("+00:00", "Z"),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
-        "status": "finished",
+        "status": JobState.FINISHED.value,
         "grid": prep.plan.grid.to_dict(),
         "inputs": list(prep.plan.item_ids),
         "catalog": prep.catalog_uri,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from sparkapps import names
+from sparkeo import contracts
 from sparkapps.errors import (
     KubernetesUnreachable, SparkAppConflict, SparkAppInvalid, SparkAppNotFound, SubmitError,
 )
@@ -51,7 +51,7 @@ class AppState:
             namespace=meta.get("namespace", ""),
             state=app_state.get("state") or "",
             error_message=app_state.get("errorMessage") or None,
-            user=annotations.get(names.ANNOTATION_USER) or labels.get(names.LABEL_USER),
+            user=annotations.get(contracts.ANNOTATION_USER) or labels.get(contracts.LABEL_USER),
             spark_application_id=status.get("sparkApplicationId"),
             driver_pod=(status.get("driverInfo") or {}).get("podName"),
             submitted=status.get("lastSubmissionAttemptTime"),
@@ -141,7 +141,7 @@ class SparkAppsApi:
         return self._call(name, namespace, "delete_namespaced_custom_object", name,
                           propagation_policy="Background")
 
-    def iter_apps(self, namespace: str, label_selector: str | None = names.SPARKEO_SELECTOR,
+    def iter_apps(self, namespace: str, label_selector: str | None = contracts.SPARKEO_SELECTOR,
                   page: int = LIST_PAGE) -> Iterator[dict]:
         """Every application matching the selector, fetched in pages of ``page`` (``limit``/``continue``)."""
         token = None
@@ -157,7 +157,7 @@ class SparkAppsApi:
             if not token:
                 return
 
-    def list_states(self, namespace: str, label_selector: str | None = names.SPARKEO_SELECTOR) -> dict[str, AppState]:
+    def list_states(self, namespace: str, label_selector: str | None = contracts.SPARKEO_SELECTOR) -> dict[str, AppState]:
         """``{job_id: AppState}`` of every matching application: one paginated LIST, never a GET per job."""
         return {s.job_id: s for s in (AppState.of(app) for app in self.iter_apps(namespace, label_selector))}
 

@@ -12,17 +12,14 @@ from typing import Any, Mapping
 from sparkapps import names
 from sparkapps.deployment import DeploymentSettings, PodResources
 from sparkapps.options import resolve
+from sparkeo import contracts
+from sparkeo.contracts import PROMETHEUS_METRICS_CONF
+from sparkeo.names import check_job_id
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 KIND = "SparkApplication"
-METRICS_NAMESPACE = "sparkeo.job"   # two parts for the operator's exporter rules, as jobs.spark.session
-# Spark's own Prometheus endpoint next to the JMX exporter (the jobs.spark.session settings, see test)
-METRICS_CONF = {
-    "spark.metrics.namespace": METRICS_NAMESPACE,
-    "spark.ui.prometheus.enabled": "true",
-    "spark.metrics.conf.*.sink.prometheusServlet.class": "org.apache.spark.metrics.sink.PrometheusServlet",
-    "spark.metrics.conf.*.sink.prometheusServlet.path": "/metrics/prometheus",
-}
+# Spark's own Prometheus endpoint next to the JMX exporter, under the shared metrics namespace
+METRICS_CONF = dict(PROMETHEUS_METRICS_CONF)
 EODATA_VOLUME = "eodata"
 CATALOG_VOLUME = "layercatalog"
 
@@ -41,7 +38,7 @@ class JobSpec:
     submitted_at: str | None = None     # ISO 8601; the driver reports queue time from it
 
     def __post_init__(self):
-        names.check_job_id(self.job_id)
+        check_job_id(self.job_id)
 
     def to_json(self) -> dict:
         """The ``job_spec.json`` document stored with the job's results."""
@@ -62,9 +59,9 @@ def render(job: JobSpec, deployment: DeploymentSettings) -> dict:
     resolved = resolve(deployment, job.job_options)
     d = resolved.deployment
     labels = {
-        names.LABEL_JOB_ID: job.job_id,
-        names.LABEL_USER: names.label_value(job.user),
-        names.LABEL_MANAGED_BY: names.MANAGED_BY,
+        contracts.LABEL_JOB_ID: job.job_id,
+        contracts.LABEL_USER: names.label_value(job.user),
+        contracts.LABEL_MANAGED_BY: contracts.MANAGED_BY,
     }
     spec: dict[str, Any] = {
         "type": "Python",
@@ -107,7 +104,7 @@ def render(job: JobSpec, deployment: DeploymentSettings) -> dict:
             "name": job.job_id,
             "namespace": d.namespace,
             "labels": labels,
-            "annotations": {names.ANNOTATION_USER: job.user, "sparkeo/output": job.output_uri},
+            "annotations": {contracts.ANNOTATION_USER: job.user, "sparkeo/output": job.output_uri},
         },
         "spec": spec,
     }

@@ -1,36 +1,18 @@
-"""Kubernetes names for jobs: job ids are SparkApplication names, user names become label values.
+"""Kubernetes label values for jobs: user names become label values, and the selector of a user's jobs.
 
-A job id must be a DNS-1123 label (lower-case alphanumerics and ``-``, at most 63 characters). It
-must also start with a letter, because the operator and Spark derive Service names from it
-(``<name>-ui-svc``), and Service names are DNS-1035 labels.
+The job-id and user-name rules live in ``sparkeo.names``, the label keys and sparkeo's selector in
+``sparkeo.contracts``; this module only fits values to what a label may hold.
 """
 from __future__ import annotations
 
 import hashlib
 import re
-import secrets
-import time
 
-from sparkeo.names import MAX_NAME, check_job_id
+from sparkeo.contracts import LABEL_USER, SPARKEO_SELECTOR
+from sparkeo.names import MAX_NAME
 
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_BAD_CHARS = re.compile(r"[^-A-Za-z0-9_.]+")
-
-#: labels every sparkeo SparkApplication carries
-LABEL_JOB_ID = "sparkeo/job-id"
-LABEL_USER = "sparkeo/user"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY = "sparkeo"
-#: the selector that finds every SparkApplication sparkeo created
-SPARKEO_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
-#: annotation keeping the user name unsanitised (label values cannot hold e.g. ``@``)
-ANNOTATION_USER = "sparkeo/user"
-
-
-def new_job_id(prefix: str = "j", now: float | None = None) -> str:
-    """A fresh job id: ``<prefix>-<UTC yyyymmddhhmmss>-<8 hex>``, sortable by creation time."""
-    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() if now is None else now))
-    return check_job_id(f"{prefix}-{stamp}-{secrets.token_hex(4)}")
 
 
 def is_label_value(value: str) -> bool:
@@ -50,3 +32,8 @@ def label_value(value: str) -> str:
     body = _LABEL_BAD_CHARS.sub("-", value)
     body = body[: MAX_NAME - len(digest) - 1].strip("-_.")
     return f"{body}-{digest}" if body else digest
+
+
+def user_selector(user: str | None) -> str:
+    """The label selector of sparkeo's SparkApplications, of one user's only when ``user`` is given."""
+    return SPARKEO_SELECTOR if user is None else f"{SPARKEO_SELECTOR},{LABEL_USER}={label_value(user)}"

@@ -18,8 +18,8 @@ from sparkapps.deployment import DeploymentSettings
 from sparkapps.errors import SparkAppConflict, SparkAppNotFound
 from sparkapps.manifest import JobSpec, render
 from sparkeo import storage
+from sparkeo.contracts import JOB_SPEC_FILE
 
-JOB_SPEC_FILE = "job_spec.json"
 GRAPH_FILE = "process_graph.json"
 INPUTS_SUFFIX = ".job"
 log = logging.getLogger(__name__)

@@ -10,6 +10,8 @@ Pure: no I/O. Every command, the driver and the registry check names here, at th
 from __future__ import annotations
 
 import re
+import secrets
+import time
 import unicodedata
 
 from sparkeo.errors import UserError
@@ -53,6 +55,12 @@ def check_job_id(job_id: object) -> str:
             job_id, "must be lower-case letters, digits and '-', start with a letter and end alphanumeric"
         )
     return job_id
+
+
+def new_job_id(prefix: str = "j", now: float | None = None) -> str:
+    """A fresh job id: ``<prefix>-<UTC yyyymmddhhmmss>-<8 hex>``, sortable by creation time."""
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() if now is None else now))
+    return check_job_id(f"{prefix}-{stamp}-{secrets.token_hex(4)}")
 
 
 def check_user_name(user: object) -> str:

@@ -95,12 +95,15 @@ def is_transient_read_error(exc: BaseException, href: str) -> bool:
     a refused one is not. For remote hrefs a short block read counts as transient: a connection cut
     mid-transfer looks exactly like that, and a truly corrupt object still fails once retries run out.
     """
+    # GDAL's HTTP and generic AWS errors (rasterio exports its CPLE_* classes from rasterio._err only);
+    # imported here: this module builds GDAL options without importing rasterio
+    from rasterio._err import CPLE_AWSError, CPLE_HttpResponseError
+
     chain = _gdal_chain(exc)
     messages = " | ".join((str(e) or repr(e)).lower() for e in chain)
-    kinds = {type(e).__name__ for e in chain}
     if any(m in messages for m in PERMANENT_MESSAGES):
         return False
-    if kinds & {"CPLE_HttpResponseError", "CPLE_AWSError"}:
+    if any(isinstance(e, (CPLE_HttpResponseError, CPLE_AWSError)) for e in chain):
         return True
     if any(m in messages for m in TRANSIENT_MESSAGES):
         return True

@@ -5,12 +5,17 @@ inside a function, under ``if TYPE_CHECKING``, absolute or relative, ``from spar
 (a module imported by name), and ``importlib.import_module``/``__import__`` of a literal name (in a
 module that calls them, every string constant naming a module of the tree). The rules:
 
-- ``sparkeo`` (the ground floor, all but ``sparkeo.cli``) imports no domain package;
+- ``sparkeo`` (the ground floor, all but ``sparkeo.cli`` and ``sparkeo.ops``) imports no domain package;
 - ``layercatalog`` imports no other domain package; ``sparkapps`` neither;
 - ``jobs`` imports ``layercatalog`` only, never ``sparkapps`` or ``tracker`` (a driver runs with
   no Kubernetes and no ZooKeeper);
 - ``tracker`` imports ``sparkapps`` only;
-- nothing imports ``sparkeo.cli``: it is the one place that wires the packages together.
+- ``sparkeo.ops`` (the use cases: submit, cancel, status, results, render's preparation) may import
+  every domain package, like the front ends: it wires them for one use case;
+- only the front ends (``sparkeo.cli``, later the web API) import ``sparkeo.ops``: no domain package
+  and no ground-floor module does;
+- nothing imports ``sparkeo.cli``, ``sparkeo.ops`` neither: a front end only parses, calls a use case
+  and prints.
 
 Inside ``jobs`` the subpackages are layers, each importing only those below it: ``jobs.errors`` <
 ``jobs.plan`` (grid, tiles, budgets: pure, no rasterio or pyspark) < ``jobs.cube`` (cube model and
@@ -35,8 +40,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = "sparkeo.cli"
+OPS = "sparkeo.ops"
+# the parts that wire the domain packages together and may import them all: the front end and its use cases
+WIRING = frozenset({CLI, OPS})
 GROUND = "sparkeo"
-# The domain packages each part may import besides the ground floor (DESIGN.md); sparkeo.cli may import all.
+# The domain packages each part may import besides the ground floor (DESIGN.md); sparkeo.cli and
+# sparkeo.ops may import all.
 MAY_IMPORT: dict[str, frozenset[str]] = {
     GROUND: frozenset(),
     "layercatalog": frozenset(),
@@ -85,8 +94,8 @@ def module_name(root: Path, path: Path) -> str:
 
 
 def part_of(module: str) -> str:
-    """The part a module belongs to: ``sparkeo.cli`` or its top-level package."""
-    return CLI if module == CLI or module.startswith(CLI + ".") else module.split(".")[0]
+    """The part a module belongs to: ``sparkeo.cli``, ``sparkeo.ops`` or its top-level package."""
+    return next((part for part in WIRING if module == part or module.startswith(part + ".")), module.split(".")[0])
 
 
 def _absolute(module: str, is_package: bool, level: int, name: str | None) -> str:
@@ -165,7 +174,9 @@ def violations(root: Path) -> list[Violation]:
         layer, target_layer = layer_of(imp.module), layer_of(imp.target)
         if target == CLI and source != CLI:
             out.append(Violation(imp, f"nothing imports {CLI}"))
-        elif source != CLI and target in DOMAIN and target != source and target not in MAY_IMPORT[source]:
+        elif target == OPS and source not in WIRING:
+            out.append(Violation(imp, f"only the front ends import {OPS}"))
+        elif source not in WIRING and target in DOMAIN and target != source and target not in MAY_IMPORT[source]:
             allowed = ", ".join(sorted(MAY_IMPORT[source])) or "no domain package"
             out.append(Violation(imp, f"{source} may import {allowed}"))
         elif layer and target == "jobs" and target_layer != layer and target_layer not in JOBS_MAY_IMPORT[layer]:
@@ -198,23 +209,29 @@ def test_nothing_imports_the_cli(repo_violations):
     assert [str(v) for v in repo_violations if part_of(v.imp.target) == CLI] == []
 
 
+def test_only_the_front_ends_import_the_use_cases(repo_violations):
+    assert [str(v) for v in repo_violations if part_of(v.imp.target) == OPS] == []
+
+
 def test_the_scan_sees_every_package_and_imports_inside_functions():
     imports = scan(REPO)
-    assert {part_of(i.module) for i in imports} == set(MAY_IMPORT) | {CLI}
-    # sparkeo/cli/render.py imports jobs and sparkapps inside prepare_job and render only
+    assert {part_of(i.module) for i in imports} == set(MAY_IMPORT) | WIRING
+    # sparkeo/cli/render.py imports its use cases inside prepared_job and render only
     render = {i.target for i in imports if i.module == "sparkeo.cli.render"}
-    assert {"jobs.graph.parse", "sparkapps.manifest", "sparkapps.validate"} <= render
+    assert {"sparkeo.ops.prepare", "sparkeo.ops.render"} <= render
+    prepare = {i.target for i in imports if i.module == "sparkeo.ops.prepare"}
+    assert {"jobs.graph.parse", "sparkapps.manifest"} <= prepare
 
 
 # -- the checker fails when a rule is broken -------------------------------------------------------------
 def write_tree(root: Path, files: dict[str, str]) -> Path:
     """Empty packages for every part, plus ``files`` (path -> source)."""
-    for package in [*MAY_IMPORT, "sparkeo/cli", *(layer.replace(".", "/") for layer in JOBS_MAY_IMPORT
+    for package in [*MAY_IMPORT, "sparkeo/cli", "sparkeo/ops", *(layer.replace(".", "/") for layer in JOBS_MAY_IMPORT
                                                    if layer != "jobs.errors")]:
         (root / package).mkdir(parents=True, exist_ok=True)
         (root / package / "__init__.py").write_text("")
     for name in ("sparkapps/client.py", "tracker/registry.py", "layercatalog/model.py", "sparkeo/storage.py",
-                 "sparkeo/cli/main.py", "jobs/plan/grid.py", "jobs/cube/lazy.py", "jobs/results/writer.py",
+                 "sparkeo/cli/main.py", "sparkeo/ops/submit.py", "jobs/plan/grid.py", "jobs/cube/lazy.py", "jobs/results/writer.py",
                  "jobs/errors.py"):
         (root / name).write_text('"""stub"""\n')
     for name, source in files.items():
@@ -226,7 +243,9 @@ ALLOWED_TREE = {
     "jobs/plan/planner.py": "from layercatalog.model import X\nfrom sparkeo import storage\nfrom . import grid\n",
     "tracker/track.py": "def f():\n    from sparkapps import client\n",
     "sparkeo/cli/run.py": "def run():\n    import jobs.plan.grid, tracker.registry, layercatalog.model\n"
-                          "    from sparkeo.cli import main\n",
+                          "    from sparkeo.cli import main\n    from sparkeo.ops import submit\n",
+    "sparkeo/ops/cancel.py": "from sparkapps import client\nfrom tracker import registry\nimport jobs.plan.grid\n"
+                             "from layercatalog.model import X\nfrom . import submit\n",
     "layercatalog/catalog.py": "import sparkeo.storage\nfrom .model import X\n",
     "jobs/cube/read.py": "import rasterio\nfrom jobs.plan.grid import TileGrid\nfrom jobs.errors import E\n",
     "jobs/spark/execute.py": "import pyspark\nfrom jobs.cube import lazy\n",
@@ -256,10 +275,15 @@ def test_a_tree_that_keeps_the_rules_has_no_violations(tmp_path):
     ("jobs/results/cog.py", "from pyspark import SparkContext\n", "jobs.results.cog imports pyspark"),
     ("tracker/metrics.py", "from sparkeo import cli\n", "tracker.metrics imports sparkeo.cli"),
     ("sparkeo/logs.py", "from .cli.main import cli\n", "sparkeo.logs imports sparkeo.cli.main"),
+    ("jobs/run.py", "def f():\n    from sparkeo.ops import submit\n", "jobs.run imports sparkeo.ops.submit"),
+    ("tracker/track.py", "from sparkeo.ops.submit import submit_job\n", "tracker.track imports sparkeo.ops.submit"),
+    ("sparkeo/settings.py", "from .ops import submit\n", "sparkeo.settings imports sparkeo.ops.submit"),
+    ("sparkeo/ops/status.py", "from sparkeo.cli.main import cli\n", "sparkeo.ops.status imports sparkeo.cli.main"),
 ], ids=["jobs-sparkapps-in-function", "jobs-tracker-relative", "jobs-tracker-type-checking",
         "jobs-tracker-import-module", "ground-floor-layercatalog", "layercatalog-jobs", "sparkapps-tracker",
         "tracker-jobs", "jobs-plan-above-its-layer", "jobs-cube-results-in-function", "jobs-plan-rasterio",
-        "jobs-results-pyspark", "tracker-cli-by-name", "ground-floor-cli-relative"])
+        "jobs-results-pyspark", "tracker-cli-by-name", "ground-floor-cli-relative", "jobs-ops-in-function",
+        "tracker-ops", "ground-floor-ops-relative", "ops-cli"])
 def test_a_broken_rule_is_reported_with_its_place(tmp_path, name, source, expected):
     found = [str(v) for v in violations(write_tree(tmp_path, {**ALLOWED_TREE, name: source}))]
     assert len(found) == 1 and expected in found[0], found

@@ -1,11 +1,14 @@
 """The registry's error family: kazoo's exceptions translated once, into errors that name the job.
 
 Like ``check_response`` turns HTTP statuses into classes (STYLE habit 10), ``NoNodeError`` becomes
-``JobNotFound`` (the user named a job that does not exist: exit 2), ``BadVersionError`` after the
-bounded retries becomes ``RegistryConflict`` and a lost connection ``RegistryUnavailable`` (exit 1).
+``JobNotFound`` (the user named a job that does not exist: exit 2), a conditional write that lost to
+another writer (``BadVersionError``, or ``NoNodeError`` when the record moved) ``StaleRecord``, which
+after the bounded retries becomes ``RegistryConflict``, and a lost connection ``RegistryUnavailable``
+(exit 1). Callers of ``tracker.registry`` never see a kazoo exception.
 """
 from __future__ import annotations
 
+from sparkeo.contracts import FINAL_STATES
 from sparkeo.errors import RunError, SparkeoError, UserError
 
 
@@ -35,7 +38,7 @@ class IllegalTransition(RegistryError, UserError):
 
     def __init__(self, job_id: str, old: str, new: str):
         self.job_id, self.old, self.new = job_id, old, new
-        why = "a final state never changes" if old in ("finished", "error", "canceled") else "not allowed"
+        why = "a final state never changes" if old in {s.value for s in FINAL_STATES} else "not allowed"
         UserError.__init__(self, f"job {job_id!r}: illegal transition {old!r} -> {new!r} ({why})")
 
 
@@ -71,6 +74,19 @@ class RegistryConflict(RegistryError, RunError):
     def __init__(self, job_id: str, attempts: int):
         self.job_id, self.attempts = job_id, attempts
         RunError.__init__(self, f"job {job_id!r}: record changed concurrently {attempts} times, update abandoned")
+
+
+class StaleRecord(RegistryError, RunError):
+    """Raised (or returned as a write's outcome) when a record changed or moved since it was read.
+
+    The caller re-reads and decides again; ``gone`` says the record left its place (moved to done
+    or deleted) rather than being rewritten in place.
+    """
+
+    def __init__(self, job_id: str, path: str, gone: bool = False):
+        self.job_id, self.path, self.gone = job_id, path, gone
+        what = "was moved or deleted" if gone else "was written by someone else"
+        RunError.__init__(self, f"job {job_id!r}: record at {path} {what} since it was read")
 
 
 class RegistryUnavailable(RegistryError, RunError):

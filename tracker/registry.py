@@ -22,8 +22,8 @@ from typing import Callable, Iterable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (
-    BadVersionError, ConnectionClosedError, ConnectionLoss, NoAuthError, NodeExistsError, NoNodeError,
-    OperationTimeoutError, SessionExpiredError, UnimplementedError,
+    BadVersionError, ConnectionClosedError, ConnectionLoss, KazooException, NoAuthError, NodeExistsError,
+    NoNodeError, OperationTimeoutError, RolledBackError, SessionExpiredError, UnimplementedError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState
@@ -34,7 +34,7 @@ from sparkeo.errors import ConfigError
 from sparkeo.names import check_job_id, check_user_name
 from tracker.errors import (
     CorruptRecord, JobExists, JobNotFound, RegistryConflict, RegistryDenied, RegistryError,
-    RegistryUnavailable,
+    RegistryUnavailable, StaleRecord,
 )
 from tracker import multiread
 from tracker.record import JobRecord
@@ -236,7 +236,7 @@ class JobRegistry:
         return self.read(job_id, user).record
 
     def write(self, old: Versioned, new: JobRecord) -> JobRecord:
-        """Conditionally replace ``old`` by ``new`` (``BadVersionError`` if someone wrote first)."""
+        """Conditionally replace ``old`` by ``new`` (``StaleRecord`` if someone wrote first)."""
         result = self.write_async(old, new)
         outcome = self._finish_write(result, old)
         if isinstance(outcome, Exception):
@@ -257,7 +257,7 @@ class JobRegistry:
                 return new
             try:
                 return self.write(current, new)
-            except (BadVersionError, NoNodeError):
+            except StaleRecord:
                 log.info("job %s changed concurrently, retrying", job_id)
         raise RegistryConflict(job_id, self.update_retries)
 
@@ -277,31 +277,39 @@ class JobRegistry:
         return tx.commit_async()
 
     def _finish_write(self, result, old: Versioned) -> Exception | None:
-        """Wait for a write started by ``write_async``: ``None`` or the (translated) error."""
+        """Wait for a write started by ``write_async``: ``None`` or the translated error
+        (``StaleRecord``: re-read and decide again; ``JobExists``)."""
         path = self.path_of(old.record.user, old.record.job_id)
         try:
             value = self._wait(result, path)
         except (BadVersionError, NoNodeError) as exc:
-            return exc
+            return self._stale(exc, old, path)
         if isinstance(value, list):  # a transaction: errors come back as list entries
-            failures = [r for r in value if isinstance(r, Exception)]
-            real = [r for r in failures if type(r).__name__ != "RolledBackError"]
+            # the other operations of a failed transaction only report that they were rolled back
+            real = [r for r in value if isinstance(r, Exception) and not isinstance(r, RolledBackError)]
             if real:
                 exc = real[0]
                 if isinstance(exc, NodeExistsError):
                     return JobExists(old.record.job_id)
                 if isinstance(exc, (BadVersionError, NoNodeError)):
-                    return exc
+                    return self._stale(exc, old, path)
                 raise self._translate(exc, path, None)
         return None
+
+    @staticmethod
+    def _stale(exc: Exception, old: Versioned, path: str) -> StaleRecord:
+        """A lost conditional write as the registry's own error (``NoNodeError``: the record moved)."""
+        stale = StaleRecord(old.record.job_id, path, gone=isinstance(exc, NoNodeError))
+        stale.__cause__ = exc
+        return stale
 
     def write_many(self, changes: list[tuple[Versioned, JobRecord]], batch: int = 64) -> list[Exception | None]:
         """Many conditional writes, ``batch`` records per ZooKeeper transaction, all pipelined.
 
         Returns per change ``None`` or the error it met. A transaction is all-or-nothing, so when
         one fails (a concurrent writer won one of its records) its records are written one by one
-        to learn which: ``BadVersionError``/``NoNodeError`` outcomes mean "re-read and decide
-        again". A lost connection raises ``RegistryUnavailable`` at once.
+        to learn which: ``StaleRecord`` outcomes mean "re-read and decide again". A lost connection
+        raises ``RegistryUnavailable`` at once.
         """
         outcomes: list[Exception | None] = [None] * len(changes)
         pending = []
@@ -422,16 +430,17 @@ class JobRegistry:
     # ---- deletion (retention) -------------------------------------------------------------
 
     def delete_many(self, records: list[Versioned]) -> list[Exception | None]:
-        """Delete records at their read versions, pipelined; per record ``None`` or the error met."""
+        """Delete records at their read versions, pipelined; per record ``None`` or ``StaleRecord``
+        (changed or gone since it was read)."""
         started = [(self.path_of(v.record.user, v.record.job_id, v.done), v) for v in records]
-        started = [(path, self.client.delete_async(path, version=v.version)) for path, v in started]
+        started = [(path, v, self.client.delete_async(path, version=v.version)) for path, v in started]
         outcomes: list[Exception | None] = []
-        for path, result in started:
+        for path, v, result in started:
             try:
                 self._wait(result, path)
                 outcomes.append(None)
             except (NoNodeError, BadVersionError) as exc:
-                outcomes.append(exc)
+                outcomes.append(self._stale(exc, v, path))
         return outcomes
 
     # ---- small shared state ----------------------------------------------------------------
@@ -439,6 +448,16 @@ class JobRegistry:
     def lock(self, identifier: str):
         """The tracker's ZooKeeper lock (kazoo's Lock recipe) under ``<root>/tracker/lock``."""
         return self.client.Lock(self.lock_path(), identifier)
+
+    def try_lock(self, identifier: str):
+        """The tracker lock if it is free (taken without waiting), else ``None``; a ZooKeeper failure
+        while taking it is ``RegistryUnavailable``."""
+        lock = self.lock(identifier)
+        try:
+            acquired = lock.acquire(blocking=False)
+        except (KazooException, KazooTimeoutError) as exc:
+            raise RegistryUnavailable(self.hosts, f"cannot take the tracker lock: {str(exc) or repr(exc)}") from exc
+        return lock if acquired else None
 
     def release(self, lock) -> bool:
         """Release a lock without hanging: kazoo's blocking calls wait forever while disconnected.

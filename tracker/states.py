@@ -7,30 +7,11 @@ unknown -> no change (the caller logs it).
 """
 from __future__ import annotations
 
-import enum
-
+from sparkeo.contracts import FINAL_STATES, JobState
 from tracker.errors import IllegalTransition
 
-
-class JobState(str, enum.Enum):
-    """The six states of a sparkeo job; the last three are final."""
-
-    CREATED = "created"
-    QUEUED = "queued"
-    RUNNING = "running"
-    FINISHED = "finished"
-    ERROR = "error"
-    CANCELED = "canceled"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATES
-
-
-FINAL_STATES = frozenset({JobState.FINISHED, JobState.ERROR, JobState.CANCELED})
+__all__ = ["FINAL_STATES", "JobState", "TRANSITIONS", "APP_STATE_TO_JOB_STATE", "TRANSIENT_APP_STATES",
+           "parse_state", "is_legal", "check_transition", "job_state_of"]
 
 # Allowed moves. RUNNING -> QUEUED is the operator's PENDING_RERUN (a new attempt); final states
 # have no way out. Staying in a non-final state is allowed (a record update that changes other fields).

@@ -25,19 +25,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from kazoo.exceptions import BadVersionError, KazooException, NoNodeError
-
 from sparkeo import storage
+from sparkeo.contracts import METADATA_FILE, SPARKEO_SELECTOR
 from tracker import retention
-from tracker.errors import RegistryError, RegistryUnavailable
+from sparkapps.errors import SparkAppNotFound
+from tracker.errors import RegistryError, RegistryUnavailable, StaleRecord
 from tracker.record import JobRecord, utcnow
 from tracker.registry import JobRegistry, Versioned
 from tracker.states import TRANSIENT_APP_STATES, JobState, is_legal, job_state_of
 
 log = logging.getLogger(__name__)
 
-METADATA_FILE = "job_metadata.json"
-DEFAULT_SELECTOR = "app.kubernetes.io/managed-by=sparkeo"  # sparkapps.names.SPARKEO_SELECTOR
 
 # (namespace, label selector) -> {job_id: state}; a state is a str, or has ``.state``
 # (and optionally ``.error_message``) like ``sparkapps.client.AppState``.
@@ -50,7 +48,7 @@ CancelApp = Callable[[str, str], None]
 class TrackerConfig:
     """Thresholds of a pass, in seconds (retention in days)."""
 
-    label_selector: str = DEFAULT_SELECTOR
+    label_selector: str = SPARKEO_SELECTOR
     namespaces: frozenset[str] | None = None  # only records of these namespaces; None: all
     # namespaces listed while the records are read (the usual one): saves the LIST's latency
     prefetch_namespaces: frozenset[str] = frozenset()
@@ -216,12 +214,8 @@ class JobTracker:
     def run_pass(self) -> PassReport:
         """One pass under the tracker lock; a ``lock_held`` report when another pass runs."""
         started = time.monotonic()
-        lock = self.registry.lock(self.identifier)
-        try:
-            acquired = lock.acquire(blocking=False)
-        except (KazooException, RegistryError) as exc:
-            raise RegistryUnavailable(self.registry.hosts, f"cannot take the tracker lock: {exc!r}") from exc
-        if not acquired:
+        lock = self.registry.try_lock(self.identifier)
+        if lock is None:
             log.warning("another tracker pass holds the lock; this one does nothing")
             return PassReport(lock_held=True, seconds=time.monotonic() - started)
         self.registry.interrupted = False
@@ -285,7 +279,7 @@ class _Pass:
         for (old, new), outcome in zip(changes, outcomes):
             if outcome is None:
                 self._count_write(old.record, new)
-            elif isinstance(outcome, (BadVersionError, NoNodeError)):
+            elif isinstance(outcome, StaleRecord):
                 final_states[old.record.job_id] = self._retry(old.record, apps[old.record.namespace])
             else:
                 log.error("job %s not updated: %s", old.record.job_id, str(outcome) or repr(outcome))
@@ -343,7 +337,7 @@ class _Pass:
                 doc = self.t.metadata_reader(record.results)
             except Exception:  # no metadata: the job did not finish
                 doc = None
-            if isinstance(doc, Mapping) and doc.get("status") == "finished":
+            if isinstance(doc, Mapping) and doc.get("status") == JobState.FINISHED.value:
                 log.warning("job %s: application gone but its results say finished", record.job_id)
                 return record.with_status(JobState.FINISHED, self.now,
                                           missing_since=decision.record.missing_since)
@@ -353,7 +347,7 @@ class _Pass:
                     raise RuntimeError("no application canceller configured")
                 self.t.cancel_app(record.namespace, record.app_name)
             except Exception as exc:
-                if type(exc).__name__ != "SparkAppNotFound":  # gone already: nothing left to stop
+                if not isinstance(exc, SparkAppNotFound):  # gone already: nothing left to stop
                     log.error("job %s: overdue application not canceled: %s", record.job_id,
                               str(exc) or repr(exc))
                     self.errors["cancel"] += 1

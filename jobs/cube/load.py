@@ -19,7 +19,8 @@ from jobs.plan.grid import Bounds, TileGrid
 from jobs.plan.planner import ItemFootprint, TimeSlice, choose_grid, intersect, time_slices, union
 from jobs.plan.extent import bbox_in_crs, temporal_bounds, transform_bounds
 from jobs.errors import LoadError, UnreadableAssetError
-from layercatalog.errors import format_bbox, format_interval
+from layercatalog.errors import (EmptyQueryError, PropertyFilterError, UnknownBandError, format_bbox,
+                                 format_interval)
 from layercatalog.model import BandInfo, CollectionInfo, ItemQuery, ItemRecord, PropertyFilter
 from sparkeo.errors import UserError
 
@@ -210,11 +211,14 @@ class CatalogSource:
         return cube
 
 
+# which load_collection argument a catalog error is about (matched by type, subclasses included)
+_ARGUMENT_OF_ERROR = ((UnknownBandError, "bands"), (PropertyFilterError, "properties"),
+                      (EmptyQueryError, "temporal_extent"))
+
+
 def _argument_of(exc: Exception) -> str:
-    """Which load_collection argument a catalog error is about."""
-    name = type(exc).__name__
-    return {"UnknownBandError": "bands", "PropertyFilterError": "properties",
-            "EmptyQueryError": "temporal_extent"}.get(name, "spatial_extent")
+    """Which load_collection argument a catalog error is about (``spatial_extent`` for the others)."""
+    return next((argument for kind, argument in _ARGUMENT_OF_ERROR if isinstance(exc, kind)), "spatial_extent")
 
 
 # --- argument checks ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from jobs.plan.grid import TileGrid
 from jobs.plan.timelabels import LabelPeriod, parse_instant
 from sparkeo import storage
+from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, PROVENANCE_KEY, JobState
 
 if TYPE_CHECKING:
     from jobs.results.writer import OutputFile
@@ -28,8 +29,6 @@ STAC_EXTENSIONS = [
     "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
     "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
 ]
-COLLECTION_FILE = "collection.json"
-METADATA_FILE = "job_metadata.json"
 # Item properties the asset also carries in the collection document (one place to look for each).
 TIME_KEYS = ("datetime", "start_datetime", "end_datetime")
 PROJ_KEYS = ("proj:code", "proj:wkt2", "proj:shape", "proj:transform", "proj:bbox")
@@ -111,8 +110,8 @@ def collection_document(files: Sequence["OutputFile"], layout: ResultsLayout, me
         "description": f"Results of sparkeo job {job_id}", "license": "proprietary",
         "extent": {"spatial": {"bbox": [_bbox_4326(grid)]}, "temporal": {"interval": [_interval(times)]}},
         "summaries": {"eo:bands": [{"name": b} for b in layout.bands]},
-        "openeo:status": "finished",
-        "sparkeo:provenance": {
+        "openeo:status": JobState.FINISHED.value,
+        PROVENANCE_KEY: {
             "graph_sha256": metadata.get("graph_sha256"), "process_graph": metadata.get("process_graph"),
             "derived_from": list(metadata.get("inputs", [])),
             "versions": metadata.get("versions", {}), "apply_scale": metadata.get("apply_scale", {}),

@@ -19,11 +19,9 @@ from pathlib import PurePosixPath
 from typing import Any, Iterable
 
 from sparkeo import storage
+from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, PROVENANCE_KEY
 from sparkeo.errors import ConfigError, NotFoundInStorage, UserError
 
-COLLECTION_FILE = "collection.json"
-METADATA_FILE = "job_metadata.json"
-PROVENANCE = "sparkeo:provenance"      # the key that marks a results document as sparkeo's
 OWNED_LINKS = ("self", "item", "related")
 
 
@@ -110,7 +108,7 @@ def _previous_results(output: str, present: frozenset[str]) -> tuple[set[str], s
     if COLLECTION_FILE in present:
         uri = storage.join(output, COLLECTION_FILE)
         doc = _read_json(uri)
-        if isinstance(doc, dict) and isinstance(doc.get(PROVENANCE), dict):
+        if isinstance(doc, dict) and isinstance(doc.get(PROVENANCE_KEY), dict):
             return _owned_by_document(output, uri, doc), str(doc.get("id"))
     if METADATA_FILE in present:
         meta = _read_json(storage.join(output, METADATA_FILE))

@@ -24,15 +24,15 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from jobs.results.checksum import multihash_sha256
 from jobs.results.cog import CogLayout, GdalTags, write_cog
 from jobs.cube.lazy import CubeMeta
 from jobs.plan.grid import TileGrid
 from jobs.results.location import ResultsLocation
 from jobs.plan.planner import TileTask
-from jobs.results.documents import (COLLECTION_FILE, METADATA_FILE, ResultsLayout, collection_document,
-                           inputs_of, is_date, item_document)
+from jobs.results.documents import ResultsLayout, collection_document, inputs_of, is_date, item_document
 from sparkeo import storage
-from sparkeo.download import multihash_sha256
+from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE
 from sparkeo.errors import UserError
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"

@@ -2,7 +2,7 @@
 
 Metrics are configured here so that a local run and the test session expose the same series:
 Spark's PrometheusServlet on the UI port and the JmxSink (what the JMX exporter reads on a cluster),
-under the fixed ``spark.metrics.namespace`` "sparkeo.job".
+under the fixed ``spark.metrics.namespace`` (``sparkeo.contracts.METRICS_NAMESPACE``).
 """
 from __future__ import annotations
 
@@ -10,19 +10,14 @@ import os
 import sys
 from typing import Mapping
 
+from sparkeo.contracts import PROMETHEUS_METRICS_CONF
 from sparkeo.settings import Settings
 
-# Two dot-separated parts: the operator's JMX-exporter rules read them as app_namespace and app_id
-# (``metrics<name=(\S+)\.(\S+)\.…``); with one part no Spark MBean matches any rule (tests/dashboards/test_dashboards.py).
 LOG4J2_PROPERTIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
 
-METRICS_NAMESPACE = "sparkeo.job"
-
+# the shared namespace and Prometheus endpoint (sparkeo.contracts), plus what a driver also serves locally
 METRICS_CONF = {
-    "spark.metrics.namespace": METRICS_NAMESPACE,
-    "spark.ui.prometheus.enabled": "true",
-    "spark.metrics.conf.*.sink.prometheusServlet.class": "org.apache.spark.metrics.sink.PrometheusServlet",
-    "spark.metrics.conf.*.sink.prometheusServlet.path": "/metrics/prometheus",
+    **PROMETHEUS_METRICS_CONF,
     "spark.metrics.conf.master.sink.prometheusServlet.path": "/metrics/master/prometheus",
     "spark.metrics.conf.applications.sink.prometheusServlet.path": "/metrics/applications/prometheus",
     "spark.metrics.conf.*.sink.jmx.class": "org.apache.spark.metrics.sink.JmxSink",

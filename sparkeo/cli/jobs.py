@@ -1,21 +1,20 @@
 """``sparkeo jobs list|show``: the job registry in ZooKeeper, as the tracker keeps it.
 
-Also home of ``open_registry``, the one place the CLI connects to ZooKeeper (``track``, ``submit``
-and ``cancel`` use it too): ``--zookeeper``/``SPARKEO_ZOOKEEPER`` hosts, ``SPARKEO_ZOOKEEPER_ROOT``,
-and ``SPARKEO_ZOOKEEPER_AUTH`` (``name:password``) for the digest ACLs.
+Also home of ``open_registry``, the registry of a command invocation (``track``, ``submit`` and
+``cancel`` use it too): ``sparkeo.ops.connect.open_registry`` with ``--zookeeper``, closed when the
+command ends.
 """
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 
 import click
 
 from sparkeo.cli.options import job_id_arg, json_opt, settings_of
+from sparkeo.contracts import JobState
 
-AUTH_ENV = "SPARKEO_ZOOKEEPER_AUTH"
-STATES = ("created", "queued", "running", "finished", "error", "canceled")
+STATES = tuple(s.value for s in JobState)
 
 zookeeper_opt = click.option("--zookeeper", "zookeeper", default=None, metavar="HOST:PORT[,…]",
                              help="ZooKeeper hosts of the job registry [SPARKEO_ZOOKEEPER].")
@@ -23,17 +22,11 @@ zookeeper_opt = click.option("--zookeeper", "zookeeper", default=None, metavar="
 
 def open_registry(ctx: click.Context, zookeeper: str | None = None, required: bool = True):
     """A connected ``JobRegistry``, or ``None`` when no ZooKeeper is configured and not ``required``."""
-    from sparkeo.errors import ConfigError
-    from tracker.registry import JobRegistry
+    from sparkeo.ops import connect
 
-    settings = settings_of(ctx)
-    hosts = zookeeper or settings.zookeeper
-    if not hosts:
-        if required:
-            raise ConfigError("--zookeeper", None, "the job registry needs ZooKeeper hosts (or SPARKEO_ZOOKEEPER)")
-        return None
-    registry = JobRegistry.connect(hosts, settings.zookeeper_root, credentials=os.environ.get(AUTH_ENV) or None)
-    ctx.call_on_close(registry.close)
+    registry = connect.open_registry(settings_of(ctx), zookeeper, required)
+    if registry is not None:
+        ctx.call_on_close(registry.close)
     return registry
 
 

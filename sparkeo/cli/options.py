@@ -71,9 +71,3 @@ def caller_of(ctx: click.Context):
     """The ``Caller`` (``--user``/``--groups``) the command group built once for this invocation."""
     return ctx.find_root().obj["caller"]
 
-
-def namespace_of(namespace: str | None, deployment_config: str | None) -> str:
-    """``--namespace``, else the deployment settings' (which ``SPARKEO_NAMESPACE`` overrides)."""
-    from sparkapps import deployment
-
-    return namespace or deployment.load(deployment_config).namespace

@@ -32,7 +32,8 @@ def read_graph(graph: str) -> tuple[str, str]:
 def run(ctx, graph, catalog, output, job_id, master, job_options, metrics_port):
     """Run GRAPH (a path, - for stdin, or s3:// URI) and print the result paths."""
     from jobs.progress import JobProgress
-    from jobs.run import new_job_id, run_job
+    from jobs.run import run_job
+    from sparkeo.names import new_job_id
 
     settings = settings_of(ctx).replace(spark_master=master, metrics_port=metrics_port)
     text, name = read_graph(graph)

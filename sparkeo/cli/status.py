@@ -5,7 +5,7 @@ import json
 
 import click
 
-from sparkeo.cli.options import caller_of, cluster_opts, job_id_arg, json_opt, namespace_of
+from sparkeo.cli.options import caller_of, cluster_opts, job_id_arg, json_opt
 
 
 @click.command("status")
@@ -15,9 +15,11 @@ from sparkeo.cli.options import caller_of, cluster_opts, job_id_arg, json_opt, n
 @click.pass_context
 def status(ctx, job_id, namespace, deployment_config, kubeconfig, as_json):
     """Show the state of JOB's SparkApplication (exit 2 when there is none)."""
-    from sparkapps import client, submit
+    from sparkapps import client
+    from sparkeo.ops.connect import namespace_of
+    from sparkeo.ops.status import job_status
 
-    state = submit.status(client.connect(kubeconfig), namespace_of(namespace, deployment_config), job_id)
+    state = job_status(client.connect(kubeconfig), namespace_of(namespace, deployment_config), job_id)
     if as_json:
         click.echo(json.dumps(state.to_json(), indent=2))
         return
@@ -36,13 +38,12 @@ def status(ctx, job_id, namespace, deployment_config, kubeconfig, as_json):
 @click.pass_context
 def list_apps(ctx, all_users, namespace, deployment_config, kubeconfig, as_json):
     """List the caller's jobs (or everyone's) with their states, oldest first."""
-    from sparkapps import client, names
+    from sparkapps import client
+    from sparkeo.ops.connect import namespace_of
+    from sparkeo.ops.status import list_jobs
 
-    selector = names.SPARKEO_SELECTOR
-    if not all_users:
-        selector += f",{names.LABEL_USER}={names.label_value(caller_of(ctx).user)}"
-    states = client.connect(kubeconfig).list_states(namespace_of(namespace, deployment_config), selector)
-    rows = sorted(states.values(), key=lambda s: (s.created or "", s.job_id))
+    rows = list_jobs(client.connect(kubeconfig), namespace_of(namespace, deployment_config),
+                     None if all_users else caller_of(ctx).user)
     if as_json:
         click.echo(json.dumps([s.to_json() for s in rows], indent=2))
         return

@@ -347,7 +347,7 @@ def test_jmx_series_follow_the_operator_rules(scraped, prometheus):
     result = prometheus.query(f'spark_executor_succeededtasks_type_counters_count{{job="spark-jmx"}}')
     assert len(result) == 1
     labels = result[0]["metric"]
-    from jobs.spark.session import METRICS_NAMESPACE
+    from sparkeo.contracts import METRICS_NAMESPACE
 
     app_namespace, app_id = METRICS_NAMESPACE.split(".", 1)
     assert (labels["app_namespace"], labels["app_id"], labels["executor_id"]) == (app_namespace, app_id, "driver")
@@ -358,12 +358,15 @@ def test_jmx_series_follow_the_operator_rules(scraped, prometheus):
 
 def test_cluster_setup_matches_what_the_dashboards_were_checked_against():
     """Namespace, exporter jar and exporter version of rendered SparkApplications and the image."""
-    from jobs.spark.session import METRICS_NAMESPACE
+    from jobs.spark.session import METRICS_CONF
     from sparkapps import manifest
     from sparkapps.deployment import DeploymentSettings
+    from sparkeo.contracts import METRICS_NAMESPACE
 
     # the operator's rules need "<app_namespace>.<app_id>" before ".driver."/".<executor id>."
-    assert manifest.METRICS_NAMESPACE == METRICS_NAMESPACE and len(METRICS_NAMESPACE.split(".")) == 2
+    key = "spark.metrics.namespace"
+    assert manifest.METRICS_CONF[key] == METRICS_CONF[key] == METRICS_NAMESPACE
+    assert len(METRICS_NAMESPACE.split(".")) == 2
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
     version = re.search(r"ARG JMX_EXPORTER_VERSION=(\S+)", dockerfile).group(1)
     assert version.split(".")[0] == "0", f"exporter {version}: the dashboards use the 0.x series names"

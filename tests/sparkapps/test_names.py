@@ -8,6 +8,7 @@ import pytest
 from sparkapps import names
 from sparkapps.errors import InvalidJobId
 from sparkeo.errors import UserError
+from sparkeo.names import check_job_id, new_job_id
 
 # the rules as the Kubernetes API documents them (apimachinery validation), written independently
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -16,7 +17,7 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 @pytest.mark.parametrize("job_id", ["a", "j-1", "job-20261123-abc123", "a" * 63, "x9-y8"])
 def test_valid_job_ids_pass(job_id):
-    assert names.check_job_id(job_id) == job_id
+    assert check_job_id(job_id) == job_id
     assert DNS1123_LABEL.match(job_id) and len(job_id) <= 63
 
 
@@ -32,13 +33,13 @@ def test_valid_job_ids_pass(job_id):
 ])
 def test_invalid_job_ids_name_the_id_and_reason(job_id, reason):
     with pytest.raises(InvalidJobId) as err:
-        names.check_job_id(job_id)
+        check_job_id(job_id)
     assert isinstance(err.value, UserError) and err.value.exit_code == 2
     assert repr(job_id) in str(err.value) and reason in str(err.value)
 
 
 def test_new_job_ids_are_valid_unique_and_time_sortable():
-    ids = [names.new_job_id(now=1_800_000_000 + i) for i in range(50)]
+    ids = [new_job_id(now=1_800_000_000 + i) for i in range(50)]
     assert len(set(ids)) == 50
     assert all(DNS1123_LABEL.match(i) and len(i) <= 63 for i in ids)
     assert [i.split("-")[1] for i in ids] == sorted(i.split("-")[1] for i in ids)

@@ -130,3 +130,22 @@ def test_short_block_read_is_transient_only_when_remote():
     assert is_transient_read_error(short, "/vsis3/eodata/a.tif")
     assert not is_transient_read_error(short, "/eodata/a.tif")
     assert describe_read_error(short) == "TIFFFillTile:Read error at row 0, col 0, tile 0; got 0 bytes, expected 4096"
+
+
+def test_gdal_http_errors_are_recognised_by_type_not_by_name():
+    from rasterio._err import CPLE_HttpResponseError
+    from rasterio.errors import RasterioIOError
+
+    def chained(inner: BaseException) -> BaseException:
+        try:
+            try:
+                raise inner
+            except BaseException as cause:
+                raise RasterioIOError("Read failed. See previous exception for details.") from cause
+        except RasterioIOError as exc:
+            return exc
+
+    # a message with none of the transient words: only the class says it was an HTTP failure
+    assert is_transient_read_error(chained(CPLE_HttpResponseError(11, 1, "HTTP response code: 418")), "/eodata/a.tif")
+    lookalike = type("CPLE_HttpResponseError", (Exception,), {})("HTTP response code: 418")
+    assert not is_transient_read_error(chained(lookalike), "/eodata/a.tif")

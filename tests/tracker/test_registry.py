@@ -10,7 +10,7 @@ from kazoo.exceptions import NoAuthError
 
 from tracker.errors import (
     IllegalTransition, JobExists, JobNotFound, RecordTooLarge, RegistryConflict, RegistryDenied,
-    RegistryUnavailable,
+    RegistryUnavailable, StaleRecord,
 )
 from tracker.record import JobRecord
 from tracker.registry import JobRegistry
@@ -80,11 +80,14 @@ def test_stale_version_is_refused_and_update_retries(registry):
     registry.create(rec())
     stale = registry.read("j1")
     registry.update("j1", "alice", lambda r: r.evolve(title="first"))
-    from kazoo.exceptions import BadVersionError
-
-    with pytest.raises(BadVersionError):
+    with pytest.raises(StaleRecord, match="'j1': record at .* was written by someone else") as info:
         registry.write(stale, stale.record.evolve(title="lost"))
-    assert registry.get("j1").title == "first"
+    assert info.value.job_id == "j1" and not info.value.gone and info.value.exit_code == 1
+    # a move to a final state is one transaction (create done + delete ongoing at the read version): the
+    # delete's BadVersionError is the error reported, not the create's RolledBackError, its consequence
+    with pytest.raises(StaleRecord, match="written by someone else"):
+        registry.write(stale, stale.record.with_status(JobState.FINISHED, T0))
+    assert registry.get("j1").title == "first" and registry.get("j1").status is JobState.CREATED
 
     calls = []
 
@@ -194,10 +197,39 @@ def test_batched_writes_fall_back_per_record_on_a_conflict(registry):
     changes = [(v, v.record.with_status(JobState.FINISHED if i % 2 else JobState.QUEUED, T0))
                for i, v in enumerate(reads)]
     outcomes = registry.write_many(changes, batch=3)
-    from kazoo.exceptions import BadVersionError
-
-    assert [type(o).__name__ if o else None for o in outcomes] == [None, None, "BadVersionError", None, None]
-    assert isinstance(outcomes[2], BadVersionError)
+    assert [o is None for o in outcomes] == [True, True, False, True, True]
+    assert isinstance(outcomes[2], StaleRecord) and outcomes[2].job_id == "j2" and not outcomes[2].gone
     assert [registry.get(f"j{i}").status.value for i in range(5)] == [
         "queued", "finished", "created", "finished", "queued"]
     assert registry.get("j2").title == "someone else"
+
+
+def test_a_record_moved_since_it_was_read_is_stale_and_gone(registry):
+    registry.create(rec())
+    stale = registry.read("j1")
+    registry.cancel("j1", "alice", T0)                 # moved to done: the ongoing znode is gone
+    with pytest.raises(StaleRecord, match="was moved or deleted") as info:
+        registry.write(stale, stale.record.with_status(JobState.RUNNING, T0))
+    assert info.value.gone and info.value.job_id == "j1"
+    assert registry.get("j1").status is JobState.CANCELED
+
+
+def test_deleting_a_record_changed_since_it_was_read_is_stale(registry):
+    registry.create_many([rec("j1"), rec("j2")])
+    reads = [registry.read("j1"), registry.read("j2")]
+    registry.update("j2", "alice", lambda r: r.evolve(title="changed"))
+    outcomes = registry.delete_many(reads)
+    assert outcomes[0] is None and isinstance(outcomes[1], StaleRecord) and not outcomes[1].gone
+    assert registry.get("j2").title == "changed"
+
+
+def test_try_lock_takes_a_free_lock_and_refuses_a_held_one(registry):
+    held = registry.try_lock("first")
+    assert held is not None
+    try:
+        assert registry.try_lock("second") is None
+    finally:
+        registry.release(held)
+    again = registry.try_lock("third")
+    assert again is not None
+    registry.release(again)

@@ -16,7 +16,9 @@ import pytest
 from tracker.record import JobRecord
 from tracker.registry import JobRegistry
 from tracker.states import JobState
-from tracker.track import DEFAULT_SELECTOR, JobTracker, TrackerConfig, decide, AppStatus
+from sparkapps.errors import SparkAppNotFound
+from sparkeo.contracts import SPARKEO_SELECTOR
+from tracker.track import JobTracker, TrackerConfig, decide, AppStatus
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 CONFIG = TrackerConfig(missing_grace=300, max_duration=3600, stuck_after=600, retention_days=None)
@@ -46,7 +48,7 @@ class Cluster:
         self.cancel_fails = False
 
     def app_states(self, namespace: str, selector: str):
-        assert selector == DEFAULT_SELECTOR
+        assert selector == SPARKEO_SELECTOR
         self.lists[namespace] += 1
         if namespace in self.broken:
             raise ConnectionError(f"namespace {namespace} unreachable")
@@ -355,3 +357,30 @@ def test_records_over_the_size_cap_still_reach_their_final_state(registry, clust
     assert usage.usage["input_pixels"] == 7 and len(usage.usage) <= 32
     # a second pass finds nothing left to do: the jobs are no longer wedged in "running"
     assert tracker_for(registry, cluster, clock).run_pass().writes == 0
+
+
+class _Foreign:
+    """An error from another library that merely shares sparkapps' class name."""
+
+    class SparkAppNotFound(Exception):
+        pass
+
+
+@pytest.mark.parametrize("error, canceled", [
+    (lambda: SparkAppNotFound("overdue", "sparkeo"), True),
+    (lambda: _Foreign.SparkAppNotFound("overdue"), False),
+], ids=["gone-already", "same-name-other-type"])
+def test_an_application_gone_before_its_cancel_is_matched_by_type(registry, cluster, clock, error, canceled):
+    registry.create(rec("overdue", status=JobState.RUNNING, started=T0 - timedelta(hours=2)))
+    cluster.apps["sparkeo"] = {"overdue": AppStateLike("RUNNING")}
+
+    def cancel(namespace, name):
+        raise error()
+
+    report = JobTracker(registry, cluster.app_states, cancel, CONFIG, clock=clock).run_pass()
+    if canceled:     # nothing left to stop: the job is over
+        assert report.overdue_canceled == 1 and report.errors == {}
+        assert registry.get("overdue").status is JobState.ERROR
+    else:            # an unknown failure: the record waits for the next pass
+        assert report.overdue_canceled == 0 and report.errors == {"cancel": 1}
+        assert registry.get("overdue").status is JobState.RUNNING

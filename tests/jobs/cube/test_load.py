@@ -119,3 +119,20 @@ def test_resampling_job_option_reaches_the_reader(tmp_path):
     np.testing.assert_array_equal(near[0, 0], np.kron(coarse, np.ones((2, 2))))
     smooth = cube.compute(grid, TileContext(settings=Settings()))           # continuous: bilinear
     assert len(np.unique(smooth[0, 0])) > 4
+
+
+_LookalikeBandError = type("UnknownBandError", (Exception,), {})
+
+
+@pytest.mark.parametrize("make, argument", [
+    (lambda e: e.UnknownBandError("c", "B99", ["B02"]), "bands"),
+    (lambda e: type("AliasError", (e.UnknownBandError,), {})("c", "B99", ["B02"]), "bands"),
+    (lambda e: e.PropertyFilterError("eo:cloud_cover", "not a number"), "properties"),
+    (lambda e: e.EmptyQueryError("c", (0, 0, 1, 1), (None, None)), "temporal_extent"),
+    (lambda e: _LookalikeBandError("B99"), "spatial_extent"),
+], ids=["unknown-band", "subclass", "property-filter", "empty-query", "same-name-other-type"])
+def test_a_catalog_error_names_its_argument_by_type(make, argument):
+    from jobs.cube.load import _argument_of
+    from layercatalog import errors
+
+    assert _argument_of(make(errors)) == argument

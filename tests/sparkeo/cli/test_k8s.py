@@ -118,16 +118,9 @@ def test_submit_refuses_an_invalid_graph_before_anything_is_sent(k8s_api, tmp_pa
     assert k8s_api.store.requests == [] and not (tmp_path / "out.job").exists()
 
 
-def test_submit_with_no_reachable_api_exits_1(graph, tmp_path, monkeypatch):
-    from sparkeo.testing.services import free_port
-
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "k", "cluster": {"server": f"http://127.0.0.1:{free_port()}"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}]}))
-    result = sparkeo("submit", graph, "--job-id", "j-1", "--output", str(tmp_path / "o"), "--kubeconfig", str(kubeconfig))
+def test_submit_with_no_reachable_api_exits_1(graph, tmp_path, unreachable_kubeconfig):
+    result = sparkeo("submit", graph, "--job-id", "j-1", "--output", str(tmp_path / "o"),
+                     "--kubeconfig", str(unreachable_kubeconfig))
     assert result.exit_code == 1 and "unreachable" in result.stderr and "Traceback" not in result.output
 
 

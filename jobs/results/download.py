@@ -1,4 +1,4 @@
-"""Downloading a whole results set: ``sparkeo results LOCATION --download DIR``.
+"""Downloading a whole results set (``sparkeo results LOCATION --download DIR``, ``sparkeo.ops.results``).
 
 The results documents (``collection.json``, the items it links, ``job_metadata.json`` and every
 other file below the results location) keep their relative layout under DIR, and the copies of the
@@ -10,13 +10,13 @@ checked against their ``file:size`` and ``file:checksum``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import posixpath
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from jobs.results.checksum import multihash_sha256
 from sparkeo import storage
 from sparkeo.errors import NotFoundInStorage, RunError, UserError
 
@@ -41,15 +41,6 @@ class Fetch:
     size: int | None = None
     checksum: str | None = None
     document: bool = False          # a STAC document whose hrefs are rewritten
-
-
-def multihash_sha256(path: str) -> str:
-    """The ``file:checksum`` of a file: sha2-256 multihash (code 0x12, length 0x20) in hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return "1220" + h.hexdigest()
 
 
 def download_results(doc_uri: str, collection: Mapping[str, Any], target_dir: str) -> list[str]:

@@ -1,0 +1,55 @@
+"""``prepare_job`` called directly, as a front end other than the CLI would."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jobs.errors import ProcessGraphError
+from sparkeo.identity import Caller
+from sparkeo.names import InvalidJobId
+from sparkeo.ops.prepare import GraphSource, prepare_job
+from sparkeo.settings import Settings
+
+ADD = {"process_graph": {"a": {"process_id": "add", "arguments": {"x": 1, "y": 2}, "result": True}},
+       "job_options": {"executor-cores": 3}}
+ALICE = Caller.from_values("alice", "eo,admins")
+
+
+@pytest.fixture
+def settings(monkeypatch) -> Settings:
+    monkeypatch.delenv("SPARKEO_CATALOG", raising=False)
+    return Settings.from_env()
+
+
+def test_a_local_graph_is_uploaded_beside_the_results(settings, tmp_path):
+    output = str(tmp_path / "out")
+    prep = prepare_job(GraphSource.of(json.dumps(ADD), "graph.json"), ALICE, settings, output=output,
+                       job_id="j-ops", job_options='{"soft_errors": true}')
+    assert (prep.job.job_id, prep.job.user, prep.job.groups) == ("j-ops", "alice", ("admins", "eo"))
+    assert prep.job.graph_uri == str(tmp_path / "out.job" / "process_graph.json") and prep.uploads_graph
+    # options of the graph document and of the caller both apply, the caller's last
+    assert prep.job.job_options == {"executor-cores": 3, "soft_errors": True}
+    assert prep.graph_doc == ADD and prep.job.submitted_at is None
+    assert not (tmp_path / "out.job").exists()         # preparing writes nothing
+
+
+def test_a_graph_in_object_storage_is_read_there(settings):
+    prep = prepare_job(GraphSource.of(json.dumps(ADD), "s3://bucket/graphs/add.json"), ALICE, settings,
+                       job_id="j-s3", output="s3://bucket/results/j-s3")
+    assert prep.job.graph_uri == "s3://bucket/graphs/add.json" and not prep.uploads_graph
+
+
+def test_a_generated_job_id_names_the_default_results(settings):
+    prep = prepare_job(GraphSource(json.dumps(ADD), "<stdin>"), ALICE, settings)
+    assert prep.job.job_id.startswith("j-") and prep.job.output_uri.endswith("/" + prep.job.job_id)
+
+
+@pytest.mark.parametrize("graph, kwargs, error, text", [
+    (ADD, {"job_id": "Bad_Id"}, InvalidJobId, "invalid job id 'Bad_Id'"),
+    ({"process_graph": {"n1": {"process_id": "nope", "arguments": {}, "result": True}}}, {}, ProcessGraphError, "n1"),
+], ids=["job-id", "graph"])
+def test_bad_input_is_a_user_error_before_anything_is_built(settings, graph, kwargs, error, text):
+    with pytest.raises(error, match=text) as info:
+        prepare_job(GraphSource(json.dumps(graph), "g.json"), ALICE, settings, **kwargs)
+    assert info.value.exit_code == 2
