@@ -92,6 +92,12 @@ def tile_groups(tasks: Sequence[TileTask], parallelism: int, tile_pixels: int = 
     per_task = max_tiles_per_task(tile_pixels)
     count = min(n, max(GROUPS_PER_CORE * max(parallelism, 1), -(-n // per_task)))
     cuts = [round(i * n / count) for i in range(count + 1)]
+    # Tasks own whole read regions (jobs.blocks) when there are enough of them: a region split
+    # between two tasks has its source blocks decoded by both.
+    regions = [getattr(t, "region", None) for t in tasks]
+    starts = [i for i in range(n) if i == 0 or regions[i] != regions[i - 1]] + [n]
+    if len(starts) - 1 >= count:
+        cuts = sorted({min(starts, key=lambda s: (abs(s - c), s)) for c in cuts})
     return [list(tasks[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
@@ -114,7 +120,7 @@ def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[st
              transport: TileTransport = TileTransport()) -> TileResult:
     """Compute one tile (on an executor, or in-process in tests)."""
     started = time.process_time()
-    ctx = TileContext(settings=settings, job_options=dict(job_options))
+    ctx = TileContext(settings=settings, job_options=dict(job_options), region=task.region)
     try:
         values = np.ascontiguousarray(output.compute(task.grid, ctx), dtype=np.float32)
     except UnreadableAssetError as exc:
