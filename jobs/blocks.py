@@ -91,7 +91,11 @@ def choose_layout(grid: TileGrid, sources: Sequence[SourceBlocks], tile_size: in
     if not sources:
         return TileLayout.plain(tile, "no source block layout known: plain tiles")
     seen = tuple(sorted({s.label for s in sources}))
-    dominant = max(sources, key=lambda s: (s.assets, s.block[0] * s.block[1]))
+    # the layout most assets share (bands of one grid and block shape count together)
+    weight: dict[tuple, int] = {}
+    for s in sources:
+        weight[(s.grid, s.block)] = weight.get((s.grid, s.block), 0) + s.assets
+    dominant = max(sources, key=lambda s: (weight[(s.grid, s.block)], s.block[0] * s.block[1]))
     rows, cols, phase = _footprint(grid, dominant)
     region = [_region_side(rows, tile), _region_side(cols, tile)]
     if dominant.block[1] >= dominant.grid.width:          # strips (or one block column): whole rows
@@ -99,7 +103,7 @@ def choose_layout(grid: TileGrid, sources: Sequence[SourceBlocks], tile_size: in
         phase = (phase[0], 0)
     # bytes of source windows per output pixel, all assets (a source pixel per output pixel ratio)
     per_px = sum(s.itemsize * s.assets * _pixel_ratio(grid, s) for s in sources)
-    reason = f"read regions follow the {dominant.label} of {dominant.assets} asset(s)"
+    reason = f"read regions follow the {dominant.label} of {weight[(dominant.grid, dominant.block)]} asset(s)"
     if region[0] * region[1] * per_px > max_region_bytes:
         reason += f", capped at {max_region_bytes >> 20} MB of source windows per task"
     while region[0] * region[1] * per_px > max_region_bytes and (region[0] > 1 or region[1] > tile):
