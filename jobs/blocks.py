@@ -96,7 +96,11 @@ def choose_layout(grid: TileGrid, sources: Sequence[SourceBlocks], tile_size: in
     for s in sources:
         weight[(s.grid, s.block)] = weight.get((s.grid, s.block), 0) + s.assets
     dominant = max(sources, key=lambda s: (weight[(s.grid, s.block)], s.block[0] * s.block[1]))
-    rows, cols, phase = _footprint(grid, dominant)
+    # edges of coarser blocks on the same lattice (a band's 16-row strips beside 8-row ones) are
+    # edges of the finer ones too: align to the coarsest
+    anchor = max((s for s in sources if s.grid == dominant.grid and s.block[0] % dominant.block[0] == 0
+                  and s.block[1] % dominant.block[1] == 0), key=lambda s: s.block[0] * s.block[1])
+    rows, cols, phase = _footprint(grid, anchor)
     region = [_region_side(rows, tile), _region_side(cols, tile)]
     if dominant.block[1] >= dominant.grid.width:          # strips (or one block column): whole rows
         region[1] = max(grid.width, 1)
