@@ -25,29 +25,20 @@ SIZE = 512
 LAYOUTS = ("256", "512", "1024", "strip")
 
 
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "ndvi_median.json"
+
+
 def composite(spatial_extent=None, resample=None) -> dict:
-    """Masked NDVI median, as bench/composite.py (optionally bbox-cut or resampled on load)."""
-    load = {"process_id": "load_collection", "arguments": {
-        "id": "sample-s2", "spatial_extent": spatial_extent, "temporal_extent": None, "bands": ["B04", "B08", "SCL"]}}
-    graph = {"load": load}
-    data = "load"
+    """The demo's masked NDVI median over the whole series (or ``spatial_extent``), optionally
+    resampled on load (``resample_spatial`` arguments)."""
+    graph = json.loads(DEMO.read_text())
+    nodes = graph["process_graph"]
+    nodes["load"]["arguments"].update(spatial_extent=spatial_extent, temporal_extent=None)
     if resample:
-        graph["rs"] = {"process_id": "resample_spatial", "arguments": {"data": {"from_node": "load"}, **resample}}
-        data = "rs"
-    graph.update({
-        "cloud": {"process_id": "reduce_dimension", "arguments": {
-            "data": {"from_node": data}, "dimension": "bands", "reducer": {"process_graph": {
-                "scl": {"process_id": "array_element", "arguments": {"data": {"from_parameter": "data"}, "label": "SCL"}},
-                "c": {"process_id": "gte", "arguments": {"x": {"from_node": "scl"}, "y": 8}, "result": True}}}}},
-        "ndvi": {"process_id": "ndvi", "arguments": {"data": {"from_node": data}, "nir": "B08", "red": "B04"}},
-        "masked": {"process_id": "mask", "arguments": {"data": {"from_node": "ndvi"}, "mask": {"from_node": "cloud"}}},
-        "median": {"process_id": "reduce_dimension", "arguments": {
-            "data": {"from_node": "masked"}, "dimension": "t", "reducer": {"process_graph": {
-                "m": {"process_id": "median", "arguments": {"data": {"from_parameter": "data"}}, "result": True}}}}},
-        "save": {"process_id": "save_result", "arguments": {"data": {"from_node": "median"}, "format": "GTiff"},
-                 "result": True},
-    })
-    return {"process_graph": graph}
+        nodes["rs"] = {"process_id": "resample_spatial", "arguments": {"data": {"from_node": "load"}, **resample}}
+        for node in ("cloudmask", "ndvi"):
+            nodes[node]["arguments"]["data"] = {"from_node": "rs"}
+    return graph
 
 
 @pytest.fixture(scope="module")
