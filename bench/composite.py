@@ -174,13 +174,14 @@ def sparkeo_worker(args) -> None:
 
     before = {pid: _io_read_chars(pid) for pid in _python_workers()}
     t1 = time.perf_counter()
-    run_job(json.dumps(GRAPH), output=args.output, job_id="bench", catalog_uri=args.catalog,
-            job_options={}, settings=settings, caller=Caller(), spark=spark)
+    ran = run_job(json.dumps(GRAPH), output=args.output, job_id="bench", catalog_uri=args.catalog,
+                  job_options={}, settings=settings, caller=Caller(), spark=spark)
     job = time.perf_counter() - t1
     # bytes the workers read during the job (workers forked during the job started from 0)
     read = sum(max(_io_read_chars(pid) - before.get(pid, 0), 0) for pid in _python_workers())
     print(json.dumps({"session_startup_s": startup, "warmup_s": warmup, "job_s": job,
-                      "python_workers": _python_worker_peak_rss_mb(), "worker_read_bytes": read}))
+                      "python_workers": _python_worker_peak_rss_mb(), "worker_read_bytes": read,
+                      "blocks_read": ran.usage.get("blocks_read"), "tile_plan": ran.plan.to_json().get("tile_plan")}))
 
 
 def tiles_worker(args) -> None:
@@ -443,8 +444,9 @@ def bench_layout(args, block: str) -> dict:
     input_bytes = block_bytes(files)
     summary = {
         "block": block, "size": args.size, "dates": len(files), "cores": os.cpu_count(),
-        "tile_size_option": os.environ.get("SPARKEO_TILE_SIZE") or None,     # None: sparkeo chose
-        "default_tile_size": Settings.from_env().tile_size,
+        "tile_size_option": Settings.from_env().tile_size,     # None: sparkeo chose (the tile plan below)
+        "tile_plan": extra["sparkeo_local2"][-1]["tile_plan"],
+        "blocks_read_local2": extra["sparkeo_local2"][-1]["blocks_read"],
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "ratio_to_numpy_2proc": round(med["sparkeo_local2"] / med["numpy_2proc"], 3),
         "ratio_to_decode_floor": round(med["sparkeo_local2"] / med["decode_floor_2proc"], 3),
