@@ -98,4 +98,8 @@ def test_tasks_own_whole_regions_and_the_plan_lists_tiles_region_by_region():
         assert sum(len(r) for r in regions) == 4          # no region split between tasks
     # fewer regions than cores: regions are split, every core still gets work
     one = plan_tiles(g, choose_layout(g, [source((2048, 2048))]), [fp])
-    assert len(tile_groups(one.tasks, 2, 256 * 256)) == 2
+    halves = tile_groups(one.tasks, 2, 256 * 256)
+    assert len(halves) == 2
+    # ... and each reads only the source windows under its own half of the region
+    assert [{t.region.shape for t in half} for half in halves] == [{(1024, 2048)}, {(1024, 2048)}]
+    assert halves[1][0].region.bounds[3] == halves[0][0].region.bounds[1]
