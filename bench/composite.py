@@ -12,8 +12,13 @@ Generates (or reuses) a sample series with ``sparkeo sample-data`` and measures,
   written) in 1 process and in 2 processes by the groups Spark gets: how far this machine's two
   cores scale the work itself, the ceiling for ``speedup_2_over_1``.
 
-Prints one JSON line per measurement and a summary line with the ratios. Checks that sparkeo's result
-equals the numpy reference (max abs diff <= 1e-6, same NaN pixels).
+Each of these runs once per source layout given with ``--block`` (``256``: sparkeo's own tiled
+GeoTIFFs; ``512``, ``1024``, ``2048``: GDAL's COG driver, deflate, internal overviews; ``strip``: a
+striped deflate GeoTIFF), all in one run. Prints one JSON line per measurement and a summary line per
+layout with the ratios and ``disk_read_per_input_byte``: the bytes sparkeo's Python workers read from
+the input files during the ``local[2]`` job (``rchar`` of /proc/<pid>/io) over the compressed bytes of
+the full-resolution blocks (1.0: every block read once). Checks that sparkeo's result equals the numpy
+reference (max abs diff <= 1e-6, same NaN pixels).
 """
 from __future__ import annotations
 
@@ -37,14 +42,29 @@ MASK_CLASSES = (0, 3, 8, 9, 10)
 
 
 # --- the inputs -----------------------------------------------------------------------------------
-def ensure_series(folder: Path, size: int, dates: int) -> Path:
-    """The layercatalog.json of a B04/B08/SCL sample series of this size (generated once)."""
-    target = folder / f"series-{size}px-{dates}d"
+def ensure_series(folder: Path, size: int, dates: int, block: str = "256") -> Path:
+    """The layercatalog.json of a B04/B08/SCL sample series of this size and layout (generated once)."""
+    target = folder / f"series-{size}px-{dates}d-b{block}"
     catalog = target / "layercatalog.json"
     if not catalog.exists():
         subprocess.run([sys.executable, "-m", "sparkeo.cli.main", "sample-data", str(target), "--size", str(size),
-                        "--dates", str(dates), "--bands", "B04,B08,SCL"], check=True, stdout=subprocess.DEVNULL)
+                        "--dates", str(dates), "--bands", "B04,B08,SCL", "--block", block],
+                       check=True, stdout=subprocess.DEVNULL)
     return catalog
+
+
+def block_bytes(files: list[dict[str, str]]) -> int:
+    """The compressed bytes of the full-resolution blocks (or strips) of every input file: what
+    reading each block once costs (headers and overviews left out)."""
+    import rasterio
+
+    total = 0
+    for path in (p for f in files for p in f.values()):
+        with rasterio.open(path) as ds:
+            h, w = ds.block_shapes[0]
+            total += sum(int(ds.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=1))
+                         for y in range(-(-ds.height // h)) for x in range(-(-ds.width // w)))
+    return total
 
 
 def band_files(catalog_json: Path) -> list[dict[str, str]]:
@@ -153,12 +173,16 @@ def sparkeo_worker(args) -> None:
     from jobs.run import run_job
     from sparkeo.identity import Caller
 
+    before = {pid: _io_read_chars(pid) for pid in _python_workers()}
     t1 = time.perf_counter()
-    run_job(json.dumps(GRAPH), output=args.output, job_id="bench", catalog_uri=args.catalog,
-            job_options={}, settings=settings, caller=Caller(), spark=spark)
+    ran = run_job(json.dumps(GRAPH), output=args.output, job_id="bench", catalog_uri=args.catalog,
+                  job_options={}, settings=settings, caller=Caller(), spark=spark)
     job = time.perf_counter() - t1
+    # bytes the workers read during the job (workers forked during the job started from 0)
+    read = sum(max(_io_read_chars(pid) - before.get(pid, 0), 0) for pid in _python_workers())
     print(json.dumps({"session_startup_s": startup, "warmup_s": warmup, "job_s": job,
-                      "python_workers": _python_worker_peak_rss_mb()}))
+                      "python_workers": _python_worker_peak_rss_mb(), "worker_read_bytes": read,
+                      "blocks_read": ran.usage.get("blocks_read"), "tile_plan": ran.plan.to_json().get("tile_plan")}))
 
 
 def tiles_worker(args) -> None:
@@ -241,11 +265,36 @@ def _warm_task(i: int) -> int:
 
 
 def _python_worker_peak_rss_mb() -> dict:
-    """Peak RSS (VmHWM) of every PySpark Python worker below this process, from /proc.
+    """Peak RSS (VmHWM) of every PySpark Python worker below this process, from /proc: each forked
+    worker's high-water mark is its peak."""
+    peaks = []
+    for pid in _python_workers():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        hwm = [line for line in status.splitlines() if line.startswith("VmHWM:")]
+        if hwm:
+            peaks.append(int(hwm[0].split()[1]) / 1024.0)
+    return {"count": len(peaks), "peak_rss_mb_max": round(max(peaks), 1) if peaks else None}
+
+
+def _io_read_chars(pid: int) -> int:
+    """Bytes the process has read with read() and friends (``rchar``: files, pipes and sockets)."""
+    try:
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _python_workers() -> list[int]:
+    """The PySpark Python workers below this process, from /proc.
 
     The JVM is our child; its worker daemon child (``spark.python.daemon.module``) forks one worker
-    per concurrent task. The daemon itself is excluded (it only forks); each forked worker's
-    high-water mark is its peak.
+    per concurrent task. The daemon itself is excluded (it only forks).
     """
     from jobs.spark.session import speed_conf
     from sparkeo.settings import Settings
@@ -259,27 +308,20 @@ def _python_worker_peak_rss_mb() -> dict:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    peaks = []
+    workers = []
     todo = list(children.get(os.getpid(), []))
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, []))
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        parent_cmd = b""
-        try:
             parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
             parent_cmd = Path(f"/proc/{parent}/cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
-            pass
+            continue
         if daemon in cmd and daemon in parent_cmd:     # a forked worker
-            hwm = [line for line in status.splitlines() if line.startswith("VmHWM:")]
-            if hwm:
-                peaks.append(int(hwm[0].split()[1]) / 1024.0)
-    return {"count": len(peaks), "peak_rss_mb_max": round(max(peaks), 1) if peaks else None}
+            workers.append(pid)
+    return workers
 
 
 def run_sparkeo(master: str, catalog: Path, output: Path) -> dict:
@@ -320,6 +362,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=2048)
     ap.add_argument("--dates", type=int, default=12)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--block", default="256,512,1024,strip",
+                    help="source layouts, comma-separated: 256, 512, 1024, 2048 (block px) or strip")
     ap.add_argument("--data", default=str(ROOT / "build" / "bench"))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--tiles", type=int, help=argparse.SUPPRESS)
@@ -332,8 +376,23 @@ def main() -> None:
     if args.tiles:
         tiles_worker(args)
         return
+    from layercatalog.sample import BLOCK_LAYOUTS
 
-    catalog = ensure_series(Path(args.data), args.size, args.dates)
+    blocks = [b.strip() for b in args.block.split(",") if b.strip()]
+    unknown = [b for b in blocks if b not in BLOCK_LAYOUTS]
+    if unknown or not blocks:
+        raise SystemExit(f"--block: unknown layout(s) {unknown!r}; choose from {', '.join(BLOCK_LAYOUTS)}")
+    summaries = [bench_layout(args, block) for block in blocks]
+    keys = ("ratio_to_numpy_2proc", "ratio_to_decode_floor", "disk_read_per_input_byte", "equal_to_reference")
+    print(json.dumps({"layouts": {s["block"]: {k: s[k] for k in keys} for s in summaries}}))
+    if not all(s["equal_to_reference"] for s in summaries):
+        raise SystemExit("sparkeo's composite differs from the numpy reference")
+
+
+def bench_layout(args, block: str) -> dict:
+    """Every measurement on the series of one source layout, round-robin; prints the lines and
+    returns the summary."""
+    catalog = ensure_series(Path(args.data), args.size, args.dates, block)
     files = band_files(catalog)
     mpx_dates = args.size * args.size * len(files) / 1e6
     out_root = Path(tempfile.mkdtemp(prefix="sparkeo-bench-"))
@@ -357,7 +416,8 @@ def main() -> None:
         for processes in (1, 2):
             times[f"tiles_only_{processes}proc"].append(run_tiles(processes, catalog))
     for key, values in times.items():
-        line = {"measurement": key, "min_s": round(min(values), 3), "median_s": round(statistics.median(values), 3),
+        line = {"block": block, "measurement": key, "min_s": round(min(values), 3),
+                "median_s": round(statistics.median(values), 3),
                 "mpx_dates_per_s": round(mpx_dates / statistics.median(values), 2), "runs": len(values)}
         if key in extra:
             runs = extra[key]
@@ -383,9 +443,12 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     from sparkeo.settings import Settings
 
-    tile = Settings.from_env().tile_size      # what the runs used (SPARKEO_TILE_SIZE or the default)
-    print(json.dumps({
-        "size": args.size, "dates": len(files), "cores": os.cpu_count(), "tile_size": tile,
+    input_bytes = block_bytes(files)
+    summary = {
+        "block": block, "size": args.size, "dates": len(files), "cores": os.cpu_count(),
+        "tile_size_option": Settings.from_env().tile_size,     # None: sparkeo chose (the tile plan below)
+        "tile_plan": extra["sparkeo_local2"][-1]["tile_plan"],
+        "blocks_read_local2": extra["sparkeo_local2"][-1]["blocks_read"],
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "ratio_to_numpy_2proc": round(med["sparkeo_local2"] / med["numpy_2proc"], 3),
         "ratio_to_decode_floor": round(med["sparkeo_local2"] / med["decode_floor_2proc"], 3),
@@ -399,10 +462,13 @@ def main() -> None:
         "python_worker_peak_rss_mb": max(x for x in (extra["sparkeo_local1"] + extra["sparkeo_local2"])
                                          for x in [x["python_workers"]["peak_rss_mb_max"] or 0]),
         "scene_float32_mb_per_date_band": round(args.size * args.size * 4 / 2**20, 1),
+        "input_block_bytes": input_bytes,
+        "disk_read_per_input_byte": round(statistics.median(r["worker_read_bytes"] for r in extra["sparkeo_local2"])
+                                          / input_bytes, 3),
         "max_abs_diff": diff, "same_nan_pixels": same_nan, "equal_to_reference": same_nan and diff <= 1e-6,
-    }))
-    if not (same_nan and diff <= 1e-6):
-        raise SystemExit("sparkeo's composite differs from the numpy reference")
+    }
+    print(json.dumps(summary), flush=True)
+    return summary
 
 
 if __name__ == "__main__":

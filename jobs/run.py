@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from jobs.plan.blocks import SourceBlocks, choose_layout
 from jobs.cube.lazy import LazyCube
 from jobs.plan.planner import Plan, check_budget, int_option, plan_tiles
 from jobs.errors import TooManySkippedAssets
@@ -106,9 +107,42 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     check_resampling(options.get("resampling"), [b.name for leaf in leaves for b in leaf.bands])
     soft_error_fraction(options)     # a bad soft_errors value is the user's, whatever the data
     footprints = [fp for leaf in leaves for fp in footprints_in(leaf, output.meta.grid)]
-    plan = plan_tiles(output.meta.grid, int_option(options, "tile_size", settings.tile_size), footprints)
+    tile_size = int_option(options, "tile_size", settings.tile_size)
+    layout = choose_layout(output.meta.grid, source_blocks(leaves, settings), tile_size)
+    plan = plan_tiles(output.meta.grid, layout, footprints)
     check_budget(plan, options)
     return Prepared(graph, built, plan, leaves, options, graph_sha256(graph), str(getattr(catalog, "uri", "")))
+
+
+def source_blocks(leaves, settings) -> list[SourceBlocks]:
+    """The stored layouts the leaves read: one per band and source grid, with its asset count.
+
+    The block shape is read from the header of the first asset of each band and raster shape
+    (one file open each: the assets of a band in one collection are written alike)."""
+    import numpy as np
+
+    from jobs.cube.read import asset_grid, block_shape
+
+    counts: dict[tuple, int] = {}
+    first: dict[tuple, Any] = {}
+    for leaf in leaves:
+        for item in leaf.items:
+            for band in leaf.bands:
+                asset = item.assets.get(band.name)
+                if asset is not None:
+                    key = (band.name, asset.crs, tuple(asset.transform), tuple(asset.shape), asset.dtype)
+                    counts[key] = counts.get(key, 0) + 1
+                    first.setdefault(key, asset)
+    shapes: dict[tuple, tuple[int, int] | None] = {}
+    out = []
+    for key, n in counts.items():
+        asset = first[key]
+        kind = (key[0], key[3])
+        if kind not in shapes:
+            shapes[kind] = block_shape(asset, settings)
+        if shapes[kind] is not None:
+            out.append(SourceBlocks(asset_grid(asset), shapes[kind], np.dtype(asset.dtype or "float32").itemsize, n))
+    return out
 
 
 def footprints_in(leaf, grid) -> list:
@@ -269,7 +303,7 @@ def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Us
         "plan": prep.plan.to_json(),
         "usage": {
             "input_pixels": usage.input_pixels, "bytes_read": usage.bytes_read, "tiles": usage.tiles,
-            "read_retries": usage.read_retries, "task_attempts": task_attempts,
+            "read_retries": usage.read_retries, "blocks_read": usage.blocks_read, "task_attempts": task_attempts,
             "cpu_seconds": round(usage.cpu_seconds, 3), "wall_seconds": round(wall, 3),
         },
         # for the STAC documents only (jobs.results.writer keeps them out of job_metadata.json)

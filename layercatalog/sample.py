@@ -27,6 +27,9 @@ EPSG = 32633
 RESOLUTION = 10.0
 ORIGIN = (500000.0, 5100000.0)       # upper-left corner, UTM 33N (Slovenia/Austria border region)
 BLOCK = 256
+# Source layouts ``write_sample(block=...)`` writes: sparkeo's own 256 px tiled GeoTIFF (the default),
+# COGs as GDAL's COG driver writes them with other block sizes, or a striped GeoTIFF.
+BLOCK_LAYOUTS = ("256", "512", "1024", "2048", "strip")
 SAMPLE_VERSION = "1"                 # bump when the sample changes: cached samples are regenerated
 BAND_META = {   # name: (common name, centre wavelength um, description)
     "B02": ("blue", 0.490, "Blue (band 2) - 10m"),
@@ -40,11 +43,21 @@ SCL_CLASSES = [(0, "no_data"), (3, "cloud_shadows"), (4, "vegetation"), (5, "not
 DEFAULT_BANDS = ("B02", "B03", "B04", "B08", "SCL")
 
 
-def write_sample(directory: str, size: int = 512, dates: int = 8, bands=DEFAULT_BANDS, seed: int = 0) -> str:
-    """Write the deterministic sample series into ``directory``; returns the ``layercatalog.json`` path."""
+def write_sample(directory: str, size: int = 512, dates: int = 8, bands=DEFAULT_BANDS, seed: int = 0,
+                 block: int | str = BLOCK) -> str:
+    """Write the deterministic sample series into ``directory``; returns the ``layercatalog.json`` path.
+
+    ``block``: the files' layout (``BLOCK_LAYOUTS``). 256 is sparkeo's own tiled GeoTIFF; 512, 1024
+    and 2048 are written by GDAL's COG driver (deflate, internal overviews), as other tools publish
+    them (public Sentinel-2 L2A COGs use 1024); ``"strip"`` is a striped (untiled) deflate GeoTIFF
+    with GDAL's default strip height. The pixels are the same whatever the layout.
+    """
     import pystac
 
     bands = tuple(bands)
+    block = str(block)
+    if block not in BLOCK_LAYOUTS:
+        raise ConfigError("block", block, f"choose from {', '.join(BLOCK_LAYOUTS)}")
     unknown = [b for b in bands if b not in BAND_META]
     if unknown or not bands:
         raise ConfigError("bands", ",".join(bands), f"choose from {', '.join(DEFAULT_BANDS)}")
@@ -66,7 +79,7 @@ def write_sample(directory: str, size: int = 512, dates: int = 8, bands=DEFAULT_
         extent=pystac.Extent(pystac.SpatialExtent([[-180, -90, 180, 90]]), pystac.TemporalExtent([[None, None]])),
     )
     for scene in scenes:
-        collection.add_item(_item(scene, bands, out, size, transform))
+        collection.add_item(_item(scene, bands, out, size, transform, block))
     collection.update_extent_from_items()
     collection.summaries.add("eo:bands", [_eo_band(b) for b in bands])
     catalog = pystac.Catalog(id="sparkeo-sample", description="sparkeo sample data (synthetic Sentinel-2 L2A)")
@@ -81,7 +94,7 @@ def write_sample(directory: str, size: int = 512, dates: int = 8, bands=DEFAULT_
     return str(path)
 
 
-def _item(scene, bands, out: Path, size: int, transform):
+def _item(scene, bands, out: Path, size: int, transform, block: str = str(BLOCK)):
     import pystac
     from pyproj import Transformer
     from pystac.extensions.eo import EOExtension
@@ -116,7 +129,7 @@ def _item(scene, bands, out: Path, size: int, transform):
     item.stac_extensions.append("https://stac-extensions.github.io/raster/v1.1.0/schema.json")
     for band in bands:
         path = folder / f"{band}.tif"
-        _write_tif(path, scene.bands[band], transform)
+        _write_tif(path, scene.bands[band], transform, block)
         asset = pystac.Asset(href=str(path), media_type=pystac.MediaType.GEOTIFF,
                              title=BAND_META[band][2], roles=["data"])
         item.add_asset(band, asset)
@@ -125,13 +138,18 @@ def _item(scene, bands, out: Path, size: int, transform):
     return item
 
 
-def _write_tif(path: Path, array, transform) -> None:
+def _write_tif(path: Path, array, transform, block: str = str(BLOCK)) -> None:
     import rasterio
     from affine import Affine
 
-    profile = dict(driver="GTiff", width=array.shape[1], height=array.shape[0], count=1, dtype=array.dtype.name,
-                   crs=f"EPSG:{EPSG}", transform=Affine(*transform), nodata=0, tiled=True,
-                   blockxsize=BLOCK, blockysize=BLOCK, compress="deflate", predictor=2)
+    profile = dict(width=array.shape[1], height=array.shape[0], count=1, dtype=array.dtype.name,
+                   crs=f"EPSG:{EPSG}", transform=Affine(*transform), nodata=0, compress="deflate")
+    if block == str(BLOCK):
+        profile.update(driver="GTiff", tiled=True, blockxsize=BLOCK, blockysize=BLOCK, predictor=2)
+    elif block == "strip":      # GDAL's default strip height (strips of at most 8 KB uncompressed)
+        profile.update(driver="GTiff", tiled=False)
+    else:                       # the COG driver's defaults besides the block size: overviews included
+        profile.update(driver="COG", blocksize=int(block))
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(array, 1)
 

@@ -30,7 +30,8 @@ class Settings:
     catalog: str | None = field(default=None, metadata={"env": "SPARKEO_CATALOG"})
     cache_dir: str = field(default_factory=_default_cache, metadata={"env": "SPARKEO_CACHE"})
     spark_master: str = field(default="local[2]", metadata={"env": "SPARKEO_SPARK_MASTER"})
-    tile_size: int = field(default=256, metadata={"env": "SPARKEO_TILE_SIZE"})
+    # None: the plan sizes tiles itself from the inputs' block layout (jobs.plan.blocks); a number fixes it
+    tile_size: int | None = field(default=None, metadata={"env": "SPARKEO_TILE_SIZE"})
     read_retries: int = field(default=3, metadata={"env": "SPARKEO_READ_RETRIES"})
     read_retry_delay: float = field(default=0.5, metadata={"env": "SPARKEO_READ_RETRY_DELAY"})
     # S3: the standard boto3 variable; handed on to GDAL as AWS_S3_ENDPOINT etc.

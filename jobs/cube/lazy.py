@@ -76,6 +76,7 @@ class TileContext:
     settings: Any = None
     usage: Usage = field(default_factory=Usage)
     job_options: Mapping[str, Any] = field(default_factory=dict)
+    region: TileGrid | None = None          # the tile's read region (jobs.plan.blocks), for the readers
     _memo: dict = field(default_factory=dict)
 
     def memo(self, node: "LazyCube", grid: TileGrid, fn: Callable[[], np.ndarray]) -> np.ndarray:

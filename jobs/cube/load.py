@@ -143,7 +143,7 @@ class LoadedCollection(LazyCube):
                         # the day's first item is read straight into its slot; later ones only fill gaps
                         got = read_band(asset, grid, ctx.settings, apply_scale=self.collection.apply_scale,
                                         resampling=method, scale=self._warp_scale(asset),
-                                        out=slot if untouched[ti, bi] else None)
+                                        out=slot if untouched[ti, bi] else None, region=ctx.region)
                     except UnreadableAssetError:
                         if not soft:
                             raise
@@ -152,6 +152,7 @@ class LoadedCollection(LazyCube):
                     ctx.usage.input_pixels += got.pixels
                     ctx.usage.bytes_read += got.bytes
                     ctx.usage.read_retries += got.retries
+                    ctx.usage.blocks_read += got.blocks
                     if untouched[ti, bi]:
                         untouched[ti, bi] = False
                     else:

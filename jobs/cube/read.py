@@ -19,6 +19,7 @@ import numpy as np
 
 from jobs.plan.grid import TileGrid
 from jobs.errors import TransientReadError, UnreadableAssetError
+from jobs.cube.regions import RegionWindows
 from layercatalog.model import AssetBand
 
 # Margin (source pixels) around the tile footprint so edge pixels can interpolate.
@@ -33,6 +34,7 @@ class BandRead:
     pixels: int                 # source pixels read
     bytes: int                  # uncompressed source bytes read
     retries: int = 0
+    blocks: int = 0             # source blocks decoded (0 when served from the read region's window)
 
 
 # openEO resampling names (resample_spatial) -> rasterio's Resampling names
@@ -71,8 +73,12 @@ def resampling_for(asset: AssetBand, source: TileGrid, target: TileGrid, overrid
 
 def read_band(asset: AssetBand, grid: TileGrid, settings, *, apply_scale: bool = False,
               resampling: str | None = None, retries: int | None = None, retry_delay: float | None = None,
-              scale: tuple[float, float] | None = None, out: np.ndarray | None = None) -> BandRead:
+              scale: tuple[float, float] | None = None, out: np.ndarray | None = None,
+              region: TileGrid | None = None) -> BandRead:
     """Read ``asset`` onto ``grid``; retry transient errors, raise ``UnreadableAssetError`` otherwise.
+
+    ``region``: the read region ``grid`` lies in (``jobs.plan.blocks``). Inside ``keep_open`` the
+    asset's window covering the whole region is read once and later tiles of the region slice it.
 
     ``scale``: GDAL's XSCALE/YSCALE for warped reads (``jobs.cube.warp.warp_scale`` of the asset onto the
     whole output grid), so kernels do not change from tile to tile near an item's edge.
@@ -84,7 +90,7 @@ def read_band(asset: AssetBand, grid: TileGrid, settings, *, apply_scale: bool =
     attempt = 0
     while True:
         try:
-            got = _read_once(asset, grid, settings, resampling, scale, out)
+            got = _read_once(asset, grid, settings, resampling, scale, out, region)
             break
         except TransientReadError as exc:
             attempt += 1
@@ -101,7 +107,7 @@ def read_band(asset: AssetBand, grid: TileGrid, settings, *, apply_scale: bool =
             values += np.float32(asset.offset)
         else:
             values = (values * np.float32(asset.scale) + np.float32(asset.offset)).astype(np.float32)
-    return BandRead(values, got.pixels, got.bytes, attempt)
+    return BandRead(values, got.pixels, got.bytes, attempt, got.blocks)
 
 
 # href -> open dataset while ``keep_open`` is active (the tiles of one task); None: open per read.
@@ -112,6 +118,8 @@ KEEP_OPEN_MAX = 256
 _GRIDS: dict[tuple[str, str | None], TileGrid] = {}
 # the settings whose rasterio.Env ``keep_open`` entered for its whole block (None: one Env per read)
 _ENV_SETTINGS: Any = None
+# the current read region's source windows while ``keep_open`` is active
+_REGION: RegionWindows | None = None
 
 
 @contextlib.contextmanager
@@ -121,17 +129,19 @@ def keep_open(settings=None):
     With ``settings``, their ``rasterio.Env`` is entered once for the block instead of once per read
     (~0.2 ms each, 36 times per tile of a 12-date, 3-band composite).
     Not nested and not shared between threads: a Python worker runs one task at a time."""
-    global _OPEN, _ENV_SETTINGS
+    global _OPEN, _ENV_SETTINGS, _REGION
     from sparkeo.rasterenv import rasterio_env
 
     previous, _OPEN = _OPEN, OrderedDict()
     previous_env = _ENV_SETTINGS
+    previous_region, _REGION = _REGION, RegionWindows()
     try:
         with rasterio_env(settings) if settings is not None else contextlib.nullcontext():
             _ENV_SETTINGS = settings
             yield
     finally:
         _ENV_SETTINGS = previous_env
+        _REGION = previous_region
         _GRIDS.clear()
         opened, _OPEN = _OPEN, previous
         for ds in opened.values():
@@ -160,10 +170,13 @@ def _forget(href: str) -> None:
         _OPEN.pop(href).close()
         for key in [k for k in _GRIDS if k[0] == href]:
             del _GRIDS[key]
+    if _REGION is not None:
+        _REGION.forget(href)
 
 
 def _read_once(asset: AssetBand, grid: TileGrid, settings, resampling: str | None,
-               scale: tuple[float, float] | None = None, out: np.ndarray | None = None) -> BandRead:
+               scale: tuple[float, float] | None = None, out: np.ndarray | None = None,
+               region: TileGrid | None = None) -> BandRead:
     from rasterio.errors import RasterioError
 
     from sparkeo.rasterenv import describe_read_error, is_transient_read_error, rasterio_env
@@ -176,10 +189,11 @@ def _read_once(asset: AssetBand, grid: TileGrid, settings, resampling: str | Non
                 raise UnreadableAssetError(asset.href, f"has {src.count} band(s), no band {asset.band_index}")
             source = _source_grid(src, asset)
             nodata = asset.nodata if asset.nodata is not None else src.nodatavals[asset.band_index - 1]
+            reader = _WindowReader(src, asset, source, region)
             if source.aligned_with(grid):
-                return _read_aligned(src, asset.band_index, source, grid, nodata, out)
-            return _read_warped(src, asset, source, grid, nodata, resampling_for(asset, source, grid, resampling),
-                                scale)
+                return _read_aligned(reader, source, grid, nodata, out)
+            return _read_warped(reader, asset, source, grid, nodata,
+                                resampling_for(asset, source, grid, resampling), scale)
     except (UnreadableAssetError, TransientReadError):
         _forget(asset.href)
         raise
@@ -189,6 +203,21 @@ def _read_once(asset: AssetBand, grid: TileGrid, settings, resampling: str | Non
         if is_transient_read_error(exc, asset.href):
             raise TransientReadError(asset.href, reason) from None
         raise UnreadableAssetError(asset.href, reason) from None
+
+
+def block_shape(asset: AssetBand, settings) -> tuple[int, int] | None:
+    """The (rows, cols) of the asset band's internal blocks, from the file's header; None when it
+    cannot be read here (the plan then falls back to plain tiles: the driver may see files the
+    submitting machine cannot)."""
+    from rasterio.errors import RasterioError
+
+    from sparkeo.rasterenv import rasterio_env
+
+    try:
+        with rasterio_env(settings), _dataset(asset.href) as src:
+            return tuple(src.block_shapes[asset.band_index - 1])
+    except (RasterioError, OSError, IndexError):
+        return None
 
 
 def _source_grid(src, asset: AssetBand) -> TileGrid:
@@ -229,11 +258,60 @@ def _to_float(arr: np.ndarray, nodata) -> np.ndarray:
     return out
 
 
-def _read_aligned(src, band: int, source: TileGrid, grid: TileGrid, nodata,
+class _WindowReader:
+    """Reads source spans of one asset band: through the current read region's windows inside
+    ``keep_open`` when the read has a region, straight from the file otherwise; counts the blocks
+    decoded."""
+
+    def __init__(self, src, asset: AssetBand, source: TileGrid, region: TileGrid | None):
+        self.src, self.asset, self.source, self.region = src, asset, source, region
+        self.blocks = 0
+
+    def read(self, span, margin: int = 0) -> np.ndarray:
+        if self.region is None or _REGION is None:
+            return self._from_file(span)
+        _REGION.enter(self.region)
+        arr, _ = _REGION.read((self.asset.href, self.asset.band_index), span,
+                              lambda: self._region_span(margin), self._from_file)
+        return arr
+
+    def _from_file(self, span) -> np.ndarray:
+        from rasterio.windows import Window as RioWindow
+
+        from jobs.plan.blocks import blocks_touched
+
+        r0, c0, r1, c1 = span
+        self.blocks += blocks_touched(span, self.src.block_shapes[self.asset.band_index - 1])
+        return self.src.read(self.asset.band_index, window=RioWindow(c0, r0, c1 - c0, r1 - r0))
+
+    def _region_span(self, margin: int):
+        """The source span under the whole region (plus ``margin`` px), clipped to the source;
+        worked out once per source grid and region."""
+        key = (self.source, margin)
+        span = _REGION.spans.get(key)
+        if span is None:
+            span = _REGION.spans[key] = _source_span(self.source, self.region, margin)
+        return span
+
+
+def _source_span(source: TileGrid, grid: TileGrid, margin: int):
+    """The (row0, col0, row1, col1) source pixels under ``grid`` plus ``margin``, clipped."""
+    if source.crs == grid.crs:
+        bounds = grid.bounds
+    else:
+        from rasterio.warp import transform_bounds
+
+        bounds = transform_bounds(grid.crs, source.crs, *grid.bounds, densify_pts=21)
+    win = source.window_of(bounds)
+    if win.height == 0 or win.width == 0:
+        return 0, 0, 0, 0
+    return (max(win.row_off - margin, 0), max(win.col_off - margin, 0),
+            min(win.row_off + win.height + margin, source.height), min(win.col_off + win.width + margin, source.width))
+
+
+def _read_aligned(reader: _WindowReader, source: TileGrid, grid: TileGrid, nodata,
                   out: np.ndarray | None = None) -> BandRead:
     """A plain window read, converted to float32 straight into ``out`` (or a new array)."""
-    from rasterio.windows import Window as RioWindow
-
     rx, ry = source.resolution
     col0 = int(round((grid.transform[2] - source.transform[2]) / rx))
     row0 = int(round((source.transform[5] - grid.transform[5]) / ry))
@@ -245,35 +323,31 @@ def _read_aligned(src, band: int, source: TileGrid, grid: TileGrid, nodata,
     if r1 <= r0 or c1 <= c0:
         out.fill(np.nan)
         return BandRead(out, 0, 0)
-    arr = src.read(band, window=RioWindow(c0, r0, c1 - c0, r1 - r0))
+    arr = reader.read((r0, c0, r1, c1))
     if arr.shape != (h, w):             # the tile reaches past the asset's edge
         out.fill(np.nan)
     target = out[r0 - row0:r1 - row0, c0 - col0:c1 - col0]
     np.copyto(target, arr, casting="unsafe")
     if _declared(nodata):
         _nodata_to_nan(target, arr, nodata)
-    return BandRead(out, arr.size, arr.nbytes)
+    return BandRead(out, arr.size, arr.nbytes, blocks=reader.blocks)
 
 
-def _read_warped(src, asset: AssetBand, source: TileGrid, grid: TileGrid, nodata, resampling: str,
-                 scale: tuple[float, float] | None = None) -> BandRead:
+def _read_warped(reader: _WindowReader, asset: AssetBand, source: TileGrid, grid: TileGrid, nodata,
+                 resampling: str, scale: tuple[float, float] | None = None) -> BandRead:
     from rasterio.enums import Resampling
-    from rasterio.warp import reproject, transform_bounds
+    from rasterio.warp import reproject
     from rasterio.windows import Window as RioWindow
 
     out = np.full(grid.shape, np.nan, dtype=np.float32)
-    left, bottom, right, top = transform_bounds(grid.crs, source.crs, *grid.bounds, densify_pts=21)
-    win = source.window_of((left, bottom, right, top))
-    r0, c0 = max(win.row_off - WARP_MARGIN, 0), max(win.col_off - WARP_MARGIN, 0)
-    r1 = min(win.row_off + win.height + WARP_MARGIN, source.height)
-    c1 = min(win.col_off + win.width + WARP_MARGIN, source.width)
-    if win.height == 0 or win.width == 0 or r1 <= r0 or c1 <= c0:
+    r0, c0, r1, c1 = _source_span(source, grid, WARP_MARGIN)
+    if r1 <= r0 or c1 <= c0:
         return BandRead(out, 0, 0)
     rio_win = RioWindow(c0, r0, c1 - c0, r1 - r0)
-    arr = src.read(asset.band_index, window=rio_win)
+    arr = reader.read((r0, c0, r1, c1), WARP_MARGIN)
     values = _to_float(arr, nodata)
-    reproject(values, out, src_transform=src.window_transform(rio_win), src_crs=source.crs,
+    reproject(values, out, src_transform=reader.src.window_transform(rio_win), src_crs=source.crs,
               src_nodata=np.nan, dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan,
               resampling=Resampling[resampling],
               **({"XSCALE": repr(scale[0]), "YSCALE": repr(scale[1])} if scale else {}))
-    return BandRead(out, arr.size, arr.nbytes)
+    return BandRead(out, arr.size, arr.nbytes, blocks=reader.blocks)

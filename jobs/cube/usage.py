@@ -12,6 +12,7 @@ class Usage:
     bytes_read: int = 0
     tiles: int = 0
     read_retries: int = 0
+    blocks_read: int = 0            # compressed source blocks (or strips) decoded
     cpu_seconds: float = 0.0
     skipped_assets: list[str] = field(default_factory=list)
 

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+from jobs.plan.blocks import TileLayout
 from jobs.plan.grid import Bounds, TileGrid, Window
 from jobs.errors import BudgetExceeded
 from sparkeo.errors import ConfigError
@@ -43,12 +44,14 @@ class ItemFootprint:
 
 @dataclass(frozen=True)
 class TileTask:
-    """One Spark task: a window of the output grid."""
+    """One tile of the output grid; ``region`` is the read region it belongs to (``jobs.plan.blocks``):
+    the tiles of a region are planned one after the other and read its source windows once."""
 
     index: tuple[int, int]
     window: Window
     grid: TileGrid
     items: int                          # items touching the tile
+    region: TileGrid | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Plan:
     item_ids: tuple[str, ...]
     input_pixels: int
     input_bytes: int
+    layout: TileLayout | None = None
 
     @property
     def cpu_seconds(self) -> float:
@@ -74,6 +78,7 @@ class Plan:
             "tiles": len(self.tasks), "tiles_total": self.tiles_total,
             "items": len(self.item_ids), "input_pixels": self.input_pixels, "input_bytes": self.input_bytes,
             "cpu_seconds": round(self.cpu_seconds, 3),
+            **({"tile_plan": self.layout.to_json()} if self.layout is not None else {}),
         }
 
 
@@ -146,15 +151,18 @@ def time_slices(items: Iterable[ItemRecord]) -> tuple[TimeSlice, ...]:
 
 
 # --- tiles and estimates ----------------------------------------------------------------------------
-def plan_tiles(grid: TileGrid, tile_size: int, footprints: Sequence[ItemFootprint]) -> Plan:
+def plan_tiles(grid: TileGrid, tile_size: int | TileLayout, footprints: Sequence[ItemFootprint]) -> Plan:
     """Cut ``grid`` into tiles, keep those touched by some footprint, and estimate the input.
 
+    ``tile_size``: square tiles of that size, or a ``TileLayout`` (tiles inside read regions that
+    follow the source blocks; the tiles come region by region).
     Input pixels of an item on a tile: the tile's area overlapping the item, in the item's
     native pixels, times its bands. Bytes are pixels times the bands' sample sizes (uncompressed).
     """
+    layout = tile_size if isinstance(tile_size, TileLayout) else TileLayout.plain(int(tile_size))
     tasks, pixels, nbytes = [], 0.0, 0.0
     tiles_total = 0
-    for index, window, tile in grid.tiles(tile_size):
+    for index, window, tile, region in planned_tiles(grid, layout):
         tiles_total += 1
         touching = 0
         for fp in footprints:
@@ -166,9 +174,23 @@ def plan_tiles(grid: TileGrid, tile_size: int, footprints: Sequence[ItemFootprin
             pixels += native_pixels * fp.bands
             nbytes += native_pixels * fp.bytes_per_pixel
         if touching:
-            tasks.append(TileTask(index, window, tile, touching))
+            tasks.append(TileTask(index, window, tile, touching, region))
     ids = tuple(sorted({fp.item_id for fp in footprints}))
-    return Plan(grid, tile_size, tuple(tasks), tiles_total, ids, int(round(pixels)), int(round(nbytes)))
+    return Plan(grid, max(layout.tile), tuple(tasks), tiles_total, ids, int(round(pixels)), int(round(nbytes)),
+                layout)
+
+
+def planned_tiles(grid: TileGrid, layout: TileLayout):
+    """``(index, window, tile grid, region grid)`` of every tile, region by region; ``index`` is
+    the tile's (row, col) among all tile rows and columns."""
+    pairs = [(region, window) for region in layout.regions(grid) for window in layout.tiles(region)]
+    rows = {r: i for i, r in enumerate(sorted({w.row_off for _, w in pairs}))}
+    cols = {c: i for i, c in enumerate(sorted({w.col_off for _, w in pairs}))}
+    regions: dict[Window, TileGrid] = {}
+    for region, window in pairs:
+        if region not in regions:
+            regions[region] = grid.crop(region)
+        yield (rows[window.row_off], cols[window.col_off]), window, grid.crop(window), regions[region]
 
 
 def check_budget(plan: Plan, job_options: Mapping) -> None:

@@ -19,8 +19,10 @@ asset's href) intact. Anything else fails the Spark task; its Python exception l
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
+from collections import Counter
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from pyspark import cloudpickle
 
 from jobs.spark.allocator import keep_tile_memory
 from jobs.cube.lazy import LazyCube, TileContext
+from jobs.plan.grid import Window
 from jobs.plan.planner import TileTask
 from jobs.cube.read import keep_open
 from jobs.errors import UnreadableAssetError
@@ -93,7 +96,35 @@ def tile_groups(tasks: Sequence[TileTask], parallelism: int, tile_pixels: int = 
     per_task = max_tiles_per_task(tile_pixels)
     count = min(n, max(GROUPS_PER_CORE * max(parallelism, 1), -(-n // per_task)))
     cuts = [round(i * n / count) for i in range(count + 1)]
-    return [list(tasks[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+    # Tasks own whole read regions (jobs.plan.blocks) when there are enough of them: a region split
+    # between two tasks has its source blocks decoded by both.
+    regions = [getattr(t, "region", None) for t in tasks]
+    starts = [i for i in range(n) if i == 0 or regions[i] != regions[i - 1]] + [n]
+    if len(starts) - 1 >= count:
+        cuts = sorted({min(starts, key=lambda s: (abs(s - c), s)) for c in cuts})
+    sizes = Counter(regions)
+    return [_own_part(list(tasks[a:b]), sizes) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def _own_part(group: list, sizes: Counter) -> list:
+    """The group's tiles, each read region narrowed to the part of it the group computes: a task
+    that shares a region with another reads only the source windows under its own tiles."""
+    by_region: dict = {}
+    for t in group:
+        if getattr(t, "region", None) is not None:
+            by_region.setdefault(t.region, []).append(t)
+    whole = {}
+    for region, own in by_region.items():
+        if sizes[region] == len(own):
+            continue
+        r0 = min(t.window.row_off for t in own)
+        c0 = min(t.window.col_off for t in own)
+        r1 = max(t.window.row_off + t.window.height for t in own)
+        c1 = max(t.window.col_off + t.window.width for t in own)
+        first = own[0]
+        whole[region] = first.grid.crop(Window(r0 - first.window.row_off, c0 - first.window.col_off, r1 - r0, c1 - c0))
+    return [dataclasses.replace(t, region=whole[t.region]) if getattr(t, "region", None) in whole else t
+            for t in group]
 
 
 def spark_jobs(groups: int, parallelism: int) -> list[list[int]]:
@@ -115,7 +146,7 @@ def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[st
              transport: TileTransport = TileTransport()) -> TileResult:
     """Compute one tile (on an executor, or in-process in tests)."""
     started = time.process_time()
-    ctx = TileContext(settings=settings, job_options=dict(job_options))
+    ctx = TileContext(settings=settings, job_options=dict(job_options), region=task.region)
     try:
         values = np.ascontiguousarray(output.compute(task.grid, ctx), dtype=np.float32)
     except UnreadableAssetError as exc:

@@ -32,7 +32,16 @@ def validate(ctx, graph, catalog, job_options, as_json):
     rx, ry = g.resolution
     click.echo(f"valid: {name}")
     click.echo(f"grid: {g.crs}, {g.height}x{g.width} px, resolution {rx:g}x{ry:g}, bounds {tuple(round(v, 3) for v in g.bounds)}")
-    click.echo(f"tiles: {len(plan.tasks)} to compute of {plan.tiles_total} ({plan.tile_size}x{plan.tile_size} px)")
+    layout = plan.layout
+    th, tw = layout.tile
+    click.echo(f"tiles: {len(plan.tasks)} to compute of {plan.tiles_total} ({th}x{tw} px)")
+    rh, rw = layout.region
+    click.echo(f"tile plan: read regions of {rh}x{rw} px (each source window decoded once per region); "
+               f"{layout.reason}")
+    click.echo(f"source blocks seen: {', '.join(layout.blocks_seen) or 'none readable here'}")
+    if layout.blocks_per_tile is not None:
+        click.echo(f"source blocks decoded per tile, all assets: {layout.blocks_per_tile:g} "
+                   f"(reading each tile's own windows: {layout.blocks_per_tile_unaligned:g})")
     for leaf in prep.leaves:
         labels = [s.label for s in leaf.slices]
         click.echo(f"load {leaf.node_id}: {leaf.collection.id}, {len(leaf.items)} items on {len(labels)} days "

@@ -157,3 +157,21 @@ def test_ensure_sample_catalog_generates_once(tmp_path, monkeypatch):
     assert path == str(tmp_path / "cache" / "sample" / "layercatalog.json") and os.path.exists(path)
     assert ensure_sample_catalog(settings) == path and len(calls) == 1
     assert sample.default_catalog(settings.replace(catalog="s3://b/lc.json")) == "s3://b/lc.json"
+
+
+@pytest.mark.parametrize("block, shape, tiled, overviews", [
+    ("256", (256, 256), True, False), ("512", (512, 512), True, True), ("1024", (1024, 1024), True, False),   # no overview of an image smaller than a block
+    ("strip", (6, 600), False, False)], ids=["256", "512", "1024", "strip"])
+def test_block_layouts_are_written_as_other_tools_write_them(tmp_path, block, shape, tiled, overviews):
+    """512/1024: GDAL's COG driver (deflate, internal overviews); strip: GDAL's default strips of at
+    most 8 KB (6 rows of 600 uint16)."""
+    lc = write_sample(str(tmp_path / block), size=600, dates=1, bands=("B04",), block=block)
+    with rasterio.open(next(Path(lc).parent.glob("sample-s2/*/B04.tif"))) as ds:
+        assert ds.block_shapes[0] == shape and ds.profile["tiled"] == tiled
+        assert bool(ds.overviews(1)) == overviews and ds.compression.name.lower() == "deflate"
+        same = ds.read(1)
+    with rasterio.open(next(Path(write_sample(str(tmp_path / "ref"), size=600, dates=1, bands=("B04",)))
+                            .parent.glob("sample-s2/*/B04.tif"))) as ref:
+        np.testing.assert_array_equal(same, ref.read(1))
+    with pytest.raises(ConfigError, match="block"):
+        write_sample(str(tmp_path / "bad"), size=32, dates=1, block="300")

@@ -14,7 +14,7 @@ def test_environment_overrides_defaults_and_flags_override_environment():
     assert (s.tile_size, s.catalog, s.s3_endpoint) == (512, "/cat.json", "http://127.0.0.1:9000")
     s2 = Settings.from_env(env, tile_size=128, catalog=None)
     assert s2.tile_size == 128 and s2.catalog == "/cat.json"   # None flags fall through
-    assert Settings.from_env({}).tile_size == 256
+    assert Settings.from_env({}).tile_size is None     # automatic: the plan follows the blocks
 
 
 def test_bad_environment_value_is_a_user_error_naming_the_variable():

@@ -1,0 +1,166 @@
+"""Reading by read regions (jobs.cube.regions through jobs.cube.read): on sample series written in every
+source layout, each compressed block is decoded once per job, and the results do not depend on the
+layout, the tile size or whether regions are used."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+from jobs.spark.execute import run_tile, tile_groups
+from jobs.cube.read import keep_open
+from jobs.run import load_catalog, prepare, run_job
+from jobs.spark.transport import TileTransport
+from jobs.cube.usage import Usage
+from layercatalog.sample import write_sample
+from sparkeo.identity import Caller
+from sparkeo.settings import Settings
+
+SIZE = 512
+LAYOUTS = ("256", "512", "1024", "strip")
+
+
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "ndvi_median.json"
+
+
+def composite(spatial_extent=None, resample=None) -> dict:
+    """The demo's masked NDVI median over the whole series (or ``spatial_extent``), optionally
+    resampled on load (``resample_spatial`` arguments)."""
+    graph = json.loads(DEMO.read_text())
+    nodes = graph["process_graph"]
+    nodes["load"]["arguments"].update(spatial_extent=spatial_extent, temporal_extent=None)
+    if resample:
+        nodes["rs"] = {"process_id": "resample_spatial", "arguments": {"data": {"from_node": "load"}, **resample}}
+        for node in ("cloudmask", "ndvi"):
+            nodes[node]["arguments"]["data"] = {"from_node": "rs"}
+    return graph
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory) -> dict[str, str]:
+    """The same 3-date series in every layout: layout -> layercatalog.json."""
+    root = tmp_path_factory.mktemp("layouts")
+    return {b: write_sample(str(root / b), size=SIZE, dates=3, bands=("B04", "B08", "SCL"), seed=3, block=b)
+            for b in LAYOUTS}
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    return Settings(cache_dir=str(tmp_path_factory.mktemp("cache")), read_retry_delay=0.0)
+
+
+def assets(catalog: str) -> list[Path]:
+    return sorted(Path(catalog).parent.glob("sample-s2/*/*.tif"))
+
+
+def blocks_under(catalog: str, bounds=None) -> int:
+    """Distinct full-resolution blocks of every asset under ``bounds`` (all of them by default),
+    counted from the files with rasterio."""
+    total = 0
+    for path in assets(catalog):
+        with rasterio.open(path) as ds:
+            bh, bw = ds.block_shapes[0]
+            win = ds.window(*bounds).round_offsets().round_lengths() if bounds else None
+            r0, c0 = (int(win.row_off), int(win.col_off)) if win else (0, 0)
+            r1, c1 = (r0 + int(win.height), c0 + int(win.width)) if win else (ds.height, ds.width)
+            total += ((r1 - 1) // bh - r0 // bh + 1) * ((c1 - 1) // bw - c0 // bw + 1)
+    return total
+
+
+def compute(catalog, settings, graph, options=None, regions=True, parallelism=2):
+    """Every planned tile through ``run_tile``, in the groups Spark would get, each group inside
+    ``keep_open`` as a task; returns (plan, output array, summed usage)."""
+    prep = prepare(json.dumps(graph), load_catalog(catalog, settings), Caller(), settings, options or {})
+    plan = prep.plan
+    tasks = plan.tasks if regions else tuple(dataclasses.replace(t, region=None) for t in plan.tasks)
+    out = np.full(plan.grid.shape, np.nan, dtype=np.float32)
+    usage = Usage()
+    for group in tile_groups(tasks, parallelism, max(t.window.height * t.window.width for t in tasks)):
+        with keep_open(settings):
+            for task in group:
+                result = run_tile(prep.built.output, task, settings, {"soft_errors": False},
+                                  TileTransport(compress=False))
+                assert result.error is None, result.error
+                out[task.window.slices] = result.array().reshape(task.window.height, task.window.width)
+                usage.add(result.usage)
+    return plan, out, usage
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_each_block_is_decoded_once_per_job(series, settings, layout):
+    # one core: at 512 px the grid is a single 512 or 1024 px region, which two cores would share
+    plan, _, usage = compute(series[layout], settings, composite(), parallelism=1)
+    assert usage.blocks_read == blocks_under(series[layout])
+    assert plan.layout.blocks_per_tile * len(plan.tasks) == pytest.approx(usage.blocks_read, abs=0.01)
+    if len({t.region for t in plan.tasks}) >= 2:         # enough regions: each core owns whole ones
+        assert compute(series[layout], settings, composite(), parallelism=2)[2].blocks_read == usage.blocks_read
+
+
+def test_without_read_regions_large_blocks_are_decoded_per_tile(series, settings):
+    _, _, usage = compute(series["1024"], settings, composite(), regions=False, parallelism=1)
+    assert usage.blocks_read == 4 * blocks_under(series["1024"])      # four 256 px tiles per block
+
+
+def test_a_bbox_that_cuts_blocks_still_decodes_each_block_once(series, settings):
+    x0, y0 = 500000.0, 5100000.0
+    bounds = (x0 + 700.0, y0 - 4730.0, x0 + 4370.0, y0 - 1030.0)      # cuts 256 px blocks and strips
+    extent = dict(zip(("west", "south", "east", "north"), bounds), crs=32633)
+    for layout in ("256", "strip"):
+        plan, _, usage = compute(series[layout], settings, composite(extent), parallelism=1)
+        assert plan.grid.shape == (370, 367)
+        assert usage.blocks_read == blocks_under(series[layout], bounds)
+
+
+def test_results_are_identical_across_layouts_tile_sizes_and_regions(series, settings):
+    _, reference, _ = compute(series["256"], settings, composite(), {"tile_size": 512})
+    assert np.isfinite(reference).mean() > 0.5
+    for layout in LAYOUTS:
+        for options in ({}, {"tile_size": 96}):
+            _, got, _ = compute(series[layout], settings, composite(), options)
+            np.testing.assert_array_equal(got, reference, err_msg=f"{layout} {options}")
+
+
+@pytest.mark.parametrize("resample", [{"resolution": 30, "method": "bilinear"},
+                                      {"projection": 32634, "resolution": 10, "method": "near"}],
+                         ids=["30m", "utm34"])
+def test_warped_reads_give_the_same_values_through_regions_and_read_less(series, settings, resample):
+    graph = composite(resample=resample)
+    _, direct, plain = compute(series["1024"], settings, graph, {"tile_size": 64}, regions=False)
+    _, got, usage = compute(series["1024"], settings, graph, {"tile_size": 64})
+    np.testing.assert_array_equal(got, direct)
+    assert usage.blocks_read < plain.blocks_read
+
+
+def test_validate_shows_the_tile_plan_and_why(series, tmp_path):
+    from sparkeo.cli.main import cli
+
+    graph = tmp_path / "g.json"
+    graph.write_text(json.dumps(composite()))
+    env = {"SPARKEO_CACHE": str(tmp_path / "cache")}
+    out = CliRunner().invoke(cli, ["validate", str(graph), "--catalog", series["1024"]], env=env)
+    assert out.exit_code == 0, out.output
+    assert "tiles: 4 to compute of 4 (256x256 px)" in out.output
+    assert "source blocks seen: 1024x1024 blocks" in out.output
+    assert "read regions of 1024x512 px" in out.output     # one block column: whole rows
+    assert "source blocks decoded per tile, all assets: 2.25 (reading each tile's own windows: 9)" in out.output
+    doc = json.loads(CliRunner().invoke(cli, ["validate", str(graph), "--catalog", series["strip"], "--json"],
+                                        env=env).output)
+    assert doc["tile_plan"]["blocks_seen"] == ["strips of 16 rows", "strips of 8 rows"]
+    assert doc["tile_plan"]["region"] == [256, 512]
+
+
+def test_a_spark_job_reports_the_blocks_it_decoded(spark, series, settings, tmp_path):
+    summary = run_job(json.dumps(composite()), str(tmp_path / "out"), "blocks-job", series["1024"], {},
+                      settings, Caller(), spark=spark)
+    # one 512 px region shared by the two cores of local[2]: each decodes its blocks
+    assert summary.usage["blocks_read"] == 2 * blocks_under(series["1024"])
+    meta = json.loads((tmp_path / "out" / "job_metadata.json").read_text())
+    assert meta["plan"]["tile_plan"]["blocks_seen"] == ["1024x1024 blocks"]
+    _, reference, _ = compute(series["256"], settings, composite())
+    with rasterio.open(next((tmp_path / "out").glob("*.tif"))) as ds:
+        np.testing.assert_array_equal(ds.read(1), reference)
