@@ -8,8 +8,6 @@ first moment anything at the results location changes).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import time
 import uuid
@@ -113,20 +111,20 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     footprints = [fp for leaf in leaves for fp in footprints_in(leaf, output.meta.grid)]
     plan = plan_tiles(output.meta.grid, int_option(options, "tile_size", settings.tile_size), footprints)
     check_budget(plan, options)
-    return Prepared(graph, built, plan, leaves, options, graph_sha256(graph), str(getattr(catalog, "uri", "")))
+    return Prepared(graph, built, plan, leaves, options, graph.sha256(), str(getattr(catalog, "uri", "")))
 
 
 def footprints_in(leaf, grid) -> list:
     """The leaf's item footprints in ``grid``'s CRS: resample_spatial may have reprojected the output."""
     from dataclasses import replace
 
-    from jobs.plan.extent import transform_bounds
+    from sparkeo.geometry import same_crs, transform_bounds
 
-    if leaf.meta.grid is None or leaf.meta.grid.crs == grid.crs:
+    if leaf.meta.grid is None or same_crs(leaf.meta.grid.crs, grid.crs):
         return leaf.footprints
     out = []
     for fp in leaf.footprints:
-        bounds = tuple(transform_bounds(fp.bounds, leaf.meta.grid.crs, grid.crs))
+        bounds = transform_bounds(fp.bounds, leaf.meta.grid.crs, grid.crs)
         area = (bounds[2] - bounds[0]) * (bounds[3] - bounds[1])
         native = (fp.bounds[2] - fp.bounds[0]) * (fp.bounds[3] - fp.bounds[1])
         out.append(replace(fp, bounds=bounds, pixel_area=fp.pixel_area * area / native))
@@ -158,12 +156,6 @@ def walk(cube: LazyCube):
         seen.add(id(node))
         yield node
         todo.extend(node.inputs())
-
-
-def graph_sha256(graph) -> str:
-    """sha256 of the canonical JSON of the flat process graph."""
-    text = json.dumps(graph.raw, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def soft_error_fraction(options: Mapping[str, Any]) -> float:

@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from jobs.cube.warp import RESAMPLING, rasterio_crs, rasterio_resampling
 from jobs.plan.grid import TileGrid
 from jobs.errors import TransientReadError, UnreadableAssetError
 from layercatalog.model import AssetBand
+from sparkeo.geometry import same_crs, transform_bounds
 
 # Margin (source pixels) around the tile footprint so edge pixels can interpolate.
 WARP_MARGIN = 2
@@ -35,12 +37,6 @@ class BandRead:
     retries: int = 0
 
 
-# openEO resampling names (resample_spatial) -> rasterio's Resampling names
-OPENEO_RESAMPLING = {"near": "nearest", "nearest": "nearest", "bilinear": "bilinear", "cubic": "cubic",
-                     "cubicspline": "cubic_spline", "lanczos": "lanczos", "average": "average", "mode": "mode",
-                     "max": "max", "min": "min", "med": "med", "q1": "q1", "q3": "q3", "sum": "sum", "rms": "rms"}
-
-
 def resampling_override(option, band: str) -> str | None:
     """The ``resampling`` job option for ``band``: one method for all bands, or band name -> method.
 
@@ -49,14 +45,10 @@ def resampling_override(option, band: str) -> str | None:
     method = option.get(band) if isinstance(option, dict) else option
     if method is None:
         return None
-    if method not in OPENEO_RESAMPLING:
+    if method not in RESAMPLING:
         raise ValueError(f"unknown resampling method {method!r} for band {band!r} "
-                         f"(one of {', '.join(sorted(OPENEO_RESAMPLING))})")
-    return OPENEO_RESAMPLING[method]
-
-
-def asset_grid(asset: AssetBand) -> TileGrid:
-    return TileGrid(asset.crs, tuple(asset.transform), tuple(asset.shape))
+                         f"(one of {', '.join(sorted(RESAMPLING))})")
+    return RESAMPLING[method]
 
 
 def resampling_for(asset: AssetBand, source: TileGrid, target: TileGrid, override: str | None = None) -> str:
@@ -64,7 +56,7 @@ def resampling_for(asset: AssetBand, source: TileGrid, target: TileGrid, overrid
     if override:
         return override
     if asset.categorical:
-        downsampling = target.resolution[0] > 1.5 * source.resolution[0] and source.crs == target.crs
+        downsampling = target.resolution[0] > 1.5 * source.resolution[0] and same_crs(source.crs, target.crs)
         return "mode" if downsampling else "nearest"
     return "bilinear"
 
@@ -257,12 +249,11 @@ def _read_aligned(src, band: int, source: TileGrid, grid: TileGrid, nodata,
 
 def _read_warped(src, asset: AssetBand, source: TileGrid, grid: TileGrid, nodata, resampling: str,
                  scale: tuple[float, float] | None = None) -> BandRead:
-    from rasterio.enums import Resampling
-    from rasterio.warp import reproject, transform_bounds
+    from rasterio.warp import reproject
     from rasterio.windows import Window as RioWindow
 
     out = np.full(grid.shape, np.nan, dtype=np.float32)
-    left, bottom, right, top = transform_bounds(grid.crs, source.crs, *grid.bounds, densify_pts=21)
+    left, bottom, right, top = transform_bounds(grid.bounds, grid.crs, source.crs)
     win = source.window_of((left, bottom, right, top))
     r0, c0 = max(win.row_off - WARP_MARGIN, 0), max(win.col_off - WARP_MARGIN, 0)
     r1 = min(win.row_off + win.height + WARP_MARGIN, source.height)
@@ -272,8 +263,8 @@ def _read_warped(src, asset: AssetBand, source: TileGrid, grid: TileGrid, nodata
     rio_win = RioWindow(c0, r0, c1 - c0, r1 - r0)
     arr = src.read(asset.band_index, window=rio_win)
     values = _to_float(arr, nodata)
-    reproject(values, out, src_transform=src.window_transform(rio_win), src_crs=source.crs,
-              src_nodata=np.nan, dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan,
-              resampling=Resampling[resampling],
+    reproject(values, out, src_transform=src.window_transform(rio_win), src_crs=rasterio_crs(source.crs),
+              src_nodata=np.nan, dst_transform=grid.affine, dst_crs=rasterio_crs(grid.crs), dst_nodata=np.nan,
+              resampling=rasterio_resampling(resampling),
               **({"XSCALE": repr(scale[0]), "YSCALE": repr(scale[1])} if scale else {}))
     return BandRead(out, arr.size, arr.nbytes)

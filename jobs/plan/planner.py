@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from jobs.plan.grid import Bounds, TileGrid, Window
+from sparkeo.geometry import same_crs
 from jobs.errors import BudgetExceeded
 from sparkeo.errors import ConfigError
 from layercatalog.model import AssetBand, ItemRecord
@@ -78,19 +79,27 @@ class Plan:
 
 
 # --- output grid --------------------------------------------------------------------------------
+def asset_grid(asset: AssetBand) -> TileGrid:
+    """The native pixel grid of a catalog asset (its ``proj:*``)."""
+    return TileGrid(asset.crs, tuple(asset.transform), tuple(asset.shape))
+
+
 def choose_grid(assets: Sequence[AssetBand], bounds_in: "callable") -> TileGrid:
     """The deterministic output grid for these assets (DESIGN "output grid is deterministic").
 
-    CRS: the most common among the assets (ties: the smallest string, for determinism).
+    CRS: the most common among the assets, equal CRSs counted together whatever their text (ties: the
+    smallest text, for determinism).
     Resolution: the finest among assets in that CRS. Anchor: the native pixel edges of the first
     such asset with that resolution. ``bounds_in(crs)`` returns the area to cover in that CRS.
     """
     if not assets:
         raise ValueError("no assets to choose a grid from")
-    counts = Counter(a.crs for a in assets)
-    crs = min(counts, key=lambda c: (-counts[c], c))
-    native = sorted((TileGrid(a.crs, tuple(a.transform), tuple(a.shape)) for a in assets if a.crs == crs),
-                    key=lambda g: (g.resolution[0] * g.resolution[1], g.transform))
+    groups: dict[str, list[AssetBand]] = {}     # one CRS written as "EPSG:n" and as WKT is one group
+    for a in assets:
+        key = next((k for k in groups if same_crs(k, a.crs)), a.crs)
+        groups.setdefault(key, []).append(a)
+    crs = min(groups, key=lambda c: (-len(groups[c]), min(a.crs for a in groups[c])))
+    native = sorted((asset_grid(a) for a in groups[crs]), key=lambda g: (g.resolution[0] * g.resolution[1], g.transform))
     finest = native[0]
     return TileGrid.from_bounds(bounds_in(crs), crs, finest.resolution, finest.anchor)
 
@@ -151,24 +160,28 @@ def plan_tiles(grid: TileGrid, tile_size: int, footprints: Sequence[ItemFootprin
 
     Input pixels of an item on a tile: the tile's area overlapping the item, in the item's
     native pixels, times its bands. Bytes are pixels times the bands' sample sizes (uncompressed).
+    Each footprint is checked only against the tiles the grid's tile index says it touches
+    (``TileGrid.tiles_touching``), not against every tile.
     """
-    tasks, pixels, nbytes = [], 0.0, 0.0
-    tiles_total = 0
-    for index, window, tile in grid.tiles(tile_size):
-        tiles_total += 1
-        touching = 0
-        for fp in footprints:
-            overlap = intersect(tile.bounds, fp.bounds)
+    tiles: dict[tuple[int, int], tuple[Window, TileGrid]] = {}
+    touching: Counter = Counter()
+    pixels, nbytes = 0.0, 0.0
+    for fp in footprints:
+        for index in grid.tiles_touching(fp.bounds, tile_size):
+            if index not in tiles:
+                window = grid.tile_window(index, tile_size)
+                tiles[index] = window, grid.crop(window)
+            overlap = intersect(tiles[index][1].bounds, fp.bounds)
             if overlap is None:
                 continue
-            touching += 1
+            touching[index] += 1
             native_pixels = (overlap[2] - overlap[0]) * (overlap[3] - overlap[1]) / fp.pixel_area
             pixels += native_pixels * fp.bands
             nbytes += native_pixels * fp.bytes_per_pixel
-        if touching:
-            tasks.append(TileTask(index, window, tile, touching))
+    tasks = tuple(TileTask(index, *tiles[index], touching[index]) for index in sorted(touching))
+    tiles_total = -(-grid.height // tile_size) * -(-grid.width // tile_size)
     ids = tuple(sorted({fp.item_id for fp in footprints}))
-    return Plan(grid, tile_size, tuple(tasks), tiles_total, ids, int(round(pixels)), int(round(nbytes)))
+    return Plan(grid, tile_size, tasks, tiles_total, ids, int(round(pixels)), int(round(nbytes)))
 
 
 def check_budget(plan: Plan, job_options: Mapping) -> None:
