@@ -49,7 +49,7 @@ def bbox_from_spatial_extent(extent: dict[str, Any], argument: str = "spatial_ex
 
 def bbox_to_4326(bbox: Bbox, crs: str | int | None, argument: str = "bbox-crs") -> Bbox:
     """The EPSG:4326 box enclosing ``bbox`` given in ``crs`` (edges densified)."""
-    if crs in (None, "", 4326, "EPSG:4326", "epsg:4326", "OGC:CRS84"):
+    if crs in (None, ""):
         return bbox
     from sparkeo.geometry import BoundsTransformError, UnknownCRSError, crs_of, transform_bounds
 
@@ -60,7 +60,7 @@ def bbox_to_4326(bbox: Bbox, crs: str | int | None, argument: str = "bbox-crs") 
     try:    # a CRS PROJ parses may still have no transformation to EPSG:4326 (e.g. +a=1e308)
         return transform_bounds(bbox, source, "EPSG:4326")
     except BoundsTransformError as exc:
-        raise InvalidQueryError("bbox", list(bbox), f"cannot be transformed from {crs} to EPSG:4326 ({exc.reason})") from None
+        raise InvalidQueryError(argument, crs, f"cannot transform {list(bbox)} to EPSG:4326 ({exc.reason})") from None
 
 
 def parse_interval(text: str, argument: str = "time") -> tuple[dt.datetime | None, dt.datetime | None]:
