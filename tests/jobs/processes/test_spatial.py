@@ -70,6 +70,16 @@ def test_filter_spatial_needs_polygons():
     assert (info.value.node_id, info.value.argument) == ("p", "geometries")
 
 
+def test_filter_spatial_names_an_unknown_geometry_crs():
+    # the GeoJSON's own "crs" member is user input: a pyproj error must not escape as a traceback
+    geometry = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]],
+                "crs": {"type": "name", "properties": {"name": "EPSG:999999"}}}
+    with pytest.raises(ProcessGraphError) as info:
+        _run("filter_spatial", geometries=geometry)
+    assert (info.value.node_id, info.value.argument) == ("p", "geometries")
+    assert "EPSG:999999" in str(info.value)
+
+
 # --- resample_spatial -----------------------------------------------------------------------------------------
 def test_resample_to_coarser_resolution_with_average():
     cube = _run("resample_spatial", resolution=20, method="average")
