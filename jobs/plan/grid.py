@@ -55,8 +55,7 @@ class TileGrid:
     def from_bounds(cls, bounds: Bounds, crs, resolution: float | tuple[float, float],
                     anchor: tuple[float, float] = (0.0, 0.0)) -> "TileGrid":
         """The smallest north-up grid covering ``bounds`` whose pixel edges fall on ``anchor + k*res``."""
-        rx, ry = (resolution, resolution) if isinstance(resolution, (int, float)) else resolution
-        rx, ry = abs(float(rx)), abs(float(ry))
+        rx, ry = _pair(resolution)
         ax, ay = anchor
         left = ax + math.floor(_round(((bounds[0] - ax) / rx))) * rx
         right = ax + math.ceil(_round(((bounds[2] - ax) / rx))) * rx
@@ -203,8 +202,7 @@ class TileGrid:
             else:
                 rx = ry = math.hypot(right - left, top - bottom) / math.hypot(self.width, self.height)
         else:
-            rx, ry = (resolution, resolution) if isinstance(resolution, (int, float)) else resolution
-            rx, ry = abs(float(rx)), abs(float(ry))
+            rx, ry = _pair(resolution)
         width = max(int(math.ceil(round((right - left) / rx, 6))), 1)
         height = max(int(math.ceil(round((top - bottom) / ry, 6))), 1)
         return TileGrid(crs, (rx, 0.0, left, 0.0, -ry, top), (height, width))
@@ -224,6 +222,12 @@ class TileGrid:
 
 def _restore(crs: str, transform, shape) -> TileGrid:
     return TileGrid(crs, transform, shape)
+
+
+def _pair(resolution: float | tuple[float, float]) -> tuple[float, float]:
+    """(x, y) pixel size, both positive, from one number or a pair."""
+    rx, ry = (resolution, resolution) if isinstance(resolution, (int, float)) else resolution
+    return abs(float(rx)), abs(float(ry))
 
 
 def _round(v: float) -> float:
