@@ -8,8 +8,6 @@ first moment anything at the results location changes).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -111,7 +109,7 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     layout = choose_layout(output.meta.grid, source_blocks(leaves, settings), tile_size)
     plan = plan_tiles(output.meta.grid, layout, footprints)
     check_budget(plan, options)
-    return Prepared(graph, built, plan, leaves, options, graph_sha256(graph), str(getattr(catalog, "uri", "")))
+    return Prepared(graph, built, plan, leaves, options, graph.sha256(), str(getattr(catalog, "uri", "")))
 
 
 def source_blocks(leaves, settings) -> list[SourceBlocks]:
@@ -121,7 +119,8 @@ def source_blocks(leaves, settings) -> list[SourceBlocks]:
     (one file open each: the assets of a band in one collection are written alike)."""
     import numpy as np
 
-    from jobs.cube.read import asset_grid, block_shape
+    from jobs.cube.read import block_shape
+    from jobs.plan.planner import asset_grid
 
     counts: dict[tuple, int] = {}
     first: dict[tuple, Any] = {}
@@ -149,13 +148,13 @@ def footprints_in(leaf, grid) -> list:
     """The leaf's item footprints in ``grid``'s CRS: resample_spatial may have reprojected the output."""
     from dataclasses import replace
 
-    from jobs.plan.extent import transform_bounds
+    from sparkeo.geometry import same_crs, transform_bounds
 
-    if leaf.meta.grid is None or leaf.meta.grid.crs == grid.crs:
+    if leaf.meta.grid is None or same_crs(leaf.meta.grid.crs, grid.crs):
         return leaf.footprints
     out = []
     for fp in leaf.footprints:
-        bounds = tuple(transform_bounds(fp.bounds, leaf.meta.grid.crs, grid.crs))
+        bounds = transform_bounds(fp.bounds, leaf.meta.grid.crs, grid.crs)
         area = (bounds[2] - bounds[0]) * (bounds[3] - bounds[1])
         native = (fp.bounds[2] - fp.bounds[0]) * (fp.bounds[3] - fp.bounds[1])
         out.append(replace(fp, bounds=bounds, pixel_area=fp.pixel_area * area / native))
@@ -187,12 +186,6 @@ def walk(cube: LazyCube):
         seen.add(id(node))
         yield node
         todo.extend(node.inputs())
-
-
-def graph_sha256(graph) -> str:
-    """sha256 of the canonical JSON of the flat process graph."""
-    text = json.dumps(graph.raw, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def soft_error_fraction(options: Mapping[str, Any]) -> float:

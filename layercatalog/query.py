@@ -49,23 +49,18 @@ def bbox_from_spatial_extent(extent: dict[str, Any], argument: str = "spatial_ex
 
 def bbox_to_4326(bbox: Bbox, crs: str | int | None, argument: str = "bbox-crs") -> Bbox:
     """The EPSG:4326 box enclosing ``bbox`` given in ``crs`` (edges densified)."""
-    if crs in (None, "", 4326, "EPSG:4326", "epsg:4326", "OGC:CRS84"):
+    if crs in (None, ""):
         return bbox
-    from pyproj import CRS, Transformer
-    from pyproj.exceptions import CRSError, ProjError
+    from sparkeo.geometry import BoundsTransformError, UnknownCRSError, crs_of, transform_bounds
 
     try:
-        source = CRS.from_user_input(f"EPSG:{crs}" if isinstance(crs, int) else crs)
-    except CRSError as exc:
-        raise InvalidQueryError(argument, crs, f"unknown CRS ({exc})") from None
+        source = crs_of(crs)
+    except UnknownCRSError as exc:
+        raise InvalidQueryError(argument, crs, f"unknown CRS ({exc.reason})") from None
     try:    # a CRS PROJ parses may still have no transformation to EPSG:4326 (e.g. +a=1e308)
-        transformer = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
-        west, south, east, north = transformer.transform_bounds(*bbox, densify_pts=21)
-    except ProjError as exc:
-        raise InvalidQueryError(argument, crs, f"cannot be transformed to EPSG:4326 ({exc})") from None
-    if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise InvalidQueryError("bbox", list(bbox), f"cannot be transformed from {crs} to EPSG:4326")
-    return (west, south, east, north)
+        return transform_bounds(bbox, source, "EPSG:4326")
+    except BoundsTransformError as exc:
+        raise InvalidQueryError(argument, crs, f"cannot transform {list(bbox)} to EPSG:4326 ({exc.reason})") from None
 
 
 def parse_interval(text: str, argument: str = "time") -> tuple[dt.datetime | None, dt.datetime | None]:

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from sparkeo.errors import ConfigError
+from sparkeo.geometry import transform_ring
 
 from layercatalog import samplescene
 
@@ -96,7 +97,6 @@ def write_sample(directory: str, size: int = 512, dates: int = 8, bands=DEFAULT_
 
 def _item(scene, bands, out: Path, size: int, transform, block: str = str(BLOCK)):
     import pystac
-    from pyproj import Transformer
     from pystac.extensions.eo import EOExtension
     from pystac.extensions.projection import ProjectionExtension
 
@@ -110,8 +110,8 @@ def _item(scene, bands, out: Path, size: int, transform, block: str = str(BLOCK)
         ring_px = [(0, 0), (k * s, 0), (s, (s - k * s) / slope), (s, s), (0, s), (0, 0)]
     else:
         ring_px = [(0, 0), (s, 0), (s, s), (0, s), (0, 0)]
-    to_lonlat = Transformer.from_crs(f"EPSG:{EPSG}", "EPSG:4326", always_xy=True)
-    ring = [to_lonlat.transform(transform[2] + c * transform[0], transform[5] + r * transform[4]) for c, r in ring_px]
+    ring = transform_ring([(transform[2] + c * transform[0], transform[5] + r * transform[4]) for c, r in ring_px],
+                          EPSG, 4326)
     ring = [[round(x, 7), round(y, 7)] for x, y in ring]
     xs, ys = [p[0] for p in ring], [p[1] for p in ring]
     item = pystac.Item(

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from sparkeo import storage
 from sparkeo.errors import SparkeoError
+from sparkeo.geometry import transform_bounds
 
 from layercatalog.errors import format_interval
 from layercatalog.model import AssetBand, CollectionInfo, ItemQuery, ItemRecord
@@ -90,12 +91,8 @@ def window_pixels(band: AssetBand, bbox, bbox_crs: str = "EPSG:4326") -> tuple[i
 
 @lru_cache(maxsize=256)
 def _to_crs(bbox: tuple[float, float, float, float], source: str, crs: str) -> tuple[float, float, float, float]:
-    from pyproj import CRS, Transformer
-
-    if source.upper() == crs.upper() or CRS.from_user_input(source) == CRS.from_user_input(crs):
-        return bbox
-    transformer = Transformer.from_crs(source, crs, always_xy=True)
-    return transformer.transform_bounds(*bbox, densify_pts=21)
+    # cached: a summary asks for the same few (bbox, CRS) pairs once per item
+    return transform_bounds(bbox, source, crs)
 
 
 def _size_of(href: str) -> int | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping
 
 from sparkeo.errors import ConfigError
@@ -140,10 +139,6 @@ class Settings:
             if name and value is not None:
                 out[name] = _text(value)
         return out
-
-    @property
-    def cache_path(self) -> Path:
-        return Path(self.cache_dir)
 
 
 def _env_name(field_name: str) -> str:

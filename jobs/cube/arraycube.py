@@ -15,6 +15,7 @@ import numpy as np
 from jobs.cube.lazy import CubeMeta, LazyCube, TileContext
 from jobs.plan.grid import TileGrid
 from jobs.cube.warp import onto
+from sparkeo.geometry import crs_text
 
 _DIM_TYPES = {"t": "temporal", "bands": "bands", "x": "spatial", "y": "spatial"}
 
@@ -90,7 +91,7 @@ def to_openeo(cube: LazyCube, ctx: TileContext | None = None) -> dict:
                 coords = [g.transform[2] + g.transform[0] * (i + 0.5) for i in range(g.width)]
             else:
                 coords = [g.transform[5] + g.transform[4] * (i + 0.5) for i in range(g.height)]
-            dimensions[d] = {"type": "spatial", "axis": d, "values": coords, "reference_system": g.crs}
+            dimensions[d] = {"type": "spatial", "axis": d, "values": coords, "reference_system": crs_text(g.crs)}
         else:
             dimensions[d] = {"type": meta.dim_types.get(d, "other"), "values": list(meta.labels[d])}
     return {"type": "datacube", "order": list(meta.dims), "dimensions": dimensions,

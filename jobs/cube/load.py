@@ -16,13 +16,14 @@ import numpy as np
 
 from jobs.cube.lazy import CubeMeta, LazyCube, TileContext
 from jobs.plan.grid import Bounds, TileGrid
-from jobs.plan.planner import ItemFootprint, TimeSlice, choose_grid, intersect, time_slices, union
-from jobs.plan.extent import bbox_in_crs, temporal_bounds, transform_bounds
+from jobs.plan.planner import ItemFootprint, TimeSlice, asset_grid, choose_grid, intersect, time_slices, union
+from jobs.plan.extent import bbox_in_crs, temporal_bounds
 from jobs.errors import LoadError, UnreadableAssetError
 from layercatalog.errors import (EmptyQueryError, PropertyFilterError, UnknownBandError, format_bbox,
                                  format_interval)
 from layercatalog.model import BandInfo, CollectionInfo, ItemQuery, ItemRecord, PropertyFilter
 from sparkeo.errors import UserError
+from sparkeo.geometry import crs_text, same_crs, transform_bounds
 
 DIM_TYPES = {"t": "temporal", "bands": "bands", "y": "spatial", "x": "spatial"}
 # resample_spatial methods that return source values (integer bands keep dtype and nodata)
@@ -68,9 +69,9 @@ class LoadedCollection(LazyCube):
                 continue
             a = assets[0]
             area = abs(a.transform[0] * a.transform[4] - a.transform[1] * a.transform[3])
-            if a.crs != self.meta.grid.crs:     # a native pixel's area in the grid CRS's units
-                native = TileGrid(a.crs, tuple(a.transform), tuple(a.shape)).bounds
-                area *= _area(_transform_bounds(native, self.meta.grid.crs, a.crs)) / _area(native)
+            if not same_crs(a.crs, self.meta.grid.crs):     # a native pixel's area in the grid CRS's units
+                native = asset_grid(a).bounds
+                area *= _area(transform_bounds(native, a.crs, self.meta.grid.crs)) / _area(native)
             nbytes = sum(np.dtype(x.dtype or "float32").itemsize for x in assets)
             out.append(ItemFootprint(item.id, self.item_bounds[item.id], len(assets), area, nbytes))
         return out
@@ -95,7 +96,7 @@ class LoadedCollection(LazyCube):
         return self._narrowed(node_id, slices=kept)
 
     def clip(self, grid: TileGrid, node_id: str) -> "LoadedCollection | None":
-        if self.meta.grid is not None and grid.crs != self.meta.grid.crs:
+        if self.meta.grid is not None and not same_crs(grid.crs, self.meta.grid.crs):
             return None
         return self._narrowed(node_id, grid=grid)
 
@@ -111,12 +112,13 @@ class LoadedCollection(LazyCube):
 
         key = (asset.crs, tuple(asset.transform), tuple(asset.shape))
         if key not in self._scales:        # asked once per band read: most assets share a few grids
-            source = TileGrid(*key)
+            source = asset_grid(asset)
             self._scales[key] = None if source.aligned_with(self.meta.grid) else warp_scale(source, self.meta.grid)
         return self._scales[key]
 
     def _compute(self, grid: TileGrid, ctx: TileContext) -> np.ndarray:
-        from jobs.cube.read import OPENEO_RESAMPLING, read_band, resampling_override
+        from jobs.cube.read import read_band, resampling_override
+        from jobs.cube.warp import RESAMPLING
 
         override = ctx.job_options.get("resampling")
         # no NaN fill up front: every slot is either copied whole from its first read or, if nothing
@@ -138,7 +140,7 @@ class LoadedCollection(LazyCube):
                     if asset.href in ctx.usage.skipped_assets:
                         continue
                     try:
-                        method = (OPENEO_RESAMPLING[self.resampling] if self.resampling
+                        method = (RESAMPLING[self.resampling] if self.resampling
                                   else resampling_override(override, band.name) if override else None)
                         # the day's first item is read straight into its slot; later ones only fill gaps
                         got = read_band(asset, grid, ctx.settings, apply_scale=self.collection.apply_scale,
@@ -192,12 +194,13 @@ class CatalogSource:
         assets = [i.assets[b.name] for i in items for b in band_infos if b.name in i.assets]
         footprints_by_crs: dict[str, dict[str, Bounds]] = {}
 
-        def footprints_in(crs: str) -> dict[str, Bounds]:
-            if crs not in footprints_by_crs:
-                footprints_by_crs[crs] = {i.id: _item_bounds(i, band_infos, crs) for i in items}
-            return footprints_by_crs[crs]
+        def footprints_in(crs) -> dict[str, Bounds]:
+            key = crs_text(crs)
+            if key not in footprints_by_crs:
+                footprints_by_crs[key] = {i.id: _item_bounds(i, band_infos, crs) for i in items}
+            return footprints_by_crs[key]
 
-        def area_in(crs: str) -> Bounds:
+        def area_in(crs) -> Bounds:
             covered = union(footprints_in(crs).values())
             wanted = tuple(bbox_in_crs(spatial_extent, crs, "spatial_extent")) if spatial_extent else covered
             area = intersect(covered, wanted)
@@ -299,22 +302,18 @@ def _plain_callback(value):
 
 
 # --- geometry ------------------------------------------------------------------------------------------
-def _transform_bounds(bounds: Bounds, dst_crs: str, src_crs: str) -> Bounds:
-    return tuple(transform_bounds(tuple(bounds), src_crs, dst_crs))
-
-
 def _area(b: Bounds) -> float:
     return (b[2] - b[0]) * (b[3] - b[1])
 
 
-def _item_bounds(item: ItemRecord, bands: Iterable[BandInfo], crs: str) -> Bounds:
+def _item_bounds(item: ItemRecord, bands: Iterable[BandInfo], crs) -> Bounds:
     """The union of the item's loaded band assets in ``crs`` (native grids, not the 4326 bbox)."""
     out = []
     for b in bands:
         a = item.assets.get(b.name)
         if a is not None:
-            out.append(_transform_bounds(TileGrid(a.crs, tuple(a.transform), tuple(a.shape)).bounds, crs, a.crs))
-    return union(out) if out else _transform_bounds(item.bbox, crs, "EPSG:4326")
+            out.append(transform_bounds(asset_grid(a).bounds, a.crs, crs))
+    return union(out) if out else transform_bounds(item.bbox, "EPSG:4326", crs)
 
 
 def _passthrough_dtype(bands: Sequence[BandInfo], slices: Sequence[TimeSlice]) -> tuple[str, float | None]:

@@ -17,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from jobs.cube.warp import RESAMPLING, rasterio_crs, rasterio_resampling
 from jobs.plan.grid import TileGrid
 from jobs.errors import TransientReadError, UnreadableAssetError
 from jobs.cube.regions import RegionWindows
 from layercatalog.model import AssetBand
+from sparkeo.geometry import same_crs, transform_bounds
 
 # Margin (source pixels) around the tile footprint so edge pixels can interpolate.
 WARP_MARGIN = 2
@@ -37,12 +39,6 @@ class BandRead:
     blocks: int = 0             # source blocks decoded (0 when served from the read region's window)
 
 
-# openEO resampling names (resample_spatial) -> rasterio's Resampling names
-OPENEO_RESAMPLING = {"near": "nearest", "nearest": "nearest", "bilinear": "bilinear", "cubic": "cubic",
-                     "cubicspline": "cubic_spline", "lanczos": "lanczos", "average": "average", "mode": "mode",
-                     "max": "max", "min": "min", "med": "med", "q1": "q1", "q3": "q3", "sum": "sum", "rms": "rms"}
-
-
 def resampling_override(option, band: str) -> str | None:
     """The ``resampling`` job option for ``band``: one method for all bands, or band name -> method.
 
@@ -51,14 +47,10 @@ def resampling_override(option, band: str) -> str | None:
     method = option.get(band) if isinstance(option, dict) else option
     if method is None:
         return None
-    if method not in OPENEO_RESAMPLING:
+    if method not in RESAMPLING:
         raise ValueError(f"unknown resampling method {method!r} for band {band!r} "
-                         f"(one of {', '.join(sorted(OPENEO_RESAMPLING))})")
-    return OPENEO_RESAMPLING[method]
-
-
-def asset_grid(asset: AssetBand) -> TileGrid:
-    return TileGrid(asset.crs, tuple(asset.transform), tuple(asset.shape))
+                         f"(one of {', '.join(sorted(RESAMPLING))})")
+    return RESAMPLING[method]
 
 
 def resampling_for(asset: AssetBand, source: TileGrid, target: TileGrid, override: str | None = None) -> str:
@@ -66,7 +58,7 @@ def resampling_for(asset: AssetBand, source: TileGrid, target: TileGrid, overrid
     if override:
         return override
     if asset.categorical:
-        downsampling = target.resolution[0] > 1.5 * source.resolution[0] and source.crs == target.crs
+        downsampling = target.resolution[0] > 1.5 * source.resolution[0] and same_crs(source.crs, target.crs)
         return "mode" if downsampling else "nearest"
     return "bilinear"
 
@@ -296,12 +288,7 @@ class _WindowReader:
 
 def _source_span(source: TileGrid, grid: TileGrid, margin: int):
     """The (row0, col0, row1, col1) source pixels under ``grid`` plus ``margin``, clipped."""
-    if source.crs == grid.crs:
-        bounds = grid.bounds
-    else:
-        from rasterio.warp import transform_bounds
-
-        bounds = transform_bounds(grid.crs, source.crs, *grid.bounds, densify_pts=21)
+    bounds = grid.bounds if same_crs(source.crs, grid.crs) else transform_bounds(grid.bounds, grid.crs, source.crs)
     win = source.window_of(bounds)
     if win.height == 0 or win.width == 0:
         return 0, 0, 0, 0
@@ -335,7 +322,6 @@ def _read_aligned(reader: _WindowReader, source: TileGrid, grid: TileGrid, nodat
 
 def _read_warped(reader: _WindowReader, asset: AssetBand, source: TileGrid, grid: TileGrid, nodata,
                  resampling: str, scale: tuple[float, float] | None = None) -> BandRead:
-    from rasterio.enums import Resampling
     from rasterio.warp import reproject
     from rasterio.windows import Window as RioWindow
 
@@ -346,8 +332,8 @@ def _read_warped(reader: _WindowReader, asset: AssetBand, source: TileGrid, grid
     rio_win = RioWindow(c0, r0, c1 - c0, r1 - r0)
     arr = reader.read((r0, c0, r1, c1), WARP_MARGIN)
     values = _to_float(arr, nodata)
-    reproject(values, out, src_transform=reader.src.window_transform(rio_win), src_crs=source.crs,
-              src_nodata=np.nan, dst_transform=grid.affine, dst_crs=grid.crs, dst_nodata=np.nan,
-              resampling=Resampling[resampling],
+    reproject(values, out, src_transform=reader.src.window_transform(rio_win), src_crs=rasterio_crs(source.crs),
+              src_nodata=np.nan, dst_transform=grid.affine, dst_crs=rasterio_crs(grid.crs), dst_nodata=np.nan,
+              resampling=rasterio_resampling(resampling),
               **({"XSCALE": repr(scale[0]), "YSCALE": repr(scale[1])} if scale else {}))
     return BandRead(out, arr.size, arr.nbytes, blocks=reader.blocks)

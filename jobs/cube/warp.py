@@ -6,12 +6,40 @@ window copy with NaN outside the source; otherwise each 2-D plane is warped with
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from jobs.plan.grid import TileGrid
+from sparkeo.geometry import crs_text, transform_bounds
 
-RESAMPLING_METHODS = ("near", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode",
-                      "max", "min", "med", "q1", "q3", "sum", "rms")
+# The one resampling table: openEO method names (resample_spatial's enum in processes 1.2.0, and the
+# ``resampling`` job option) -> rasterio's ``Resampling`` member names; GDAL's "nearest" is taken too.
+RESAMPLING = {"near": "nearest", "nearest": "nearest", "bilinear": "bilinear", "cubic": "cubic",
+              "cubicspline": "cubic_spline", "lanczos": "lanczos", "average": "average", "mode": "mode",
+              "max": "max", "min": "min", "med": "med", "q1": "q1", "q3": "q3", "sum": "sum", "rms": "rms"}
+# what resample_spatial's ``method`` accepts (the spec's enum)
+RESAMPLING_METHODS = tuple(name for name in RESAMPLING if name != "nearest")
+
+
+def rasterio_resampling(name: str):
+    """rasterio's ``Resampling`` for an openEO method name or a rasterio name ("cubicspline", "cubic_spline")."""
+    from rasterio.enums import Resampling
+
+    return Resampling[RESAMPLING.get(name, name)]
+
+
+def rasterio_crs(crs):
+    """rasterio's CRS for a grid's ``pyproj.CRS``; cached by text (from a pyproj object it costs ~0.4 ms
+    through WKT, paid otherwise on every warped band read)."""
+    return _rasterio_crs(crs_text(crs))
+
+
+@functools.lru_cache(maxsize=256)
+def _rasterio_crs(text: str):
+    from rasterio.crs import CRS
+
+    return CRS.from_user_input(text)
 
 
 def onto(values: np.ndarray, src: TileGrid, dst: TileGrid, resampling: str = "near",
@@ -43,9 +71,7 @@ def _window_copy(values: np.ndarray, src: TileGrid, dst: TileGrid) -> np.ndarray
 
 def warp_scale(src: TileGrid, dst: TileGrid) -> tuple[float, float]:
     """Destination pixels per source pixel along x and y, for whole grids ``src`` -> ``dst``."""
-    from rasterio.warp import transform_bounds
-
-    left, bottom, right, top = transform_bounds(dst.crs, src.crs, *dst.bounds, densify_pts=21)
+    left, bottom, right, top = transform_bounds(dst.bounds, dst.crs, src.crs)
     inv = ~src.affine
     c0, r0 = inv * (left, top)
     c1, r1 = inv * (right, bottom)
@@ -69,17 +95,14 @@ def _gdal_scale(dst_size: int, lo: float, hi: float, src_size: int) -> float:
 
 def _reproject(values: np.ndarray, src: TileGrid, dst: TileGrid, resampling: str,
                scale: tuple[float, float] | None) -> np.ndarray:
-    from rasterio.crs import CRS
-    from rasterio.enums import Resampling
     from rasterio.warp import reproject
 
-    method = {"near": "nearest"}.get(resampling, resampling)
     options = {"XSCALE": repr(scale[0]), "YSCALE": repr(scale[1])} if scale else {}
     lead = values.shape[:-2]
     planes = values.reshape((-1,) + values.shape[-2:])
     out = np.full((planes.shape[0],) + dst.shape, np.nan, dtype=np.float32)
     for i, plane in enumerate(planes):
-        reproject(np.ascontiguousarray(plane), out[i], src_transform=src.affine, src_crs=CRS.from_user_input(src.crs),
-                  dst_transform=dst.affine, dst_crs=CRS.from_user_input(dst.crs), src_nodata=np.nan,
-                  dst_nodata=np.nan, resampling=Resampling[method], **options)
+        reproject(np.ascontiguousarray(plane), out[i], src_transform=src.affine, src_crs=rasterio_crs(src.crs),
+                  dst_transform=dst.affine, dst_crs=rasterio_crs(dst.crs), src_nodata=np.nan,
+                  dst_nodata=np.nan, resampling=rasterio_resampling(resampling), **options)
     return out.reshape(lead + dst.shape)

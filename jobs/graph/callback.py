@@ -28,11 +28,6 @@ class Callback:
     # (array_apply inside apply_dimension reading the dimension's ``data``), its own win on a clash
     outer: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
-    @property
-    def node_path(self) -> str:
-        """The path of the node owning this callback."""
-        return self.graph.path
-
     def __call__(self, **parameters: Any) -> Any:
         if self.outer:
             parameters = {**self.outer, **parameters}

@@ -1,17 +1,14 @@
 """openEO extents as numbers: temporal intervals as datetimes, bounding boxes in a given CRS.
 
-Pure computation (pyproj only): the argument checks raise ``ProcessGraphError``/``ProcessError`` naming
-the argument, so ``load_collection`` and the filters report bad extents before any data is read.
+Pure computation (pyproj only, through ``sparkeo.geometry``): the argument checks raise
+``ProcessGraphError``/``ProcessError`` naming the argument, so ``load_collection`` and the filters
+report bad extents before any data is read.
 """
 from __future__ import annotations
 
-import math
-
-from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError, ProjError
-
 from jobs.errors import ProcessError, ProcessGraphError
 from jobs.plan.timelabels import parse_instant
+from sparkeo import geometry
 
 
 def temporal_bounds(extent, argument: str = "extent"):
@@ -30,7 +27,7 @@ def temporal_bounds(extent, argument: str = "extent"):
     return start, end
 
 
-def bbox_in_crs(extent: dict, crs: str, argument: str = "extent") -> tuple[float, float, float, float]:
+def bbox_in_crs(extent: dict, crs, argument: str = "extent") -> tuple[float, float, float, float]:
     """(left, bottom, right, top) of an openEO bounding box in ``crs`` (densified transform)."""
     try:
         west, south, east, north = (float(extent[k]) for k in ("west", "south", "east", "north"))
@@ -43,17 +40,9 @@ def bbox_in_crs(extent: dict, crs: str, argument: str = "extent") -> tuple[float
 
 
 def transform_bounds(bounds, src, dst, argument: str = "extent"):
-    """``bounds`` from CRS ``src`` to ``dst`` (any pyproj input), densified so curved edges are covered."""
+    """``sparkeo.geometry.transform_bounds`` for a process argument: a bad CRS or an impossible
+    transformation is a ``ProcessGraphError`` naming ``argument``."""
     try:
-        src_crs, dst_crs = CRS.from_user_input(src), CRS.from_user_input(dst)
-    except CRSError as e:
-        raise ProcessGraphError(None, argument, f"unknown coordinate reference system: {e}") from None
-    if src_crs == dst_crs:
-        return tuple(bounds)
-    try:    # a CRS PROJ parses may still have no transformation (another planet, absurd ellipsoid)
-        out = Transformer.from_crs(src_crs, dst_crs, always_xy=True).transform_bounds(*bounds, densify_pts=21)
-    except ProjError as e:
-        raise ProcessGraphError(None, argument, f"cannot transform from {src!r} to {dst!r}: {e}") from None
-    if not all(math.isfinite(v) for v in out):
-        raise ProcessGraphError(None, argument, f"{list(bounds)} cannot be transformed from {src!r} to {dst!r}")
-    return out
+        return geometry.transform_bounds(bounds, src, dst)
+    except (geometry.UnknownCRSError, geometry.BoundsTransformError) as e:
+        raise ProcessGraphError(None, argument, str(e)) from None

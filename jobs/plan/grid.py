@@ -1,7 +1,8 @@
 """``TileGrid``: an immutable pixel grid (CRS, affine transform, shape), like odc-geo's GeoBox.
 
-Pure arithmetic: no rasterio, no pyspark. Grids compare and hash by value, and every operation
-returns a new grid.
+Pure arithmetic and pyproj (``sparkeo.geometry``): no rasterio, no pyspark. The CRS is a
+``pyproj.CRS`` object: grids in ``"EPSG:32633"`` and in its WKT are equal. Grids compare and hash by
+value, and every operation returns a new grid.
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from affine import Affine
+from pyproj import CRS
 
-Bounds = tuple[float, float, float, float]   # left, bottom, right, top
+from sparkeo.geometry import Bounds, crs_of, crs_text, same_crs, transform_bounds, transform_ring
 
 
 @dataclass(frozen=True)
@@ -29,15 +31,17 @@ class Window:
         return slice(self.row_off, self.row_off + self.height), slice(self.col_off, self.col_off + self.width)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TileGrid:
-    """A north-up or rotated pixel grid: ``crs`` ("EPSG:n" or WKT), ``transform`` (6 floats), ``shape`` (rows, cols)."""
+    """A north-up or rotated pixel grid: ``crs`` (a ``pyproj.CRS``; built from anything pyproj takes),
+    ``transform`` (6 floats), ``shape`` (rows, cols)."""
 
-    crs: str
+    crs: CRS
     transform: tuple[float, float, float, float, float, float]
     shape: tuple[int, int]
 
     def __post_init__(self):
+        object.__setattr__(self, "crs", crs_of(self.crs))
         if len(self.transform) < 6:
             raise ValueError(f"transform needs 6 coefficients, got {self.transform!r}")
         object.__setattr__(self, "transform", tuple(float(v) for v in self.transform[:6]))
@@ -48,11 +52,10 @@ class TileGrid:
 
     # --- construction --------------------------------------------------------------------------
     @classmethod
-    def from_bounds(cls, bounds: Bounds, crs: str, resolution: float | tuple[float, float],
+    def from_bounds(cls, bounds: Bounds, crs, resolution: float | tuple[float, float],
                     anchor: tuple[float, float] = (0.0, 0.0)) -> "TileGrid":
         """The smallest north-up grid covering ``bounds`` whose pixel edges fall on ``anchor + k*res``."""
-        rx, ry = (resolution, resolution) if isinstance(resolution, (int, float)) else resolution
-        rx, ry = abs(float(rx)), abs(float(ry))
+        rx, ry = _pair(resolution)
         ax, ay = anchor
         left = ax + math.floor(_round(((bounds[0] - ax) / rx))) * rx
         right = ax + math.ceil(_round(((bounds[2] - ax) / rx))) * rx
@@ -67,7 +70,24 @@ class TileGrid:
         return cls(d["crs"], tuple(d["transform"]), tuple(d["shape"]))
 
     def to_dict(self) -> dict:
-        return {"crs": self.crs, "transform": list(self.transform), "shape": list(self.shape)}
+        """JSON form (``from_dict`` reads it back): the CRS as the text it was made from ("EPSG:n", WKT)."""
+        return {"crs": crs_text(self.crs), "transform": list(self.transform), "shape": list(self.shape)}
+
+    def __reduce__(self):
+        # pickled (Spark tasks) as the CRS's text: unpickling goes through crs_of's cache, so the tiles
+        # of a task share one CRS object instead of parsing one each
+        return _restore, (crs_text(self.crs), self.transform, self.shape)
+
+    # --- value semantics ---------------------------------------------------------------------------
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, TileGrid):
+            return NotImplemented
+        return (self.transform == other.transform and self.shape == other.shape
+                and same_crs(self.crs, other.crs))
+
+    def __hash__(self) -> int:
+        # equal CRSs may have different texts (EPSG code, WKT): the hash leaves the CRS out
+        return hash((self.transform, self.shape))
 
     # --- properties ------------------------------------------------------------------------------
     @property
@@ -132,11 +152,16 @@ class TileGrid:
     def tiles(self, size: int | tuple[int, int] = 512) -> Iterator[tuple[tuple[int, int], Window, "TileGrid"]]:
         """Yield ``((tile_row, tile_col), window, grid)`` for each tile, row-major; edge tiles are smaller."""
         th, tw = (size, size) if isinstance(size, int) else size
-        h, w = self.shape
-        for i, r in enumerate(range(0, h, th)):
-            for j, c in enumerate(range(0, w, tw)):
-                win = Window(r, c, min(th, h - r), min(tw, w - c))
+        for i in range(-(-self.height // th)):
+            for j in range(-(-self.width // tw)):
+                win = self.tile_window((i, j), size)
                 yield (i, j), win, self.crop(win)
+
+    def tile_window(self, index: tuple[int, int], size: int | tuple[int, int] = 512) -> Window:
+        """The window of tile ``index`` (tile_row, tile_col) of ``tiles(size)``; edge tiles are smaller."""
+        th, tw = (size, size) if isinstance(size, int) else size
+        r, c = index[0] * th, index[1] * tw
+        return Window(r, c, min(th, self.height - r), min(tw, self.width - c))
 
     def tiles_touching(self, bounds: Bounds, size: int = 512) -> list[tuple[int, int]]:
         """Indices of the tiles a footprint (in this grid's CRS) touches, like GeoboxTiles.tiles(query)."""
@@ -147,9 +172,44 @@ class TileGrid:
                 for i in range(win.row_off // size, (win.row_off + win.height - 1) // size + 1)
                 for j in range(win.col_off // size, (win.col_off + win.width - 1) // size + 1)]
 
+    # --- other CRSs --------------------------------------------------------------------------------------
+    def bounds_in(self, crs) -> Bounds:
+        """The box enclosing this grid in ``crs`` (edges densified)."""
+        return transform_bounds(self.bounds, self.crs, crs)
+
+    def footprint(self, crs=4326, points_per_edge: int = 21) -> tuple[tuple[float, float], ...]:
+        """The grid's outline as a closed ring of (x, y) points in ``crs`` (lon/lat by default), each edge
+        densified with ``points_per_edge`` points so it follows the curve the edge becomes."""
+        h, w = self.shape
+        steps = [k / (points_per_edge - 1) for k in range(points_per_edge - 1)]
+        corners = ((0, 0), (w, 0), (w, h), (0, h), (0, 0))
+        pixels = [(c0 + (c1 - c0) * t, r0 + (r1 - r0) * t)
+                  for (c0, r0), (c1, r1) in zip(corners, corners[1:]) for t in steps]
+        ring = transform_ring([self.affine @ p for p in pixels], self.crs, crs)
+        return ring + ring[:1]
+
+    def to_crs(self, crs, resolution: float | tuple[float, float] | None = None) -> "TileGrid":
+        """A north-up grid in ``crs`` covering this one, anchored at its upper-left corner.
+
+        ``resolution``: the new pixel size (x, y or one for both); None keeps the number of pixels
+        along the diagonal, as GDAL's suggested warp output does. The same CRS and resolution return
+        this grid's area on the same pixel edges.
+        """
+        left, bottom, right, top = self.bounds_in(crs)
+        if resolution is None:
+            if same_crs(self.crs, crs):
+                rx, ry = self.resolution
+            else:
+                rx = ry = math.hypot(right - left, top - bottom) / math.hypot(self.width, self.height)
+        else:
+            rx, ry = _pair(resolution)
+        width = max(int(math.ceil(round((right - left) / rx, 6))), 1)
+        height = max(int(math.ceil(round((top - bottom) / ry, 6))), 1)
+        return TileGrid(crs, (rx, 0.0, left, 0.0, -ry, top), (height, width))
+
     def aligned_with(self, other: "TileGrid") -> bool:
         """Same CRS, resolution and pixel anchor: windows map 1:1 without resampling."""
-        if self.crs != other.crs or not _close(self.resolution, other.resolution):
+        if not _close(self.resolution, other.resolution) or not same_crs(self.crs, other.crs):
             return False
         tol = 1e-6 * max(self.resolution)
         return all(abs((a - b + r / 2) % r - r / 2) <= tol
@@ -157,7 +217,17 @@ class TileGrid:
 
     def __repr__(self) -> str:
         rx, ry = self.resolution
-        return f"TileGrid({self.crs}, {self.height}x{self.width} px, res={rx:g}x{ry:g}, bounds={self.bounds})"
+        return f"TileGrid({crs_text(self.crs)}, {self.height}x{self.width} px, res={rx:g}x{ry:g}, bounds={self.bounds})"
+
+
+def _restore(crs: str, transform, shape) -> TileGrid:
+    return TileGrid(crs, transform, shape)
+
+
+def _pair(resolution: float | tuple[float, float]) -> tuple[float, float]:
+    """(x, y) pixel size, both positive, from one number or a pair."""
+    rx, ry = (resolution, resolution) if isinstance(resolution, (int, float)) else resolution
+    return abs(float(rx)), abs(float(ry))
 
 
 def _round(v: float) -> float:

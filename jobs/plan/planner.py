@@ -13,6 +13,7 @@ from typing import Iterable, Mapping, Sequence
 
 from jobs.plan.blocks import TileLayout
 from jobs.plan.grid import Bounds, TileGrid, Window
+from sparkeo.geometry import same_crs
 from jobs.errors import BudgetExceeded
 from sparkeo.errors import ConfigError
 from layercatalog.model import AssetBand, ItemRecord
@@ -83,19 +84,27 @@ class Plan:
 
 
 # --- output grid --------------------------------------------------------------------------------
+def asset_grid(asset: AssetBand) -> TileGrid:
+    """The native pixel grid of a catalog asset (its ``proj:*``)."""
+    return TileGrid(asset.crs, tuple(asset.transform), tuple(asset.shape))
+
+
 def choose_grid(assets: Sequence[AssetBand], bounds_in: "callable") -> TileGrid:
     """The deterministic output grid for these assets (DESIGN "output grid is deterministic").
 
-    CRS: the most common among the assets (ties: the smallest string, for determinism).
+    CRS: the most common among the assets, equal CRSs counted together whatever their text (ties: the
+    smallest text, for determinism).
     Resolution: the finest among assets in that CRS. Anchor: the native pixel edges of the first
     such asset with that resolution. ``bounds_in(crs)`` returns the area to cover in that CRS.
     """
     if not assets:
         raise ValueError("no assets to choose a grid from")
-    counts = Counter(a.crs for a in assets)
-    crs = min(counts, key=lambda c: (-counts[c], c))
-    native = sorted((TileGrid(a.crs, tuple(a.transform), tuple(a.shape)) for a in assets if a.crs == crs),
-                    key=lambda g: (g.resolution[0] * g.resolution[1], g.transform))
+    groups: dict[str, list[AssetBand]] = {}     # one CRS written as "EPSG:n" and as WKT is one group
+    for a in assets:
+        key = next((k for k in groups if same_crs(k, a.crs)), a.crs)
+        groups.setdefault(key, []).append(a)
+    crs = min(groups, key=lambda c: (-len(groups[c]), min(a.crs for a in groups[c])))
+    native = sorted((asset_grid(a) for a in groups[crs]), key=lambda g: (g.resolution[0] * g.resolution[1], g.transform))
     finest = native[0]
     return TileGrid.from_bounds(bounds_in(crs), crs, finest.resolution, finest.anchor)
 
@@ -158,14 +167,23 @@ def plan_tiles(grid: TileGrid, tile_size: int | TileLayout, footprints: Sequence
     follow the source blocks; the tiles come region by region).
     Input pixels of an item on a tile: the tile's area overlapping the item, in the item's
     native pixels, times its bands. Bytes are pixels times the bands' sample sizes (uncompressed).
+    Each footprint is checked only against the tiles the grid's tile index says it touches
+    (``TileGrid.tiles_touching``), not against every tile.
     """
     layout = tile_size if isinstance(tile_size, TileLayout) else TileLayout.plain(int(tile_size))
+    cell = max(layout.tile)
+    by_cell: dict[tuple[int, int], list[int]] = {}
+    for n, fp in enumerate(footprints):
+        for index in grid.tiles_touching(fp.bounds, cell):
+            by_cell.setdefault(index, []).append(n)
     tasks, pixels, nbytes = [], 0.0, 0.0
     tiles_total = 0
     for index, window, tile, region in planned_tiles(grid, layout):
         tiles_total += 1
         touching = 0
-        for fp in footprints:
+        cells = grid.tiles_touching(tile.bounds, cell)
+        for n in sorted({n for c in cells for n in by_cell.get(c, ())}):
+            fp = footprints[n]
             overlap = intersect(tile.bounds, fp.bounds)
             if overlap is None:
                 continue

@@ -18,7 +18,8 @@ from jobs.plan.grid import TileGrid, Window
 from jobs.plan.extent import transform_bounds
 from jobs.processes.cubes import centres_within
 from jobs.processes.registry import Param, process
-from jobs.cube.warp import RESAMPLING_METHODS, onto, warp_scale
+from jobs.cube.warp import RESAMPLING_METHODS, onto, rasterio_crs, warp_scale
+from sparkeo import geometry
 
 
 # --- filter_spatial ----------------------------------------------------------------------------------------
@@ -49,13 +50,15 @@ def geometries_of(geojson, argument: str = "geometries"):
     return unary_union(polygons), crs
 
 
-def _to_crs(geom, src: str, dst: str):
+def _to_crs(geom, src, dst):
     import shapely
-    from pyproj import CRS, Transformer
 
-    if CRS.from_user_input(src) == CRS.from_user_input(dst):
-        return geom
-    transformer = Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+    try:
+        if geometry.same_crs(src, dst):
+            return geom
+        transformer = geometry.transformer(src, dst)
+    except (geometry.UnknownCRSError, geometry.BoundsTransformError) as e:
+        raise ProcessGraphError(None, "geometries", str(e)) from None
     return shapely.transform(geom, lambda x, y: transformer.transform(x, y), interleaved=False)
 
 
@@ -100,25 +103,17 @@ def _inside(wkb: bytes, grid: TileGrid) -> np.ndarray:
 # --- resample_spatial --------------------------------------------------------------------------------------
 def target_grid(grid: TileGrid, resolution, projection) -> TileGrid:
     """The grid of resample_spatial: ``projection`` (None keeps the CRS), ``resolution`` (0 keeps/derives it)."""
-    crs = grid.crs if projection is None else _crs_text(projection)
+    crs = grid.crs if projection is None else _crs(projection)
     rx, ry = _resolution_pair(resolution)
-    same_crs = _same_crs(crs, grid.crs)
-    if same_crs:
-        left, bottom, right, top = grid.bounds
-        if not rx:
-            rx, ry = grid.resolution
-    else:
-        from rasterio.crs import CRS
+    transform_bounds(grid.bounds, grid.crs, crs, "projection")      # a transformation exists, or the user hears
+    if not rx and not geometry.same_crs(crs, grid.crs):
         from rasterio.warp import calculate_default_transform
 
-        left, bottom, right, top = transform_bounds(grid.bounds, grid.crs, crs, "projection")
-        if not rx:
-            transform, _, _ = calculate_default_transform(CRS.from_user_input(grid.crs), CRS.from_user_input(crs),
-                                                          grid.width, grid.height, *grid.bounds)
-            rx, ry = abs(transform.a), abs(transform.e)
-    width = max(int(np.ceil(round((right - left) / rx, 6))), 1)
-    height = max(int(np.ceil(round((top - bottom) / ry, 6))), 1)
-    return TileGrid(crs, (rx, 0.0, left, 0.0, -ry, top), (height, width))       # aligned upper-left
+        # GDAL's suggested output resolution, as gdalwarp without -tr
+        transform, _, _ = calculate_default_transform(rasterio_crs(grid.crs), rasterio_crs(crs),
+                                                      grid.width, grid.height, *grid.bounds)
+        rx, ry = abs(transform.a), abs(transform.e)
+    return grid.to_crs(crs, (rx, ry) if rx else None)       # aligned upper-left
 
 
 def _resolution_pair(resolution) -> tuple[float, float]:
@@ -137,23 +132,14 @@ def _resolution_pair(resolution) -> tuple[float, float]:
     return rx, ry or rx
 
 
-def _crs_text(projection) -> str:
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
+def _crs(projection):
+    """resample_spatial's ``projection``: an EPSG code, WKT2 or PROJ text, as a pyproj CRS."""
     try:
-        crs = CRS.from_user_input(projection)
-    except CRSError as e:
-        raise ProcessGraphError(None, "projection", f"unknown projection {projection!r}: {e}") from None
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
-
-
-def _same_crs(a: str, b: str) -> bool:
-    from pyproj import CRS
-
-    return a == b or CRS.from_user_input(a) == CRS.from_user_input(b)
-
+        crs = geometry.crs_of(projection)
+    except geometry.UnknownCRSError as e:
+        raise ProcessGraphError(None, "projection", f"unknown projection {projection!r}: {e.reason}") from None
+    epsg = geometry.epsg_code(crs)
+    return geometry.crs_of(epsg) if epsg else crs
 
 class Resampled(LazyCube):
     """``upstream`` warped onto a new grid; each tile pulls the covering window of the source grid."""
@@ -167,7 +153,7 @@ class Resampled(LazyCube):
 
     def _compute(self, grid: TileGrid, ctx: TileContext) -> np.ndarray:
         src = self.upstream.meta.grid
-        bounds = transform_bounds(grid.bounds, grid.crs, src.crs)
+        bounds = grid.bounds_in(src.crs)
         rx, ry = src.resolution
         pad = 2 if self.method == "near" else 4            # kernel support of the wider methods
         window = src.clip_to((bounds[0] - pad * rx, bounds[1] - pad * ry, bounds[2] + pad * rx, bounds[3] + pad * ry))

@@ -18,6 +18,7 @@ from jobs.plan.grid import TileGrid
 from jobs.plan.timelabels import LabelPeriod, parse_instant
 from sparkeo import storage
 from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, PROVENANCE_KEY, JobState
+from sparkeo.geometry import epsg_code
 
 if TYPE_CHECKING:
     from jobs.results.writer import OutputFile
@@ -50,8 +51,8 @@ class ResultsLayout:
 
 def projection(grid: TileGrid) -> dict:
     """The projection v2 fields of ``grid``: ``proj:code`` (``proj:wkt2`` when there is no EPSG code)."""
-    epsg = _epsg(grid.crs)
-    crs = {"proj:code": f"EPSG:{epsg}"} if epsg is not None else {"proj:wkt2": _wkt2(grid.crs)}
+    epsg = epsg_code(grid.crs)
+    crs = {"proj:code": f"EPSG:{epsg}"} if epsg is not None else {"proj:wkt2": grid.crs.to_wkt()}
     return {**crs, "proj:shape": list(grid.shape), "proj:transform": list(grid.transform),
             "proj:bbox": list(grid.bounds)}
 
@@ -108,7 +109,7 @@ def collection_document(files: Sequence["OutputFile"], layout: ResultsLayout, me
         "type": "Collection", "stac_version": STAC_VERSION, "stac_extensions": STAC_EXTENSIONS,
         "id": job_id, "title": f"sparkeo job {job_id}",
         "description": f"Results of sparkeo job {job_id}", "license": "proprietary",
-        "extent": {"spatial": {"bbox": [_bbox_4326(grid)]}, "temporal": {"interval": [_interval(times)]}},
+        "extent": {"spatial": {"bbox": [list(grid.bounds_in(4326))]}, "temporal": {"interval": [_interval(times)]}},
         "summaries": {"eo:bands": [{"name": b} for b in layout.bands]},
         "openeo:status": JobState.FINISHED.value,
         PROVENANCE_KEY: {
@@ -181,27 +182,6 @@ def _interval(times: Sequence[Mapping[str, str]]) -> list[str | None]:
     ends = [t.get("end_datetime") or t.get("datetime") for t in times]
     starts, ends = [s for s in starts if s], [e for e in ends if e]
     return [min(starts) if starts else None, max(ends) if ends else None]
-
-
-def _epsg(crs: str) -> int | None:
-    if crs.upper().startswith("EPSG:") and crs[5:].isdigit():
-        return int(crs[5:])
-    from pyproj import CRS
-
-    return CRS.from_user_input(crs).to_epsg()
-
-
-def _wkt2(crs: str) -> str:
-    from pyproj import CRS
-
-    return CRS.from_user_input(crs).to_wkt()
-
-
-def _bbox_4326(grid: TileGrid) -> list[float]:
-    from pyproj import Transformer
-
-    t = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
-    return list(t.transform_bounds(*grid.bounds, densify_pts=21))
 
 
 def is_date(label: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from jobs.plan.grid import TileGrid
+from sparkeo.geometry import crs_text
 
 NETCDF_MEDIA_TYPE = "application/x-netcdf"
 NETCDF_NAME = "result.nc"
@@ -33,7 +34,7 @@ def write_netcdf(target: Path, staged: Sequence[tuple[str | None, np.ndarray]], 
         nc.title = "sparkeo results"
         nc.createDimension("y", grid.height)
         nc.createDimension("x", grid.width)
-        _coordinates(nc, grid, CRS.from_user_input(grid.crs))
+        _coordinates(nc, grid, CRS.from_user_input(crs_text(grid.crs)))
         dims: tuple[str, ...] = ("y", "x")
         if labels:
             nc.createDimension("t", len(labels))

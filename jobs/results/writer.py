@@ -34,6 +34,7 @@ from jobs.results.documents import ResultsLayout, collection_document, inputs_of
 from sparkeo import storage
 from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE
 from sparkeo.errors import UserError
+from sparkeo.geometry import crs_text
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
@@ -118,7 +119,7 @@ class ResultsWriter:
 
     def _open_all(self) -> tuple[dict, GdalTags]:
         staged = {label: self._open(label) for label in (self.times or (None,))}
-        return staged, GdalTags.for_image(self.grid.crs, self.grid.transform, self.bands)
+        return staged, GdalTags.for_image(crs_text(self.grid.crs), self.grid.transform, self.bands)
 
     def _staged(self) -> dict:
         """The staging rasters by time label, once created (re-raises their creation's error)."""

@@ -7,6 +7,7 @@ import click
 
 from sparkeo.cli.options import caller_of, catalog_opt, job_options_opt, json_opt, settings_of
 from sparkeo.cli.run import read_graph
+from sparkeo.geometry import crs_text
 
 
 @click.command("validate")
@@ -31,7 +32,7 @@ def validate(ctx, graph, catalog, job_options, as_json):
     g = plan.grid
     rx, ry = g.resolution
     click.echo(f"valid: {name}")
-    click.echo(f"grid: {g.crs}, {g.height}x{g.width} px, resolution {rx:g}x{ry:g}, bounds {tuple(round(v, 3) for v in g.bounds)}")
+    click.echo(f"grid: {crs_text(g.crs)}, {g.height}x{g.width} px, resolution {rx:g}x{ry:g}, bounds {tuple(round(v, 3) for v in g.bounds)}")
     layout = plan.layout
     th, tw = layout.tile
     click.echo(f"tiles: {len(plan.tasks)} to compute of {plan.tiles_total} ({th}x{tw} px)")

@@ -1,4 +1,6 @@
 """TileGrid: immutable value arithmetic (no rasterio)."""
+import math
+
 import pytest
 
 from jobs.plan.grid import TileGrid, Window
@@ -68,3 +70,54 @@ def test_aligned_with_detects_shift_and_resolution():
 def test_dict_round_trip():
     g = TileGrid.from_bounds((0, 0, 100, 100), UTM, 10)
     assert TileGrid.from_dict(g.to_dict()) == g
+
+
+# --- the CRS is an object, compared as a CRS ---------------------------------------------------------------
+UTM_WKT = __import__("pyproj").CRS.from_epsg(32633).to_wkt()
+
+
+def test_crs_is_a_pyproj_crs_and_equal_whatever_its_text():
+    from pyproj import CRS
+
+    a = TileGrid(UTM, (10, 0, 0, 0, -10, 100), (10, 10))
+    b = TileGrid(UTM_WKT, (10, 0, 0, 0, -10, 100), (10, 10))
+    assert isinstance(a.crs, CRS) and a.crs.to_epsg() == 32633
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a.aligned_with(b) and b.aligned_with(TileGrid(32633, (10, 0, 50, 0, -10, 50), (2, 2)))
+    assert a != TileGrid("EPSG:32632", (10, 0, 0, 0, -10, 100), (10, 10))
+
+
+@pytest.mark.parametrize("crs", [UTM, UTM_WKT], ids=["epsg", "wkt"])
+def test_dict_and_pickle_round_trips_keep_the_crs_text(crs):
+    import json
+    import pickle
+
+    g = TileGrid(crs, (10, 0, 0, 0, -10, 100), (10, 10))
+    d = json.loads(json.dumps(g.to_dict()))
+    assert d["crs"] == crs and TileGrid.from_dict(d) == g
+    back = pickle.loads(pickle.dumps(g))
+    assert back == g and back.crs is TileGrid.from_dict(d).crs      # one parsed CRS per text
+
+
+def test_bounds_in_and_footprint_in_lon_lat():
+    g = TileGrid.from_bounds((500000, 5000000, 600000, 5100000), UTM, 100)
+    west, south, east, north = g.bounds_in("EPSG:4326")
+    assert 14.9 < west < 15.0 < east < 16.4 and 45.1 < south < north < 46.1
+    ring = g.footprint()                                # EPSG:4326 by default
+    assert ring[0] == ring[-1] and len(ring) == 4 * 20 + 1
+    assert all(west - 1e-9 <= x <= east + 1e-9 and south - 1e-9 <= y <= north + 1e-9 for x, y in ring)
+    assert g.footprint(UTM)[:4] == ((500000.0, 5100000.0), (505000.0, 5100000.0), (510000.0, 5100000.0),
+                                     (515000.0, 5100000.0))
+
+
+def test_to_crs_covers_the_grid_and_keeps_it_in_its_own_crs():
+    g = TileGrid.from_bounds((500000, 5000000, 510000, 5010000), UTM, 10)
+    assert g.to_crs(UTM_WKT) == g                       # same CRS, same resolution: same grid
+    ll = g.to_crs(4326, 0.0001)
+    assert ll.crs.to_epsg() == 4326 and ll.resolution == pytest.approx((0.0001, 0.0001))
+    west, south, east, north = g.bounds_in(4326)
+    assert ll.bounds[0] == pytest.approx(west) and ll.bounds[3] == pytest.approx(north)
+    assert ll.bounds[2] >= east and ll.bounds[1] <= south
+    # no resolution: as many pixels along the diagonal as the source (GDAL's suggested warp output)
+    auto = g.to_crs(4326)
+    assert math.hypot(*auto.shape) == pytest.approx(math.hypot(*g.shape), rel=0.02)

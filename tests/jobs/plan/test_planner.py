@@ -44,6 +44,16 @@ def test_grid_is_independent_of_asset_order():
     assert choose_grid(assets, area) == choose_grid(list(reversed(assets)), area)
 
 
+def test_grid_counts_one_crs_written_as_code_and_as_wkt_together():
+    from pyproj import CRS
+
+    wkt = CRS.from_epsg(32633).to_wkt()
+    # 32633: one asset as "EPSG:32633" and two as its WKT (three in all) against two in 32632
+    assets = [asset(), asset(crs=wkt), asset(crs=wkt), asset(crs="EPSG:32632"), asset(crs="EPSG:32632")]
+    grid = choose_grid(assets, whole((500100.0, 4999000.0, 500900.0, 4999900.0)))
+    assert grid.crs.to_epsg() == 32633
+
+
 def test_same_solar_day_items_share_one_label_and_are_ordered():
     t = dt.datetime(2021, 6, 1, 10, 0, tzinfo=UTC)
     a = item("a", t + dt.timedelta(seconds=5), bbox=(14.0, 46.0, 14.1, 46.1))
@@ -81,6 +91,24 @@ def test_tiles_only_where_items_are_and_estimates():
     assert plan.input_pixels == round(native * 2)
     assert plan.input_bytes == round(native * 4)
     assert plan.item_ids == ("i1",)
+
+
+@pytest.mark.parametrize("size", [64, 100, 128], ids=["64", "100", "128"])
+def test_tile_index_plan_equals_checking_every_tile(size):
+    from jobs.plan.planner import intersect
+
+    grid = TileGrid("EPSG:32633", (10.0, 0.0, 0.0, 0.0, -10.0, 4000.0), (400, 500))
+    fps = [ItemFootprint("a", (0.0, 2000.0, 2500.0, 4000.0), 1, 100.0, 2),
+           ItemFootprint("b", (1234.5, 5.0, 4999.0, 3333.3), 2, 400.0, 4),
+           ItemFootprint("c", (-500.0, -500.0, 10.0, 10.0), 1, 100.0, 2),     # one corner pixel
+           ItemFootprint("d", (6000.0, 0.0, 7000.0, 100.0), 1, 100.0, 2)]     # outside the grid
+    plan = plan_tiles(grid, size, fps)
+    brute = [(index, sum(intersect(tile.bounds, fp.bounds) is not None for fp in fps))
+             for index, _, tile in grid.tiles(size)]
+    assert [(t.index, t.items) for t in plan.tasks] == [(i, n) for i, n in brute if n]
+    assert all(t.grid == grid.crop(t.window) for t in plan.tasks)
+    assert plan.tiles_total == len(brute)
+    assert plan.item_ids == ("a", "b", "c", "d")
 
 
 def test_budget_caps_refuse_with_the_estimate():

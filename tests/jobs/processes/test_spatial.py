@@ -70,6 +70,16 @@ def test_filter_spatial_needs_polygons():
     assert (info.value.node_id, info.value.argument) == ("p", "geometries")
 
 
+def test_filter_spatial_names_an_unknown_geometry_crs():
+    # the GeoJSON's own "crs" member is user input: a pyproj error must not escape as a traceback
+    geometry = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]],
+                "crs": {"type": "name", "properties": {"name": "EPSG:999999"}}}
+    with pytest.raises(ProcessGraphError) as info:
+        _run("filter_spatial", geometries=geometry)
+    assert (info.value.node_id, info.value.argument) == ("p", "geometries")
+    assert "EPSG:999999" in str(info.value)
+
+
 # --- resample_spatial -----------------------------------------------------------------------------------------
 def test_resample_to_coarser_resolution_with_average():
     cube = _run("resample_spatial", resolution=20, method="average")
@@ -131,3 +141,24 @@ def test_resample_offers_the_push_down_hook_first():
     out = build(ProcessGraph.parse(flat), Source({})).output
     assert [(m, n) for _, m, n in seen] == [("bilinear", "p")]
     assert out.meta.grid == seen[0][0] and out.meta.grid.resolution == (20.0, 20.0)
+
+
+def _spec_methods() -> list[str]:
+    import json
+
+    from tests.shared_location import SHARED
+
+    doc = json.loads((SHARED / "spec" / "openeo-processes" / "v1.2.0" / "resample_spatial.json").read_text())
+    return next(p for p in doc["parameters"] if p["name"] == "method")["schema"]["enum"]
+
+
+@pytest.mark.parametrize("method", _spec_methods())
+def test_resample_spatial_warps_with_every_method_of_the_1_2_0_enum(method):
+    # an upstream without the push-down hook: the tile is warped by jobs.cube.warp ("cubicspline" used
+    # to reach rasterio as Resampling["cubicspline"], which does not exist: it is "cubic_spline")
+    cube = _run("resample_spatial", resolution=20, method=method)
+    values = materialize(cube)
+    assert values.shape == (2, 4, 5)
+    assert np.isfinite(values).any()
+    top = 4 * 100 if method == "sum" else 150               # 2 x 2 source pixels of [0, 100) per pixel
+    assert np.nanmin(values) >= -50 and np.nanmax(values) <= top
