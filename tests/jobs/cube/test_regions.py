@@ -20,12 +20,13 @@ from jobs.cube.usage import Usage
 from layercatalog.sample import write_sample
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
+from tests.shared_location import CHECKOUT
 
 SIZE = 512
 LAYOUTS = ("256", "512", "1024", "strip")
 
 
-DEMO = Path(__file__).resolve().parent.parent / "examples" / "ndvi_median.json"
+DEMO = CHECKOUT / "examples" / "ndvi_median.json"
 
 
 def composite(spatial_extent=None, resample=None) -> dict:
