@@ -32,9 +32,8 @@ class ProcessGraphError(UserError):
     code = "ProcessGraphInvalid"
 
     def __init__(self, node_id: str | None, argument: str | None, reason: str):
-        self.node_id, self.argument, self.reason = node_id, argument, reason
         where = _where(node_id, argument)
-        super().__init__(f"{where}: {reason}" if where else reason)
+        super().__init__(f"{where}: {reason}" if where else reason, node_id=node_id, argument=argument, reason=reason)
 
     def located(self, node_id: str | None, argument: str | None = None) -> "ProcessGraphError":
         """This error with a location filled in (an existing location is kept)."""
@@ -45,9 +44,9 @@ class ProcessError(UserError):
     """Raised when a process rejects its arguments; ``code`` is the openEO exception name."""
 
     def __init__(self, code: str, reason: str, node_id: str | None = None, argument: str | None = None):
-        self.code, self.reason, self.node_id, self.argument = code, reason, node_id, argument
         where = _where(node_id, argument)
-        super().__init__(f"{where}: {code}: {reason}" if where else f"{code}: {reason}")
+        super().__init__(f"{where}: {code}: {reason}" if where else f"{code}: {reason}",
+                         code=code, reason=reason, node_id=node_id, argument=argument)
 
     def located(self, node_id: str | None, argument: str | None = None) -> "ProcessError":
         """This error with a location filled in (an existing location is kept)."""
@@ -58,8 +57,8 @@ class BuildError(RunError):
     """Raised when building a node fails for a reason that is not the graph's fault (a sparkeo bug)."""
 
     def __init__(self, node_id: str, process_id: str, cause: BaseException):
-        self.node_id, self.process_id, self.cause = node_id, process_id, cause
-        super().__init__(f"node {node_id!r}: process {process_id!r} failed: {str(cause) or repr(cause)}")
+        super().__init__(f"node {node_id!r}: process {process_id!r} failed: {str(cause) or repr(cause)}",
+                         node_id=node_id, process_id=process_id, cause=cause)
 
 
 def _join(outer: str | None, inner: str | None) -> str | None:
@@ -70,45 +69,37 @@ class TransientReadError(RunError, OSError):
     """Raised when a read failed in a way that may succeed on retry (network, S3 5xx, timeout)."""
 
     def __init__(self, href: str, reason: str):
-        self.href, self.reason = href, reason
-        RunError.__init__(self, f"transient read error on {href}: {reason}")
+        super().__init__(f"transient read error on {href}: {reason}", href=href, reason=reason)
 
 
 class UnreadableAssetError(RunError, OSError):
     """Raised when an asset cannot be read (missing, corrupt, retries exhausted)."""
 
     def __init__(self, href: str, reason: str):
-        self.href, self.reason = href, reason
-        RunError.__init__(self, f"unreadable asset {href}: {reason}")
-
-    def __reduce__(self):
-        # Exceptions pickle through their args; ours are (href, reason), not the message.
-        return (type(self), (self.href, self.reason))
+        super().__init__(f"unreadable asset {href}: {reason}", href=href, reason=reason)
 
 
 class TooManySkippedAssets(RunError):
     """Raised when ``soft_errors`` skipped more assets than the allowed fraction."""
 
     def __init__(self, skipped: list[str], total: int, allowed: float):
-        self.skipped, self.total, self.allowed = skipped, total, allowed
         first = ", ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else "")
-        RunError.__init__(
-            self, f"{len(skipped)} of {total} assets unreadable ({len(skipped) / max(total, 1):.0%}), "
-                  f"more than soft_errors allows ({allowed:.0%}): {first}")
+        super().__init__(f"{len(skipped)} of {total} assets unreadable ({len(skipped) / max(total, 1):.0%}), "
+                         f"more than soft_errors allows ({allowed:.0%}): {first}",
+                         skipped=skipped, total=total, allowed=allowed)
 
 
 class BudgetExceeded(UserError):
     """Raised when the planned input exceeds a ``max_input_pixels``/``max_input_bytes`` job option."""
 
     def __init__(self, option: str, estimate: int, cap: int):
-        self.option, self.estimate, self.cap = option, estimate, cap
-        UserError.__init__(self, f"job refused: estimated {option.replace('max_', '')} {estimate:,} "
-                                 f"exceeds {option}={cap:,}")
+        super().__init__(f"job refused: estimated {option.replace('max_', '')} {estimate:,} exceeds {option}={cap:,}",
+                         option=option, estimate=estimate, cap=cap)
 
 
 class LoadError(UserError):
     """Raised when a ``load_collection`` argument is wrong or selects nothing; names node and argument."""
 
     def __init__(self, node_id: str, argument: str, reason: str):
-        self.node_id, self.argument, self.reason = node_id, argument, reason
-        UserError.__init__(self, f"node {node_id!r}, argument {argument!r}: {reason}")
+        super().__init__(f"node {node_id!r}, argument {argument!r}: {reason}",
+                         node_id=node_id, argument=argument, reason=reason)

@@ -13,16 +13,15 @@ class JobOptionError(UserError, ValueError):
     """Raised when an openEO job option is unknown-typed or outside the configured bounds."""
 
     def __init__(self, option: str, value: object, bound: str):
-        self.option, self.value, self.bound = option, value, bound
-        UserError.__init__(self, f"job option {option!r} = {value!r}: {bound}")
+        super().__init__(f"job option {option!r} = {value!r}: {bound}", option=option, value=value, bound=bound)
 
 
 class SubmitError(RunError):
     """Raised when the Kubernetes API refuses or fails a SparkApplication call."""
 
-    def __init__(self, name: str, namespace: str, reason: str):
-        self.name, self.namespace, self.reason = name, namespace, reason
-        RunError.__init__(self, f"SparkApplication {namespace}/{name}: {reason}")
+    def __init__(self, name: str, namespace: str, reason: str, **fields: object):
+        super().__init__(f"SparkApplication {namespace}/{name}: {reason}",
+                         name=name, namespace=namespace, reason=reason, **fields)
 
 
 class SparkAppNotFound(SubmitError, UserError):
@@ -31,7 +30,7 @@ class SparkAppNotFound(SubmitError, UserError):
     exit_code = 2
 
     def __init__(self, name: str, namespace: str):
-        SubmitError.__init__(self, name, namespace, "not found")
+        super().__init__(name, namespace, "not found")
 
 
 class SparkAppConflict(SubmitError):
@@ -45,8 +44,8 @@ class SparkAppInvalid(SubmitError):
     """
 
     def __init__(self, name: str, namespace: str, problems: list[str]):
-        self.problems = list(problems)
-        SubmitError.__init__(self, name, namespace, "invalid manifest: " + "; ".join(self.problems))
+        problems = list(problems)
+        super().__init__(name, namespace, "invalid manifest: " + "; ".join(problems), problems=problems)
 
 
 class KubernetesUnreachable(SubmitError):

@@ -31,17 +31,15 @@ class UnknownCRSError(UserError, ValueError):
     """Raised when a value is not a coordinate reference system pyproj knows."""
 
     def __init__(self, value: Any, reason: str):
-        self.value, self.reason = value, reason
-        UserError.__init__(self, f"unknown coordinate reference system {_short(value)!r}: {reason}")
+        super().__init__(f"unknown coordinate reference system {_short(value)!r}: {reason}", value=value, reason=reason)
 
 
 class BoundsTransformError(UserError, ValueError):
     """Raised when a box cannot be transformed between two CRSs (no transformation, or not finite)."""
 
     def __init__(self, bounds: Any, src: Any, dst: Any, reason: str):
-        self.bounds, self.src, self.dst, self.reason = bounds, src, dst, reason
-        UserError.__init__(self, f"{list(bounds)} cannot be transformed from {crs_text(src)!r} to "
-                                 f"{crs_text(dst)!r}: {reason}")
+        super().__init__(f"{list(bounds)} cannot be transformed from {crs_text(src)!r} to {crs_text(dst)!r}: {reason}",
+                         bounds=bounds, src=src, dst=dst, reason=reason)
 
 
 def crs_of(value: Any) -> CRS:

@@ -23,25 +23,22 @@ _JOB_ID = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 class InvalidName(UserError, ValueError):
     """Raised when a job id or user name breaks its rule; ``kind`` is ``job id`` or ``user name``."""
 
-    def __init__(self, kind: str, value: object, reason: str):
-        self.kind, self.value, self.reason = kind, value, reason
-        UserError.__init__(self, f"invalid {kind} {value!r}: {reason}")
+    def __init__(self, kind: str, value: object, reason: str, **fields: object):
+        super().__init__(f"invalid {kind} {value!r}: {reason}", kind=kind, value=value, reason=reason, **fields)
 
 
 class InvalidJobId(InvalidName):
     """Raised when a job id is not a valid Kubernetes name (DNS-1123 label, at most 63 chars)."""
 
     def __init__(self, job_id: object, reason: str):
-        self.job_id = job_id
-        super().__init__("job id", job_id, reason)
+        super().__init__("job id", job_id, reason, job_id=job_id)
 
 
 class InvalidUserName(InvalidName):
     """Raised when a user name cannot be a ZooKeeper path segment and a label value's source."""
 
     def __init__(self, user: object, reason: str):
-        self.user = user
-        super().__init__("user name", user, reason)
+        super().__init__("user name", user, reason, user=user)
 
 
 def check_job_id(job_id: object) -> str:

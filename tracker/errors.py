@@ -20,60 +20,56 @@ class JobNotFound(RegistryError, UserError):
     """Raised when no record exists for a job id (optionally of one user)."""
 
     def __init__(self, job_id: str, user: str | None = None):
-        self.job_id, self.user = job_id, user
         whose = f" of user {user!r}" if user else ""
-        UserError.__init__(self, f"job {job_id!r}{whose} not found in the job registry")
+        super().__init__(f"job {job_id!r}{whose} not found in the job registry", job_id=job_id, user=user)
 
 
 class JobExists(RegistryError, UserError):
     """Raised when creating a record for a job id that is already registered."""
 
     def __init__(self, job_id: str):
-        self.job_id = job_id
-        UserError.__init__(self, f"job {job_id!r} already exists in the job registry")
+        super().__init__(f"job {job_id!r} already exists in the job registry", job_id=job_id)
 
 
 class IllegalTransition(RegistryError, UserError):
     """Raised when a job would move between states the state machine does not allow."""
 
     def __init__(self, job_id: str, old: str, new: str):
-        self.job_id, self.old, self.new = job_id, old, new
         why = "a final state never changes" if old in {s.value for s in FINAL_STATES} else "not allowed"
-        UserError.__init__(self, f"job {job_id!r}: illegal transition {old!r} -> {new!r} ({why})")
+        super().__init__(f"job {job_id!r}: illegal transition {old!r} -> {new!r} ({why})",
+                         job_id=job_id, old=old, new=new)
 
 
 class RecordTooLarge(RegistryError, UserError):
     """Raised when a job record would exceed the znode size cap (graphs live in object storage)."""
 
     def __init__(self, job_id: str, size: int, limit: int):
-        self.job_id, self.size, self.limit = job_id, size, limit
-        UserError.__init__(
-            self, f"job {job_id!r}: record of {size} bytes exceeds the {limit}-byte registry limit "
-                  "(store large values in object storage and keep only their URI)")
+        super().__init__(f"job {job_id!r}: record of {size} bytes exceeds the {limit}-byte registry limit "
+                         "(store large values in object storage and keep only their URI)",
+                         job_id=job_id, size=size, limit=limit)
 
 
 class InvalidRecord(RegistryError, UserError):
     """Raised when a record field has a bad value (job id, user name, state)."""
 
     def __init__(self, job_id: str, field: str, value: object, reason: str):
-        self.job_id, self.field, self.value, self.reason = job_id, field, value, reason
-        UserError.__init__(self, f"job {job_id!r}: invalid {field} {value!r}: {reason}")
+        super().__init__(f"job {job_id!r}: invalid {field} {value!r}: {reason}",
+                         job_id=job_id, field=field, value=value, reason=reason)
 
 
 class CorruptRecord(RegistryError, RunError):
     """Raised when a znode's content is not a readable job record."""
 
     def __init__(self, path: str, reason: str):
-        self.path, self.reason = path, reason
-        RunError.__init__(self, f"corrupt job record at {path}: {reason}")
+        super().__init__(f"corrupt job record at {path}: {reason}", path=path, reason=reason)
 
 
 class RegistryConflict(RegistryError, RunError):
     """Raised when a version-checked update keeps losing to concurrent writers."""
 
     def __init__(self, job_id: str, attempts: int):
-        self.job_id, self.attempts = job_id, attempts
-        RunError.__init__(self, f"job {job_id!r}: record changed concurrently {attempts} times, update abandoned")
+        super().__init__(f"job {job_id!r}: record changed concurrently {attempts} times, update abandoned",
+                         job_id=job_id, attempts=attempts)
 
 
 class StaleRecord(RegistryError, RunError):
@@ -84,22 +80,20 @@ class StaleRecord(RegistryError, RunError):
     """
 
     def __init__(self, job_id: str, path: str, gone: bool = False):
-        self.job_id, self.path, self.gone = job_id, path, gone
         what = "was moved or deleted" if gone else "was written by someone else"
-        RunError.__init__(self, f"job {job_id!r}: record at {path} {what} since it was read")
+        super().__init__(f"job {job_id!r}: record at {path} {what} since it was read",
+                         job_id=job_id, path=path, gone=gone)
 
 
 class RegistryUnavailable(RegistryError, RunError):
     """Raised when ZooKeeper cannot be reached or the connection is lost."""
 
     def __init__(self, hosts: str, reason: str):
-        self.hosts, self.reason = hosts, reason
-        RunError.__init__(self, f"ZooKeeper at {hosts} unavailable: {reason}")
+        super().__init__(f"ZooKeeper at {hosts} unavailable: {reason}", hosts=hosts, reason=reason)
 
 
 class RegistryDenied(RegistryError, RunError):
     """Raised when ZooKeeper's ACLs refuse a write (only sparkeo's credentials may write)."""
 
     def __init__(self, path: str):
-        self.path = path
-        RunError.__init__(self, f"ZooKeeper denied write to {path}: check the registry credentials")
+        super().__init__(f"ZooKeeper denied write to {path}: check the registry credentials", path=path)

@@ -28,8 +28,7 @@ class UnsafeResultsPath(UserError):
     """Raised when a results document names a file outside its location, or two files on one path."""
 
     def __init__(self, location: str, href: str, reason: str):
-        self.location, self.href = location, href
-        super().__init__(f"results at {location!r}: refusing {href!r}: {reason}")
+        super().__init__(f"results at {location!r}: refusing {href!r}: {reason}", location=location, href=href)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,7 @@ class ResultsLocationError(UserError):
     """Raised when a run may not write its results to ``output`` (exit 2, nothing written there)."""
 
     def __init__(self, output: str, reason: str):
-        self.output, self.reason = output, reason
-        super().__init__(f"results location {output!r} {reason}")
+        super().__init__(f"results location {output!r} {reason}", output=output, reason=reason)
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,15 @@ class ResultsNotFound(UserError):
     """Raised when a location holds no results document (the job has not finished, or it failed)."""
 
     def __init__(self, location: str, uri: str):
-        self.location, self.uri = location, uri
-        super().__init__(f"no results at {location!r}: {uri} does not exist (the job has not finished, or it failed)")
+        super().__init__(f"no results at {location!r}: {uri} does not exist (the job has not finished, or it failed)",
+                         location=location, uri=uri)
 
 
 class NotAResultsDocument(RunError):
     """Raised when a location's results document is not JSON or has no ``assets`` object."""
 
     def __init__(self, uri: str, reason: str):
-        self.uri, self.reason = uri, reason
-        super().__init__(f"{uri}: not a results document{': ' + reason if reason else ''}")
+        super().__init__(f"{uri}: not a results document{': ' + reason if reason else ''}", uri=uri, reason=reason)
 
 
 @dataclass(frozen=True)

@@ -116,18 +116,25 @@ def _band_json(band) -> dict:
             "categorical": band.categorical, "source": band.source, "asset": band.asset, "index": band.index}
 
 
-# search and summary: a collection and the query options
-_query_command = options(click.argument("collection_id"), catalog_opt, bbox_opt, bbox_crs_opt, time_opt, bands_opt,
-                         filter_opt, json_opt)
+def _query_command(method: str):
+    """A ``catalog`` subcommand named after the decorated printer: it parses a collection and the query
+    options, runs the catalog's ``method`` (``search``/``summary``) for the caller and hands the answer
+    and ``--json`` to the printer, whose docstring is the command's help."""
+    def decorate(printer):
+        @catalog.command(printer.__name__, help=printer.__doc__)
+        @options(click.argument("collection_id"), catalog_opt, bbox_opt, bbox_crs_opt, time_opt, bands_opt,
+                 filter_opt, json_opt)
+        @click.pass_context
+        def command(ctx, collection_id, catalog, bbox, bbox_crs, time, bands, filters, as_json):
+            query = _query(collection_id, bbox, bbox_crs, time, bands, filters)
+            printer(getattr(_catalog(ctx, catalog), method)(query, caller_of(ctx)), as_json)
+        return command
+    return decorate
 
 
-@catalog.command()
-@_query_command
-@click.pass_context
-def search(ctx, collection_id, catalog, bbox, bbox_crs, time, bands, filters, as_json):
+@_query_command("search")
+def search(items, as_json: bool) -> None:
     """Items of a collection in a bbox and time interval (start included, end excluded)."""
-    query = _query(collection_id, bbox, bbox_crs, time, bands, filters)
-    items = _catalog(ctx, catalog).search(query, caller_of(ctx))
     if as_json:
         click.echo(json.dumps([_item_json(i) for i in items], indent=2))
         return
@@ -138,13 +145,9 @@ def search(ctx, collection_id, catalog, bbox, bbox_crs, time, bands, filters, as
     click.echo(f"{len(items)} items")
 
 
-@catalog.command()
-@_query_command
-@click.pass_context
-def summary(ctx, collection_id, catalog, bbox, bbox_crs, time, bands, filters, as_json):
+@_query_command("summary")
+def summary(result, as_json: bool) -> None:
     """Item count, dates, bands, coverage and estimated input pixels/bytes of a query."""
-    query = _query(collection_id, bbox, bbox_crs, time, bands, filters)
-    result = _catalog(ctx, catalog).summary(query, caller_of(ctx))
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return

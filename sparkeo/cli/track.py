@@ -21,9 +21,8 @@ class TrackError(RunError):
     """Raised when a pass completed only partly (namespaces it could not list)."""
 
     def __init__(self, namespaces: tuple[str, ...]):
-        self.namespaces = namespaces
         super().__init__(f"tracker pass incomplete: cannot list SparkApplications in namespace(s) "
-                         f"{', '.join(namespaces)}")
+                         f"{', '.join(namespaces)}", namespaces=namespaces)
 
 
 @click.command("track")
