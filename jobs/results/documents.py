@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from jobs.plan.grid import TileGrid
 from jobs.plan.timelabels import LabelPeriod, parse_instant
@@ -20,10 +20,21 @@ from sparkeo import storage
 from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, PROVENANCE_KEY, JobState
 from sparkeo.geometry import epsg_code
 
-if TYPE_CHECKING:
-    from jobs.results.writer import OutputFile
-
 STAC_VERSION = "1.1.0"
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One written COG: its asset key, file name, time label (None when t was reduced), size, checksum."""
+
+    key: str
+    name: str
+    label: str | None
+    size: int
+    checksum: str               # sha2-256 multihash, hex
+    media_type: str = COG_MEDIA_TYPE
+
 STAC_EXTENSIONS = [
     "https://stac-extensions.github.io/file/v2.1.0/schema.json",
     "https://stac-extensions.github.io/projection/v2.0.0/schema.json",

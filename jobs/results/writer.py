@@ -18,7 +18,6 @@ import os
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -30,25 +29,12 @@ from jobs.cube.lazy import CubeMeta
 from jobs.plan.grid import TileGrid
 from jobs.results.location import ResultsLocation
 from jobs.plan.planner import TileTask
-from jobs.results.documents import ResultsLayout, collection_document, inputs_of, is_date, item_document
+from jobs.results.documents import (COG_MEDIA_TYPE, OutputFile, ResultsLayout, collection_document, inputs_of,
+                                   is_date, item_document)
 from sparkeo import storage
 from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE
 from sparkeo.errors import UserError
 from sparkeo.geometry import crs_text
-
-COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
-
-@dataclass(frozen=True)
-class OutputFile:
-    """One written COG: its asset key, file name, time label (None when t was reduced), size, checksum."""
-
-    key: str
-    name: str
-    label: str | None
-    size: int
-    checksum: str               # sha2-256 multihash, hex
-    media_type: str = COG_MEDIA_TYPE
-
 
 def output_layout(meta: CubeMeta) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
     """(time labels or None when t is reduced, band names) of a cube to be saved."""
