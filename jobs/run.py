@@ -44,11 +44,10 @@ class RunSummary:
     """What a finished run produced."""
 
     job_id: str
-    output: str
-    files: tuple[str, ...]
-    plan: Plan
-    usage: Mapping[str, Any]
-    wall_seconds: float
+    output: str                       # the results location: a folder or an s3:// prefix
+    files: tuple[str, ...]            # every published file, the STAC collection last
+    plan: Plan                        # the plan the job ran
+    usage: Mapping[str, Any]          # the job's usage record, wall time included
 
 
 def load_catalog(catalog_uri: str | None, settings):
@@ -252,7 +251,7 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
     except Exception as exc:   # anything unexpected after planning is a failed run, not a crash
         writer.abort()
         raise RunError(f"job {job_id} failed: {str(exc) or repr(exc)}") from exc
-    return RunSummary(job_id, output, tuple(files), prep.plan, metadata["usage"], time.monotonic() - t0)
+    return RunSummary(job_id, output, tuple(files), prep.plan, metadata["usage"])
 
 
 def time_range(prep: Prepared) -> tuple[str, str] | None:

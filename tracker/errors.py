@@ -27,8 +27,7 @@ class JobNotFound(RegistryError, UserError):
 class JobExists(RegistryError, UserError):
     """Raised when creating a record for a job id that is already registered."""
 
-    def __init__(self, job_id: str):
-        super().__init__(f"job {job_id!r} already exists in the job registry", job_id=job_id)
+    template = "job {job_id!r} already exists in the job registry"
 
 
 class IllegalTransition(RegistryError, UserError):
@@ -43,33 +42,26 @@ class IllegalTransition(RegistryError, UserError):
 class RecordTooLarge(RegistryError, UserError):
     """Raised when a job record would exceed the znode size cap (graphs live in object storage)."""
 
-    def __init__(self, job_id: str, size: int, limit: int):
-        super().__init__(f"job {job_id!r}: record of {size} bytes exceeds the {limit}-byte registry limit "
-                         "(store large values in object storage and keep only their URI)",
-                         job_id=job_id, size=size, limit=limit)
+    template = ("job {job_id!r}: record of {size} bytes exceeds the {limit}-byte registry limit "
+                "(store large values in object storage and keep only their URI)")
 
 
 class InvalidRecord(RegistryError, UserError):
     """Raised when a record field has a bad value (job id, user name, state)."""
 
-    def __init__(self, job_id: str, field: str, value: object, reason: str):
-        super().__init__(f"job {job_id!r}: invalid {field} {value!r}: {reason}",
-                         job_id=job_id, field=field, value=value, reason=reason)
+    template = "job {job_id!r}: invalid {field} {value!r}: {reason}"
 
 
 class CorruptRecord(RegistryError, RunError):
     """Raised when a znode's content is not a readable job record."""
 
-    def __init__(self, path: str, reason: str):
-        super().__init__(f"corrupt job record at {path}: {reason}", path=path, reason=reason)
+    template = "corrupt job record at {path}: {reason}"
 
 
 class RegistryConflict(RegistryError, RunError):
     """Raised when a version-checked update keeps losing to concurrent writers."""
 
-    def __init__(self, job_id: str, attempts: int):
-        super().__init__(f"job {job_id!r}: record changed concurrently {attempts} times, update abandoned",
-                         job_id=job_id, attempts=attempts)
+    template = "job {job_id!r}: record changed concurrently {attempts} times, update abandoned"
 
 
 class StaleRecord(RegistryError, RunError):
@@ -88,12 +80,10 @@ class StaleRecord(RegistryError, RunError):
 class RegistryUnavailable(RegistryError, RunError):
     """Raised when ZooKeeper cannot be reached or the connection is lost."""
 
-    def __init__(self, hosts: str, reason: str):
-        super().__init__(f"ZooKeeper at {hosts} unavailable: {reason}", hosts=hosts, reason=reason)
+    template = "ZooKeeper at {hosts} unavailable: {reason}"
 
 
 class RegistryDenied(RegistryError, RunError):
     """Raised when ZooKeeper's ACLs refuse a write (only sparkeo's credentials may write)."""
 
-    def __init__(self, path: str):
-        super().__init__(f"ZooKeeper denied write to {path}: check the registry credentials", path=path)
+    template = "ZooKeeper denied write to {path}: check the registry credentials"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import inspect
 import pickle
 
 import pytest
@@ -122,3 +123,22 @@ def test_builtin_mixins_survive_the_round_trip():
     assert back.args == ("s3://bucket/key: connection refused",) and back.uri == "s3://bucket/key"
     back = pickle.loads(pickle.dumps(NotFoundInStorage("/x")))
     assert isinstance(back, FileNotFoundError) and back.exit_code == 2
+
+
+class Quota(UserError):
+    """An error declared by its template alone (module level, so that it pickles)."""
+
+    template = "user {user!r}: {used} of {limit} bytes used"
+
+
+def test_a_template_declares_the_message_and_the_fields_in_order():
+    by_position, by_name = Quota("ana", 7, 5), Quota(limit=5, used=7, user="ana")
+    assert str(by_position) == str(by_name) == "user 'ana': 7 of 5 bytes used"
+    assert (by_position.user, by_position.used, by_position.limit) == ("ana", 7, 5)
+    assert list(inspect.signature(Quota).parameters) == ["user", "used", "limit"]
+    with pytest.raises(TypeError, match="limit"):
+        Quota("ana", 7)                         # a missing field fails like a missing argument
+    with pytest.raises(TypeError):
+        Quota("ana", 7, 5, unknown=1)
+    back = pickle.loads(pickle.dumps(by_position))
+    assert type(back) is Quota and back.limit == 5 and str(back) == str(by_position)
