@@ -9,7 +9,8 @@ with fewer valid values than parameters gets nodata.
 The model is called on the driver first: when it is linear in its parameters (checked on the labels:
 ``f(p) == f(0) + sum p_k (f(e_k) - f(0))`` at random ``p``, e.g. a harmonic series), every pixel
 solves the same design matrix's normal equations at once, vectorised over the tile; otherwise each
-pixel runs ``scipy.optimize.curve_fit`` from the initial guess.
+pixel is fitted from the initial guess by Levenberg-Marquardt (scipy's curve_fit default), vectorised
+over the tile too.
 
 The fitted dimension is replaced by the parameters, labelled ``0 .. n-1``: as the ``bands`` dimension
 when the cube has none left (so NDVI's fitted coefficients save as the bands of a GeoTIFF), else as a
@@ -17,7 +18,6 @@ dimension ``parameters`` of type other. predict_curve takes the parameters at th
 """
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -93,23 +93,45 @@ def fit_linear(y: np.ndarray, offset: np.ndarray, design: np.ndarray) -> np.ndar
     return params.T
 
 
-def fit_each(y: np.ndarray, x: np.ndarray, f: Callable, guess: np.ndarray) -> np.ndarray:
-    """Non-linear least squares pixel by pixel (scipy's curve_fit); a fit that fails is nodata."""
-    from scipy.optimize import OptimizeWarning, curve_fit
+def fit_nonlinear(y: np.ndarray, x: np.ndarray, f: Callable, guess: np.ndarray, iterations: int = 200) -> np.ndarray:
+    """Levenberg-Marquardt for every pixel at once: ``y`` (n_x, pixels) with NaN gaps -> (n_params, pixels).
 
-    out = np.full((len(guess), y.shape[1]), np.nan)
-    for pixel in range(y.shape[1]):
-        valid = ~np.isnan(y[:, pixel])
-        if valid.sum() < len(guess):
-            continue
-        try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore", OptimizeWarning)
-                out[:, pixel] = curve_fit(lambda xs, *p: f(xs, np.array(p)), x[valid], y[valid, pixel],
-                                          p0=guess)[0]
-        except (RuntimeError, ValueError):
-            pass
-    return out
+    The model runs on all pixels per step (``parameters`` carries one value per pixel), the Jacobian by
+    forward differences, as MINPACK's ``lmdif`` behind scipy's curve_fit; a pixel whose fit fails is nodata.
+    """
+    valid = ~np.isnan(y)
+    target = np.where(valid, y, 0.0)
+    n = len(guess)
+    xs = x[:, None]
+    p = np.repeat(guess[:, None].astype(np.float64), y.shape[1], axis=1)
+    damping = np.full(y.shape[1], 1e-3)
+
+    def residuals(params: np.ndarray) -> np.ndarray:
+        return np.where(valid, f(xs, params) - target, 0.0)
+
+    with np.errstate(all="ignore"):
+        r = residuals(p)
+        cost = (r * r).sum(axis=0)
+        for _ in range(iterations):
+            step = np.sqrt(np.finfo(np.float64).eps) * np.maximum(np.abs(p), 1e-8)
+            jac = np.stack([(residuals(p + step[k] * np.eye(n)[k][:, None]) - r) / step[k] for k in range(n)], axis=1)
+            jtj = np.einsum("tkp,tlp->pkl", jac, jac)
+            grad = np.einsum("tkp,tp->pk", jac, r)
+            scaled = jtj + damping[:, None, None] * jtj * np.eye(n)
+            delta = -np.einsum("pkl,pl->pk", np.linalg.pinv(scaled), grad).T
+            trial = p + delta
+            r_trial = residuals(trial)
+            cost_trial = (r_trial * r_trial).sum(axis=0)
+            better = np.isfinite(cost_trial) & (cost_trial < cost)
+            p = np.where(better, trial, p)
+            r = np.where(better, r_trial, r)
+            converged = np.abs(cost - cost_trial) <= 1e-15 * (1 + cost)
+            cost = np.where(better, cost_trial, cost)
+            damping = np.where(better, damping / 3, damping * 2)
+            if np.all(converged | ~np.isfinite(cost_trial) | (damping > 1e12)):
+                break
+    p[:, (valid.sum(axis=0) < n) | ~np.isfinite(cost)] = np.nan
+    return p
 
 
 def _parameters_dimension(meta: CubeMeta, dimension: str) -> tuple[str, str]:
@@ -151,7 +173,7 @@ def fit_curve(ctx, node_id, data: LazyCube, parameters, function: Callback, dime
     def fit(a: np.ndarray) -> np.ndarray:
         values = np.moveaxis(a, axis, 0).astype(np.float64)
         y = values.reshape(values.shape[0], -1)
-        p = fit_linear(y, *linear) if linear is not None else fit_each(y, x, f, guess)
+        p = fit_linear(y, *linear) if linear is not None else fit_nonlinear(y, x, f, guess)
         return np.moveaxis(p.reshape((len(guess),) + values.shape[1:]), 0, axis)
 
     name, kind = _parameters_dimension(meta, dimension)

@@ -40,10 +40,11 @@ def temporal_dimension(meta: CubeMeta, dimension: str | None) -> str:
 
 
 def instants_of(meta: CubeMeta, dimension: str) -> list[datetime]:
-    """The labels of ``dimension`` as datetimes; a ProcessGraphError when they are not dates."""
+    """The labels of ``dimension`` as datetimes (an aggregated period's label: its start); a
+    ProcessGraphError when they are not dates."""
     labels = meta.labels[dimension]
     try:
-        return [parse_instant(t) for t in labels]
+        return [meta.periods[t].start if t in meta.periods else parse_instant(t) for t in labels]
     except (TypeError, ValueError):
         raise ProcessGraphError(None, "data", f"labels of {dimension!r} are not dates: {list(labels)[:3]}") from None
 
