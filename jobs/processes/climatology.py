@@ -23,7 +23,7 @@ from jobs.cube.lazy import CubeMeta, LazyCube
 from jobs.errors import ProcessError, ProcessGraphError
 from jobs.processes.registry import Param, process
 from jobs.processes.temporal import instants_of, temporal_dimension
-from jobs.plan.timelabels import parse_instant, period_label
+from jobs.plan.timelabels import LabelPeriod, parse_instant, period_label
 
 _SEASONS = {12: "djf", 1: "djf", 2: "djf", 3: "mam", 4: "mam", 5: "mam",
             6: "jja", 7: "jja", 8: "jja", 9: "son", 10: "son", 11: "son"}
@@ -110,7 +110,9 @@ def climatological_normal(ctx, node_id, data: LazyCube, period: str, climatology
             planes.append(np.where(valid, part, 0).sum(axis=0) / valid.sum(axis=0))
         return np.moveaxis(np.stack(planes), 0, axis)
 
-    out = meta.replace(labels={**meta.labels, dim: out_labels}, periods={})
+    # each normal stands for the whole climatology period (the results' items span it)
+    periods = {label: LabelPeriod(start, end, len(idx)) for label, idx in zip(out_labels, members)}
+    out = meta.replace(labels={**meta.labels, dim: out_labels}, periods=periods)
     return DerivedCube(node_id, out.computed(), (data,), normals)
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import warnings
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -56,6 +56,8 @@ def _expected(period: str, first: date, end: date) -> dict:
 def test_normals_are_the_mean_per_period_inside_the_climatology_years(period, labels, first, end):
     cube = _normals(period)
     assert cube.meta.labels["t"] == tuple(labels)
+    assert {(v.start, v.end) for v in cube.meta.periods.values()} == {(datetime(*first.timetuple()[:3]),
+                                                                        datetime(*end.timetuple()[:3]))}
     got = materialize(cube)
     expected = _expected(period, first, end)
     for i, label in enumerate(labels):
