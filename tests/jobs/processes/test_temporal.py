@@ -45,12 +45,14 @@ def _cube():
     return ArrayCube(values, ("t", "bands", "y", "x"), {"t": DATES, "bands": ("B1",)}, UTM_GRID, node_id="c")
 
 
-def _aggregate(period: str, reducer: str = "mean", **extra):
+def _aggregate(period: str, reducer: str = "mean", process_id: str = "aggregate_temporal_period", **extra):
+    """``process_id`` (aggregate_temporal_period: ``period``; aggregate_temporal: intervals) with ``reducer``."""
+    grouping = {"period": period} if process_id == "aggregate_temporal_period" else {"intervals": period}
     flat = {
         "load": {"process_id": "load_collection", "arguments": {"id": "c", "spatial_extent": None,
                                                                "temporal_extent": None}},
-        "agg": {"process_id": "aggregate_temporal_period", "arguments": {
-            "data": {"from_node": "load"}, "period": period, **extra,
+        "agg": {"process_id": process_id, "arguments": {
+            "data": {"from_node": "load"}, **grouping, **extra,
             "reducer": {"process_graph": {"r": {"process_id": reducer, "arguments": {"data": {"from_parameter": "data"}},
                                                 "result": True}}}}, "result": True}}
     return build(ProcessGraph.parse(flat), ArraySource({"c": _cube()})).output
@@ -97,14 +99,7 @@ def test_unknown_dimension_and_period():
 
 # --- aggregate_temporal --------------------------------------------------------------------------------
 def _intervals(intervals, reducer: str = "mean", **extra):
-    flat = {
-        "load": {"process_id": "load_collection", "arguments": {"id": "c", "spatial_extent": None,
-                                                               "temporal_extent": None}},
-        "agg": {"process_id": "aggregate_temporal", "arguments": {
-            "data": {"from_node": "load"}, "intervals": intervals, **extra,
-            "reducer": {"process_graph": {"r": {"process_id": reducer, "arguments": {"data": {"from_parameter": "data"}},
-                                                "result": True}}}}, "result": True}}
-    return build(ProcessGraph.parse(flat), ArraySource({"c": _cube()})).output
+    return _aggregate(intervals, reducer, "aggregate_temporal", **extra)
 
 
 def test_aggregate_temporal_over_overlapping_left_closed_intervals():
