@@ -90,8 +90,9 @@ def aggregate_temporal_period(ctx, node_id, data, period: str, reducer: Callback
         raise ProcessGraphError(None, "period", f"unknown period {period!r} (one of {', '.join(PERIODS)})")
     dimension = temporal_dimension(meta, dimension)
     _distinct(meta, dimension)
-    of_label = [period_label(t, period) for t in instants_of(meta, dimension)]
-    periods = label_periods(meta.labels[dimension], period)
+    instants = instants_of(meta, dimension)
+    of_label = [period_label(t, period) for t in instants]
+    periods = label_periods(instants, period)
     members = [[i for i, p in enumerate(of_label) if p == label] for label in periods]
     return _grouped(node_id, data, dimension, members, tuple(periods), reducer, context, periods=periods)
 
@@ -151,8 +152,8 @@ def aggregate_temporal(ctx, node_id, data, intervals, reducer: Callback, labels=
         raise ProcessError("LabelMismatch", f"{len(labels)} labels for {len(grouped)} intervals", argument="labels")
     out_labels = labels or tuple(i[0] for i in intervals)
     if None in out_labels or len(set(out_labels)) != len(out_labels):
-        raise ProcessError("DistinctDimensionLabelsRequired", "the intervals' start times are not distinct: "
-                                                              "give distinct labels", argument="labels")
+        raise ProcessError("DistinctDimensionLabelsRequired", "the intervals' start times are not distinct "
+                                                              "(or one is open): give labels", argument="labels")
     # the items of the results span their interval, as aggregate_temporal_period's do
     periods = {str(label): period for label, (_, period) in zip(out_labels, grouped) if period is not None}
     return _grouped(node_id, data, dimension, [idx for idx, _ in grouped], out_labels, reducer, context,
@@ -180,19 +181,19 @@ def resample_cube_temporal(ctx, node_id, data, target, dimension=None, valid_wit
         dims = [dimension]
     cube = data
     for dim in dims:
-        cube = _nearest_in_time(node_id, cube, dim, tmeta.labels[dim], valid_within)
+        cube = _nearest_in_time(node_id, cube, dim, tmeta, valid_within)
     return cube
 
 
-def _nearest_in_time(node_id: str, data: LazyCube, dim: str, targets: Sequence, valid_within) -> DerivedCube:
+def _nearest_in_time(node_id: str, data: LazyCube, dim: str, target: CubeMeta, valid_within) -> DerivedCube:
     meta = data.meta
     times = instants_of(meta, dim)
+    targets = tuple(target.labels[dim])
     axis = meta.axis(dim)
     window = None if valid_within is None else timedelta(days=float(valid_within))
     # per target label, the source positions by distance (earlier first on ties), within the window
     order = []
-    for label in targets:
-        t = parse_instant(label)
+    for t in instants_of(target, dim):
         ranked = sorted(range(len(times)), key=lambda i: (abs(times[i] - t), times[i]))
         order.append([i for i in ranked if window is None or abs(times[i] - t) <= window])
 
@@ -211,5 +212,6 @@ def _nearest_in_time(node_id: str, data: LazyCube, dim: str, targets: Sequence, 
             return np.empty((0,) + values.shape[1:], dtype=a.dtype)
         return np.moveaxis(np.stack(planes), 0, axis)
 
-    out = meta.replace(labels={**meta.labels, dim: tuple(targets)}, periods={})
+    out = meta.replace(labels={**meta.labels, dim: targets},
+                       periods={t: target.periods[t] for t in targets if t in target.periods})
     return DerivedCube(node_id, out if window is None else out.computed(), (data,), resample)
