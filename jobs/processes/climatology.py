@@ -162,7 +162,10 @@ def anomaly(ctx, node_id, data: LazyCube, normals: LazyCube, period: str):
         index = [0] * len(meta.labels[dim])
     else:
         try:
-            keys = [anomaly_key(label, period) for label in meta.labels[dim]]
+            # an aggregated label maps by its period's start (day: on the normals' 365-day calendar)
+            keys = [normal_label(meta.periods[label].start, period)
+                    if label in meta.periods and period in NORMAL_LABELS else anomaly_key(label, period)
+                    for label in meta.labels[dim]]
         except (TypeError, ValueError):
             raise ProcessGraphError(None, "data", f"labels of {dim!r} are not {period} labels or dates") from None
         index = [normal_labels.index(k) if k in normal_labels else -1 for k in keys]

@@ -136,3 +136,25 @@ def test_climatology_period_outside_the_data_is_refused_naming_the_node():
     with pytest.raises(ProcessGraphError) as info:
         _normals("dekad")
     assert info.value.argument == "period"
+
+
+def test_daily_anomaly_of_aggregated_days_uses_the_365_day_calendar_in_leap_years():
+    """1 March is day 061 of 2020 but day 060 of the normals: both years' 1 March share one normal."""
+    values = np.random.default_rng(2).random((2, 7, 9)).astype(np.float32)
+    cube = ArrayCube(values, ("t", "y", "x"), {"t": ("2020-03-01", "2021-03-01")}, UTM_GRID, node_id="s2")
+    mean = callback(("m", "mean", {"data": {"from_parameter": "data"}}))
+    anomaly = built({
+        "days": {"process_id": "aggregate_temporal_period", "arguments": {
+            "data": {"from_node": "load"}, "period": "day", "reducer": mean}},
+        "clim": {"process_id": "climatological_normal", "arguments": {
+            "data": {"from_node": "days"}, "period": "day", "climatology_period": ["2020", "2021"]}},
+        "anom": {"process_id": "anomaly", "arguments": {
+            "data": {"from_node": "days"}, "normals": {"from_node": "clim"}, "period": "day"}},
+        "pick": {"process_id": "filter_labels", "arguments": {"data": {"from_node": "anom"}, "dimension": "t",
+                 "condition": callback(("in", "array_contains", {"data": ["2020-061", "2021-060"],
+                                                                  "value": {"from_parameter": "value"}}))}}},
+        ArraySource({"s2": cube}))
+    assert anomaly.meta.labels["t"] == ("2020-061", "2021-060")
+    got = materialize(anomaly)
+    normal = values.astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(got, values - normal, rtol=1e-5, atol=1e-6)
