@@ -9,7 +9,10 @@ MODULES = (
     "jobs.processes.reduce",      # reduce_dimension, apply, apply_dimension
     "jobs.processes.combine",     # mask, ndvi, merge_cubes
     "jobs.processes.dimensions",  # rename_labels, drop_dimension, add_dimension
-    "jobs.processes.temporal",    # aggregate_temporal_period
+    "jobs.processes.flatten",     # flatten_dimensions unflatten_dimension
+    "jobs.processes.temporal",    # aggregate_temporal_period aggregate_temporal resample_cube_temporal
+    "jobs.processes.climatology",  # climatological_normal anomaly
+    "jobs.processes.curves",      # fit_curve predict_curve
     "jobs.processes.spatial",     # filter_spatial, resample_spatial
     "jobs.processes.trigonometry",  # sin cos tan, arc*, hyperbolic, arctan2
     "jobs.processes.rounding",    # ceil floor int round sgn mod

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from jobs.graph.callback import Callback
+from jobs.cube.arraycube import ArrayCube
 from jobs.cube.lazy import CubeMeta, LazyCube
 from jobs.cube.derived import DerivedCube
 from jobs.errors import ProcessError, ProcessGraphError
@@ -67,6 +68,12 @@ def take(meta: CubeMeta, dim: str, indices: list[int], node_id: str, inp: LazyCu
     axis = meta.axis(dim)
     idx = np.asarray(indices, dtype=int)
     return DerivedCube(node_id, meta.replace(labels=labels, **changes), (inp,), lambda a: np.take(a, idx, axis=axis))
+
+
+@process("create_raster_cube", kind="cube")
+def create_raster_cube(ctx, node_id):
+    """An empty raster cube without dimensions (add them with add_dimension)."""
+    return ArrayCube(np.full((), np.nan), (), node_id=node_id)
 
 
 # --- load and save ---------------------------------------------------------------------------------------

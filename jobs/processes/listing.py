@@ -2,7 +2,8 @@
 
 Each implemented process is listed with its summary (the first line of its docstring), its
 parameters, and the specification it follows: a stable process of openEO 1.2.0, a 1.2.0 proposal,
-or (``date_between``, ``date_difference``) a 2.0.0-rc.2 process. The 1.2.0 id lists below are the
+or (``date_between``, ``date_difference``, ``flatten_dimensions``, ``unflatten_dimension``) a 2.0.0-rc.2
+process. The 1.2.0 id lists below are the
 specification's file names (``spec/openeo-processes/v1.2.0/`` and its ``proposals/``); a test checks
 them against those folders, so they cannot drift.
 """

@@ -1,4 +1,4 @@
-"""Callback-driven cube processes: reduce_dimension, apply, apply_dimension.
+"""Callback-driven cube processes: reduce_dimension, apply, apply_dimension, reduce_spatial.
 
 The callback runs vectorised on a whole tile: for reduce/apply_dimension, ``data`` is a
 ``LabeledArray`` whose axis 0 is the dimension and whose trailing axes are the other dims; for
@@ -146,3 +146,40 @@ def apply_dimension(ctx, node_id, data: LazyCube, process: Callback, dimension: 
     out = meta.replace(dims=dims, labels=labels_out, dim_types=types,
                        band_aliases={} if meta.dim_types.get(dimension) == "bands" else meta.band_aliases)
     return DerivedCube(node_id, out.computed(), (data,), run)
+
+
+class SpatiallyReduced(LazyCube):
+    """``reducer`` over all pixels of each (t, bands ...) slice: the result has no spatial dimensions.
+
+    Every pixel is needed at once, so the input is computed over its whole grid in one piece: meant for
+    small cubes (in a job the result, having no pixels, can be no GeoTIFF anyway).
+    """
+
+    def __init__(self, node_id: str, meta: CubeMeta, upstream: LazyCube, reducer: Callback, context):
+        self.node_id, self.meta, self.upstream = node_id, meta, upstream
+        self.reducer, self.context = reducer, context
+
+    def inputs(self):
+        return (self.upstream,)
+
+    def _compute(self, grid, ctx) -> np.ndarray:
+        values = self.upstream.compute(self.upstream.meta.grid, ctx)
+        pixels = np.moveaxis(values.reshape(values.shape[:-2] + (-1,)), -1, 0)
+        with np.errstate(all="ignore"):
+            r = as_float(self.reducer(data=LabeledArray(pixels), context=self.context))
+        wide = np.float64 if values.dtype == np.float64 else np.float32
+        return np.broadcast_to(np.asarray(r, dtype=wide), values.shape[:-2]).copy()
+
+
+@process("reduce_spatial", Param("data", kind="cube"),
+         Param("reducer", kind="callback", callback_params=("data", "context")), Param("context", None), kind="cube")
+def reduce_spatial(ctx, node_id, data: LazyCube, reducer: Callback, context=None):
+    """Collapse the spatial dimensions x and y with ``reducer`` per slice of the other dimensions."""
+    meta = data.meta
+    if meta.grid is None or meta.dims[-2:] != ("y", "x"):
+        raise ProcessError("DimensionMissing", "the data cube has no spatial dimensions", argument="data")
+    out = without_dimension(without_dimension(meta, "x"), "y", grid=None)
+    probe(meta, lambda a: reducer(data=LabeledArray(np.moveaxis(a.reshape(a.shape[:-2] + (-1,)), -1, 0)),
+                                  context=context), "reducer")
+    keeps_dtype = reducer.single_process("data") in PASS_THROUGH and not meta.dtype.startswith("float")
+    return SpatiallyReduced(node_id, out if keeps_dtype else out.computed(), data, reducer, context)

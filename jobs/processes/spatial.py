@@ -1,11 +1,11 @@
-"""Spatial cube processes: filter_spatial and resample_spatial.
+"""Spatial cube processes: filter_spatial, resample_spatial and resample_cube_spatial.
 
 ``filter_spatial`` crops the grid to the geometries' bounds and sets pixels whose centre lies
 outside every polygon to nodata (rasterised per tile). ``resample_spatial`` fixes the new grid on
 the driver (projection and/or resolution, aligned to the upper-left corner); per tile it first offers
 the upstream cube the ``resample`` push-down hook (a loading leaf reads straight onto the new grid),
 else it computes the upstream cube on the source-grid window covering the tile and warps it with
-``rasterio.warp.reproject``.
+``rasterio.warp.reproject``. ``resample_cube_spatial`` does the same onto the target cube's grid.
 """
 from __future__ import annotations
 
@@ -175,7 +175,12 @@ def resample_spatial(ctx, node_id, data: LazyCube, resolution=0, projection=None
         raise ProcessGraphError(None, "method", f"unknown method {method!r} (one of {', '.join(RESAMPLING_METHODS)})")
     if align != "upper-left":
         raise ProcessGraphError(None, "align", f"only align 'upper-left' is supported, got {align!r}")
-    grid = target_grid(meta.grid, resolution, projection)
+    return onto_grid(node_id, data, target_grid(meta.grid, resolution, projection), method)
+
+
+def onto_grid(node_id: str, data: LazyCube, grid: TileGrid, method: str) -> LazyCube:
+    """``data`` on ``grid``: read straight onto it by a loading leaf, else its values warped."""
+    meta = data.meta
     if grid == meta.grid:
         return data
     out = meta.replace(grid=grid)
@@ -184,3 +189,15 @@ def resample_spatial(ctx, node_id, data: LazyCube, resolution=0, projection=None
         return pushed
     passes = method in ("near", "mode", "min", "max", "med") and not meta.dtype.startswith("float")
     return Resampled(node_id, out if passes else out.computed(), data, method)
+
+
+@process("resample_cube_spatial", Param("data", kind="cube"), Param("target", kind="cube"),
+         Param("method", "near", "string"), kind="cube")
+def resample_cube_spatial(ctx, node_id, data: LazyCube, target: LazyCube, method="near"):
+    """``data`` on ``target``'s grid (CRS, resolution, extent) with resampling ``method``."""
+    for cube, argument in ((data, "data"), (target, "target")):
+        if cube.meta.grid is None:
+            raise ProcessError("DimensionMissing", "the data cube has no spatial dimensions", argument=argument)
+    if method not in RESAMPLING_METHODS:
+        raise ProcessGraphError(None, "method", f"unknown method {method!r} (one of {', '.join(RESAMPLING_METHODS)})")
+    return onto_grid(node_id, data, target.meta.grid, method)

@@ -36,13 +36,25 @@ from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE
 from sparkeo.errors import UserError
 from sparkeo.geometry import crs_text
 
+def canonical_dims(meta: CubeMeta) -> tuple[str, ...]:
+    """``meta.dims`` with the temporal dimension called ``t`` and the bands dimension ``bands``, whatever
+    rename_dimension named them (the files have one time per file and bands inside)."""
+    roles = {"temporal": "t", "bands": "bands"}
+    out = []
+    for d in meta.dims:
+        role = "t" if d == "t" else "bands" if d == "bands" else roles.get(meta.dim_types.get(d, ""), d)
+        out.append(role)
+    if len(set(out)) != len(out) or any(d not in ("t", "bands", "y", "x") for d in out) or out[-2:] != ["y", "x"]:
+        raise UserError(f"save_result: cannot write dimensions {meta.dims!r} as GeoTIFF "
+                        "(at most one temporal and one bands dimension, then y, x)")
+    return tuple(out)
+
+
 def output_layout(meta: CubeMeta) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
     """(time labels or None when t is reduced, band names) of a cube to be saved."""
-    extra = [d for d in meta.dims if d not in ("t", "bands", "y", "x")]
-    if extra or meta.dims[-2:] != ("y", "x"):
-        raise UserError(f"save_result: cannot write dimensions {meta.dims!r} as GeoTIFF (only t, bands, y, x)")
-    times = tuple(str(t) for t in meta.labels["t"]) if "t" in meta.dims else None
-    bands = tuple(str(b) for b in meta.labels["bands"]) if "bands" in meta.dims else (meta.band_name or "band_1",)
+    labels = {c: meta.labels[d] for c, d in zip(canonical_dims(meta), meta.dims) if d not in ("y", "x")}
+    times = tuple(str(t) for t in labels["t"]) if "t" in labels else None
+    bands = tuple(str(b) for b in labels["bands"]) if "bands" in labels else (meta.band_name or "band_1",)
     return times, bands
 
 
@@ -123,7 +135,7 @@ class ResultsWriter:
 
     def write_tile(self, task: TileTask, values: np.ndarray) -> None:
         """Write one tile's array (cube dims order) into the staging raster(s)."""
-        arr = _as_tbyx(values, self.meta.dims)
+        arr = _as_tbyx(values, canonical_dims(self.meta))
         w = task.window
         for ti, label in enumerate(self.times or (None,)):
             block = arr[ti]

@@ -49,6 +49,22 @@ def _series(stac_dir: Path, cid: str) -> list[tuple[str, Path]]:
     return sorted(out)
 
 
+def clear_ndvi_by_day(stac_dir: Path) -> tuple[list[str], np.ndarray]:
+    """(the 67 days, NDVI with cloudy pixels (CLM 1) as NaN) of ``eolearn-s2-l1c-ndvi``, read with rasterio."""
+    series = _series(stac_dir, "eolearn-s2-l1c-ndvi")
+    assert len(series) == 68
+    by_day: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for when, path in series:          # two granules on 2015-12-08: one time label, first valid pixel wins
+        with rasterio.open(path) as ds:
+            v, clm = ds.read(1).astype(np.float64), ds.read(2).astype(np.float64)
+        if when[:10] in by_day:
+            v0, clm0 = by_day[when[:10]]
+            v, clm = np.where(np.isnan(v0), v, v0), np.where(np.isnan(clm0), clm, clm0)
+        by_day[when[:10]] = (v, clm)
+    assert len(by_day) == 67
+    return list(by_day), np.stack([np.where(clm == 1, np.nan, v) for v, clm in by_day.values()])
+
+
 def _interpolated(stack: np.ndarray, days: np.ndarray) -> np.ndarray:
     """Per pixel, np.interp over the valid dates; leading and trailing gaps stay NaN."""
     out = stack.copy()
@@ -74,19 +90,8 @@ def test_smoothed_ndvi_series_equals_numpy(spark, settings, realdata_catalog, re
                                data.array_element(index=index + 1, return_nodata=True)])))
     out = _run(smooth, tmp_path, "ndvi-smooth", realdata_catalog, settings, spark)
 
-    series = _series(Path(realdata_stac_dir), "eolearn-s2-l1c-ndvi")
-    assert len(series) == 68
-    by_day: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for when, path in series:          # two granules on 2015-12-08: one time label, first valid pixel wins
-        with rasterio.open(path) as ds:
-            v, clm = ds.read(1).astype(np.float64), ds.read(2).astype(np.float64)
-        if when[:10] in by_day:
-            v0, clm0 = by_day[when[:10]]
-            v, clm = np.where(np.isnan(v0), v, v0), np.where(np.isnan(clm0), clm, clm0)
-        by_day[when[:10]] = (v, clm)
-    assert len(by_day) == 67
-    stack = np.stack([np.where(clm == 1, np.nan, v) for v, clm in by_day.values()])
-    days = np.array([datetime.fromisoformat(d).timestamp() for d in by_day]) / 86400
+    dates, stack = clear_ndvi_by_day(Path(realdata_stac_dir))
+    days = np.array([datetime.fromisoformat(d).timestamp() for d in dates]) / 86400
     filled_np = _interpolated(stack, days)
     neighbours = np.stack([np.roll(filled_np, 1, axis=0), filled_np, np.roll(filled_np, -1, axis=0)])
     neighbours[0, 0] = np.nan                   # no element before the first date, none after the last

@@ -162,3 +162,23 @@ def test_resample_spatial_warps_with_every_method_of_the_1_2_0_enum(method):
     assert np.isfinite(values).any()
     top = 4 * 100 if method == "sum" else 150               # 2 x 2 source pixels of [0, 100) per pixel
     assert np.nanmin(values) >= -50 and np.nanmax(values) <= top
+
+
+# --- resample_cube_spatial --------------------------------------------------------------------------------
+def test_resample_cube_spatial_takes_the_target_cubes_grid():
+    coarse = TileGrid("EPSG:32631", (20.0, 0.0, 600020.0, 0.0, -20.0, 5000060.0), (3, 4))
+    target = ArrayCube(np.zeros((1, 3, 4)), ("t", "y", "x"), {"t": ("2021-01-01",)}, coarse, node_id="target")
+    flat = {"load": {"process_id": "load_collection", "arguments": {"id": "c", "spatial_extent": None,
+                                                                   "temporal_extent": None}},
+            "tgt": {"process_id": "load_collection", "arguments": {"id": "target", "spatial_extent": None,
+                                                                  "temporal_extent": None}},
+            "p": {"process_id": "resample_cube_spatial", "arguments": {
+                "data": {"from_node": "load"}, "target": {"from_node": "tgt"}, "method": "average"}, "result": True}}
+    cube = build(ProcessGraph.parse(flat), ArraySource({"c": _cube(), "target": target})).output
+    assert cube.meta.grid == coarse and cube.meta.labels["t"] == ("2021-06-01", "2021-06-11")
+    values = _cube().values.astype(np.float64)[:, 2:8, 2:10]       # the target starts two pixels in
+    np.testing.assert_allclose(materialize(cube), values.reshape(2, 3, 2, 4, 2).mean(axis=(2, 4)), rtol=1e-5)
+    with pytest.raises(ProcessGraphError) as info:
+        build(ProcessGraph.parse({**flat, "p": {**flat["p"], "arguments": {**flat["p"]["arguments"], "method": "xx"}}}),
+              ArraySource({"c": _cube(), "target": target}))
+    assert (info.value.node_id, info.value.argument) == ("p", "method")

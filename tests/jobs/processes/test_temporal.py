@@ -45,12 +45,14 @@ def _cube():
     return ArrayCube(values, ("t", "bands", "y", "x"), {"t": DATES, "bands": ("B1",)}, UTM_GRID, node_id="c")
 
 
-def _aggregate(period: str, reducer: str = "mean", **extra):
+def _aggregate(period: str, reducer: str = "mean", process_id: str = "aggregate_temporal_period", **extra):
+    """``process_id`` (aggregate_temporal_period: ``period``; aggregate_temporal: intervals) with ``reducer``."""
+    grouping = {"period": period} if process_id == "aggregate_temporal_period" else {"intervals": period}
     flat = {
         "load": {"process_id": "load_collection", "arguments": {"id": "c", "spatial_extent": None,
                                                                "temporal_extent": None}},
-        "agg": {"process_id": "aggregate_temporal_period", "arguments": {
-            "data": {"from_node": "load"}, "period": period, **extra,
+        "agg": {"process_id": process_id, "arguments": {
+            "data": {"from_node": "load"}, **grouping, **extra,
             "reducer": {"process_graph": {"r": {"process_id": reducer, "arguments": {"data": {"from_parameter": "data"}},
                                                 "result": True}}}}, "result": True}}
     return build(ProcessGraph.parse(flat), ArraySource({"c": _cube()})).output
@@ -93,3 +95,65 @@ def test_unknown_dimension_and_period():
     with pytest.raises(Exception) as info:
         _aggregate("fortnight")
     assert getattr(info.value, "node_id", None) == "agg" and "fortnight" in str(info.value)
+
+
+# --- aggregate_temporal --------------------------------------------------------------------------------
+def _intervals(intervals, reducer: str = "mean", **extra):
+    return _aggregate(intervals, reducer, "aggregate_temporal", **extra)
+
+
+def test_aggregate_temporal_over_overlapping_left_closed_intervals():
+    cube = _intervals([["2021-01-01", "2021-01-25"], ["2021-01-01", "2021-03-20T24:00:00Z"],
+                       ["2021-02-01", "2021-03-01"]], "max", labels=["a", "b", "c"])
+    assert cube.meta.labels["t"] == ("a", "b", "c")
+    assert cube.meta.periods["b"] == LabelPeriod(datetime(2021, 1, 1), datetime(2021, 3, 21), 4)
+    got = materialize(cube)
+    values = _cube().values
+    np.testing.assert_array_equal(got[0], values[0])                      # 01-25 itself is excluded
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        np.testing.assert_array_equal(got[1], np.nanmax(values[0:4], axis=0))    # hour 24 takes in 03-20
+    assert np.isnan(got[2]).all()
+
+
+def test_aggregate_temporal_labels_default_to_the_starts_and_must_be_distinct():
+    assert _intervals([["2021-01-01", "2021-02-01"], ["2021-03-01", "2021-04-01"]]).meta.labels["t"] == \
+        ("2021-01-01", "2021-03-01")
+    for intervals, extra, code in (
+            ([["2021-01-01", "2021-02-01"], ["2021-01-01", "2021-04-01"]], {}, "DistinctDimensionLabelsRequired"),
+            ([["2021-03-01", "2021-02-01"]], {}, "TemporalExtentEmpty"),
+            ([["2021-01-01", "2021-02-01"]], {"labels": ["a", "b"]}, "LabelMismatch")):
+        with pytest.raises(ProcessError) as info:
+            _intervals(intervals, **extra)
+        assert (info.value.code, info.value.node_id) == (code, "agg")
+
+
+# --- resample_cube_temporal ------------------------------------------------------------------------------
+def _resampled(targets, valid_within=None):
+    target = ArrayCube(np.zeros((len(targets), 1, 7, 9)), ("t", "bands", "y", "x"), {"t": targets, "bands": ("B1",)},
+                       UTM_GRID, node_id="target")
+    flat = {
+        "load": {"process_id": "load_collection", "arguments": {"id": "c", "spatial_extent": None,
+                                                               "temporal_extent": None}},
+        "tgt": {"process_id": "load_collection", "arguments": {"id": "target", "spatial_extent": None,
+                                                              "temporal_extent": None}},
+        "res": {"process_id": "resample_cube_temporal", "arguments": {
+            "data": {"from_node": "load"}, "target": {"from_node": "tgt"},
+            **({} if valid_within is None else {"valid_within": valid_within})}, "result": True}}
+    return build(ProcessGraph.parse(flat), ArraySource({"c": _cube(), "target": target})).output
+
+
+def test_resample_cube_temporal_takes_the_nearest_label_earlier_on_ties():
+    targets = ("2021-01-15", "2021-02-20", "2021-03-11")       # 01-15: 01-05 and 01-25 tie -> 01-05
+    cube = _resampled(targets)
+    assert cube.meta.labels["t"] == targets
+    got, values = materialize(cube), _cube().values
+    np.testing.assert_array_equal(got, values[[0, 2, 2]])
+
+
+def test_resample_cube_temporal_valid_within_skips_nodata_per_pixel():
+    got, values = materialize(_resampled(("2021-01-22", "2021-02-15"), valid_within=7)), _cube().values
+    # 01-25 is nearest, but its first two rows are nodata: 01-22 - 7 days reaches back to 01-15 only
+    assert np.isnan(got[0, 0, :2]).all()
+    np.testing.assert_array_equal(got[0, 0, 2:], values[1, 0, 2:])
+    assert np.isnan(got[1]).all()                                      # nothing within 7 days of 02-15

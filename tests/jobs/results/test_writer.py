@@ -15,6 +15,7 @@ from jobs.cube.lazy import CubeMeta
 from jobs.plan.grid import TileGrid
 from jobs.plan.planner import TileTask
 from jobs.results.writer import ResultsWriter, output_dtype, output_layout
+from sparkeo.errors import UserError
 from tests.fixtures.cubes import S2_BANDS
 from tests.fixtures.umask import umask  # noqa: F401
 from tests.jobs.processes.test_cubes import DATA, _cb, node, run
@@ -174,3 +175,22 @@ def test_period_labels_name_files_and_keep_valid_stac_times(tmp_path):
 def test_output_band_names_follow_openeo(nodes, bands):
     """What GeoTIFF descriptions, STAC bands and netCDF variables are called (never "band_1")."""
     assert output_layout(run(nodes).meta)[1] == bands
+
+
+def test_renamed_time_and_bands_dimensions_are_written_as_time_and_bands(tmp_path):
+    """rename_dimension t -> time, bands -> spectral: the files are the same as without the renames."""
+    full = np.random.default_rng(4).random((2, 3, 70, 90)).astype(np.float32)
+    renamed = CubeMeta(dims=("spectral", "time", "y", "x"), labels={"time": ("2021-06-01", "2021-06-11"),
+                       "spectral": ("a", "b", "c")}, grid=GRID,
+                       dim_types={"spectral": "bands", "time": "temporal", "y": "spatial", "x": "spatial"})
+    assert output_layout(renamed) == (("2021-06-01", "2021-06-11"), ("a", "b", "c"))
+    w = ResultsWriter(str(tmp_path / "renamed"), renamed, GRID)
+    fill(w, np.swapaxes(full, 0, 1), renamed.dims)
+    w.finish({"job_id": "j3"}, None)
+    for key, t in (("2021-06-01", 0), ("2021-06-11", 1)):
+        with rasterio.open(tmp_path / "renamed" / f"{key}.tif") as ds:
+            assert ds.descriptions == ("a", "b", "c")
+            np.testing.assert_array_equal(ds.read(), full[t])
+    other = CubeMeta(dims=("t", "other", "y", "x"), labels={"t": ("2021-06-01",), "other": (1, 2)}, grid=GRID)
+    with pytest.raises(UserError, match="cannot write dimensions"):
+        output_layout(other)
