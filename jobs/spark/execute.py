@@ -146,7 +146,7 @@ def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[st
              transport: TileTransport = TileTransport()) -> TileResult:
     """Compute one tile (on an executor, or in-process in tests)."""
     started = time.process_time()
-    ctx = TileContext(settings=settings, job_options=dict(job_options), region=task.region)
+    ctx = TileContext(settings=settings, job_options=dict(job_options), region=task.read_region(output.meta.grid))
     try:
         values = np.ascontiguousarray(output.compute(task.grid, ctx), dtype=np.float32)
     except UnreadableAssetError as exc:
