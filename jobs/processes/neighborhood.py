@@ -105,7 +105,8 @@ def _extents(values: Any, argument: str) -> dict[str, Any]:
 
 
 def _pixels(entry: dict | None, resolution: float, argument: str, whole: int | None) -> int:
-    """A spatial extent in pixels: px as given, m divided by the resolution; None/absent = ``whole``."""
+    """A spatial extent in whole pixels: px as given, m divided by the resolution and rounded;
+    None/absent = ``whole``."""
     if entry is None or entry.get("value") is None:
         if whole is None:
             return 0
@@ -116,11 +117,8 @@ def _pixels(entry: dict | None, resolution: float, argument: str, whole: int | N
                                                 f"{entry['dimension']!r}, got {value!r}")
     if unit not in ("px", "m"):
         raise ProcessGraphError(None, argument, f"unknown unit {unit!r} (px or m)")
-    px = value if unit == "px" else value / resolution
-    if abs(px - round(px)) > 1e-6:
-        raise ProcessGraphError(None, argument, f"{value} {unit} along {entry['dimension']!r} is not a whole "
-                                                f"number of pixels ({resolution:g} m each)")
-    px = int(round(px))
+    # metres become the nearest whole number of pixels (real grids are rarely exactly 10 m)
+    px = int(round(value if unit == "px" else value / resolution))
     if whole is not None and px == 0:
         raise ProcessGraphError(None, argument, f"the neighbourhood size along {entry['dimension']!r} must be "
                                                 "at least one pixel")
