@@ -262,7 +262,8 @@ def _run_group(shipped, key: str, tiles: Sequence[TileTask]) -> list[TileResult]
     output, settings, options, transport = _SHIPPED[key]
     keep_tile_memory(settings)      # done already where the workers fork from jobs.spark.daemon
     results = []
-    with keep_open(settings):       # the group's tiles share their assets and GDAL settings
+    # the group's tiles share their assets and GDAL settings (and decoded blocks, when they read halos)
+    with keep_open(settings, halo=any(t.halo != (0, 0) for t in tiles)):
         for task in tiles:
             results.append(run_tile(output, task, settings, options, transport))
             if results[-1].error is not None:

@@ -13,19 +13,19 @@ import rasterio
 from scipy import ndimage
 
 from jobs.cube.arraycube import ArrayCube, materialize
-from jobs.cube.read import keep_open
 from jobs.cube.usage import Usage
 from jobs.errors import ProcessError, ProcessGraphError
 from jobs.graph.evaluate import build
 from jobs.graph.parse import ProcessGraph
 from jobs.plan.planner import grown
 from jobs.run import load_catalog, prepare
-from jobs.spark.execute import run_tile, tile_groups
+from jobs.spark.execute import run_tile
 from jobs.spark.transport import TileTransport
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
 from tests.fixtures.cubes import ArraySource, s2_cube
 from tests.fixtures.realdata import item_files
+from tests.jobs.cube.test_regions import compute as compute_tiles
 
 COLLECTION = "eolearn-s2-l1c-ndvi"
 INTERVAL = ["2016-05-01", "2016-08-01"]
@@ -66,20 +66,8 @@ def graph(focal: dict | None) -> dict:
 
 
 def compute(catalog, settings, doc, tile_size):
-    """Every planned tile through ``run_tile`` in the groups Spark would get, each group inside
-    ``keep_open`` as a task: (plan, (t, y, x) values, summed usage)."""
-    prep = prepare(json.dumps(doc), load_catalog(catalog, settings), Caller(), settings, {"tile_size": tile_size})
-    plan = prep.plan
-    out = np.full((len(prep.built.output.meta.labels["t"]), *plan.grid.shape), np.nan, dtype=np.float32)
-    usage = Usage()
-    for group in tile_groups(plan.tasks, 2, tile_size * tile_size):
-        with keep_open(settings):
-            for task in group:
-                result = run_tile(prep.built.output, task, settings, {}, TileTransport(compress=False))
-                assert result.error is None, result.error
-                out[(slice(None), *task.window.slices)] = result.array().reshape(-1, *task.grid.shape)
-                usage.add(result.usage)
-    return plan, out, usage
+    """(plan, (t, y, x) values, usage) of every planned tile, in the groups and tasks Spark would run."""
+    return compute_tiles(catalog, settings, doc, {"tile_size": tile_size})
 
 
 def kernel_graph(border=0) -> dict:
