@@ -77,6 +77,7 @@ class Plan:
     input_pixels: int
     input_bytes: int
     layout: TileLayout | None = None
+    halo: tuple[int, int] = (0, 0)      # (rows, cols) each tile reads beyond its edges, in the estimates
 
     @property
     def cpu_seconds(self) -> float:
@@ -90,6 +91,7 @@ class Plan:
             "items": len(self.item_ids), "input_pixels": self.input_pixels, "input_bytes": self.input_bytes,
             "cpu_seconds": round(self.cpu_seconds, 3),
             **({"tile_plan": self.layout.to_json()} if self.layout is not None else {}),
+            **({"halo": list(self.halo)} if self.halo != (0, 0) else {}),
         }
 
 
@@ -220,7 +222,7 @@ def plan_tiles(grid: TileGrid, tile_size: int | TileLayout, footprints: Sequence
             tasks.append(TileTask(index, window, tile, touching, region, tuple(halo)))
     ids = tuple(sorted({fp.item_id for fp in footprints}))
     return Plan(grid, max(layout.tile), tuple(tasks), tiles_total, ids, int(round(pixels)), int(round(nbytes)),
-                layout)
+                layout, tuple(halo))
 
 
 def planned_tiles(grid: TileGrid, layout: TileLayout):

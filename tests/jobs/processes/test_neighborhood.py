@@ -67,7 +67,8 @@ def graph(focal: dict | None) -> dict:
 
 def compute(catalog, settings, doc, tile_size):
     """(plan, (t, y, x) values, usage) of every planned tile, in the groups and tasks Spark would run."""
-    return compute_tiles(catalog, settings, doc, {"tile_size": tile_size})
+    plan, out, usage = compute_tiles(catalog, settings, doc, {"tile_size": tile_size})
+    return plan, out.reshape(-1, *plan.grid.shape), usage          # one band: (t, y, x)
 
 
 def kernel_graph(border=0) -> dict:
@@ -80,7 +81,7 @@ def test_apply_kernel_any_tile_size_equals_scipy_on_the_whole_array(realdata_cat
                                                                     border, mode):
     _, got, _ = compute(realdata_catalog, settings, kernel_graph(border), tile)
     expect = 0.5 * ndimage.correlate(np.nan_to_num(ndvi, nan=0.0), np.asarray(WEIGHTS)[np.newaxis], mode=mode)
-    assert got.shape == expect.shape == (len(ndvi), 100, 101) or got.shape == expect.shape
+    assert got.shape == expect.shape
     np.testing.assert_allclose(got, expect, rtol=0, atol=2e-5)
 
 
@@ -184,3 +185,25 @@ def test_apply_neighborhood_callback_sees_the_chunk_as_a_cube():
                  overlap=[{"dimension": "y", "value": 1, "unit": "px"}])
     np.testing.assert_array_equal(materialize(out), np.abs(cube.values))
     assert isinstance(cube, ArrayCube) and out.meta.dims == cube.meta.dims
+
+
+def test_validate_shows_the_halo_and_counts_it_in_the_estimate(realdata_catalog, tmp_path):
+    from click.testing import CliRunner
+
+    from sparkeo.cli.main import cli
+
+    env = {"SPARKEO_CACHE": str(tmp_path / "cache")}
+    docs = {}
+    for name, doc in (("plain", graph(None)), ("focal", kernel_graph())):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(doc))
+        text = CliRunner().invoke(cli, ["validate", str(path), "--catalog", realdata_catalog,
+                                        "--job-options", '{"tile_size": 64}'], env=env)
+        assert text.exit_code == 0, text.output
+        assert ("halo: each tile also reads 1 row(s) and 1 column(s) around it" in text.output) == (name == "focal")
+        docs[name] = json.loads(CliRunner().invoke(cli, ["validate", str(path), "--catalog", realdata_catalog,
+                                                         "--job-options", '{"tile_size": 64}', "--json"],
+                                                   env=env).output)
+    assert docs["focal"]["halo"] == [1, 1] and "halo" not in docs["plain"]
+    assert docs["focal"]["input_bytes"] > docs["plain"]["input_bytes"]
+    assert docs["focal"]["input_pixels"] > docs["plain"]["input_pixels"]
