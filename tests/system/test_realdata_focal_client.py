@@ -11,7 +11,6 @@ The references read the GeoTIFFs with rasterio.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import openeo
@@ -22,7 +21,7 @@ from scipy import ndimage
 from jobs.run import run_job
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
-from tests.fixtures.realdata import item_files
+from tests.fixtures.realdata import band_series
 
 INTERVAL = ["2017-04-01", "2017-07-01"]
 
@@ -34,16 +33,10 @@ def settings(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ndvi(realdata_stac_dir) -> np.ndarray:
-    """(t, y, x) NDVI of the interval's dates (one granule per day there), read with rasterio."""
-    planes = []
-    for path in item_files(Path(realdata_stac_dir), "eolearn-s2-l1c-ndvi"):
-        item = json.loads(path.read_text())
-        when = item["properties"]["datetime"]
-        if INTERVAL[0] <= when[:10] < INTERVAL[1]:
-            with rasterio.open(path.parent / Path(item["assets"]["data"]["href"]).name) as ds:
-                planes.append((when, ds.read(1).astype(np.float64)))
-    assert len(planes) >= 4
-    return np.stack([p for _, p in sorted(planes, key=lambda x: x[0])])
+    """(t, y, x) NDVI of the interval's dates, read with rasterio."""
+    values = band_series(realdata_stac_dir, "eolearn-s2-l1c-ndvi", INTERVAL)
+    assert len(values) >= 4
+    return values
 
 
 def _run(cube, tmp_path, job_id, catalog, settings, spark) -> np.ndarray:

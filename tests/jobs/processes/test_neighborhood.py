@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 from scipy import ndimage
 
 from jobs.cube.arraycube import ArrayCube, materialize
@@ -24,7 +22,7 @@ from jobs.spark.transport import TileTransport
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
 from tests.fixtures.cubes import ArraySource, s2_cube
-from tests.fixtures.realdata import item_files
+from tests.fixtures.realdata import band_series
 from tests.jobs.cube.test_regions import compute as compute_tiles
 
 COLLECTION = "eolearn-s2-l1c-ndvi"
@@ -40,15 +38,10 @@ def settings(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ndvi(realdata_stac_dir) -> np.ndarray:
-    """(t, y, x) NDVI of the interval's dates, read with rasterio (one granule per day there)."""
-    planes = []
-    for path in item_files(Path(realdata_stac_dir), COLLECTION):
-        item = json.loads(path.read_text())
-        if INTERVAL[0] <= item["properties"]["datetime"][:10] < INTERVAL[1]:
-            with rasterio.open(path.parent / Path(item["assets"]["data"]["href"]).name) as ds:
-                planes.append((item["properties"]["datetime"], ds.read(1).astype(np.float64)))
-    assert len(planes) >= 4
-    return np.stack([p for _, p in sorted(planes, key=lambda x: x[0])])
+    """(t, y, x) NDVI of the interval's dates, read with rasterio."""
+    values = band_series(realdata_stac_dir, COLLECTION, INTERVAL)
+    assert len(values) >= 4
+    return values
 
 
 def graph(focal: dict | None) -> dict:
