@@ -203,3 +203,29 @@ def test_halo_reads_decode_each_block_once_per_task(series, settings, layout):
         warnings.simplefilter("ignore", RuntimeWarning)
         expect = np.nanmedian(smooth, axis=0)
     np.testing.assert_allclose(got, expect, rtol=0, atol=1e-6)
+
+
+def test_block_cache_decodes_each_block_once_and_assembles_any_span():
+    from jobs.cube.regions import BlockCache
+
+    raster = np.arange(10 * 7, dtype=np.uint16).reshape(10, 7)     # blocks of 3 x 3: 4 rows x 3 cols of them
+    reads = []
+
+    def read(span):
+        reads.append(span)
+        return raster[span[0]:span[2], span[1]:span[3]].copy()
+
+    cache = BlockCache(budget=1 << 20)
+    got, decoded = cache.read(("a.tif", 1), (2, 1, 7, 5), (3, 3), raster.shape, read)
+    np.testing.assert_array_equal(got, raster[2:7, 1:5])
+    assert decoded == 6 and reads == [(0, 0, 9, 6)]                # block rows 0-2, cols 0-1: one read
+    got, decoded = cache.read(("a.tif", 1), (5, 4, 10, 7), (3, 3), raster.shape, read)
+    np.testing.assert_array_equal(got, raster[5:10, 4:7])
+    # blocks (1, 1) and (2, 1) are held: the missing column 2 of rows 1-2 is one read, row 3 another
+    assert decoded == 4 and reads[1:] == [(3, 6, 9, 7), (9, 3, 10, 7)]
+    got, decoded = cache.read(("a.tif", 1), (0, 0, 10, 7), (3, 3), raster.shape, read)
+    np.testing.assert_array_equal(got, raster)
+    assert decoded == 2 and reads[3:] == [(0, 6, 3, 7), (9, 0, 10, 3)]     # blocks (0, 2) and (3, 0) were left
+    small = BlockCache(budget=2 * 9 * 2)                           # two 3 x 3 uint16 blocks
+    small.read(("b.tif", 1), (0, 0, 3, 7), (3, 3), raster.shape, read)
+    assert small.bytes <= 2 * 9 * 2 and len(small.held) == 2       # the least recently used went first
