@@ -175,14 +175,16 @@ def sparkeo_worker(args) -> None:
 
     before = {pid: _io_read_chars(pid) for pid in _python_workers()}
     t1 = time.perf_counter()
-    ran = run_job(json.dumps(GRAPH), output=args.output, job_id="bench", catalog_uri=args.catalog,
+    graph = Path(args.graph).read_text() if args.graph else json.dumps(GRAPH)    # bench/focal.py's graphs
+    ran = run_job(graph, output=args.output, job_id="bench", catalog_uri=args.catalog,
                   job_options={}, settings=settings, caller=Caller(), spark=spark)
     job = time.perf_counter() - t1
     # bytes the workers read during the job (workers forked during the job started from 0)
     read = sum(max(_io_read_chars(pid) - before.get(pid, 0), 0) for pid in _python_workers())
     print(json.dumps({"session_startup_s": startup, "warmup_s": warmup, "job_s": job,
                       "python_workers": _python_worker_peak_rss_mb(), "worker_read_bytes": read,
-                      "blocks_read": ran.usage.get("blocks_read"), "tile_plan": ran.plan.to_json().get("tile_plan")}))
+                      "blocks_read": ran.usage.get("blocks_read"), "bytes_read": ran.usage.get("bytes_read"),
+                      "tile_plan": ran.plan.to_json().get("tile_plan")}))
 
 
 def tiles_worker(args) -> None:
@@ -369,6 +371,7 @@ def main() -> None:
     ap.add_argument("--tiles", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--catalog", help=argparse.SUPPRESS)
     ap.add_argument("--output", help=argparse.SUPPRESS)
+    ap.add_argument("--graph", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         sparkeo_worker(args)

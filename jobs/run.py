@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from jobs.plan.blocks import SourceBlocks, choose_layout
-from jobs.cube.lazy import LazyCube
+from jobs.cube.lazy import LazyCube, total_halo
 from jobs.plan.planner import Plan, check_budget, int_option, plan_tiles
 from jobs.errors import TooManySkippedAssets
 from jobs.cube.usage import Usage
@@ -106,7 +106,7 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     footprints = [fp for leaf in leaves for fp in footprints_in(leaf, output.meta.grid)]
     tile_size = int_option(options, "tile_size", settings.tile_size)
     layout = choose_layout(output.meta.grid, source_blocks(leaves, settings), tile_size)
-    plan = plan_tiles(output.meta.grid, layout, footprints)
+    plan = plan_tiles(output.meta.grid, layout, footprints, total_halo(output))
     check_budget(plan, options)
     return Prepared(graph, built, plan, leaves, options, graph.sha256(), str(getattr(catalog, "uri", "")))
 

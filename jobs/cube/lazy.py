@@ -104,6 +104,10 @@ class LazyCube(ABC):
         """Upstream cubes (for walking the DAG: item lists, estimates)."""
         return ()
 
+    def halo(self) -> tuple[int, int]:
+        """(rows, cols) this node reads of its inputs beyond a tile on each side (``jobs.cube.focal``)."""
+        return 0, 0
+
     # --- push-down hooks; a loading leaf overrides them to read less ---------------------------
     def select_bands(self, names: tuple[str, ...], node_id: str) -> "LazyCube | None":
         """A cube reading only ``names``, or None to let the caller wrap this cube."""
@@ -119,3 +123,18 @@ class LazyCube(ABC):
         """A cube read directly onto ``grid`` (any CRS) with resampling ``method`` ("near", "bilinear"...),
         or None to let resample_spatial warp this cube's values."""
         return None
+
+
+def total_halo(cube: LazyCube) -> tuple[int, int]:
+    """How far beyond a tile of ``cube`` the loading leaves below it are read: the halos summed along
+    the deepest path of the DAG (a 5x5 kernel over a 3x3 kernel reads 3 pixels around the tile)."""
+    memo: dict[int, tuple[int, int]] = {}
+
+    def visit(node: LazyCube) -> tuple[int, int]:
+        if id(node) not in memo:
+            below = [visit(n) for n in node.inputs()] or [(0, 0)]
+            own = node.halo()
+            memo[id(node)] = (own[0] + max(b[0] for b in below), own[1] + max(b[1] for b in below))
+        return memo[id(node)]
+
+    return visit(cube)

@@ -132,6 +132,11 @@ class TileGrid:
         x, y = self.affine @ (window.col_off, window.row_off)
         return TileGrid(self.crs, (a, b, x, d, e, y), (window.height, window.width))
 
+    def offset_of(self, other: "TileGrid") -> tuple[int, int]:
+        """(row, col) of ``other``'s upper-left pixel in this grid (grids of the same pixel lattice)."""
+        col, row = (~self.affine) @ (other.transform[2], other.transform[5])
+        return int(round(row)), int(round(col))
+
     def window_of(self, bounds: Bounds) -> Window:
         """The window of this (north-up) grid covering ``bounds``, clipped to the grid; may be empty."""
         inv = ~self.affine

@@ -53,6 +53,16 @@ class TileTask:
     grid: TileGrid
     items: int                          # items touching the tile
     region: TileGrid | None = None
+    # (rows, cols) read beyond the tile on each side for focal processes (``jobs.cube.focal``)
+    halo: tuple[int, int] = (0, 0)
+
+    def read_region(self, grid: TileGrid) -> TileGrid | None:
+        """The region the task's reads cover: ``region`` grown by the halo, inside ``grid`` (the
+        output grid: focal processes make up what lies past its edges, they read nothing there), so
+        that the halo pixels of every tile come from the region's one read too."""
+        if self.region is None or self.halo == (0, 0):
+            return self.region
+        return grown(grid, self.region, self.halo)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,7 @@ class Plan:
     input_pixels: int
     input_bytes: int
     layout: TileLayout | None = None
+    halo: tuple[int, int] = (0, 0)      # (rows, cols) each tile reads beyond its edges, in the estimates
 
     @property
     def cpu_seconds(self) -> float:
@@ -80,6 +91,7 @@ class Plan:
             "items": len(self.item_ids), "input_pixels": self.input_pixels, "input_bytes": self.input_bytes,
             "cpu_seconds": round(self.cpu_seconds, 3),
             **({"tile_plan": self.layout.to_json()} if self.layout is not None else {}),
+            **({"halo": list(self.halo)} if self.halo != (0, 0) else {}),
         }
 
 
@@ -160,7 +172,17 @@ def time_slices(items: Iterable[ItemRecord]) -> tuple[TimeSlice, ...]:
 
 
 # --- tiles and estimates ----------------------------------------------------------------------------
-def plan_tiles(grid: TileGrid, tile_size: int | TileLayout, footprints: Sequence[ItemFootprint]) -> Plan:
+def grown(grid: TileGrid, part: TileGrid, halo: tuple[int, int]) -> TileGrid:
+    """``part`` (a window of ``grid``) grown by ``halo`` (rows, cols) on each side, clipped to ``grid``."""
+    row, col = grid.offset_of(part)
+    r0, c0 = max(row - halo[0], 0), max(col - halo[1], 0)
+    r1 = min(row + part.height + halo[0], grid.height)
+    c1 = min(col + part.width + halo[1], grid.width)
+    return grid.crop(Window(r0, c0, max(r1 - r0, 0), max(c1 - c0, 0)))
+
+
+def plan_tiles(grid: TileGrid, tile_size: int | TileLayout, footprints: Sequence[ItemFootprint],
+               halo: tuple[int, int] = (0, 0)) -> Plan:
     """Cut ``grid`` into tiles, keep those touched by some footprint, and estimate the input.
 
     ``tile_size``: square tiles of that size, or a ``TileLayout`` (tiles inside read regions that
@@ -169,6 +191,8 @@ def plan_tiles(grid: TileGrid, tile_size: int | TileLayout, footprints: Sequence
     native pixels, times its bands. Bytes are pixels times the bands' sample sizes (uncompressed).
     Each footprint is checked only against the tiles the grid's tile index says it touches
     (``TileGrid.tiles_touching``), not against every tile.
+    ``halo``: (rows, cols) focal processes read beyond each tile (``jobs.cube.lazy.total_halo``); the
+    estimates count each tile's input grown by it (inside the grid), as the tile reads it.
     """
     layout = tile_size if isinstance(tile_size, TileLayout) else TileLayout.plain(int(tile_size))
     cell = max(layout.tile)
@@ -180,22 +204,25 @@ def plan_tiles(grid: TileGrid, tile_size: int | TileLayout, footprints: Sequence
     tiles_total = 0
     for index, window, tile, region in planned_tiles(grid, layout):
         tiles_total += 1
-        touching = 0
-        cells = grid.tiles_touching(tile.bounds, cell)
+        touching, tile_pixels, tile_bytes = 0, 0.0, 0.0
+        read = grown(grid, tile, halo).bounds if halo != (0, 0) else tile.bounds
+        cells = grid.tiles_touching(read, cell)
         for n in sorted({n for c in cells for n in by_cell.get(c, ())}):
             fp = footprints[n]
-            overlap = intersect(tile.bounds, fp.bounds)
+            overlap = intersect(read, fp.bounds)
             if overlap is None:
                 continue
-            touching += 1
+            touching += intersect(tile.bounds, fp.bounds) is not None
             native_pixels = (overlap[2] - overlap[0]) * (overlap[3] - overlap[1]) / fp.pixel_area
-            pixels += native_pixels * fp.bands
-            nbytes += native_pixels * fp.bytes_per_pixel
+            tile_pixels += native_pixels * fp.bands
+            tile_bytes += native_pixels * fp.bytes_per_pixel
         if touching:
-            tasks.append(TileTask(index, window, tile, touching, region))
+            pixels += tile_pixels
+            nbytes += tile_bytes
+            tasks.append(TileTask(index, window, tile, touching, region, tuple(halo)))
     ids = tuple(sorted({fp.item_id for fp in footprints}))
     return Plan(grid, max(layout.tile), tuple(tasks), tiles_total, ids, int(round(pixels)), int(round(nbytes)),
-                layout)
+                layout, tuple(halo))
 
 
 def planned_tiles(grid: TileGrid, layout: TileLayout):

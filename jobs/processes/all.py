@@ -26,6 +26,7 @@ MODULES = (
     "jobs.processes.interpolation",  # array_interpolate_linear
     "jobs.processes.text",        # text_begins text_contains text_ends text_merge
     "jobs.processes.dates",       # date_shift date_between date_difference
+    "jobs.processes.neighborhood",  # apply_kernel apply_neighborhood
 )
 
 for _name in MODULES:

@@ -146,7 +146,7 @@ def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[st
              transport: TileTransport = TileTransport()) -> TileResult:
     """Compute one tile (on an executor, or in-process in tests)."""
     started = time.process_time()
-    ctx = TileContext(settings=settings, job_options=dict(job_options), region=task.region)
+    ctx = TileContext(settings=settings, job_options=dict(job_options), region=task.read_region(output.meta.grid))
     try:
         values = np.ascontiguousarray(output.compute(task.grid, ctx), dtype=np.float32)
     except UnreadableAssetError as exc:
@@ -262,7 +262,8 @@ def _run_group(shipped, key: str, tiles: Sequence[TileTask]) -> list[TileResult]
     output, settings, options, transport = _SHIPPED[key]
     keep_tile_memory(settings)      # done already where the workers fork from jobs.spark.daemon
     results = []
-    with keep_open(settings):       # the group's tiles share their assets and GDAL settings
+    # the group's tiles share their assets and GDAL settings (and decoded blocks, when they read halos)
+    with keep_open(settings, halo=any(t.halo != (0, 0) for t in tiles)):
         for task in tiles:
             results.append(run_tile(output, task, settings, options, transport))
             if results[-1].error is not None:

@@ -36,6 +36,9 @@ def validate(ctx, graph, catalog, job_options, as_json):
     layout = plan.layout
     th, tw = layout.tile
     click.echo(f"tiles: {len(plan.tasks)} to compute of {plan.tiles_total} ({th}x{tw} px)")
+    if plan.halo != (0, 0):
+        click.echo(f"halo: each tile also reads {plan.halo[0]} row(s) and {plan.halo[1]} column(s) around it "
+                   "for neighbourhood processes (in the estimate below)")
     rh, rw = layout.region
     click.echo(f"tile plan: read regions of {rh}x{rw} px (each source window decoded once per region); "
                f"{layout.reason}")

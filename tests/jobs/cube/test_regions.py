@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -75,19 +76,21 @@ def blocks_under(catalog: str, bounds=None) -> int:
 
 def compute(catalog, settings, graph, options=None, regions=True, parallelism=2):
     """Every planned tile through ``run_tile``, in the groups Spark would get, each group inside
-    ``keep_open`` as a task; returns (plan, output array, summed usage)."""
+    ``keep_open`` as a task (keeping decoded blocks when its tiles read halos, as ``jobs.spark.execute``
+    does); returns (plan, output array, summed usage)."""
     prep = prepare(json.dumps(graph), load_catalog(catalog, settings), Caller(), settings, options or {})
     plan = prep.plan
+    meta = prep.built.output.meta
     tasks = plan.tasks if regions else tuple(dataclasses.replace(t, region=None) for t in plan.tasks)
-    out = np.full(plan.grid.shape, np.nan, dtype=np.float32)
+    out = np.full(meta.shape_for(plan.grid), np.nan, dtype=np.float32)
     usage = Usage()
     for group in tile_groups(tasks, parallelism, max(t.window.height * t.window.width for t in tasks)):
-        with keep_open(settings):
+        with keep_open(settings, halo=any(t.halo != (0, 0) for t in group)):
             for task in group:
                 result = run_tile(prep.built.output, task, settings, {"soft_errors": False},
                                   TileTransport(compress=False))
                 assert result.error is None, result.error
-                out[task.window.slices] = result.array().reshape(task.window.height, task.window.width)
+                out[(..., *task.window.slices)] = result.array().reshape(meta.shape_for(task.grid))
                 usage.add(result.usage)
     return plan, out, usage
 
@@ -165,3 +168,64 @@ def test_a_spark_job_reports_the_blocks_it_decoded(spark, series, settings, tmp_
     _, reference, _ = compute(series["256"], settings, composite())
     with rasterio.open(next((tmp_path / "out").glob("*.tif"))) as ds:
         np.testing.assert_array_equal(ds.read(1), reference)
+
+
+def _smoothed(graph: dict, median: bool = True) -> dict:
+    """``graph`` with a 3x3 focal mean of the masked NDVI before the median (tiles read a 1 px halo);
+    ``median=False``: the masked NDVI series itself, without the kernel nor the median."""
+    graph = json.loads(json.dumps(graph))
+    nodes = graph["process_graph"]
+    reducer = next(n for n in nodes.values() if n["process_id"] == "reduce_dimension"
+                   and n["arguments"]["dimension"] == "t")
+    if not median:
+        next(n for n in nodes.values() if n.get("result"))["arguments"]["data"] = reducer["arguments"]["data"]
+        return graph
+    nodes["smooth"] = {"process_id": "apply_kernel", "arguments": {
+        "data": reducer["arguments"]["data"], "kernel": [[1, 1, 1], [1, 1, 1], [1, 1, 1]], "factor": 1 / 9}}
+    reducer["arguments"]["data"] = {"from_node": "smooth"}
+    return graph
+
+
+@pytest.mark.parametrize("layout", ["256", "1024", "strip"])
+def test_halo_reads_decode_each_block_once_per_task(series, settings, layout):
+    # a 1 px halo reaches into 8 neighbouring 256 px blocks: without the block cache each region
+    # would decode 9 blocks instead of 1
+    from scipy import ndimage
+
+    _, series_values, plain_usage = compute(series[layout], settings, _smoothed(composite(), median=False),
+                                            parallelism=1)
+    plan, got, usage = compute(series[layout], settings, _smoothed(composite()), parallelism=1)
+    assert all(t.halo == (1, 1) for t in plan.tasks)
+    assert usage.blocks_read == plain_usage.blocks_read == blocks_under(series[layout])
+    assert usage.bytes_read > plain_usage.bytes_read
+    smooth = ndimage.uniform_filter(np.nan_to_num(series_values.astype(np.float64)), size=(1, 3, 3), mode="constant")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expect = np.nanmedian(smooth, axis=0)
+    np.testing.assert_allclose(got, expect, rtol=0, atol=1e-6)
+
+
+def test_block_cache_decodes_each_block_once_and_assembles_any_span():
+    from jobs.cube.regions import BlockCache
+
+    raster = np.arange(10 * 7, dtype=np.uint16).reshape(10, 7)     # blocks of 3 x 3: 4 rows x 3 cols of them
+    reads = []
+
+    def read(span):
+        reads.append(span)
+        return raster[span[0]:span[2], span[1]:span[3]].copy()
+
+    cache = BlockCache(budget=1 << 20)
+    got, decoded = cache.read(("a.tif", 1), (2, 1, 7, 5), (3, 3), raster.shape, read)
+    np.testing.assert_array_equal(got, raster[2:7, 1:5])
+    assert decoded == 6 and reads == [(0, 0, 9, 6)]                # block rows 0-2, cols 0-1: one read
+    got, decoded = cache.read(("a.tif", 1), (5, 4, 10, 7), (3, 3), raster.shape, read)
+    np.testing.assert_array_equal(got, raster[5:10, 4:7])
+    # blocks (1, 1) and (2, 1) are held: the missing column 2 of rows 1-2 is one read, row 3 another
+    assert decoded == 4 and reads[1:] == [(3, 6, 9, 7), (9, 3, 10, 7)]
+    got, decoded = cache.read(("a.tif", 1), (0, 0, 10, 7), (3, 3), raster.shape, read)
+    np.testing.assert_array_equal(got, raster)
+    assert decoded == 2 and reads[3:] == [(0, 6, 3, 7), (9, 0, 10, 3)]     # blocks (0, 2) and (3, 0) were left
+    small = BlockCache(budget=2 * 9 * 2)                           # two 3 x 3 uint16 blocks
+    small.read(("b.tif", 1), (0, 0, 3, 7), (3, 3), raster.shape, read)
+    assert small.bytes <= 2 * 9 * 2 and len(small.held) == 2       # the least recently used went first

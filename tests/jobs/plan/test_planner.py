@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from jobs.plan.grid import TileGrid
+from jobs.plan.grid import TileGrid, Window
 from jobs.plan.planner import ItemFootprint, check_budget, choose_grid, plan_tiles, time_slices
 from jobs.errors import BudgetExceeded
 from layercatalog.model import AssetBand, ItemRecord
@@ -126,3 +126,19 @@ def test_midnight_timestamps_are_dates_not_shifted_to_the_previous_solar_day():
     date_only = ItemRecord("LT5", "c", dt.datetime(2008, 4, 19, tzinfo=UTC), (-106.93, 40.28, -106.90, 40.30), {})
     timed = ItemRecord("LT5b", "c", dt.datetime(2008, 4, 19, 3, 0, tzinfo=UTC), (-106.93, 40.28, -106.90, 40.30), {})
     assert [s.label for s in time_slices([date_only, timed])] == ["2008-04-18", "2008-04-19"]
+
+
+def test_halo_grows_the_estimates_and_the_read_regions_inside_the_grid():
+    grid = TileGrid("EPSG:32633", (10.0, 0.0, 0.0, 0.0, -10.0, 2000.0), (200, 300))
+    fp = ItemFootprint("i1", grid.bounds, bands=1, pixel_area=100.0, bytes_per_pixel=2)
+    plain, focal = plan_tiles(grid, 100, [fp]), plan_tiles(grid, 100, [fp], halo=(1, 2))
+    assert plain.input_pixels == 200 * 300
+    # each of the 2 x 3 tiles reads 1 row and 2 columns more on every side that is not the grid's edge:
+    # rows 101 + 101, columns 102 + 104 + 102
+    assert focal.input_pixels == (101 + 101) * (102 + 104 + 102)
+    assert focal.input_bytes == 2 * focal.input_pixels
+    task = next(t for t in focal.tasks if t.index == (0, 1))
+    assert task.halo == (1, 2)
+    region = task.read_region(grid)
+    assert region == grid.crop(Window(0, 98, 101, 104))     # grown, but not past the grid's top edge
+    assert plain.tasks[1].read_region(grid) == plain.tasks[1].region
