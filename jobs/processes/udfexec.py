@@ -146,6 +146,8 @@ def _timeout_reason(seconds: float) -> str:
 
 def _run_isolated(call: UdfCall, array, limits: Limits):
     """The UDF in a forked child under hard CPU and memory limits; its result or error comes back pickled."""
+    import openeo.udf.run_code  # noqa: F401  (imported once here, not in every child: ~1 s each)
+
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:                                        # the child: never returns

@@ -106,9 +106,10 @@ def test_savgol_over_t_in_apply_dimension(spark, settings, realdata_catalog, lan
     assert not np.allclose(got, landsat.values, equal_nan=True)          # it smoothed something
 
 
-def test_amplitude_over_t_in_reduce_dimension(spark, settings, realdata_catalog, landsat, tmp_path):
+@pytest.mark.parametrize("mode", ["inline", "isolated"])
+def test_amplitude_over_t_in_reduce_dimension(spark, settings, realdata_catalog, landsat, tmp_path, mode):
     cube = _load().reduce_dimension(dimension="t", reducer=openeo.UDF(AMPLITUDE, runtime="Python"))
-    [got] = _run(cube, tmp_path, "udf-amplitude", realdata_catalog, settings, spark)
+    [got] = _run(cube, tmp_path, "udf-amplitude", realdata_catalog, settings.replace(udf_mode=mode), spark)
     expect = _reference(AMPLITUDE, landsat)
     assert_same(got, expect, rtol=1e-6, what="amplitude")
     numpy = quiet(np.nanmax, landsat.values, axis=0) - quiet(np.nanmin, landsat.values, axis=0)
