@@ -170,3 +170,21 @@ def test_a_data_argument_other_than_the_parameter_is_refused():
     callback["process_graph"]["u"]["arguments"]["data"] = [1, 2]
     with pytest.raises(ProcessGraphError, match="run_udf must run on the callback's 'x' parameter"):
         built(_node("apply", callback))
+
+
+def test_apply_timeseries_and_apply_udf_data_signatures_run_too():
+    timeseries = ("import pandas as pd\n"
+                  "def apply_timeseries(series: pd.Series, context: dict) -> pd.Series:\n"
+                  "    return pd.Series(series).fillna(0) + context['add']\n")  # openeo hands numpy rows
+    callback = _udf("return cube", "data", context={"add": 1})
+    callback["process_graph"]["u"]["arguments"]["udf"] = timeseries
+    out = built(_node("apply_dimension", callback, dimension="t"))
+    np.testing.assert_array_equal(materialize(out), np.nan_to_num(s2_values()) + 1)
+    udf_data = ("from openeo.udf import UdfData, XarrayDataCube\n"
+                "def apply_udf_data(data: UdfData):\n"
+                "    a = data.get_datacube_list()[0].get_array()\n"
+                "    data.set_datacube_list([XarrayDataCube(a.fillna(-1))])\n")
+    callback["process_graph"]["u"]["arguments"]["udf"] = udf_data
+    out = built(_node("apply", {"process_graph": {"u": {**callback["process_graph"]["u"], "arguments": {
+        **callback["process_graph"]["u"]["arguments"], "data": {"from_parameter": "x"}}}}}))
+    np.testing.assert_array_equal(materialize(out), np.nan_to_num(s2_values(), nan=-1))
