@@ -96,7 +96,7 @@ def test_per_pixel_udf_in_apply(spark, settings, realdata_catalog, landsat, tmp_
 
 
 def test_savgol_over_t_in_apply_dimension(spark, settings, realdata_catalog, landsat, tmp_path):
-    cube = _load().apply_dimension(dimension="t", process=openeo.UDF(SAVGOL, runtime="Python"))
+    cube = _load().apply_dimension(dimension="t", process=openeo.UDF(SAVGOL))
     got = np.stack(_run(cube, tmp_path, "udf-savgol", realdata_catalog, settings, spark))
     assert got.shape == landsat.shape
     expect = _reference(SAVGOL, landsat)
@@ -108,7 +108,7 @@ def test_savgol_over_t_in_apply_dimension(spark, settings, realdata_catalog, lan
 
 @pytest.mark.parametrize("mode", ["inline", "isolated"])
 def test_amplitude_over_t_in_reduce_dimension(spark, settings, realdata_catalog, landsat, tmp_path, mode):
-    cube = _load().reduce_dimension(dimension="t", reducer=openeo.UDF(AMPLITUDE, runtime="Python"))
+    cube = _load().reduce_dimension(dimension="t", reducer=openeo.UDF(AMPLITUDE))
     [got] = _run(cube, tmp_path, "udf-amplitude", realdata_catalog, settings.replace(udf_mode=mode), spark)
     expect = _reference(AMPLITUDE, landsat)
     assert_same(got, expect, rtol=1e-6, what="amplitude")

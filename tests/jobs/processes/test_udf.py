@@ -188,3 +188,25 @@ def test_apply_timeseries_and_apply_udf_data_signatures_run_too():
     out = built(_node("apply", {"process_graph": {"u": {**callback["process_graph"]["u"], "arguments": {
         **callback["process_graph"]["u"]["arguments"], "data": {"from_parameter": "x"}}}}}))
     np.testing.assert_array_equal(materialize(out), np.nan_to_num(s2_values(), nan=-1))
+
+
+def test_chunk_function_on_overlapping_chunks_cropped_equals_the_whole_array():
+    """What apply_neighborhood will do with the seam: chunks with a 2 px overlap, cropped after, give
+    the whole array's 5 x 5 spatial mean."""
+    from openeo.udf import XarrayDataCube
+
+    code = ("from scipy.ndimage import uniform_filter\n" + HEADER +
+            "    return XarrayDataCube(a.copy(data=uniform_filter(a.values, size=(1, 5, 5), mode='nearest')))\n")
+    apply_chunk = chunk_function(UdfCall("n/u", code), Settings(), {})
+    rng = np.random.default_rng(3)
+    whole = xarray.DataArray(rng.random((2, 40, 40)), dims=("t", "y", "x"))
+    expect = apply_chunk(XarrayDataCube(whole)).get_array().values
+    got = np.empty_like(expect)
+    size, overlap = 16, 2
+    for r in range(0, 40, size):
+        for c in range(0, 40, size):
+            r0, c0 = max(r - overlap, 0), max(c - overlap, 0)
+            chunk = whole[:, r0:r + size + overlap, c0:c + size + overlap]
+            out = apply_chunk(XarrayDataCube(chunk)).get_array().values
+            got[:, r:r + size, c:c + size] = out[:, r - r0:r - r0 + size, c - c0:c - c0 + size]
+    np.testing.assert_allclose(got, expect, rtol=1e-12)
