@@ -210,7 +210,10 @@ def from_xarray(call: UdfCall, result, like, changed: Mapping[str, np.ndarray], 
             shown = "" if want is None else ": " + str([_label_text(v) for v in want][:6])
             raise UdfError(call.node_id, f"the UDF returned {result.sizes[d]} elements along {d!r}{got}; "
                                          f"{where} expects {size}{shown}")
-    return np.asarray(result.values)
+    try:
+        return np.asarray(result.values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UdfError(call.node_id, f"the UDF returned {result.dtype} values; {where} expects numbers") from None
 
 
 def _same(have: np.ndarray, want: np.ndarray) -> bool:

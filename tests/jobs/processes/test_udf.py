@@ -17,7 +17,7 @@ from sparkeo.errors import ConfigError
 from sparkeo.settings import Settings
 from tests.fixtures.cubes import S2_BANDS, S2_DATES, UTM_GRID, ArraySource, built, s2_cube, s2_values
 
-HEADER = "from openeo.udf import XarrayDataCube\n" \
+HEADER = "import numpy as np\nfrom openeo.udf import XarrayDataCube\n" \
          "def apply_datacube(cube: XarrayDataCube, context: dict) -> XarrayDataCube:\n" \
          "    a = cube.get_array()\n"
 
@@ -210,3 +210,9 @@ def test_chunk_function_on_overlapping_chunks_cropped_equals_the_whole_array():
             out = apply_chunk(XarrayDataCube(chunk)).get_array().values
             got[:, r:r + size, c:c + size] = out[:, r - r0:r - r0 + size, c - c0:c - c0 + size]
     np.testing.assert_allclose(got, expect, rtol=1e-12)
+
+
+def test_values_that_are_not_numbers_are_refused():
+    out = built(_node("apply", _udf("return XarrayDataCube(a.copy(data=np.full(a.shape, 'dry')))")))
+    with pytest.raises(UdfError, match="returned <U3 values; apply expects numbers"):
+        materialize(out)
