@@ -85,3 +85,10 @@ def test_isolated_udf_cannot_change_the_worker():
 
 def test_describe_failure_without_udf_frames_is_one_line():
     assert describe_failure("x = 1", ValueError("bad")) == "the UDF raised ValueError: bad"
+
+
+def test_inline_udf_module_runs_once_per_worker_not_per_chunk():
+    code = "import itertools\nLOADS = itertools.count()\nLOADED = next(LOADS)\nCALLS = itertools.count()\n" + \
+        _udf("return XarrayDataCube(cube.get_array() * 0 + 10 * LOADED + next(CALLS))")
+    outs = [float(run(UdfCall("a/u", code), _chunk(), Limits()).values.max()) for _ in range(3)]
+    assert outs == [0.0, 1.0, 2.0]          # module state kept: compiled and executed once
