@@ -100,7 +100,8 @@ class UdfCube(LazyCube):
     def _compute(self, grid: TileGrid, ctx: TileContext) -> np.ndarray:
         values = self._data.compute(grid, ctx)
         limits = limits_of(ctx.settings, ctx.job_options)
-        out = self._chunk(to_xarray(values, self._data.meta, grid), limits)
+        # a copy: the input tile is memoised for every node reading it, and UDFs often write in place
+        out = self._chunk(to_xarray(values.copy(), self._data.meta, grid), limits)
         return np.asarray(out, dtype=np.float64 if values.dtype == np.float64 else np.float32)
 
     def __repr__(self) -> str:
@@ -210,8 +211,11 @@ def from_xarray(call: UdfCall, result, like, changed: Mapping[str, np.ndarray], 
             shown = "" if want is None else ": " + str([_label_text(v) for v in want][:6])
             raise UdfError(call.node_id, f"the UDF returned {result.sizes[d]} elements along {d!r}{got}; "
                                          f"{where} expects {size}{shown}")
+    values = np.asarray(result.values)
+    if values.dtype.kind in "fiub":
+        return values
     try:
-        return np.asarray(result.values, dtype=np.float64)
+        return values.astype(np.float64)
     except (TypeError, ValueError):
         raise UdfError(call.node_id, f"the UDF returned {result.dtype} values; {where} expects numbers") from None
 

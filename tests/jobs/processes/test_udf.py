@@ -216,3 +216,13 @@ def test_values_that_are_not_numbers_are_refused():
     out = built(_node("apply", _udf("return XarrayDataCube(a.copy(data=np.full(a.shape, 'dry')))")))
     with pytest.raises(UdfError, match="returned <U3 values; apply expects numbers"):
         materialize(out)
+
+
+def test_a_udf_writing_in_place_leaves_other_readers_of_its_input_alone():
+    body = "a.values[:] = 0\nreturn cube"
+    nodes = {**_node("apply", _udf(body)),
+             "m": {"process_id": "merge_cubes", "arguments": {
+                 "cube1": {"from_node": "a"}, "cube2": {"from_node": "load"},
+                 "overlap_resolver": {"process_graph": {"s": {"process_id": "subtract", "result": True, "arguments": {
+                     "x": {"from_parameter": "x"}, "y": {"from_parameter": "y"}}}}}}}}
+    np.testing.assert_array_equal(materialize(built(nodes)), -s2_values())
