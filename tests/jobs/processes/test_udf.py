@@ -226,3 +226,9 @@ def test_a_udf_writing_in_place_leaves_other_readers_of_its_input_alone():
                  "overlap_resolver": {"process_graph": {"s": {"process_id": "subtract", "result": True, "arguments": {
                      "x": {"from_parameter": "x"}, "y": {"from_parameter": "y"}}}}}}}}
     np.testing.assert_array_equal(materialize(built(nodes)), -s2_values())
+
+
+def test_context_from_the_parent_process_reaches_the_udf():
+    callback = _udf("return XarrayDataCube(a.fillna(0) * 0 + context['k'])", context={"from_parameter": "context"})
+    out = built(_node("apply", callback, context={"k": 7}))
+    assert np.all(materialize(out) == 7)
