@@ -33,7 +33,8 @@ from typing import Any, Iterator
 
 from jobs.errors import UdfError
 
-_UDF_FILE = "<string>"      # what exec() of a code string names its frames (openeo's load_module_from_string)
+_UDF_FILE = "<string>"
+WALL_PER_CPU_SECOND = 4     # isolated chunks without udf_timeout: wall seconds allowed per CPU second      # what exec() of a code string names its frames (openeo's load_module_from_string)
 
 
 @dataclass(frozen=True)
@@ -167,12 +168,16 @@ def _run_isolated(call: UdfCall, array, limits: Limits):
         finally:
             os._exit(status)
     os.close(write_end)
+    # a UDF that sleeps uses no CPU: without udf_timeout, the wall clock caps it too
+    wall = limits.timeout or WALL_PER_CPU_SECOND * limits.cpu_seconds
     try:
-        payload = _read_all(read_end, pid, limits.timeout)
+        payload = _read_all(read_end, pid, wall)
     except TimeoutError:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        raise UdfError(call.node_id, _timeout_reason(limits.timeout)) from None
+        reason = _timeout_reason(wall) if limits.timeout else \
+            f"the UDF ran longer than {wall:g} s on one chunk ({WALL_PER_CPU_SECOND} x its CPU-time limit) and was stopped"
+        raise UdfError(call.node_id, reason) from None
     finally:
         os.close(read_end)
     _, status = os.waitpid(pid, 0)

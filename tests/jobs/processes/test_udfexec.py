@@ -65,8 +65,8 @@ def test_timeout_stops_a_runaway_udf_even_one_catching_exceptions(limits):
 
 def test_isolated_cpu_limit_kills_a_busy_udf():
     code = _udf("while True:\n    pass")
-    with pytest.raises(UdfError, match="more than its CPU-time limit of 1 s"):
-        run(UdfCall("a/u", code), _chunk(), Limits("isolated", cpu_seconds=1))
+    with pytest.raises(UdfError, match="more than its CPU-time limit of 1 s"):     # a loaded machine: wall >> CPU
+        run(UdfCall("a/u", code), _chunk(), Limits("isolated", timeout=300, cpu_seconds=1))
 
 
 def test_isolated_memory_limit_stops_a_greedy_udf():
@@ -92,3 +92,9 @@ def test_inline_udf_module_runs_once_per_worker_not_per_chunk():
         _udf("return XarrayDataCube(cube.get_array() * 0 + 10 * LOADED + next(CALLS))")
     outs = [float(run(UdfCall("a/u", code), _chunk(), Limits()).values.max()) for _ in range(3)]
     assert outs == [0.0, 1.0, 2.0]          # module state kept: compiled and executed once
+
+
+def test_isolated_sleeper_without_timeout_is_capped_by_the_wall_clock():
+    code = "import time\n" + _udf("time.sleep(60)\nreturn cube")
+    with pytest.raises(UdfError, match=r"ran longer than 4 s on one chunk \(4 x its CPU-time limit\)"):
+        run(UdfCall("a/u", code), _chunk(), Limits("isolated", cpu_seconds=1))
