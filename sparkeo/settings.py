@@ -97,7 +97,20 @@ class Settings:
     # driver pod limited to fewer cores than its node shows sets its own count here.
     cog_encode_threads: int = field(default=0, metadata={"env": "SPARKEO_COG_THREADS"})
 
+    # User-defined functions (run_udf, README "UDFs"): ``inline`` runs them in the Python worker that
+    # computes the tile (a job's own code, on a job's own executors); ``isolated`` in a child process
+    # per chunk with hard CPU-time and memory limits (the local-mode web API: a stranger's code on
+    # this machine); ``off`` refuses run_udf. ``for_web_api`` is the web API's choice.
+    udf_mode: str = field(default="inline", metadata={"env": "SPARKEO_UDF"})
+    udf_cpu_seconds: int = field(default=600, metadata={"env": "SPARKEO_UDF_CPU_SECONDS"})
+    udf_memory_mb: int = field(default=4096, metadata={"env": "SPARKEO_UDF_MEMORY_MB"})
+
     def __post_init__(self):
+        if self.udf_mode not in UDF_MODES:
+            raise ConfigError(_env_name("udf_mode"), self.udf_mode, f"expected one of {', '.join(UDF_MODES)}")
+        for name in ("udf_cpu_seconds", "udf_memory_mb"):
+            if getattr(self, name) < 1:
+                raise ConfigError(_env_name(name), getattr(self, name), "expected 1 or more")
         for name in ("malloc_mmap_threshold", "malloc_trim_threshold", "inline_dag_bytes", "gdal_cache_mb",
                      "cog_encode_threads"):
             if getattr(self, name) < 0:
@@ -123,6 +136,13 @@ class Settings:
                 values[key] = value
         return cls(**values)
 
+    def for_web_api(self, local: bool, allow_udf: bool) -> "Settings":
+        """The settings jobs of the web API run with: on local Spark, UDFs only when the operator
+        started it allowing them, and then isolated; on Kubernetes in the job's own executor pods."""
+        if not local:
+            return self
+        return dataclasses.replace(self, udf_mode="isolated" if allow_udf else "off")
+
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -139,6 +159,9 @@ class Settings:
             if name and value is not None:
                 out[name] = _text(value)
         return out
+
+
+UDF_MODES = ("inline", "isolated", "off")
 
 
 def _env_name(field_name: str) -> str:

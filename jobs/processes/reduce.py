@@ -19,6 +19,7 @@ from jobs.errors import ProcessError, ProcessGraphError
 from jobs.processes.cubes import require_dimension
 from jobs.processes.labeled import LabeledArray
 from jobs.processes.registry import Param, process
+from jobs.processes.udf import apply_dimension_udf, apply_udf, reduce_dimension_udf, udf_call
 
 # reducers that return one of the input values unchanged: integer bands keep their dtype
 PASS_THROUGH = {"first", "last", "min", "max", "median_low"}
@@ -72,6 +73,11 @@ def reduce_dimension(ctx, node_id, data: LazyCube, reducer: Callback, dimension:
     """Collapse ``dimension`` with ``reducer(data=LabeledArray, context)`` per pixel."""
     meta = data.meta
     axis, labels = _along(meta, dimension, "reduce_dimension")
+    # the single value left of the bands is named after the node that made it ("ndvi", "evi"...)
+    out = without_dimension(meta, dimension, band_name=node_id)
+    udf = udf_call(reducer, "data", context)
+    if udf is not None:
+        return reduce_dimension_udf(ctx, node_id, data, udf, dimension, out.computed())
 
     def reduce(a: np.ndarray) -> np.ndarray:
         values, r = _call_along(reducer, a, axis, labels, context)
@@ -79,8 +85,6 @@ def reduce_dimension(ctx, node_id, data: LazyCube, reducer: Callback, dimension:
             r = r[0]            # a one-element array per pixel, e.g. quantiles(probabilities=[0.5])
         return r
 
-    # the single value left of the bands is named after the node that made it ("ndvi", "evi"...)
-    out = without_dimension(meta, dimension, band_name=node_id)
     result = probe(meta, reduce, "reducer")
     pixel = tuple(1 if d in ("x", "y") else len(out.labels[d]) for d in out.dims)
     if not _broadcasts(result.shape, pixel):
@@ -102,6 +106,9 @@ def _broadcasts(shape: tuple, target: tuple) -> bool:
          Param("context", None), kind="cube")
 def apply(ctx, node_id, data: LazyCube, process: Callback, context=None):
     """``process(x=value, context)`` on every pixel (vectorised over the tile)."""
+    udf = udf_call(process, "x", context)
+    if udf is not None:
+        return apply_udf(ctx, node_id, data, udf)
 
     def run(a: np.ndarray) -> np.ndarray:
         return as_float(process(x=a, context=context))
@@ -119,6 +126,12 @@ def apply_dimension(ctx, node_id, data: LazyCube, process: Callback, dimension: 
     """``process(data=LabeledArray)`` along ``dimension``, writing an array along the target dimension."""
     meta = data.meta
     axis, labels = _along(meta, dimension, "apply_dimension")
+    udf = udf_call(process, "data", context)
+    if udf is not None:
+        if target_dimension not in (None, dimension):
+            raise ProcessGraphError(None, "target_dimension", "a UDF in apply_dimension writes along the source "
+                                                              "dimension: target_dimension is not supported")
+        return apply_dimension_udf(ctx, node_id, data, udf, dimension)
 
     def run(a: np.ndarray) -> np.ndarray:
         values, r = _call_along(process, a, axis, labels, context)
