@@ -22,7 +22,7 @@ from jobs.errors import LoadError, UnreadableAssetError
 from layercatalog.errors import (EmptyQueryError, PropertyFilterError, UnknownBandError, format_bbox,
                                  format_interval)
 from layercatalog.model import BandInfo, CollectionInfo, ItemQuery, ItemRecord, PropertyFilter
-from sparkeo.errors import UserError
+from sparkeo.errors import SparkeoError, UserError
 from sparkeo.geometry import crs_text, same_crs, transform_bounds
 
 DIM_TYPES = {"t": "temporal", "bands": "bands", "y": "spatial", "x": "spatial"}
@@ -177,6 +177,23 @@ class CatalogSource:
             collection = self.catalog.get(id, self.caller)
         except UserError as exc:
             raise LoadError(node_id, "id", str(exc)) from None
+        return self._load(node_id, collection, spatial_extent, temporal_extent, bands, properties)
+
+    def load_stac(self, node_id: str, url: str, spatial_extent=None, temporal_extent=None,
+                  bands=None, properties=None) -> LoadedCollection:
+        """Resolve a ``load_stac`` node: the STAC document at ``url`` becomes an ad-hoc collection of
+        the layer catalog (``LayerCatalog.stac_url``) and loads as ``load_collection`` does. A missing,
+        unreachable or malformed document is the user's (``url``), as an unknown collection id is."""
+        if not isinstance(url, str) or not url.strip():
+            raise LoadError(node_id, "url", f"expected the URL of a STAC item, collection or catalog, got {url!r}")
+        try:
+            collection = self.catalog.stac_url(url.strip())
+        except SparkeoError as exc:
+            raise LoadError(node_id, "url", str(exc)) from None
+        return self._load(node_id, collection, spatial_extent, temporal_extent, bands, properties)
+
+    def _load(self, node_id: str, collection: CollectionInfo, spatial_extent, temporal_extent, bands,
+              properties) -> LoadedCollection:
         band_infos = _resolve_bands(node_id, collection, bands)
         bbox4326 = _bbox(node_id, spatial_extent, collection)
         interval = _interval(node_id, temporal_extent)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from jobs.plan.grid import TileGrid
-from jobs.plan.timelabels import LabelPeriod, parse_instant
+from jobs.plan.timelabels import TIME_LABEL_KEY, LabelPeriod, parse_instant
 from sparkeo import storage
 from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, PROVENANCE_KEY, JobState
 from sparkeo.geometry import epsg_code
@@ -113,7 +113,7 @@ def collection_document(files: Sequence["OutputFile"], layout: ResultsLayout, me
                  "file:size": f.size, "file:checksum": f.checksum, **projection(grid), **band_entries(layout),
                  **when}
         if f.label is not None and not is_date(f.label):
-            asset["sparkeo:time_label"] = f.label
+            asset[TIME_LABEL_KEY] = f.label
         assets[f.key] = asset
     job_id = metadata.get("job_id", "job")
     return {
@@ -154,6 +154,7 @@ def item_document(f: "OutputFile", collection: Mapping[str, Any], layout: Result
             props["description"] = EMPTY_PERIOD_NOTE
     if f.label is not None:
         props["title"] = f.label
+        props[TIME_LABEL_KEY] = f.label
     root = _sibling(collection, COLLECTION_FILE)
     return {
         "type": "Feature", "stac_version": STAC_VERSION, "stac_extensions": STAC_EXTENSIONS,
