@@ -110,3 +110,27 @@ def test_an_item_entry_is_a_valid_layer_entry(static_catalog):
     entry = entry_for_url(str(Path(static_catalog).parent / "s2" / "i0" / "i0.json"))
     assert entry["_sparkeo"]["data_source"] == {"type": "stac", "url": entry["id"]}
     assert entry["extent"]["spatial"]["bbox"] == [[10.0, 45.0, 10.1, 45.1]]
+
+
+def test_a_stac_api_collection_url_becomes_an_api_data_source_described_by_its_item_assets(catalog, tmp_path):
+    # what GET {api}/collections/{id} answers; searched through the catalog's STAC API client
+    folder = tmp_path / "api" / "v1" / "collections"
+    folder.mkdir(parents=True)
+    (folder / "s2-l2a").write_text(json.dumps({
+        "type": "Collection", "id": "sentinel-2-l2a", "description": "S2", "license": "proprietary",
+        "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [["2015-06-27T00:00:00Z", None]]}},
+        "item_assets": {"red": {"type": "image/tiff; application=geotiff; profile=cloud-optimized", "roles": ["data"],
+                                "eo:bands": [{"name": "B04", "common_name": "red"}],
+                                "raster:bands": [{"nodata": 0, "data_type": "uint16"}]}},
+        "links": [{"rel": "items", "href": "./s2-l2a/items"}]}))
+    (folder / "not-an-api").write_text(json.dumps({"type": "Collection", "id": "x", "description": "x",
+                                                   "license": "CC0-1.0", "extent": {}, "links": []}))
+    with serve_folder(str(tmp_path / "api")) as web:
+        url = web.url_of("v1/collections/s2-l2a")
+        collection = catalog.stac_url(url)
+        with pytest.raises(InvalidCatalogError, match="neither"):
+            catalog.stac_url(web.url_of("v1/collections/not-an-api"))
+    assert collection.data_source.url == url and collection.data_source.collection == "sentinel-2-l2a"
+    assert [(b.name, b.common_name, b.nodata, b.dtype, b.source) for b in collection.bands] == [
+        ("B04", "red", 0, "uint16", "item_assets")]
+    assert collection.band("red") is not None
