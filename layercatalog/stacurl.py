@@ -16,9 +16,11 @@ import os
 
 from layercatalog.document import WORLD
 from layercatalog.errors import InvalidCatalogError
+from layercatalog.model import CollectionInfo
 from layercatalog.stacwalk import read_json
 
 STATIC_SUFFIX = ".json"
+DIMENSIONS_KEY = "dimensions"      # in the entry's _sparkeo block: the document's declared dimension types
 
 
 def normalise_url(url: str) -> str:
@@ -66,9 +68,19 @@ def _entry(url: str, doc: dict, extent: dict, stac_id: str | None) -> dict:
         "cube:dimensions": {"bands": {"type": "bands", "values": band_names(doc)}},
         "_sparkeo": {"data_source": {"type": "stac", "url": url, **({"collection": stac_id} if stac_id else {})}},
     }
+    dims = doc.get("cube:dimensions")
+    if isinstance(dims, dict) and dims:     # what the cube's dimensions are, not just the band order
+        entry["_sparkeo"][DIMENSIONS_KEY] = [str(d.get("type")) for d in dims.values() if isinstance(d, dict)]
     if isinstance(doc.get("item_assets"), dict):
         entry["item_assets"] = doc["item_assets"]
     return entry
+
+
+def declared_dimensions(collection: CollectionInfo) -> tuple[str, ...] | None:
+    """The dimension types (``spatial``, ``temporal``, ``bands``...) the document behind an ad-hoc
+    collection declares in its ``cube:dimensions``; None when it declares none."""
+    declared = (collection.document.get("_sparkeo") or {}).get(DIMENSIONS_KEY)
+    return tuple(declared) if isinstance(declared, list) else None
 
 
 def band_names(doc: dict) -> list[str]:

@@ -17,6 +17,9 @@ from sparkeo.identity import Caller
 from sparkeo.settings import Settings
 from sparkeo.testing.webserver import serve_folder
 from tests.fixtures.eodata import settings_for
+from tests.shared_location import CHECKOUT
+
+DEMO = CHECKOUT / "examples" / "ndvi_median.json"
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +90,33 @@ def test_results_load_back_as_the_same_cube(spark, settings, sample_small, tmp_p
     assert (profile["dtype"], profile["nodata"], descriptions) == (dtype, nodata, ("B04", "B08"))
     if steps:
         assert all(len(Path(name).stem) == 7 for name in one)          # YYYY-MM: the period labels came back
+    # and the second job's documents describe each file as the first job's did (periods included)
+    for name in one:
+        docs = [json.loads((out / f"{Path(name).stem}.json").read_text()) for out in (first, second)]
+        kept = [{k: d["properties"].get(k) for k in ("datetime", "start_datetime", "end_datetime",
+                                                     "sparkeo:time_label", "sparkeo:observations")} for d in docs]
+        assert kept[0] == kept[1], name
+    assert json.loads((first / "collection.json").read_text())["cube:dimensions"] == \
+        json.loads((second / "collection.json").read_text())["cube:dimensions"]
     # the second job's documents say where its input came from: the first job's result items
     meta = json.loads((second / "job_metadata.json").read_text())
     assert sorted(meta["inputs"]) == sorted(f"first_{Path(name).stem}" for name in one)
+
+
+def test_a_composite_without_t_and_bands_loads_back_without_them(spark, settings, sample_small, tmp_path):
+    first = tmp_path / "first"
+    run(spark, settings, sample_small, first, json.loads(DEMO.read_text()), "first")     # ndvi, median over t
+    second = tmp_path / "second"
+    ndvi_plus_one = ("plus", "apply", {"process": {"process_graph": {"add": {
+        "process_id": "add", "arguments": {"x": {"from_parameter": "x"}, "y": 1}, "result": True}}}})
+    run(spark, settings, sample_small, second, graph(load_stac(str(first / "collection.json")), ndvi_plus_one),
+        "second")
+    one, two = rasters(str(first), tmp_path), rasters(str(second), tmp_path)
+    assert list(one) == list(two) == ["result.tif"]          # no t label came back: one file, as before
+    assert two["result.tif"][1] == ("ndvi",)                 # and no bands dimension: the band keeps its name
+    np.testing.assert_array_equal(two["result.tif"][2], one["result.tif"][2] + 1)
+    dims = json.loads((second / "collection.json").read_text())["cube:dimensions"]
+    assert sorted(dims) == ["x", "y"]
 
 
 def test_results_load_back_with_extents_and_bands(spark, settings, sample_small, tmp_path):
