@@ -173,6 +173,24 @@ def test_openeo_client_graph_runs_unchanged(spark, settings, sample_small, tmp_p
         np.testing.assert_array_equal(got[name][2][0], values[1])
 
 
+def test_openeo_client_load_stac_with_extents_and_properties_equals_load_collection(spark, settings, sample_small,
+                                                                                  tmp_path):
+    import openeo
+
+    collection = str(Path(sample_small).parent / "sample-s2" / "collection.json")
+    arguments = dict(temporal_extent=["2023-01-01", "2024-01-01"], bands=["B08"],
+                     properties={"eo:cloud_cover": lambda x: x <= 30})
+    cubes = {"stac": openeo.DataCube.load_stac(collection, connection=None, **arguments),
+             "collection": openeo.DataCube.load_collection("sample-s2", connection=None, **arguments)}
+    inputs = {}
+    for name, cube in cubes.items():
+        doc = json.loads(cube.reduce_dimension(dimension="t", reducer="max").save_result("GTiff").to_json())
+        run(spark, settings, sample_small, tmp_path / name, doc, name)
+        inputs[name] = json.loads((tmp_path / name / "job_metadata.json").read_text())["inputs"]
+    assert 0 < len(inputs["stac"]) < 8 and inputs["stac"] == inputs["collection"]     # the filter mattered
+    assert_same_rasters(rasters(str(tmp_path / "stac"), tmp_path), rasters(str(tmp_path / "collection"), tmp_path))
+
+
 def test_bad_urls_and_empty_selections_are_user_errors_naming_node_and_argument(spark, settings, sample_small,
                                                                                 tmp_path):
     def refused(url, **arguments):
