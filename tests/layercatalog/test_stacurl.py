@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,14 @@ def test_a_single_item_url_and_a_relative_path(catalog, static_catalog, monkeypa
     assert collection.id == str(item_path)            # one key whatever the working directory
     assert collection.bbox == (10.0, 45.0, 10.1, 45.1)
     assert ids(catalog, collection) == ["i1"]
+    # the item is edited in place: the next catalog (the next job) sees the edit
+    doc = json.loads(item_path.read_text())
+    doc["properties"]["datetime"] = "2024-01-01T00:00:00Z"
+    item_path.write_text(json.dumps(doc))
+    os.utime(item_path, ns=(item_path.stat().st_mtime_ns + 10**9,) * 2)
+    again = LayerCatalog.load(catalog.uri, catalog.settings)
+    [record] = again.search(ItemQuery(again.stac_url(str(item_path)).id), Caller())
+    assert record.datetime == dt.datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def test_a_catalog_url_with_one_collection_loads_all_its_items(catalog, tmp_path):
