@@ -199,8 +199,8 @@ class LayerCatalog:
         wanted = collection.data_source.collection or collection.id
         if wanted in present:
             return wanted
-        if len(present) <= 1 and not collection.data_source.collection:
-            return None
+        if not collection.data_source.collection and (len(present) <= 1 or collection.id in self._adhoc):
+            return None     # load_stac of a catalog: all its items, whatever collections they are in
         raise InvalidCatalogError(
             collection.data_source.url, collection.id,
             f"STAC collection {wanted!r} not found; the catalog has: {', '.join(str(p) for p in present)}")

@@ -71,9 +71,10 @@ def test_a_single_item_url_and_a_relative_path(catalog, static_catalog, monkeypa
     assert record.datetime == dt.datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def test_a_catalog_url_with_one_collection_loads_all_its_items(catalog, tmp_path):
+def test_a_catalog_url_loads_all_its_items_whatever_their_collections(catalog, tmp_path, static_catalog):
     url = write_static_catalog(tmp_path / "one", {"s2": ITEMS})
     assert ids(catalog, catalog.stac_url(url)) == ["i0", "i1", "i2"]
+    assert ids(catalog, catalog.stac_url(static_catalog)) == ["o1", "i0", "i1", "i2"]
 
 
 def test_a_static_catalog_over_http(catalog, static_catalog):
