@@ -188,7 +188,7 @@ class LayerCatalog:
         if not is_static_url(url):
             raise UnsupportedDataSourceError(
                 collection.id, "stac", url,
-                reason="only static STAC catalogs on local paths or s3:// are searched (no STAC API client yet)")
+                reason="only static STAC catalogs (local, s3://, a .json over http) are searched (no STAC API client yet)")
         if url not in self._indexes:
             self._indexes[url] = StacIndex.open(url, self.settings.cache_dir)
         return self._indexes[url]
