@@ -14,12 +14,13 @@ from sparkeo.errors import SparkeoError
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
 
-from layercatalog.document import Unsupported, lists_bands, parse_layer_catalog
+from layercatalog.document import Unsupported, lists_bands, parse_entry, parse_layer_catalog
 from layercatalog.errors import (EmptyQueryError, ExtentError, InvalidCatalogError, UnknownBandError,
                                  UnknownCollectionError, UnsupportedDataSourceError)
 from layercatalog.index import StacIndex
 from layercatalog.items import to_item_record
 from layercatalog.model import CollectionInfo, ItemQuery, ItemRecord
+from layercatalog.stacurl import entry_for_url, is_static_url, normalise_url
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ class LayerCatalog:
     unsupported: tuple[Unsupported, ...] = ()
     _indexes: dict[str, StacIndex] = field(default_factory=dict, repr=False)
     _described_ids: set[str] = field(default_factory=set, repr=False)   # bands derived already
+    # load_stac's collections, by URL: searchable, never listed (layercatalog.stacurl)
+    _adhoc: dict[str, CollectionInfo] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, uri: str, settings: Settings | None = None) -> "LayerCatalog":
@@ -69,7 +72,7 @@ class LayerCatalog:
 
     def get(self, collection_id: str, caller: Caller) -> CollectionInfo:
         """One collection; unknown and private-to-others raise the same ``UnknownCollectionError``."""
-        found = self._collections.get(collection_id)
+        found = self._collections.get(collection_id) or self._adhoc.get(collection_id)
         if found is None:
             for u in self.unsupported_for(caller):
                 if u.id == collection_id:
@@ -91,21 +94,30 @@ class LayerCatalog:
         from layercatalog.bandsource import derive_bands
 
         def records():
-            if collection.data_source.url.startswith(("http://", "https://")):
+            if not is_static_url(collection.data_source.url):
                 return      # no STAC API client yet: only item_assets can tell
             index = self.index_of(collection)
             yield from index.search(self._stac_collection(collection, index), None, None, None)
 
         item_assets = collection.document.get("item_assets")
-        if not item_assets and not collection.data_source.url.startswith(("http://", "https://")):
+        if not item_assets and is_static_url(collection.data_source.url):
             index = self.index_of(collection)
             stac_doc = index.collections().get(collection.data_source.collection or collection.id) or {}
             item_assets = stac_doc.get("item_assets")
         bands = derive_bands([b.name for b in collection.bands], item_assets, records())
         described = replace(collection, bands=bands)
-        self._collections[collection.id] = described
+        (self._adhoc if collection.id in self._adhoc else self._collections)[collection.id] = described
         self._described_ids.add(collection.id)
         return described
+
+    def stac_url(self, url: str) -> CollectionInfo:
+        """The collection of the STAC item, collection, catalog or API collection at ``url``
+        (``load_stac``), described like a catalogued one; its id is the URL. Open to every caller:
+        whoever names a URL can read it anyway (access groups guard catalogued collections)."""
+        url = normalise_url(url)
+        if url not in self._adhoc:
+            self._adhoc[url] = parse_entry(entry_for_url(url), url)
+        return self._described(self._adhoc[url])
 
     def unsupported_for(self, caller: Caller) -> list[Unsupported]:
         """Entries with data sources sparkeo cannot read, that ``caller`` may see."""
@@ -173,10 +185,10 @@ class LayerCatalog:
     def index_of(self, collection: CollectionInfo) -> StacIndex:
         """The index of a collection's static STAC source (built on first use, then cached)."""
         url = collection.data_source.url
-        if url.startswith(("http://", "https://")):
+        if not is_static_url(url):
             raise UnsupportedDataSourceError(
                 collection.id, "stac", url,
-                reason="only static STAC catalogs on local paths or s3:// are searched (no STAC API client yet)")
+                reason="only static STAC catalogs (local, s3://, a .json over http) are searched (no STAC API client yet)")
         if url not in self._indexes:
             self._indexes[url] = StacIndex.open(url, self.settings.cache_dir)
         return self._indexes[url]
@@ -187,8 +199,8 @@ class LayerCatalog:
         wanted = collection.data_source.collection or collection.id
         if wanted in present:
             return wanted
-        if len(present) <= 1 and not collection.data_source.collection:
-            return None
+        if not collection.data_source.collection and (len(present) <= 1 or collection.id in self._adhoc):
+            return None     # load_stac of a catalog: all its items, whatever collections they are in
         raise InvalidCatalogError(
             collection.data_source.url, collection.id,
             f"STAC collection {wanted!r} not found; the catalog has: {', '.join(str(p) for p in present)}")

@@ -195,7 +195,7 @@ def asset_bands(key: str, asset: dict) -> list[dict]:
                 "asset": key, "href": asset.get("href", ""), "index": i + 1, "count": count, **grid}
         optional = (
             ("common_name", eo_band.get("common_name") or eo_band.get("eo:common_name")),
-            ("nodata", value("nodata")), ("scale", value("scale")), ("offset", value("offset")),
+            ("nodata", _number(value("nodata"))), ("scale", value("scale")), ("offset", value("offset")),
             ("dtype", value("data_type")),
             ("categorical", (categorical[i] if isinstance(categorical, list) else categorical) or None),
             ("file_size", asset.get("file:size")),
@@ -203,6 +203,11 @@ def asset_bands(key: str, asset: dict) -> list[dict]:
         band.update((k, v) for k, v in optional if v is not None)
         bands.append(band)
     return bands
+
+
+def _number(nodata):
+    """A nodata value as a number: the raster extension writes NaN and infinities as strings."""
+    return float(nodata) if isinstance(nodata, str) and nodata.lower() in ("nan", "inf", "-inf") else nodata
 
 
 def match_bands(collection: CollectionInfo, item_bands: list[dict]) -> dict[str, dict]:

@@ -62,6 +62,8 @@ def walk(root_uri: str, result: WalkResult) -> Iterator[WalkedItem]:
     """
     root = read_json(root_uri)
     if root.get("type") == "Feature":
+        # a single item (load_stac's URL) is its own container: an edit to it re-indexes it
+        result.containers.append((root_uri, storage.stat(root_uri).fingerprint))
         yield WalkedItem(root_uri, root.get("collection"), root)
         return
     yield from _walk_container(root_uri, root, None, result, seen=set())

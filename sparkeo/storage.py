@@ -1,4 +1,5 @@
-"""Object storage: local paths and ``s3://`` URIs behind one small set of functions.
+"""Object storage: local paths and ``s3://`` URIs behind one small set of functions (``http(s)://``
+documents for reading only: ``sparkeo.webread``).
 
 Local writes are atomic (temporary file + rename). S3 goes through boto3, honouring
 ``AWS_ENDPOINT_URL`` and the usual AWS variables; large uploads are multipart.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from sparkeo import webread
 from sparkeo.errors import NotFoundInStorage, NotText, SparkeoError, StorageError
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -49,6 +51,8 @@ def join(base: str, *parts: str) -> str:
 
 def resolve(base_uri: str, href: str) -> str:
     """Resolve ``href`` relative to the document at ``base_uri`` (STAC link semantics)."""
+    if webread.is_http(base_uri):
+        return webread.resolve(base_uri, href)
     if "://" in href or href.startswith("/"):
         return href
     if is_s3(base_uri):
@@ -90,7 +94,9 @@ def _s3_error(uri: str, exc: Exception) -> Exception:
 
 
 def read_bytes(uri: str) -> bytes:
-    """The whole content of a local file or S3 object."""
+    """The whole content of a local file, S3 object or web document."""
+    if webread.is_http(uri):
+        return webread.read_bytes(uri)
     if is_s3(uri):
         bucket, key = split_s3(uri)
         try:
@@ -191,6 +197,8 @@ def upload_file(local_path: str, uri: str, content_type: str | None = None, part
 
 def stat(uri: str) -> ObjectInfo:
     """Size and change fingerprint of one object."""
+    if webread.is_http(uri):
+        return ObjectInfo(uri, *webread.stat(uri))
     if is_s3(uri):
         bucket, key = split_s3(uri)
         try:

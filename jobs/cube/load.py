@@ -15,6 +15,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from jobs.cube.lazy import CubeMeta, LazyCube, TileContext
+from jobs.cube.restore import label_periods, with_declared_dimensions
 from jobs.plan.grid import Bounds, TileGrid
 from jobs.plan.planner import ItemFootprint, TimeSlice, asset_grid, choose_grid, intersect, time_slices, union
 from jobs.plan.extent import bbox_in_crs, temporal_bounds
@@ -22,7 +23,8 @@ from jobs.errors import LoadError, UnreadableAssetError
 from layercatalog.errors import (EmptyQueryError, PropertyFilterError, UnknownBandError, format_bbox,
                                  format_interval)
 from layercatalog.model import BandInfo, CollectionInfo, ItemQuery, ItemRecord, PropertyFilter
-from sparkeo.errors import UserError
+from layercatalog.stacurl import declared_dimensions
+from sparkeo.errors import SparkeoError, UserError
 from sparkeo.geometry import crs_text, same_crs, transform_bounds
 
 DIM_TYPES = {"t": "temporal", "bands": "bands", "y": "spatial", "x": "spatial"}
@@ -52,7 +54,7 @@ class LoadedCollection(LazyCube):
         self.meta = CubeMeta(
             dims=("t", "bands", "y", "x"),
             labels={"t": tuple(s.label for s in slices), "bands": tuple(b.name for b in bands)},
-            grid=grid, dtype=dtype, nodata=nodata, dim_types=dict(DIM_TYPES),
+            grid=grid, dtype=dtype, nodata=nodata, dim_types=dict(DIM_TYPES), periods=label_periods(slices),
             band_aliases={b.name: tuple(a for a in (b.common_name, *b.aliases) if a) for b in bands})
 
     # --- what the planner and provenance need ----------------------------------------------------
@@ -177,6 +179,25 @@ class CatalogSource:
             collection = self.catalog.get(id, self.caller)
         except UserError as exc:
             raise LoadError(node_id, "id", str(exc)) from None
+        return self._load(node_id, collection, spatial_extent, temporal_extent, bands, properties)
+
+    def load_stac(self, node_id: str, url: str, spatial_extent=None, temporal_extent=None,
+                  bands=None, properties=None) -> LazyCube:
+        """Resolve a ``load_stac`` node: the STAC document at ``url`` becomes an ad-hoc collection of
+        the layer catalog (``LayerCatalog.stac_url``) and loads as ``load_collection`` does, with the
+        dimensions the document declares (a job's results: ``jobs.cube.restore``). A missing,
+        unreachable or malformed document is the user's (``url``), as an unknown collection id is."""
+        if not isinstance(url, str) or not url.strip():
+            raise LoadError(node_id, "url", f"expected the URL of a STAC item, collection or catalog, got {url!r}")
+        try:
+            collection = self.catalog.stac_url(url.strip())
+        except SparkeoError as exc:
+            raise LoadError(node_id, "url", str(exc)) from None
+        cube = self._load(node_id, collection, spatial_extent, temporal_extent, bands, properties)
+        return with_declared_dimensions(cube, declared_dimensions(collection), node_id)
+
+    def _load(self, node_id: str, collection: CollectionInfo, spatial_extent, temporal_extent, bands,
+              properties) -> LoadedCollection:
         band_infos = _resolve_bands(node_id, collection, bands)
         bbox4326 = _bbox(node_id, spatial_extent, collection)
         interval = _interval(node_id, temporal_extent)

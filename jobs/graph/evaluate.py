@@ -27,10 +27,14 @@ SAVE_FORMATS = {"gtiff": "GTiff", "geotiff": "GTiff", "tiff": "GTiff", "netcdf":
 
 
 class CubeSource(Protocol):
-    """Where ``load_collection`` gets its cubes: the catalog-backed loader, or a test double."""
+    """Where ``load_collection`` and ``load_stac`` get their cubes: the catalog-backed loader, or a test double."""
 
     def load_collection(self, node_id: str, id: str, spatial_extent: dict | None, temporal_extent: list | None,
                         bands: list[str] | None, properties: dict | None) -> LazyCube:
+        ...
+
+    def load_stac(self, node_id: str, url: str, spatial_extent: dict | None, temporal_extent: list | None,
+                  bands: list[str] | None, properties: dict | None) -> LazyCube:
         ...
 
 

@@ -13,6 +13,7 @@ from typing import Iterable, Mapping, Sequence
 
 from jobs.plan.blocks import TileLayout
 from jobs.plan.grid import Bounds, TileGrid, Window
+from jobs.plan.timelabels import TIME_LABEL_KEY
 from sparkeo.geometry import same_crs
 from jobs.errors import BudgetExceeded
 from sparkeo.errors import ConfigError
@@ -145,11 +146,19 @@ def acquisition_day(item: ItemRecord) -> dt.date:
     return item.solar_day
 
 
+def time_label(item: ItemRecord) -> str:
+    """The ``t`` label of an item: the label a sparkeo job wrote it under (``sparkeo:time_label``, so
+    that a job's results load back with their labels, ``2023-06`` periods included), else its
+    acquisition day."""
+    label = item.properties.get(TIME_LABEL_KEY)
+    return label if isinstance(label, str) and label else acquisition_day(item).isoformat()
+
+
 def scene_key(item: ItemRecord) -> tuple:
     """Items sharing this key are processings of the same scene: only the newest one is kept."""
     p = item.properties
     tile = p.get("grid:code") or p.get("s2:mgrs_tile") or p.get("mgrs:tile") or tuple(round(v, 4) for v in item.bbox)
-    return (acquisition_day(item), p.get("platform"), tile)
+    return (time_label(item), p.get("platform"), tile)
 
 
 def time_slices(items: Iterable[ItemRecord]) -> tuple[TimeSlice, ...]:
@@ -166,9 +175,14 @@ def time_slices(items: Iterable[ItemRecord]) -> tuple[TimeSlice, ...]:
             newest[key] = item
     days: dict[str, list[ItemRecord]] = {}
     for item in newest.values():
-        days.setdefault(acquisition_day(item).isoformat(), []).append(item)
+        days.setdefault(time_label(item), []).append(item)
+    def order(label: str) -> str:
+        # period labels ("2023-djf", "2023-mam") sort by their start, not alphabetically
+        if any(TIME_LABEL_KEY in i.properties for i in days[label]):
+            return min(i.datetime for i in days[label]).date().isoformat() + label
+        return label
     return tuple(TimeSlice(day, tuple(sorted(days[day], key=lambda i: (i.datetime, i.id))))
-                 for day in sorted(days))
+                 for day in sorted(days, key=order))
 
 
 # --- tiles and estimates ----------------------------------------------------------------------------

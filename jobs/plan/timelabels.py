@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
+# The item property (and asset field) under which a job's results record each file's ``t`` label, so
+# that they load back with the same labels (``load_stac``).
+TIME_LABEL_KEY = "sparkeo:time_label"
 PERIODS = ("hour", "day", "week", "dekad", "month", "season", "tropical-season", "year", "decade", "decade-ad")
 
 

@@ -5,7 +5,7 @@ MODULES = (
     "jobs.processes.math",        # arithmetic, comparison, logic, math functions
     "jobs.processes.reducers",    # median mean min max count first last sum sd variance quantiles
     "jobs.processes.arrays",      # array_element, is_nan/is_nodata/is_valid, ...
-    "jobs.processes.cubes",       # load_collection, filter_*, save_result
+    "jobs.processes.cubes",       # load_collection, load_stac, filter_*, save_result
     "jobs.processes.reduce",      # reduce_dimension, apply, apply_dimension
     "jobs.processes.combine",     # mask, ndvi, merge_cubes
     "jobs.processes.dimensions",  # rename_labels, drop_dimension, add_dimension

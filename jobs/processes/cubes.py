@@ -1,4 +1,4 @@
-"""Cube processes that load, filter and save: load_collection, filter_bbox, filter_temporal,
+"""Cube processes that load, filter and save: load_collection, load_stac, filter_bbox, filter_temporal,
 filter_bands, filter_labels, save_result; plus the dimension/band lookups the other cube modules share.
 
 Each process runs on the driver as ``fn(build_ctx, node_id, **arguments)`` and returns a
@@ -82,13 +82,26 @@ def create_raster_cube(ctx, node_id):
          kind="cube")
 def load_collection(ctx, node_id, id, spatial_extent=None, temporal_extent=None, bands=None, properties=None):
     """The source's cube for a collection; ``properties`` are passed on as given (callbacks by property)."""
+    return ctx.source.load_collection(node_id, id, spatial_extent, *_load_arguments(temporal_extent, bands, properties))
+
+
+@process("load_stac", Param("url", kind="string"), Param("spatial_extent", None, "object"),
+         Param("temporal_extent", None, "array"), Param("bands", None, "array"),
+         Param("properties", None, "object", callback_params=("value",)), kind="cube")
+def load_stac(ctx, node_id, url, spatial_extent=None, temporal_extent=None, bands=None, properties=None):
+    """Loads data from a static STAC catalog, collection or item, a STAC API collection, or a job's results."""
+    return ctx.source.load_stac(node_id, url, spatial_extent, *_load_arguments(temporal_extent, bands, properties))
+
+
+def _load_arguments(temporal_extent, bands, properties) -> tuple:
+    """``temporal_extent`` checked, and ``properties`` callbacks in their openEO JSON form, as the source
+    takes them: ``{"eo:cloud_cover": {"process_graph": {...}}}``."""
     if temporal_extent is not None:
         temporal_bounds(temporal_extent, "temporal_extent")
     if properties is not None:
-        # the source gets the openEO JSON form back: {"eo:cloud_cover": {"process_graph": {...}}}
         properties = {k: ({"process_graph": dict(v.graph.raw)} if isinstance(v, Callback) else v)
                       for k, v in properties.items()}
-    return ctx.source.load_collection(node_id, id, spatial_extent, temporal_extent, bands, properties)
+    return temporal_extent, bands, properties
 
 
 @process("save_result", Param("data", kind="cube"), Param("format", kind="string"), Param("options", {}, "object"),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from jobs.plan.grid import TileGrid
-from jobs.plan.timelabels import LabelPeriod, parse_instant
+from jobs.plan.timelabels import TIME_LABEL_KEY, LabelPeriod, parse_instant
 from sparkeo import storage
 from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, PROVENANCE_KEY, JobState
 from sparkeo.geometry import epsg_code
@@ -58,6 +58,30 @@ class ResultsLayout:
     dtype: str
     nodata: float
     periods: Mapping[str, LabelPeriod] = field(default_factory=dict)
+    times: tuple[str, ...] | None = None            # the t labels; None: t was reduced (or unknown)
+    dims: tuple[str, ...] = ("t", "bands", "y", "x")  # the saved cube's dimensions
+
+
+def cube_dimensions(layout: ResultsLayout, files: Sequence["OutputFile"]) -> dict:
+    """The saved cube's dimensions as openEO describes collections (``cube:dimensions``): x and y with
+    extent, step and CRS, t with its labels, bands with their names; a dimension the cube did not have
+    (t reduced, bands dropped) is absent, so that ``load_stac`` gives back a cube with the same
+    dimensions. Not declared as the datacube extension: openEO's own collection metadata carries it
+    the same way, and this project validates only against the extension schemas it ships."""
+    grid = layout.grid
+    w, s, e, n = grid.bounds
+    epsg = epsg_code(grid.crs)
+    crs = epsg if epsg is not None else grid.crs.to_wkt()
+    out = {"x": {"type": "spatial", "axis": "x", "extent": [w, e], "step": abs(grid.transform[0]),
+                 "reference_system": crs},
+           "y": {"type": "spatial", "axis": "y", "extent": [s, n], "step": abs(grid.transform[4]),
+                 "reference_system": crs}}
+    labels = layout.times if layout.times is not None else [f.label for f in files if f.label is not None]
+    if "t" in layout.dims and labels:
+        out["t"] = {"type": "temporal", "values": list(labels)}
+    if "bands" in layout.dims:
+        out["bands"] = {"type": "bands", "values": list(layout.bands)}
+    return out
 
 
 def projection(grid: TileGrid) -> dict:
@@ -113,7 +137,7 @@ def collection_document(files: Sequence["OutputFile"], layout: ResultsLayout, me
                  "file:size": f.size, "file:checksum": f.checksum, **projection(grid), **band_entries(layout),
                  **when}
         if f.label is not None and not is_date(f.label):
-            asset["sparkeo:time_label"] = f.label
+            asset[TIME_LABEL_KEY] = f.label
         assets[f.key] = asset
     job_id = metadata.get("job_id", "job")
     return {
@@ -122,6 +146,7 @@ def collection_document(files: Sequence["OutputFile"], layout: ResultsLayout, me
         "description": f"Results of sparkeo job {job_id}", "license": "proprietary",
         "extent": {"spatial": {"bbox": [list(grid.bounds_in(4326))]}, "temporal": {"interval": [_interval(times)]}},
         "summaries": {"eo:bands": [{"name": b} for b in layout.bands]},
+        "cube:dimensions": cube_dimensions(layout, files),
         "openeo:status": JobState.FINISHED.value,
         PROVENANCE_KEY: {
             "graph_sha256": metadata.get("graph_sha256"), "process_graph": metadata.get("process_graph"),
@@ -154,6 +179,7 @@ def item_document(f: "OutputFile", collection: Mapping[str, Any], layout: Result
             props["description"] = EMPTY_PERIOD_NOTE
     if f.label is not None:
         props["title"] = f.label
+        props[TIME_LABEL_KEY] = f.label
     root = _sibling(collection, COLLECTION_FILE)
     return {
         "type": "Feature", "stac_version": STAC_VERSION, "stac_extensions": STAC_EXTENSIONS,

@@ -175,7 +175,8 @@ class ResultsWriter:
         meta["assets"] = [f.name for f in files]
         (self.staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str))
         # On S3 the document names its assets by their S3 URLs; a local folder stays relocatable.
-        layout = ResultsLayout(self.grid, self.bands, self.dtype, self.nodata, dict(self.meta.periods))
+        layout = ResultsLayout(self.grid, self.bands, self.dtype, self.nodata, dict(self.meta.periods), self.times,
+                               tuple(self.meta.dims))
         collection = collection_document(files, layout, metadata, time_range,
                                          href_base=None if self._local else self.output)
         items = []

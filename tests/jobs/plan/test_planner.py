@@ -64,6 +64,16 @@ def test_same_solar_day_items_share_one_label_and_are_ordered():
     assert [i.id for i in slices[0].items] == ["b", "a"]
 
 
+def test_labels_written_by_a_job_come_back_as_they_were_in_their_order():
+    # a job's results: seasons (which sort "djf" < "jja" < "mam" alphabetically) and a date-time label
+    seasons = [item(f"s{n}", dt.datetime(2022, month, 1, tzinfo=UTC), **{"sparkeo:time_label": label})
+               for n, (month, label) in enumerate([(6, "2022-jja"), (12, "2022-djf"), (3, "2022-mam")])]
+    assert [s.label for s in time_slices(seasons)] == ["2022-mam", "2022-jja", "2022-djf"]
+    late = item("t", dt.datetime(2021, 6, 1, 23, 30, tzinfo=UTC), bbox=(149.9, -30, 150.1, -29.9),
+                **{"sparkeo:time_label": "2021-06-01T23:30:00Z"})
+    assert time_slices([late])[0].label == "2021-06-01T23:30:00Z"     # not moved to its solar day
+
+
 def test_solar_day_not_utc_day():
     # 23:30 UTC at longitude 150 E is the next local day
     late = ItemRecord("x", "c", dt.datetime(2021, 6, 1, 23, 30, tzinfo=UTC), (149.9, -30, 150.1, -29.9), {})

@@ -27,7 +27,7 @@ def test_every_listed_process_has_the_specification_it_claims():
             assert (folder / f"{p.id}.json").is_file(), p.id
         assert p.summary, p.id
     ids = {p.id for p in found}
-    assert {"if", "between", "mod", "sin", "array_interpolate_linear", "date_shift", "text_merge"} <= ids
+    assert {"if", "between", "mod", "sin", "array_interpolate_linear", "date_shift", "text_merge", "load_stac"} <= ids
 
 
 def test_cli_lists_the_processes_as_text_and_json():

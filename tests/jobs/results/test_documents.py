@@ -120,6 +120,7 @@ def test_each_period_item_carries_its_own_period_and_empty_ones_say_so(tmp_path)
         props = docs[f"{label}.json"]["properties"]
         assert (props["start_datetime"], props["end_datetime"]) == (start, end)
         assert props["datetime"] == start and props["title"] == label
+        assert props["sparkeo:time_label"] == label        # load_stac gives the cube this label back
         assert props["sparkeo:observations"] == observations
         assert ("no valid observation" in props.get("description", "")) == (observations == 0)
         asset = docs["collection.json"]["assets"][label]

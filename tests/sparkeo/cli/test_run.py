@@ -35,6 +35,11 @@ def set_arg(node, name, value):
     return lambda pg: pg[node]["arguments"].__setitem__(name, value)
 
 
+def stac(url):
+    """The demo's load_collection replaced by a load_stac of ``url``."""
+    return lambda pg: pg.__setitem__("load", {"process_id": "load_stac", "arguments": {"url": url}})
+
+
 def cycle(pg):
     pg["ndvi"]["arguments"]["data"] = {"from_node": "masked"}
 
@@ -52,6 +57,10 @@ BAD_INPUT = [
     ("no-items", edit(set_arg("load", "temporal_extent", ["2024-06-01", "2024-07-01"])),
      ["'load'", "sample-s2", "2024-06-01"]),
     ("cycle", edit(cycle), ["cycle", "ndvi", "masked"]),
+    ("load-stac-missing", edit(stac("/nowhere/collection.json")), ["'load'", "'url'", "/nowhere/collection.json"]),
+    # nothing listens on the discard port: the URL is unreachable
+    ("load-stac-unreachable", edit(stac("http://127.0.0.1:9/stac/collection.json")),
+     ["'load'", "'url'", "http://127.0.0.1:9/stac/collection.json"]),
 ]
 
 
