@@ -16,7 +16,7 @@ from sparkeo.identity import Caller
 from sparkeo.settings import Settings
 
 from layercatalog.document import Unsupported, lists_bands, parse_layer_catalog
-from layercatalog.errors import (EmptyQueryError, ExtentError, InvalidCatalogError, UnknownBandError,
+from layercatalog.errors import (EmptyQueryError, ExtentError, InvalidCatalogError, StacApiError, UnknownBandError,
                                  UnknownCollectionError, UnsupportedDataSourceError)
 from layercatalog.items import to_item_record
 from layercatalog.model import CollectionInfo, ItemQuery, ItemRecord
@@ -98,16 +98,30 @@ class LayerCatalog:
 
         item_assets = collection.document.get("item_assets")
         if not item_assets:
-            docs = self.index_of(collection).collections()
+            docs = self._documents(collection)
             wanted = collection.data_source.collection
             # a source of one collection (a STAC API collection URL) describes it whatever the entry's id
             only = next(iter(docs.values())) if len(docs) == 1 and not wanted else {}
             item_assets = (docs.get(wanted or collection.id) or only).get("item_assets")
-        bands = derive_bands([b.name for b in collection.bands], item_assets, records())
+        names = [b.name for b in collection.bands]
+        try:
+            bands = derive_bands(names, item_assets, records())
+        except StacApiError as exc:     # a STAC API that is down: the entry's band names, item_assets only
+            log.warning("collection %s: bands not derived from its items: %s", collection.id, exc,
+                        extra={"collection": collection.id})
+            bands = derive_bands(names, item_assets, ())
         described = replace(collection, bands=bands)
         self._collections[collection.id] = described
         self._described_ids.add(collection.id)
         return described
+
+    def _documents(self, collection: CollectionInfo) -> dict[str, dict]:
+        """The STAC collection documents of a collection's source; none when its STAC API is down."""
+        try:
+            return self.index_of(collection).collections()
+        except StacApiError as exc:
+            log.warning("collection %s: %s", collection.id, exc, extra={"collection": collection.id})
+            return {}
 
     def unsupported_for(self, caller: Caller) -> list[Unsupported]:
         """Entries with data sources sparkeo cannot read, that ``caller`` may see."""

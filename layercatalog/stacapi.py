@@ -28,7 +28,8 @@ from layercatalog.model import PropertyFilter
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500            # items per page: most public APIs accept it (Earth Search, Planetary Computer cap at 1000)
-RETRIES = 5                # per request; backoff 0.5, 1, 2, 4, 8 s (urllib3 Retry, honours Retry-After)
+RETRIES = 5                # per request; backoff 0, 1, 2, 4, 8 s (urllib3 Retry, honours Retry-After)
+CONNECT_RETRIES = 1        # a host that does not resolve or refuses connections is down, not busy: fail fast
 BACKOFF_S = 0.5
 TIMEOUT_S = 60.0
 RETRY_STATUS = (429, 500, 502, 503, 504)
@@ -199,20 +200,23 @@ class StacApiCollection:
             from pystac_client.stac_api_io import StacApiIO
             from urllib3 import Retry
 
-            retry = Retry(total=self.retries, backoff_factor=self.backoff, status_forcelist=RETRY_STATUS,
+            retry = Retry(total=self.retries, connect=min(CONNECT_RETRIES, self.retries),
+                          backoff_factor=self.backoff, status_forcelist=RETRY_STATUS,
                           allowed_methods=None, respect_retry_after_header=True, raise_on_status=True)
             self._stac_io = StacApiIO(max_retries=retry, timeout=TIMEOUT_S)
         return self._stac_io
 
     def _call(self, fn, url: str):
-        """``fn()``, with a transport failure or an API error answer turned into ``StacApiError``."""
+        """``fn()``, with a transport failure or an API error answer turned into ``StacApiError`` naming
+        the collection URL the catalog gives (and ``url``, the request's, when it differs)."""
         import requests
         from pystac_client.exceptions import APIError
 
         try:
             return fn()
         except (APIError, requests.RequestException, OSError) as exc:
-            raise StacApiError(url, _reason(exc)) from None
+            where = "" if url == self.url else f"{url}: "
+            raise StacApiError(self.url, where + _reason(exc)) from None
 
     def _record(self, doc: dict) -> dict | None:
         base = next((link.get("href") for link in doc.get("links") or () if link.get("rel") == "self"), None)
