@@ -122,11 +122,11 @@ class StacApiCollection:
 
     def search(self, collection: str | None, bbox: tuple[float, float, float, float] | None,
                start: dt.datetime | None, end: dt.datetime | None,
-               filters: Iterable[PropertyFilter] = (), limit: int | None = None) -> Iterator[dict]:
+               filters: Iterable[PropertyFilter] = ()) -> Iterator[dict]:
         """Index records of the items intersecting ``bbox`` (EPSG:4326) with ``start <= datetime < end``,
         in the API's order; ``filters`` are sent to the API when it can apply them (the caller still
-        checks them). ``limit`` stops after that many items (band discovery)."""
-        search = self._search(collection, bbox, start, end, tuple(filters), min(self.page_size, limit or self.page_size))
+        checks them)."""
+        search = self._search(collection, bbox, start, end, tuple(filters), self.page_size)
         seen, matched, last_report = 0, None, time.monotonic()
         pages = search.pages_as_dicts()
         while True:
@@ -136,8 +136,6 @@ class StacApiCollection:
             if matched is None:
                 matched = _number_matched(page)
             for doc in page.get("features") or ():
-                if limit is not None and seen >= limit:
-                    return
                 seen += 1
                 record = self._record(doc)
                 if record is None:

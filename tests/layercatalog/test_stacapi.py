@@ -138,3 +138,12 @@ def test_stac_api_that_stays_down_is_a_run_error_naming_the_url(stac_api, stac_a
     refused = f"http://127.0.0.1:{free_port()}/collections/{SAMPLE}"
     with pytest.raises(StacApiError, match=f"127.0.0.1"):
         list(StacApiCollection(refused, retries=1, backoff=0.01).search(None, None, None, None))
+
+
+def test_stac_api_search_reports_progress(stac_api, stac_api_catalog, caplog, monkeypatch):
+    monkeypatch.setattr("layercatalog.stacapi.PROGRESS_EVERY_S", 0.0)
+    source = StacApiCollection(stac_api.collection_url(SAMPLE), page_size=3)
+    with caplog.at_level("INFO", logger="layercatalog.stacapi"):
+        assert len(list(source.search(None, None, None, None))) == 8
+    assert [r.getMessage() for r in caplog.records] == [
+        "STAC API search: 3 of 8 items", "STAC API search: 6 of 8 items", "STAC API search: 8 of 8 items"]
