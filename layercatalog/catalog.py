@@ -89,12 +89,13 @@ class LayerCatalog:
             return collection
         from dataclasses import replace
 
-        from layercatalog.bandsource import derive_bands
+        from layercatalog.bandsource import ITEMS_SAMPLED, derive_bands
 
         def records():
             # band discovery looks at the first items only (bandsource.ITEMS_SAMPLED)
             source = self.index_of(collection)
-            yield from source.search(self._stac_collection(collection, source), None, None, None)
+            yield from source.search(self._stac_collection(collection, source), None, None, None,
+                                     page_size=ITEMS_SAMPLED)
 
         item_assets = collection.document.get("item_assets")
         if not item_assets:

@@ -80,9 +80,10 @@ class StacIndex:
         return int(self._meta("items") or 0)
 
     def search(self, collection: str | None, bbox: tuple[float, float, float, float] | None,
-               start: dt.datetime | None, end: dt.datetime | None, filters=()) -> Iterator[dict]:
+               start: dt.datetime | None, end: dt.datetime | None, filters=(), page_size=None) -> Iterator[dict]:
         """Records intersecting ``bbox`` (EPSG:4326) with ``start <= datetime < end``, by datetime then id.
-        ``filters`` (property filters) are left to the caller (``layercatalog.source.ItemSource``)."""
+        ``filters`` (property filters) are left to the caller, ``page_size`` is an API's matter
+        (``layercatalog.source.ItemSource``)."""
         where, args = [], []
         source = "items i"
         if bbox is not None:

@@ -27,9 +27,11 @@ class ItemSource(Protocol):
         """The collection ids the source's items belong to."""
 
     def search(self, collection: str | None, bbox: Bbox | None, start: dt.datetime | None,
-               end: dt.datetime | None, filters: Iterable[PropertyFilter] = ()) -> Iterator[dict]:
+               end: dt.datetime | None, filters: Iterable[PropertyFilter] = (),
+               page_size: int | None = None) -> Iterator[dict]:
         """Index records intersecting ``bbox`` with ``start <= datetime < end``; ``filters`` may be
-        applied by the source (a STAC API's filter extension) or not: callers check them anyway."""
+        applied by the source (a STAC API's filter extension) or not: callers check them anyway.
+        ``page_size``: items per request of a paged source (a caller reading only the first few)."""
 
     def matched(self, collection: str | None, bbox: Bbox | None, start: dt.datetime | None,
                 end: dt.datetime | None, filters: Iterable[PropertyFilter] = ()) -> int | None:

@@ -122,11 +122,11 @@ class StacApiCollection:
 
     def search(self, collection: str | None, bbox: tuple[float, float, float, float] | None,
                start: dt.datetime | None, end: dt.datetime | None,
-               filters: Iterable[PropertyFilter] = ()) -> Iterator[dict]:
+               filters: Iterable[PropertyFilter] = (), page_size: int | None = None) -> Iterator[dict]:
         """Index records of the items intersecting ``bbox`` (EPSG:4326) with ``start <= datetime < end``,
         in the API's order; ``filters`` are sent to the API when it can apply them (the caller still
-        checks them)."""
-        search = self._search(collection, bbox, start, end, tuple(filters), self.page_size)
+        checks them). ``page_size``: a caller that reads only the first items asks for smaller pages."""
+        search = self._search(collection, bbox, start, end, tuple(filters), page_size or self.page_size)
         seen, matched, last_report = 0, None, time.monotonic()
         pages = search.pages_as_dicts()
         while True:
