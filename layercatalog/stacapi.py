@@ -184,7 +184,11 @@ class StacApiCollection:
         elif filters and client.conforms_to(ConformanceClasses.QUERY):
             kwargs["query"] = query_extension(filters)
         kwargs["method"] = self.method or ("POST" if _offers_post(client) else "GET")
-        return client.search(**{k: v for k, v in kwargs.items() if v is not None})
+        try:
+            return client.search(**{k: v for k, v in kwargs.items() if v is not None})
+        except NotImplementedError:     # pystac-client: the root has no "search" link
+            raise InvalidCatalogError(self.url, None, f"{self.root} is not a STAC API with item search "
+                                                      "(no 'search' link)") from None
 
     def _connect(self):
         if self._client is None:
@@ -212,7 +216,7 @@ class StacApiCollection:
 
         try:
             return fn()
-        except (APIError, requests.RequestException, OSError) as exc:
+        except (APIError, requests.RequestException, OSError, ValueError) as exc:    # ValueError: not JSON
             where = "" if url == self.url else f"{url}: "
             raise StacApiError(self.url, where + _reason(exc)) from None
 

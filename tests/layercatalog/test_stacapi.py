@@ -147,3 +147,10 @@ def test_stac_api_search_reports_progress(stac_api, stac_api_catalog, caplog, mo
         assert len(list(source.search(None, None, None, None))) == 8
     assert [r.getMessage() for r in caplog.records] == [
         "STAC API search: 3 of 8 items", "STAC API search: 6 of 8 items", "STAC API search: 8 of 8 items"]
+
+
+def test_stac_api_url_that_serves_no_json_is_a_run_error(moto_server):
+    url = f"{moto_server.endpoint}/collections/{SAMPLE}"       # an HTTP server, but no STAC API
+    with pytest.raises(StacApiError) as err:
+        list(StacApiCollection(url, retries=1, backoff=0.01).search(None, None, None, None))
+    assert moto_server.endpoint in str(err.value) and "Traceback" not in str(err.value)
