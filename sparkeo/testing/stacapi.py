@@ -1,16 +1,17 @@
 """A real STAC API for tests and benchmarks: PostgreSQL 15 + PostGIS (Debian packages) with a pgstac
 schema (``pypgstac migrate``), served by stac-fastapi-pgstac under uvicorn on the loopback.
 
-``StacApiServer().start()`` creates a throw-away cluster in a temporary folder (``initdb`` as the
-``postgres`` user when run as root: PostgreSQL refuses to run as root), starts ``postgres`` and the
-API on free ports; ``load`` upserts collections and items (``pypgstac``); ``stop``/``cleanup`` end
-both processes.
+``StacApiServer().start()`` creates a throw-away cluster in a temporary folder (``initdb`` and the
+server run as the ``postgres`` user when we are root: PostgreSQL refuses to run as root), starts
+``postgres`` and the API on free ports; ``load`` upserts collections and items (``pypgstac``);
+``stop``/``cleanup`` end both processes.
 """
 from __future__ import annotations
 
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -76,26 +77,27 @@ class StacApiServer:
         sockets.mkdir(parents=True, exist_ok=True)
         as_postgres = self._as_postgres()
         if not data.exists():
-            done = subprocess.run([*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-U", PG_USER,
-                                   "--auth=trust", "--no-locale", "-E", "UTF8"], capture_output=True, text=True)
+            done = subprocess.run([str(PG_BIN / "initdb"), "-D", str(data), "-U", PG_USER, "--auth=trust",
+                                   "--no-locale", "-E", "UTF8"], capture_output=True, text=True, **as_postgres)
             if done.returncode:
                 raise ServiceStartError(f"initdb {data} failed: {(done.stderr or done.stdout)[-2000:]}")
         # a test database: durability off (fsync, full-page writes), so loading items is quick
         self.postgres = start_service(
-            [*as_postgres, str(PG_BIN / "postgres"), "-D", str(data), "-p", str(self.pg_port),
+            [str(PG_BIN / "postgres"), "-D", str(data), "-p", str(self.pg_port),
              "-k", str(sockets), "-c", f"listen_addresses={LOOPBACK}", "-c", "fsync=off",
              "-c", "full_page_writes=off", "-c", "synchronous_commit=off", "-c", "max_connections=50"],
             self.workdir / "postgres.log", f"PostgreSQL on port {self.pg_port}",
-            lambda: port_answers(self.pg_port), timeout)
+            lambda: port_answers(self.pg_port), timeout, **as_postgres)
 
-    def _as_postgres(self) -> list[str]:
-        """The command prefix that runs a PostgreSQL binary as ``postgres`` (none unless we are root)."""
+    def _as_postgres(self) -> dict:
+        """``subprocess`` arguments that run a PostgreSQL binary as ``postgres`` when we are root (the
+        server is then our own child, so stopping it needs no wrapper to pass the signal on)."""
         if os.geteuid() != 0:
-            return []
+            return {}
         user = pwd.getpwnam(PG_USER)
         for path in [self.workdir, *self.workdir.rglob("*")]:
             os.chown(path, user.pw_uid, user.pw_gid)
-        return ["runuser", "-u", PG_USER, "--"]
+        return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
     def load(self, collections: Iterable[dict], items: Iterable[dict]) -> None:
         """Upsert STAC collection and item dicts (items carry their ``collection``)."""
@@ -108,9 +110,12 @@ class StacApiServer:
             loader.load_items(iter(items), Methods.upsert)
 
     def stop(self) -> None:
-        for proc in (self.api, self.postgres):
-            if proc is not None:
-                stop_process(proc, timeout=20.0)
+        if self.api is not None:
+            stop_process(self.api, timeout=20.0)
+        if self.postgres is not None and self.postgres.poll() is None:
+            # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every client to leave
+            self.postgres.send_signal(signal.SIGINT)
+            stop_process(self.postgres, timeout=20.0)
         self.api = self.postgres = None
 
     def cleanup(self) -> None:
