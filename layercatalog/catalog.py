@@ -206,6 +206,12 @@ class LayerCatalog:
         return source.matched(self._stac_collection(collection, source), query.bbox, *query.interval,
                               filters=query.filters)
 
+    def count(self, query: ItemQuery, caller: Caller) -> int:
+        """How many items ``query`` matches: the STAC API's ``numberMatched`` (one request, no paging;
+        an item at exactly the interval's end counts), else the length of the search."""
+        matched = self.matched(query, caller)
+        return matched if matched is not None else len(self.search(query, caller, allow_empty=True))
+
     def _stac_collection(self, collection: CollectionInfo, index: ItemSource) -> str | None:
         """The STAC collection id to search inside the data source (None: all its items)."""
         present = index.item_collections()

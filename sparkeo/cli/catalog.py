@@ -1,4 +1,4 @@
-"""``sparkeo catalog list | describe ID | search ID | summary ID | add-stac URL``: what data exists, before any job.
+"""``sparkeo catalog list | describe ID | search ID | summary ID | count ID | add-stac URL``: what data exists, before any job.
 
 Every subcommand sees only what the caller (``--user``/``--groups``) may see. ``--catalog`` defaults
 to ``SPARKEO_CATALOG``, then to the sample catalog generated on first use in the cache folder.
@@ -161,6 +161,12 @@ def summary(result, as_json: bool) -> None:
     click.echo(f"coverage:     {coverage} of the bbox")
     click.echo(f"input pixels: {result.input_pixels:,}")
     click.echo(f"input bytes:  {result.input_bytes:,} (estimated)")
+
+
+@_query_command("count")
+def count(matched: int, as_json: bool) -> None:
+    """How many items a query matches; a STAC API's own count (numberMatched) without paging through them."""
+    click.echo(json.dumps({"items": matched}) if as_json else str(matched))
 
 
 def _item_json(item) -> dict:

@@ -124,6 +124,9 @@ def test_catalog_commands_on_a_stac_api_collection(run, stac_api, stac_api_catal
     assert json.loads(api.output) == json.loads(static.output) and json.loads(api.output)
     out = run("catalog", "summary", "sample-s2", "--catalog", stac_api_catalog)
     assert out.exit_code == 0 and "items:        8 (the STAC API reports 8 matching)" in out.output
+    assert run("catalog", "count", "sample-s2", "--catalog", stac_api_catalog).output == "8\n"
+    assert run("catalog", "count", *query, "--catalog", stac_api_catalog).output == \
+        json.dumps({"items": len(json.loads(static.output))}) + "\n"
     demo = Path(__file__).parents[3] / "examples" / "ndvi_median.json"
     plans = [json.loads(run("validate", str(demo), "--catalog", c, "--json").output) for c in (stac_api_catalog, sample_small)]
     assert plans[0] == plans[1] and plans[0]["items"] == 8
