@@ -20,7 +20,8 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	touch $(STAMP)
 
 services:
-	bash scripts/install-debian.sh zookeeper s3fs fuse3 prometheus prometheus-pushgateway openjdk-17-jdk-headless
+	bash scripts/install-debian.sh zookeeper s3fs fuse3 prometheus prometheus-pushgateway openjdk-17-jdk-headless \
+		postgresql-15 postgresql-15-postgis-3
 
 demo: venv
 	$(BIN)/sparkeo sample-data $(SAMPLE)

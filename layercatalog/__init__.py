@@ -9,8 +9,9 @@ Imports no other domain package (DESIGN.md). Modules:
 - ``properties``: openEO ``properties`` callbacks and ``--filter`` expressions -> PropertyFilter
 - ``stacwalk`` / ``index`` / ``items``: one walk of a static STAC catalog into a cached SQLite R*Tree
   index of compact item records, turned into ItemRecords per collection at search time
-- ``stacurl``: ``load_stac``'s URL (item, collection, catalog, API collection) -> an ad-hoc layer entry
+- ``stacapi``: a STAC API collection searched through pystac-client into the same compact records
+- ``source``: ``open_source(url)``, the ``ItemSource`` interface both of them implement
 - ``summary``: item count, dates, coverage, estimated input pixels and bytes of a query
 - ``samplescene`` / ``sample``: the deterministic Sentinel-2-like sample catalog
-- ``errors``: the CatalogError (UserError) family
+- ``errors``: the CatalogError (UserError) family, and StacApiError (RunError)
 """

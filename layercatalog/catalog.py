@@ -2,7 +2,8 @@
 
 Loads ``layercatalog.json`` through ``sparkeo.storage`` (local or ``s3://``). Access groups are enforced
 here: a private collection is absent from ``collections`` and ``get``/``search`` answer exactly as for
-an unknown id. Static STAC catalogs are searched through their ``StacIndex`` (built once, cached).
+an unknown id. Items come from each entry's ``ItemSource`` (``layercatalog.source``): the ``StacIndex`` of a
+static STAC catalog (built once, cached) or a STAC API collection.
 """
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from sparkeo.identity import Caller
 from sparkeo.settings import Settings
 
 from layercatalog.document import Unsupported, lists_bands, parse_entry, parse_layer_catalog
-from layercatalog.errors import (EmptyQueryError, ExtentError, InvalidCatalogError, UnknownBandError,
+from layercatalog.errors import (EmptyQueryError, ExtentError, InvalidCatalogError, StacApiError, UnknownBandError,
                                  UnknownCollectionError, UnsupportedDataSourceError)
-from layercatalog.index import StacIndex
 from layercatalog.items import to_item_record
 from layercatalog.model import CollectionInfo, ItemQuery, ItemRecord
-from layercatalog.stacurl import entry_for_url, is_static_url, normalise_url
+from layercatalog.source import ItemSource, open_source
+from layercatalog.stacurl import entry_for_url, normalise_url
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class LayerCatalog:
     settings: Settings
     _collections: dict[str, CollectionInfo]
     unsupported: tuple[Unsupported, ...] = ()
-    _indexes: dict[str, StacIndex] = field(default_factory=dict, repr=False)
+    _indexes: dict[str, ItemSource] = field(default_factory=dict, repr=False)
     _described_ids: set[str] = field(default_factory=set, repr=False)   # bands derived already
     # load_stac's collections, by URL: searchable, never listed (layercatalog.stacurl)
     _adhoc: dict[str, CollectionInfo] = field(default_factory=dict, repr=False)
@@ -91,20 +92,28 @@ class LayerCatalog:
             return collection
         from dataclasses import replace
 
-        from layercatalog.bandsource import derive_bands
+        from layercatalog.bandsource import ITEMS_SAMPLED, derive_bands
 
         def records():
-            if not is_static_url(collection.data_source.url):
-                return      # no STAC API client yet: only item_assets can tell
-            index = self.index_of(collection)
-            yield from index.search(self._stac_collection(collection, index), None, None, None)
+            # band discovery looks at the first items only (bandsource.ITEMS_SAMPLED)
+            source = self.index_of(collection)
+            yield from source.search(self._stac_collection(collection, source), None, None, None,
+                                     page_size=ITEMS_SAMPLED)
 
         item_assets = collection.document.get("item_assets")
-        if not item_assets and is_static_url(collection.data_source.url):
-            index = self.index_of(collection)
-            stac_doc = index.collections().get(collection.data_source.collection or collection.id) or {}
-            item_assets = stac_doc.get("item_assets")
-        bands = derive_bands([b.name for b in collection.bands], item_assets, records())
+        if not item_assets:
+            docs = self._documents(collection)
+            wanted = collection.data_source.collection
+            # a source of one collection (a STAC API collection URL) describes it whatever the entry's id
+            only = next(iter(docs.values())) if len(docs) == 1 and not wanted else {}
+            item_assets = (docs.get(wanted or collection.id) or only).get("item_assets")
+        names = [b.name for b in collection.bands]
+        try:
+            bands = derive_bands(names, item_assets, records())
+        except StacApiError as exc:     # a STAC API that is down: the entry's band names, item_assets only
+            log.warning("collection %s: bands not derived from its items: %s", collection.id, exc,
+                        extra={"collection": collection.id})
+            bands = derive_bands(names, item_assets, ())
         described = replace(collection, bands=bands)
         (self._adhoc if collection.id in self._adhoc else self._collections)[collection.id] = described
         self._described_ids.add(collection.id)
@@ -118,6 +127,14 @@ class LayerCatalog:
         if url not in self._adhoc:
             self._adhoc[url] = parse_entry(entry_for_url(url), url)
         return self._described(self._adhoc[url])
+
+    def _documents(self, collection: CollectionInfo) -> dict[str, dict]:
+        """The STAC collection documents of a collection's source; none when its STAC API is down."""
+        try:
+            return self.index_of(collection).collections()
+        except StacApiError as exc:
+            log.warning("collection %s: %s", collection.id, exc, extra={"collection": collection.id})
+            return {}
 
     def unsupported_for(self, caller: Caller) -> list[Unsupported]:
         """Entries with data sources sparkeo cannot read, that ``caller`` may see."""
@@ -159,15 +176,17 @@ class LayerCatalog:
         bands = None
         if query.bands is not None:
             bands = tuple(dict.fromkeys(collection.band(n).name for n in query.bands))
-        index = self.index_of(collection)
-        stac_id = self._stac_collection(collection, index)
+        source = self.index_of(collection)
+        stac_id = self._stac_collection(collection, source)
         out = []
-        for record in index.search(stac_id, query.bbox, *query.interval):
+        for record in source.search(stac_id, query.bbox, *query.interval, filters=query.filters):
             if not _passes(record.get("properties") or {}, query.filters):
                 continue
             item = to_item_record(collection, record, bands)
             if item is not None:
                 out.append(item)
+        # a STAC API answers in its own order; a static index by time then id: the same for both
+        out.sort(key=lambda item: (item.datetime, item.id))
         if not out and not allow_empty:
             raise EmptyQueryError(collection.id, query.bbox, query.interval,
                                   reason="no items" + (" pass the property filters" if query.filters else " match"))
@@ -177,23 +196,35 @@ class LayerCatalog:
         """What a query would read, before any pixel is read (see ``layercatalog.summary``)."""
         from layercatalog.summary import summarize
 
+        matched = self.matched(query, caller)
         items = self.search(query, caller, allow_empty=True)
         collection = self.get(query.collection_id, caller)
         bands = tuple(collection.band(n).name for n in query.bands) if query.bands else None
-        return summarize(collection, query, items, bands)
+        return summarize(collection, query, items, bands, matched)
 
-    def index_of(self, collection: CollectionInfo) -> StacIndex:
-        """The index of a collection's static STAC source (built on first use, then cached)."""
+    def index_of(self, collection: CollectionInfo) -> ItemSource:
+        """The item source of a collection: the index of its static STAC catalog (built on first use,
+        then cached) or its STAC API collection (``layercatalog.source``)."""
         url = collection.data_source.url
-        if not is_static_url(url):
-            raise UnsupportedDataSourceError(
-                collection.id, "stac", url,
-                reason="only static STAC catalogs (local, s3://, a .json over http) are searched (no STAC API client yet)")
         if url not in self._indexes:
-            self._indexes[url] = StacIndex.open(url, self.settings.cache_dir)
+            self._indexes[url] = open_source(url, self.settings.cache_dir)
         return self._indexes[url]
 
-    def _stac_collection(self, collection: CollectionInfo, index: StacIndex) -> str | None:
+    def matched(self, query: ItemQuery, caller: Caller) -> int | None:
+        """The number of items the source reports for ``query`` before property filters are checked
+        item by item (a STAC API's ``numberMatched``), without listing them; None when it cannot."""
+        collection = self.check_query(query, caller)
+        source = self.index_of(collection)
+        return source.matched(self._stac_collection(collection, source), query.bbox, *query.interval,
+                              filters=query.filters)
+
+    def count(self, query: ItemQuery, caller: Caller) -> int:
+        """How many items ``query`` matches: the STAC API's ``numberMatched`` (one request, no paging;
+        an item at exactly the interval's end counts), else the length of the search."""
+        matched = self.matched(query, caller)
+        return matched if matched is not None else len(self.search(query, caller, allow_empty=True))
+
+    def _stac_collection(self, collection: CollectionInfo, index: ItemSource) -> str | None:
         """The STAC collection id to search inside the data source (None: all its items)."""
         present = index.item_collections()
         wanted = collection.data_source.collection or collection.id
@@ -245,3 +276,12 @@ def layer_entries_for_static_catalog(url: str) -> list[dict]:
     for cid, doc in sorted(walked.collections.items()):
         entries.append(layer_entry_for_stac_collection(doc, url, items=list(layouts.get(cid, {}).values())))
     return entries
+
+
+def layer_entries_for_stac(url: str) -> list[dict]:
+    """Layer catalog entries for a STAC API collection URL (one) or a static catalog (each collection)."""
+    from layercatalog.stacapi import is_stac_api_url, layer_entry_for_stac_api_collection
+
+    if is_stac_api_url(url):
+        return [layer_entry_for_stac_api_collection(url)]
+    return layer_entries_for_static_catalog(url)

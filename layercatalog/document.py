@@ -167,39 +167,20 @@ def layer_entry_for_stac_collection(stac_collection: dict, url: str, items: list
                                     collection: str | None = None) -> dict:
     """A layer catalog entry (openEO collection document + ``_sparkeo``) for a STAC collection.
 
-    Bands come from the collection's ``summaries.eo:bands``/``item_assets`` or, failing that, from the
-    ``eo:bands`` of the given item dicts' assets; ``nodata``/``scale``/``offset``/``type`` from
-    ``raster:bands``. CLM, SCL, FMASK, QA... are marked categorical. ``url`` is the static catalog or
-    collection document the items are found through (relative to the layer catalog file, or absolute).
+    Bands are derived as the catalog derives them for an entry without bands (``bandsource``): those
+    named in the collection's ``summaries``, else those of its ``item_assets``, then those only the
+    given item dicts have; ``nodata``/``scale``/``offset``/``type`` from ``raster:bands`` (STAC 1.0)
+    or ``bands`` (STAC 1.1). CLM, SCL, FMASK, QA... are marked categorical. ``url`` is the static
+    catalog or collection document, or the STAC API collection URL, the items are found through
+    (relative to the layer catalog file, or absolute).
     """
-    bands: dict[str, dict] = {}
-    for b in (stac_collection.get("summaries") or {}).get("eo:bands") or []:
-        bands.setdefault(b["name"], {"name": b["name"], **({"common_name": b["common_name"]} if b.get("common_name") else {})})
-    asset_sources = list((stac_collection.get("item_assets") or {}).items())
-    for item in items or ():
-        asset_sources += list((item.get("assets") or {}).items())
-    for key, asset in asset_sources:
-        eo = asset.get("eo:bands") or asset.get("bands") or []
-        raster = asset.get("raster:bands") or []
-        if not eo and not raster:
-            if "tif" not in (asset.get("type") or "") and not str(asset.get("href", "")).endswith((".tif", ".tiff")):
-                continue
-            eo = [{"name": key}]
-        for i, b in enumerate(eo or [{"name": key}]):
-            band = bands.setdefault(b["name"], {"name": b["name"]})
-            if b.get("common_name"):
-                band.setdefault("common_name", b["common_name"])
-            rb = raster[i] if i < len(raster) else {}
-            for src, dst in (("nodata", "nodata"), ("scale", "scale"), ("offset", "offset"), ("data_type", "type")):
-                if rb.get(src) is not None:
-                    band.setdefault(dst, rb[src])
-    for band in bands.values():
-        alias = S2_ALIASES.get(band["name"])
-        aliases = [a for a in (alias, band.get("common_name")) if a and a != band["name"]]
-        if aliases:
-            band["aliases"] = sorted(set(aliases))
-        if band["name"].upper() in CATEGORICAL_NAMES:
-            band["categorical"] = True
+    from layercatalog.bandsource import derive_bands
+
+    summaries = stac_collection.get("summaries") or {}
+    named = [b["name"] for b in summaries.get("eo:bands") or summaries.get("bands") or () if b.get("name")]
+    described = derive_bands(named, stac_collection.get("item_assets"),
+                             (_record_of(item, url) for item in items or ()))
+    bands = {b.name: _band_entry(b) for b in described}
     cid = stac_collection["id"]
     extent = stac_collection.get("extent") or {"spatial": {"bbox": [list(WORLD)]}, "temporal": {"interval": [[None, None]]}}
     names = list(bands)
@@ -218,3 +199,33 @@ def layer_entry_for_stac_collection(stac_collection: dict, url: str, items: list
         "_sparkeo": {"data_source": {"type": "stac", "url": url, "collection": collection or cid},
                      "apply_scale": False},
     }
+
+
+def _record_of(item: dict, url: str) -> dict:
+    """An item dict as the index record ``bandsource`` reads (only its raster assets matter here)."""
+    from layercatalog.items import compact_item, is_raster_asset
+
+    try:
+        record = compact_item(item, url, None)
+    except ValueError:
+        record = None
+    if record is None:      # no time or footprint: its assets still tell the bands
+        assets = item.get("assets") or {}
+        record = {"assets": {k: a for k, a in assets.items() if isinstance(a, dict) and is_raster_asset(a)}}
+    return record
+
+
+def _band_entry(band: BandInfo) -> dict:
+    """A derived ``BandInfo`` as a layer catalog ``eo:bands`` entry (with sparkeo's S2 aliases)."""
+    entry: dict[str, Any] = {"name": band.name}
+    if band.common_name:
+        entry["common_name"] = band.common_name
+    aliases = {a for a in (*band.aliases, S2_ALIASES.get(band.name)) if a and a != band.name}
+    if aliases:
+        entry["aliases"] = sorted(aliases)
+    optional = (("nodata", band.nodata), ("scale", band.scale if band.scale != 1.0 else None),
+                ("offset", band.offset if band.offset != 0.0 else None), ("type", band.dtype))
+    entry.update((k, v) for k, v in optional if v is not None)
+    if band.categorical:
+        entry["categorical"] = True
+    return entry

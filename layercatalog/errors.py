@@ -1,4 +1,5 @@
-"""The layer catalog's errors: all are ``UserError`` (exit 2): the caller named something wrong.
+"""The layer catalog's errors: ``UserError`` (exit 2) when the caller named something wrong, and
+``StacApiError`` (``RunError``, exit 1) when a STAC API fails.
 
 Each error carries the fields a user needs and formats its own message. Unknown and private
 collections raise the same ``UnknownCollectionError`` with the same text, so that an error never
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable
 
-from sparkeo.errors import UserError
+from sparkeo.errors import RunError, UserError
 
 
 def _iso(t: dt.datetime | None) -> str:
@@ -99,3 +100,10 @@ class UnsupportedDataSourceError(CatalogError):
         why = f": {reason}" if reason else ""
         super().__init__(f"collection {collection_id!r}: data source {kind!r}{where} is not supported{why}",
                          collection_id=collection_id, kind=kind, url=url)
+
+
+class StacApiError(RunError):
+    """Raised when a STAC API does not answer (after retries) or answers with an error; names the URL."""
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"STAC API {url} failed: {reason}", url=url, reason=reason)

@@ -80,8 +80,10 @@ class StacIndex:
         return int(self._meta("items") or 0)
 
     def search(self, collection: str | None, bbox: tuple[float, float, float, float] | None,
-               start: dt.datetime | None, end: dt.datetime | None) -> Iterator[dict]:
-        """Records intersecting ``bbox`` (EPSG:4326) with ``start <= datetime < end``, by datetime then id."""
+               start: dt.datetime | None, end: dt.datetime | None, filters=(), page_size=None) -> Iterator[dict]:
+        """Records intersecting ``bbox`` (EPSG:4326) with ``start <= datetime < end``, by datetime then id.
+        ``filters`` (property filters) are left to the caller, ``page_size`` is an API's matter
+        (``layercatalog.source.ItemSource``)."""
         where, args = [], []
         source = "items i"
         if bbox is not None:
@@ -109,6 +111,10 @@ class StacIndex:
             # The R*Tree stores 32-bit floats rounded outwards: recheck the exact box.
             if bbox is None or _intersects(record["bbox"], bbox):
                 yield record
+
+    def matched(self, collection, bbox, start, end, filters=()) -> int | None:
+        """None: a static index counts by searching (``layercatalog.source.ItemSource``)."""
+        return None
 
     def _space_first(self, bbox, start, end) -> bool:
         """True when the bbox selects a smaller fraction of the items' extent than the interval does."""

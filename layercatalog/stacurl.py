@@ -18,8 +18,8 @@ from layercatalog.document import WORLD
 from layercatalog.errors import InvalidCatalogError
 from layercatalog.model import CollectionInfo
 from layercatalog.stacwalk import read_json
+from layercatalog.stacapi import is_stac_api_url
 
-STATIC_SUFFIX = ".json"
 DIMENSIONS_KEY = "dimensions"      # in the entry's _sparkeo block: the document's declared dimension types
 
 
@@ -33,9 +33,7 @@ def normalise_url(url: str) -> str:
 def is_static_url(url: str) -> bool:
     """True for a static STAC document (local, ``s3://``, or a ``.json`` on the web); False for a
     STAC API collection URL (``https://host/v1/collections/sentinel-2-l2a``), which is searched."""
-    if not url.startswith(("http://", "https://")):
-        return True
-    return url.split("?", 1)[0].rstrip("/").endswith(STATIC_SUFFIX)
+    return not is_stac_api_url(url)
 
 
 def entry_for_url(url: str) -> dict:

@@ -32,19 +32,20 @@ class CatalogSummary:
     input_pixels: int
     input_bytes: int
     unknown_sizes: int = 0                 # assets whose size could not be found
+    matched: int | None = None             # the count a STAC API reports (numberMatched), when it does
 
     def to_json(self) -> dict:
         return {
             "collection": self.collection_id, "bbox": list(self.bbox) if self.bbox else None,
             "interval": self.interval, "items": self.item_count, "dates": list(self.dates),
             "bands": list(self.bands), "coverage": self.coverage, "input_pixels": self.input_pixels,
-            "input_bytes": self.input_bytes, "unknown_sizes": self.unknown_sizes,
+            "input_bytes": self.input_bytes, "unknown_sizes": self.unknown_sizes, "matched": self.matched,
         }
 
 
 def summarize(collection: CollectionInfo, query: ItemQuery, items: list[ItemRecord],
-              bands: tuple[str, ...] | None) -> CatalogSummary:
-    """Figures for ``items`` (the query's search result)."""
+              bands: tuple[str, ...] | None, matched: int | None = None) -> CatalogSummary:
+    """Figures for ``items`` (the query's search result); ``matched`` is the source's own count."""
     pixels, nbytes, unknown = 0, 0.0, 0
     for item in items:
         for band in item.assets.values():
@@ -69,6 +70,7 @@ def summarize(collection: CollectionInfo, query: ItemQuery, items: list[ItemReco
         input_pixels=int(pixels),
         input_bytes=int(round(nbytes)),
         unknown_sizes=unknown,
+        matched=matched,
     )
 
 

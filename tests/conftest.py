@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.conformance",
     "tests.fixtures.catalogs",
     "tests.fixtures.realdata",
+    "tests.fixtures.stacapi",
     "tests.fixtures.cubes",
     "tests.fixtures.utm_zones",
 ]

@@ -1,4 +1,4 @@
-"""``sparkeo catalog list | describe ID | search ID | summary ID``: what data exists, before any job.
+"""``sparkeo catalog list | describe ID | search ID | summary ID | count ID | add-stac URL``: what data exists, before any job.
 
 Every subcommand sees only what the caller (``--user``/``--groups``) may see. ``--catalog`` defaults
 to ``SPARKEO_CATALOG``, then to the sample catalog generated on first use in the cache folder.
@@ -154,12 +154,19 @@ def summary(result, as_json: bool) -> None:
     coverage = "-" if result.coverage is None else f"{result.coverage * 100:.1f}%"
     click.echo(f"collection:   {result.collection_id}")
     click.echo(f"interval:     {result.interval}")
-    click.echo(f"items:        {result.item_count}")
+    reported = "" if result.matched is None else f" (the STAC API reports {result.matched:,} matching)"
+    click.echo(f"items:        {result.item_count}{reported}")
     click.echo(f"dates:        {', '.join(result.dates) or '-'}")
     click.echo(f"bands:        {', '.join(result.bands) or '-'}")
     click.echo(f"coverage:     {coverage} of the bbox")
     click.echo(f"input pixels: {result.input_pixels:,}")
     click.echo(f"input bytes:  {result.input_bytes:,} (estimated)")
+
+
+@_query_command("count")
+def count(matched: int, as_json: bool) -> None:
+    """How many items a query matches; a STAC API's own count (numberMatched) without paging through them."""
+    click.echo(json.dumps({"items": matched}) if as_json else str(matched))
 
 
 def _item_json(item) -> dict:
@@ -172,3 +179,14 @@ def _item_json(item) -> dict:
                           "offset": a.offset, "dtype": a.dtype, "categorical": a.categorical}
                    for name, a in item.assets.items()},
     }
+
+
+@catalog.command("add-stac")
+@click.argument("url")
+def add_stac(url):
+    """Print layer catalog entries (a JSON list) for a STAC API collection URL
+    (https://host/stac/collections/ID) or a static STAC catalog/collection (path or s3://), with
+    the bands derived from item_assets and items; add them to layercatalog.json."""
+    from layercatalog.catalog import layer_entries_for_stac
+
+    click.echo(json.dumps(layer_entries_for_stac(url), indent=1))

@@ -165,3 +165,21 @@ def test_layer_catalog_configmap_loads():
     catalog = LayerCatalog.load(str(BASE / "layercatalog.json"))
     assert [c.id for c in catalog.collections(Caller())] == [c["id"] for c in json.loads(text)]
     assert not catalog.unsupported
+
+
+def test_deploy_catalog_example_searches_a_stac_api(stac_api, stac_api_catalog, tmp_path):
+    """The shipped entry, its url set to a STAC API collection as deploy/README.md says, finds the items."""
+    import json
+
+    from layercatalog.catalog import LayerCatalog
+    from layercatalog.query import make_query
+    from sparkeo.identity import Caller
+    from sparkeo.settings import Settings
+
+    entries = json.loads((BASE / "layercatalog.json").read_text())
+    entries[0]["_sparkeo"]["data_source"]["url"] = stac_api.collection_url("sample-s2")
+    path = tmp_path / "layercatalog.json"
+    path.write_text(json.dumps(entries))
+    catalog = LayerCatalog.load(str(path), Settings(cache_dir=str(tmp_path / "cache")))
+    items = catalog.search(make_query(entries[0]["id"], bands=["red", "scl"]), Caller())
+    assert len(items) == 8 and all(set(i.assets) == {"B04", "SCL"} for i in items)

@@ -7,13 +7,14 @@ import json
 import pytest
 
 from layercatalog.catalog import LayerCatalog
-from layercatalog.errors import (EmptyQueryError, ExtentError, InvalidCatalogError, UnknownBandError,
+from layercatalog.errors import (EmptyQueryError, ExtentError, InvalidCatalogError, StacApiError, UnknownBandError,
                                  UnknownCollectionError, UnsupportedDataSourceError)
 from layercatalog.model import PropertyFilter
 from layercatalog.query import make_query
-from sparkeo.errors import UserError
+from sparkeo.errors import RunError, UserError
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
+from sparkeo.testing.services import free_port
 from tests.fixtures.catalogs import layer_entry, stac_item, write_layer_catalog, write_static_catalog
 
 UTC = dt.timezone.utc
@@ -223,10 +224,16 @@ def test_catalog_on_s3(s3, sample_small, tmp_path):
     assert third.index_of(third.get("sample-s2", ANYONE)).built               # ETag changed: rebuilt
 
 
-def test_stac_api_urls_are_listed_but_not_searchable(shared_dir, settings):
-    cat = LayerCatalog.load(str(shared_dir / "spec/openeo-layercatalog/creo_layercatalog.json"), settings)
-    with pytest.raises(UnsupportedDataSourceError, match="SENTINEL2_L2A_STAC.*stac.dataspace.copernicus.eu.*no STAC API"):
+def test_stac_api_urls_are_searched_and_an_unreachable_api_is_a_run_error(shared_dir, settings, tmp_path):
+    """The API is searched (no "static catalogs only" refusal); one nobody serves: exit 1, URL named."""
+    entries = json.loads((shared_dir / "spec/openeo-layercatalog/creo_layercatalog.json").read_text())
+    entry = next(e for e in entries if e["id"] == "SENTINEL2_L2A_STAC")
+    down = f"http://127.0.0.1:{free_port()}/v1/collections/sentinel-2-l2a"
+    entry["_vito"]["data_source"]["url"] = down
+    cat = LayerCatalog.load(write_layer_catalog(tmp_path / "lc.json", [entry]), settings)
+    with pytest.raises(StacApiError, match=down) as err:
         cat.search(make_query("SENTINEL2_L2A_STAC"), ANYONE)
+    assert isinstance(err.value, RunError)
 
 
 def test_same_day_granules_of_adjacent_tiles_are_all_found(tmp_path, settings):

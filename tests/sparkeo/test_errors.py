@@ -56,6 +56,7 @@ EXAMPLES = [
     ce.InvalidQueryError("bbox", "1,2", "needs four numbers"),
     ce.PropertyFilterError("eo:cloud_cover", "unsupported process 'between'"),
     ce.UnsupportedDataSourceError("S2", "sentinel-hub", "https://example.org", "no API key"),
+    ce.StacApiError("https://example.org/stac/collections/s2", "503 Service Unavailable after 5 retries"),
     ae.JobOptionError("executor-memory", "1T", "at most 16g"),
     ae.SubmitError("j1", "eo", "HTTP 500"),
     ae.SparkAppNotFound("j1", "eo"),

