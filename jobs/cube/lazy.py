@@ -119,3 +119,13 @@ class LazyCube(ABC):
         """A cube read directly onto ``grid`` (any CRS) with resampling ``method`` ("near", "bilinear"...),
         or None to let resample_spatial warp this cube's values."""
         return None
+
+
+def as_tbyx(values: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
+    """Any of (t, bands, y, x), (bands, y, x), (t, y, x), (y, x) -> (t, bands, y, x)."""
+    arr, names = values, list(dims)
+    for d in ("bands", "t"):
+        if d not in names:
+            arr = arr[np.newaxis]
+            names.insert(0, d)
+    return np.transpose(arr, [names.index(d) for d in ("t", "bands", "y", "x")])

@@ -11,6 +11,7 @@ MODULES = (
     "jobs.processes.dimensions",  # rename_labels, drop_dimension, add_dimension
     "jobs.processes.temporal",    # aggregate_temporal_period
     "jobs.processes.spatial",     # filter_spatial, resample_spatial
+    "jobs.processes.vector",      # load_geojson aggregate_spatial mask_polygon
     "jobs.processes.trigonometry",  # sin cos tan, arc*, hyperbolic, arctan2
     "jobs.processes.rounding",    # ceil floor int round sgn mod
     "jobs.processes.constants",   # constant e pi nan
