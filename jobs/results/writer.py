@@ -32,7 +32,7 @@ from jobs.plan.planner import TileTask
 from jobs.results.documents import (COG_MEDIA_TYPE, OutputFile, ResultsLayout, collection_document, inputs_of,
                                    is_date, item_document)
 from sparkeo import storage
-from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE
+from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, item_file
 from sparkeo.errors import UserError
 from sparkeo.geometry import crs_text
 
@@ -78,8 +78,8 @@ def staging_folder(output: str, names: Sequence[str]) -> Path:
 
 
 def item_name(data_file: str) -> str:
-    """The STAC item document of one data file: ``<its stem>.json``."""
-    return f"{Path(data_file).stem}.json"
+    """The STAC item document of one data file (``sparkeo.contracts.item_file``)."""
+    return item_file(data_file)
 
 
 def file_name(label: str | None) -> str:
