@@ -185,3 +185,19 @@ def test_mask_polygon_inside_and_outside_with_a_replacement(spark, settings, rea
         expect = np.where(keep, values[0, 0], fill)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expect))
         np.testing.assert_array_equal(got[~np.isnan(got)], expect[~np.isnan(expect)])
+
+
+def test_the_openeo_clients_aggregate_spatial_mean_graph_runs_unchanged(spark, settings, realdata_catalog, scene,
+                                                                       tmp_path):
+    import openeo
+    from openeo.rest.conversions import timeseries_json_to_pandas
+
+    collection, local = features(scene[0], scene[1])
+    cube = openeo.DataCube.load_collection("eolearn-s2-l1c", bands=list(BANDS), connection=None)
+    graph = cube.aggregate_spatial(geometries=collection, reducer="mean").save_result(format="JSON").to_json()
+    run_job(graph, str(tmp_path / "client"), "client-agg", realdata_catalog, None, settings, Caller(), spark=spark)
+    doc = json.loads((tmp_path / "client" / "timeseries.json").read_text())
+    np.testing.assert_allclose(from_json(doc), expected(scene, local, lambda p: np.nanmean(p, axis=-1)),
+                               rtol=1e-9, equal_nan=True)
+    frame = timeseries_json_to_pandas(doc)          # the client reads it back: dates x (polygon, band)
+    assert frame.shape == (len(doc), len(local) * len(BANDS))
