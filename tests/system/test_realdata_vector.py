@@ -201,3 +201,27 @@ def test_the_openeo_clients_aggregate_spatial_mean_graph_runs_unchanged(spark, s
                                rtol=1e-9, equal_nan=True)
     frame = timeseries_json_to_pandas(doc)          # the client reads it back: dates x (polygon, band)
     assert frame.shape == (len(doc), len(local) * len(BANDS))
+
+
+def test_sparkeo_validate_names_an_invalid_feature_in_one_line_and_exits_2(realdata_catalog, scene, tmp_path):
+    import subprocess
+    import sys
+
+    collection, _ = features(scene[0], scene[1])
+    bowtie = {"type": "Polygon", "coordinates": [[[14.5, 46.0], [14.6, 46.1], [14.6, 46.0], [14.5, 46.1], [14.5, 46.0]]]}
+    collection["features"][2]["geometry"] = bowtie
+    graph = tmp_path / "graph.json"
+    graph.write_text(json.dumps(aggregate_graph(collection, "mean", "CSV")))
+    cli = [sys.executable, "-m", "sparkeo.cli.main", "validate", str(graph), "--catalog", realdata_catalog]
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "node 'agg'" in lines[0] and "feature 2 (id 'field-2')" in lines[0], lines
+    assert "Self-intersection" in lines[0]
+    # a raster format for a vector cube is refused before Spark as well
+    graph.write_text(json.dumps(aggregate_graph(features(scene[0], scene[1])[0], "mean", "GTiff")))
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "vector cube" in done.stderr, done.stderr
+    graph.write_text(json.dumps(aggregate_graph(features(scene[0], scene[1])[0], "median", "GeoParquet")))
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
