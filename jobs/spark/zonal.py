@@ -18,16 +18,15 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from pyspark import cloudpickle
 
-from jobs.cube.lazy import TileContext
 from jobs.cube.read import keep_open
 from jobs.cube.usage import Usage
-from jobs.errors import UnreadableAssetError
 from jobs.plan.planner import TileTask
 from jobs.spark.allocator import keep_tile_memory
-from jobs.spark.execute import Execution, TileDone, raise_for, ship, task_attempts, task_failure_reason, tile_groups
+from jobs.spark.execute import (Execution, TileDone, on_tile, raise_for, ship, task_attempts, task_failure_reason,
+                                tile_groups)
 from jobs.vector.cube import AggregatedCube
 from jobs.vector.zonal import merge_into
-from sparkeo.errors import RunError, SparkeoError
+from sparkeo.errors import RunError
 
 
 @dataclass(frozen=True)
@@ -48,18 +47,13 @@ def run_part(cube: AggregatedCube, tiles: Sequence[tuple[TileTask, tuple[int, ..
     usage = Usage()
     done = []
     for task, polygons in tiles:
-        started = time.process_time()
-        ctx = TileContext(settings=settings, job_options=dict(job_options), region=task.region)
         origin = (task.window.row_off, task.window.col_off)
-        try:
-            merge_into(merged, cube.partials(task.grid, origin, polygons, ctx))
-        except UnreadableAssetError as exc:
-            return ZonalPart(task, error=("unreadable", exc.reason, exc.href))
-        except SparkeoError as exc:
-            return ZonalPart(task, error=("run", str(exc), ""))
-        ctx.usage.tiles += 1
-        ctx.usage.cpu_seconds += time.process_time() - started
-        usage.add(ctx.usage)
+        partials, used, error = on_tile(task, settings, job_options,
+                                        lambda ctx: cube.partials(task.grid, origin, polygons, ctx))
+        if error is not None:
+            return ZonalPart(task, error=error)
+        merge_into(merged, partials)
+        usage.add(used)
         done.append(task.index)
     return ZonalPart(tiles[0][0], merged, usage, tuple(done))
 
