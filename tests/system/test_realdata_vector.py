@@ -225,3 +225,14 @@ def test_sparkeo_validate_names_an_invalid_feature_in_one_line_and_exits_2(reald
     graph.write_text(json.dumps(aggregate_graph(features(scene[0], scene[1])[0], "median", "GeoParquet")))
     done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_polygons_all_outside_the_data_give_nodata_not_an_error(spark, settings, realdata_catalog, scene, tmp_path):
+    transform, crs = scene[0], scene[1]
+    far = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": crs.to_string()}},
+           "features": [{"type": "Feature", "properties": {}, "geometry": mapping(pixel_box(transform, *b))}
+                        for b in ((300, 300, 320, 330), (-50, -50, -10, -10))]}
+    run_job(json.dumps(aggregate_graph(far, "median", "JSON")), str(tmp_path / "far"), "far", realdata_catalog, None,
+            settings, Caller(), spark=spark)
+    table = from_json(json.loads((tmp_path / "far" / "timeseries.json").read_text()))
+    assert table.shape == (2, 5, 2) and np.isnan(table).all()
