@@ -1,9 +1,12 @@
 """Zonal statistics per tile, merged exactly across tiles (aggregate_spatial's arithmetic).
 
 A pixel belongs to a polygon when its centre is inside it (openEO 1.2.0 aggregate_spatial, the
-Simple Features rule; ``rasterio.features.geometry_mask`` with ``all_touched=False``). Every tile
-tests only its own pixel centres, so a polygon spanning several tiles gets each pixel exactly once,
-and overlapping polygons each get all of theirs.
+Simple Features rule; GDAL's rasterisation with ``all_touched=False``, as
+``rasterio.features.geometry_mask``). Every tile tests only its own pixel centres, so a polygon
+spanning several tiles gets each pixel exactly once, and overlapping polygons each get all of theirs:
+a tile's polygons are rasterised in layers of polygons whose boxes do not meet, one labelled pass per
+layer (``disjoint_layers``, ``label_cells``; one rasterisation per polygon cost ~1 ms each, 6-15x the
+whole tile's work this way on the benchmark's fields).
 
 Two kinds of partial result, chosen by the reducer:
 
@@ -118,22 +121,59 @@ def tile_partials(values: np.ndarray, grid: TileGrid, origin: tuple[int, int], w
     one tile: ``values`` (t, band, y, x) on ``grid``, whose upper-left pixel is at ``origin`` (row,
     col) of an output grid ``width`` pixels wide. Polygons covering no pixel centre here are left out."""
     out: dict[int, Moments | Pixels] = {}
-    for index, geom in geoms:
-        win = grid.window_of(geom.bounds)
-        if win.height == 0 or win.width == 0:
-            continue
-        inside = centre_mask(geom, grid.crop(win))
-        if not inside.any():
-            continue
-        rows, cols = win.slices
-        picked = values[:, :, rows, cols][:, :, inside]
-        if mergeable:
-            out[index] = Moments.of(picked)
-        else:
-            r, c = np.nonzero(inside)
-            positions = (r + win.row_off + origin[0]).astype(np.int64) * width + (c + win.col_off + origin[1])
-            out[index] = Pixels(positions, np.ascontiguousarray(picked, dtype=np.float32))
+    flat = values.reshape(values.shape[0], values.shape[1], -1)
+    for layer in disjoint_layers([g for _, g in geoms]):
+        for n, cells in label_cells([geoms[k][1] for k in layer], grid):
+            index = geoms[layer[n]][0]
+            picked = flat[:, :, cells]
+            if mergeable:
+                out[index] = Moments.of(picked)
+            else:
+                r, c = np.divmod(cells, grid.width)
+                positions = (r + origin[0]).astype(np.int64) * width + (c + origin[1])
+                out[index] = Pixels(positions, np.ascontiguousarray(picked, dtype=np.float32))
     return out
+
+
+def disjoint_layers(shapes: Sequence) -> list[list[int]]:
+    """The positions of ``shapes`` in layers whose members' bounding boxes do not meet (greedy), so
+    that each layer rasterises in one pass with a label per polygon; overlapping polygons (each gets
+    all its pixels) go to different layers. Fields that do not overlap make one layer."""
+    import shapely
+    from shapely.strtree import STRtree
+
+    if not shapes:
+        return []
+    boxes = shapely.box(*np.asarray([g.bounds for g in shapes]).T)
+    left, right = STRtree(boxes).query(boxes, predicate="intersects")
+    neighbours: dict[int, list[int]] = {}
+    for a, b in zip(left.tolist(), right.tolist()):
+        if a != b:
+            neighbours.setdefault(a, []).append(b)
+    layer_of: dict[int, int] = {}
+    layers: list[list[int]] = []
+    for k in range(len(shapes)):
+        taken = {layer_of[j] for j in neighbours.get(k, ()) if j in layer_of}
+        chosen = next(i for i in range(len(layers) + 1) if i not in taken)
+        if chosen == len(layers):
+            layers.append([])
+        layers[chosen].append(k)
+        layer_of[k] = chosen
+    return layers
+
+
+def label_cells(shapes: Sequence, grid: TileGrid) -> list[tuple[int, np.ndarray]]:
+    """(position in ``shapes``, flat row-major indices of the grid's pixels whose centre it holds) for
+    every shape holding a pixel centre, from one rasterisation (GDAL's centre rule, ``all_touched``
+    false: the pixels ``centre_mask`` gives each shape alone, since the shapes' boxes do not meet)."""
+    from rasterio.features import rasterize
+
+    labels = rasterize(((g, n + 1) for n, g in enumerate(shapes)), out_shape=grid.shape, transform=grid.affine,
+                       fill=0, all_touched=False, dtype="int32").ravel()
+    order = np.argsort(labels, kind="stable")           # row-major order kept within each label
+    counts = np.bincount(labels, minlength=len(shapes) + 1)
+    ends = np.cumsum(counts)
+    return [(n - 1, order[ends[n - 1]:ends[n]]) for n in range(1, len(shapes) + 1) if counts[n]]
 
 
 def merge_into(merged: dict[int, Moments | Pixels], partials: Mapping[int, Moments | Pixels]) -> None:
