@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 from jobs.plan.blocks import SourceBlocks, choose_layout
 from jobs.cube.lazy import LazyCube, total_halo
+from jobs.vector.cube import AggregatedCube
 from jobs.plan.planner import Plan, check_budget, int_option, plan_tiles
 from jobs.errors import TooManySkippedAssets
 from jobs.cube.usage import Usage
@@ -90,6 +91,7 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     from jobs.graph.evaluate import build
     from jobs.graph.parse import ProcessGraph
     from jobs.cube.load import CatalogSource, LoadedCollection
+    from jobs.results.vector import vector_result_names
     from jobs.results.writer import output_layout
 
     graph = ProcessGraph.parse(graph_doc, source_name)
@@ -97,18 +99,39 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
     source = CatalogSource(catalog, caller, settings)
     built = build(graph, source)
     output: LazyCube = built.output
-    if output.meta.grid is None or "x" not in output.meta.dims:
-        raise UserError("the graph's result has no spatial dimensions: nothing to write as GeoTIFF")
-    output_layout(output.meta)       # a cube GeoTIFF cannot hold fails here, before Spark
+    vector = isinstance(output, AggregatedCube)
+    if vector:
+        grid = output.grid          # the raster the polygons are aggregated on
+        vector_result_names(save_format(built))
+    else:
+        if output.meta.grid is None or "x" not in output.meta.dims:
+            raise UserError("the graph's result has no spatial dimensions: nothing to write as GeoTIFF")
+        if save_format(built) not in RASTER_FORMATS:
+            raise UserError(f"save_result: a raster cube is saved as {' or '.join(RASTER_FORMATS)}, "
+                            f"not {save_format(built)} (that is for aggregate_spatial's vector cubes)")
+        output_layout(output.meta)       # a cube GeoTIFF cannot hold fails here, before Spark
+        grid = output.meta.grid
     leaves = tuple(n for n in walk(output) if isinstance(n, LoadedCollection))
     check_resampling(options.get("resampling"), [b.name for leaf in leaves for b in leaf.bands])
     soft_error_fraction(options)     # a bad soft_errors value is the user's, whatever the data
-    footprints = [fp for leaf in leaves for fp in footprints_in(leaf, output.meta.grid)]
+    footprints = [fp for leaf in leaves for fp in footprints_in(leaf, grid)]
     tile_size = int_option(options, "tile_size", settings.tile_size)
-    layout = choose_layout(output.meta.grid, source_blocks(leaves, settings), tile_size)
-    plan = plan_tiles(output.meta.grid, layout, footprints, total_halo(output))
+    layout = choose_layout(grid, source_blocks(leaves, settings), tile_size)
+    plan = plan_tiles(grid, layout, footprints, total_halo(output))
+    if vector:          # only the tiles under a polygon are read
+        plan = replace(plan, tasks=tuple(task for task, _ in output.tile_work(plan.tasks)))
     check_budget(plan, options)
     return Prepared(graph, built, plan, leaves, options, graph.sha256(), str(getattr(catalog, "uri", "")))
+
+
+RASTER_FORMATS = ("GTiff", "netCDF")
+
+
+def save_format(built) -> str:
+    """The format save_result asked for; GTiff for a raster and JSON for a vector cube without one."""
+    if built.save is not None:
+        return built.save.format
+    return "JSON" if isinstance(built.output, AggregatedCube) else "GTiff"
 
 
 def source_blocks(leaves, settings) -> list[SourceBlocks]:
@@ -207,7 +230,9 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
     """Run one job end to end and write its results to ``output`` (default ``./results/<job_id>``)."""
     from jobs.spark.execute import execute
     from jobs.results.location import ResultsLocation
+    from jobs.results.vector import VectorResultsWriter, vector_result_names
     from jobs.results.writer import ResultsWriter, result_names
+    from jobs.spark.zonal import execute_zonal
 
     started_at = dt.datetime.now(dt.timezone.utc)
     t0 = time.monotonic()
@@ -216,9 +241,11 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
     options = parse_job_options(job_options)
     catalog = load_catalog(catalog_uri, settings)
     prep = prepare(graph_doc, catalog, caller, settings, options, source_name)
-    save_format = prep.built.save.format if prep.built.save is not None else "GTiff"
+    fmt = save_format(prep.built)
+    vector = isinstance(prep.built.output, AggregatedCube)
     # The last check, before Spark: a location holding files sparkeo did not write is refused.
-    ResultsLocation.inspect(output).check_writable(result_names(prep.built.output.meta, save_format))
+    ResultsLocation.inspect(output).check_writable(
+        vector_result_names(fmt) if vector else result_names(prep.built.output.meta, fmt))
     allowed = soft_error_fraction(prep.job_options)
     task_options = {**prep.job_options, "soft_errors": allowed > 0}
     log.info("job %s: grid %r, %d tiles, %d items", job_id, prep.plan.grid, len(prep.plan.tasks),
@@ -232,10 +259,17 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
         # from Secret refs on a cluster; tasks also carry them inside ``settings``).
         spark = spark_session(master=settings.spark_master, app_name=f"sparkeo-{job_id}",
                               executor_env=settings.to_env(), settings=settings)
-    writer = ResultsWriter(output, prep.built.output.meta, prep.plan.grid, save_format, settings.cog_encode_threads)
+    if vector:
+        writer = VectorResultsWriter(output, prep.built.output, fmt)
+    else:
+        writer = ResultsWriter(output, prep.built.output.meta, prep.plan.grid, fmt, settings.cog_encode_threads)
     try:
-        ran = execute(spark, prep.built.output, prep.plan.tasks, settings, task_options,
-                      writer.write_tile, progress)
+        if vector:
+            ran = execute_zonal(spark, prep.built.output, prep.plan.tasks, settings, task_options,
+                                writer.receive, progress)
+        else:
+            ran = execute(spark, prep.built.output, prep.plan.tasks, settings, task_options,
+                          writer.write_tile, progress)
         skipped = sorted(set(ran.usage.skipped_assets))
         total_assets = len({a.href for leaf in prep.leaves for item in leaf.items for a in item.assets.values()
                             if a is not None})

@@ -17,6 +17,13 @@ from types import MappingProxyType
 COLLECTION_FILE = "collection.json"
 #: the job's record of what it did and owns at the location (usage, inputs, files)
 METADATA_FILE = "job_metadata.json"
+
+
+def item_file(data_file: str) -> str:
+    """The name of the STAC item document of one results data file: ``<its stem>.json``, or
+    ``<its stem>_item.json`` when the data file is JSON itself (a time-series JSON)."""
+    stem = data_file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return f"{stem}_item.json" if data_file.endswith(".json") else f"{stem}.json"
 #: the job spec ``submit`` stores with the job's inputs
 JOB_SPEC_FILE = "job_spec.json"
 #: the key of a results document that marks it as sparkeo's (its provenance: graph, inputs, versions)

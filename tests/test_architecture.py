@@ -19,7 +19,7 @@ module that calls them, every string constant naming a module of the tree). The 
 
 Inside ``jobs`` the subpackages are layers, each importing only those below it: ``jobs.errors`` <
 ``jobs.plan`` (grid, tiles, budgets: pure, no rasterio or pyspark) < ``jobs.cube`` (cube model and
-reading) < ``jobs.graph`` and ``jobs.processes`` (the language and its vocabulary: the parser checks
+reading) < ``jobs.vector`` (geometries, zonal statistics, polygon masks) < ``jobs.graph`` and ``jobs.processes`` (the language and its vocabulary: the parser checks
 names against the process registry, processes evaluate callbacks) < ``jobs.results`` < ``jobs.spark``
 (the Spark runtime behind ``execute(plan, sink)``); ``jobs.run``, ``jobs.main`` and
 ``jobs.progress`` on top wire them. Only ``jobs.spark`` and the entry points import pyspark.
@@ -60,16 +60,20 @@ JOBS_MAY_IMPORT: dict[str, frozenset[str]] = {
     "jobs.errors": frozenset(),
     "jobs.plan": frozenset({"jobs.errors"}),
     "jobs.cube": frozenset({"jobs.errors", "jobs.plan"}),
+    # vector cubes: geometries in, zonal statistics per tile, polygon masks (over raster cubes)
+    "jobs.vector": frozenset({"jobs.errors", "jobs.plan", "jobs.cube"}),
     "jobs.graph": frozenset({"jobs.errors", "jobs.plan", "jobs.cube", "jobs.processes"}),
-    "jobs.processes": frozenset({"jobs.errors", "jobs.plan", "jobs.cube", "jobs.graph"}),
-    "jobs.results": frozenset({"jobs.errors", "jobs.plan", "jobs.cube"}),
+    "jobs.processes": frozenset({"jobs.errors", "jobs.plan", "jobs.cube", "jobs.graph", "jobs.vector"}),
+    "jobs.results": frozenset({"jobs.errors", "jobs.plan", "jobs.cube", "jobs.vector"}),
     # the runtime executes the DAG the language built; its worker daemon preloads the process modules
-    "jobs.spark": frozenset({"jobs.errors", "jobs.plan", "jobs.cube", "jobs.graph", "jobs.processes", "jobs.results"}),
+    "jobs.spark": frozenset({"jobs.errors", "jobs.plan", "jobs.cube", "jobs.vector", "jobs.graph", "jobs.processes",
+                             "jobs.results"}),
 }
 # Libraries a layer must not import: planning is pure computation, and Spark stays behind jobs.spark.
 JOBS_MUST_NOT_IMPORT: dict[str, frozenset[str]] = {
     "jobs.plan": frozenset({"rasterio", "pyspark", "kazoo", "kubernetes"}),
-    **{layer: frozenset({"pyspark"}) for layer in ("jobs.errors", "jobs.cube", "jobs.graph", "jobs.processes",
+    **{layer: frozenset({"pyspark"}) for layer in ("jobs.errors", "jobs.cube", "jobs.vector", "jobs.graph",
+                                                   "jobs.processes",
                                                    "jobs.results")},
 }
 DYNAMIC_IMPORTERS = {"import_module", "__import__"}

@@ -138,3 +138,13 @@ def total_halo(cube: LazyCube) -> tuple[int, int]:
         return memo[id(node)]
 
     return visit(cube)
+
+
+def as_tbyx(values: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
+    """Any of (t, bands, y, x), (bands, y, x), (t, y, x), (y, x) -> (t, bands, y, x)."""
+    arr, names = values, list(dims)
+    for d in ("bands", "t"):
+        if d not in names:
+            arr = arr[np.newaxis]
+            names.insert(0, d)
+    return np.transpose(arr, [names.index(d) for d in ("t", "bands", "y", "x")])

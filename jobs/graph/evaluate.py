@@ -23,7 +23,9 @@ from sparkeo.errors import SparkeoError
 
 log = logging.getLogger(__name__)
 
-SAVE_FORMATS = {"gtiff": "GTiff", "geotiff": "GTiff", "tiff": "GTiff", "netcdf": "netCDF", "nc": "netCDF"}
+SAVE_FORMATS = {"gtiff": "GTiff", "geotiff": "GTiff", "tiff": "GTiff", "netcdf": "netCDF", "nc": "netCDF",
+                # vector cubes (aggregate_spatial)
+                "json": "JSON", "csv": "CSV", "parquet": "GeoParquet", "geoparquet": "GeoParquet"}
 
 
 class CubeSource(Protocol):
@@ -157,11 +159,11 @@ def _needed(graph: ProcessGraph) -> set[str]:
 
 
 def normalise_format(fmt: str, node_id: str) -> str:
-    """``GTiff`` or ``netCDF`` for any spelling; FormatUnsuitable otherwise."""
+    """``GTiff``, ``netCDF``, ``JSON``, ``CSV`` or ``GeoParquet`` for any spelling; FormatUnsuitable otherwise."""
     from jobs.errors import ProcessError
 
     name = SAVE_FORMATS.get(str(fmt).lower())
     if name is None:
-        raise ProcessError("FormatUnsuitable", f"output format {fmt!r} is not supported (use GTiff or netCDF)",
-                           node_id, "format")
+        raise ProcessError("FormatUnsuitable", f"output format {fmt!r} is not supported (use GTiff or netCDF; "
+                                               "JSON, CSV, GeoParquet or netCDF for aggregate_spatial)", node_id, "format")
     return name

@@ -14,6 +14,7 @@ MODULES = (
     "jobs.processes.climatology",  # climatological_normal anomaly
     "jobs.processes.curves",      # fit_curve predict_curve
     "jobs.processes.spatial",     # filter_spatial, resample_spatial
+    "jobs.processes.vector",      # load_geojson aggregate_spatial mask_polygon
     "jobs.processes.trigonometry",  # sin cos tan, arc*, hyperbolic, arctan2
     "jobs.processes.rounding",    # ceil floor int round sgn mod
     "jobs.processes.constants",   # constant e pi nan

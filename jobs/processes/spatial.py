@@ -23,81 +23,21 @@ from sparkeo import geometry
 
 
 # --- filter_spatial ----------------------------------------------------------------------------------------
-def geometries_of(geojson, argument: str = "geometries"):
-    """A shapely geometry (the union) of a GeoJSON geometry, Feature or FeatureCollection, and its CRS."""
-    from shapely.geometry import shape
-    from shapely.ops import unary_union
-
-    if not isinstance(geojson, dict) or "type" not in geojson:
-        raise ProcessGraphError(None, argument, "expected a GeoJSON object")
-    kind = geojson["type"]
-    if kind == "FeatureCollection":
-        parts = [f.get("geometry") for f in geojson.get("features", [])]
-    elif kind == "Feature":
-        parts = [geojson.get("geometry")]
-    elif kind == "GeometryCollection":
-        parts = geojson.get("geometries", [])
-    else:
-        parts = [geojson]
-    try:
-        geoms = [shape(p) for p in parts if p]
-    except (ValueError, TypeError, AttributeError, KeyError) as e:
-        raise ProcessGraphError(None, argument, f"invalid GeoJSON geometry: {e}") from None
-    polygons = [g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")]
-    if not polygons:
-        raise ProcessGraphError(None, argument, "no polygons in the GeoJSON (points and lines select no area)")
-    crs = (geojson.get("crs") or {}).get("properties", {}).get("name", "EPSG:4326")
-    return unary_union(polygons), crs
-
-
-def _to_crs(geom, src, dst):
-    import shapely
-
-    try:
-        if geometry.same_crs(src, dst):
-            return geom
-        transformer = geometry.transformer(src, dst)
-    except (geometry.UnknownCRSError, geometry.BoundsTransformError) as e:
-        raise ProcessGraphError(None, "geometries", str(e)) from None
-    return shapely.transform(geom, lambda x, y: transformer.transform(x, y), interleaved=False)
-
-
-@process("filter_spatial", Param("data", kind="cube"), Param("geometries", kind="object"), kind="cube")
+@process("filter_spatial", Param("data", kind="cube"), Param("geometries"), kind="cube")
 def filter_spatial(ctx, node_id, data: LazyCube, geometries):
     """The cube cropped to the geometries' bounds, pixels with centres outside the polygons nodata."""
+    from jobs.processes.vector import in_grid_crs, polygon_union
+    from jobs.vector.geojson import read_geometries
+    from jobs.vector.mask import PolygonMask
+
     meta = data.meta
     if meta.grid is None:
         raise ProcessError("DimensionMissing", "the data cube has no spatial dimensions", argument="data")
-    geom, crs = geometries_of(geometries)
-    geom = _to_crs(geom, crs, meta.grid.crs)
+    geom = polygon_union(in_grid_crs(read_geometries(geometries), meta.grid, "geometries"), "geometries")
     grid = meta.grid.crop(Window(0, 0, 0, 0)) if geom.is_empty else centres_within(meta.grid, geom.bounds)
     source = data.clip(grid, node_id) or DerivedCube(node_id, meta.replace(grid=grid), (data,), lambda a: a)
     keeps = meta.nodata is not None and not meta.dtype.startswith("float")
-    return PolygonMasked(node_id, source.meta if keeps else source.meta.computed(), source, geom.wkb)
-
-
-class PolygonMasked(LazyCube):
-    """``upstream`` with NaN where a pixel centre is outside the polygon (given as WKB bytes)."""
-
-    def __init__(self, node_id: str, meta: CubeMeta, upstream: LazyCube, wkb: bytes):
-        self.node_id, self.meta, self.upstream, self.wkb = node_id, meta, upstream, wkb
-
-    def inputs(self):
-        return (self.upstream,)
-
-    def _compute(self, grid: TileGrid, ctx: TileContext) -> np.ndarray:
-        values = self.upstream.compute(grid, ctx)
-        if grid.is_empty:
-            return values
-        return np.where(_inside(self.wkb, grid), values, np.nan).astype(values.dtype)
-
-
-def _inside(wkb: bytes, grid: TileGrid) -> np.ndarray:
-    """True for the pixels of ``grid`` whose centre is inside the geometry."""
-    from rasterio.features import geometry_mask
-    from shapely import wkb as shapely_wkb
-
-    return geometry_mask([shapely_wkb.loads(wkb)], out_shape=grid.shape, transform=grid.affine, invert=True)
+    return PolygonMask(node_id, source.meta if keeps else source.meta.computed(), source, geom.wkb)
 
 
 # --- resample_spatial --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 from jobs.plan.grid import TileGrid
 from jobs.plan.timelabels import TIME_LABEL_KEY, LabelPeriod, parse_instant
 from sparkeo import storage
-from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, PROVENANCE_KEY, JobState
+from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, PROVENANCE_KEY, JobState, item_file
 from sparkeo.geometry import epsg_code
 
 STAC_VERSION = "1.1.0"
@@ -158,7 +158,7 @@ def collection_document(files: Sequence["OutputFile"], layout: ResultsLayout, me
                   {"rel": "root", "href": href(COLLECTION_FILE), "type": "application/json"},
                   {"rel": "related", "href": href(METADATA_FILE), "type": "application/json",
                    "title": "job metadata"}]
-                 + [{"rel": "item", "href": href(f"{f.key}.json"), "type": "application/geo+json"} for f in files],
+                 + [{"rel": "item", "href": href(item_file(f.name)), "type": "application/geo+json"} for f in files],
         "assets": assets,
     }
 

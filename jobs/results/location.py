@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 from typing import Any, Iterable
 
 from sparkeo import storage
-from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, PROVENANCE_KEY
+from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, PROVENANCE_KEY, item_file
 from sparkeo.errors import ConfigError, NotFoundInStorage, UserError
 
 OWNED_LINKS = ("self", "item", "related")
@@ -132,9 +132,9 @@ def _owned_by_document(output: str, uri: str, doc: dict) -> set[str]:
 
 
 def _owned_by_metadata(meta: dict) -> set[str]:
-    """The metadata, the assets it lists and their STAC items (``<asset stem>.json``), as the writer names them.
+    """The metadata, the assets it lists and their STAC items (``contracts.item_file``), as the writer names them.
 
     Not ``collection.json``: one there that is not sparkeo's (checked first) belongs to someone else.
     """
     assets = [a for a in meta["assets"] if isinstance(a, str) and "/" not in a and a not in ("", ".", "..")]
-    return {METADATA_FILE, *assets, *(f"{PurePosixPath(a).stem}.json" for a in assets)}
+    return {METADATA_FILE, *assets, *(item_file(a) for a in assets)}

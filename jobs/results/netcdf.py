@@ -38,7 +38,7 @@ def write_netcdf(target: Path, staged: Sequence[tuple[str | None, np.ndarray]], 
         dims: tuple[str, ...] = ("y", "x")
         if labels:
             nc.createDimension("t", len(labels))
-            _time_axis(nc, labels)
+            time_axis(nc, labels)
             dims = ("t", "y", "x")
         fill = None if nodata is None else (np.float32(nodata) if dtype == "float32" else np.dtype(dtype).type(nodata))
         variables = []
@@ -72,7 +72,7 @@ def _coordinates(nc, grid: TileGrid, crs) -> None:
     ref.GeoTransform = " ".join(str(v) for v in (c, a, 0.0, f, 0.0, e))
 
 
-def _time_axis(nc, labels: Sequence[str]) -> None:
+def time_axis(nc, labels: Sequence[str]) -> None:
     """Dates become CF days since the epoch; period labels ("2023-06", "2023-djf") stay strings."""
     try:
         days = [(dt.date.fromisoformat(label[:10]) - EPOCH).days for label in labels]

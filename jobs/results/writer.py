@@ -25,14 +25,14 @@ import numpy as np
 
 from jobs.results.checksum import multihash_sha256
 from jobs.results.cog import CogLayout, GdalTags, write_cog
-from jobs.cube.lazy import CubeMeta
+from jobs.cube.lazy import CubeMeta, as_tbyx
 from jobs.plan.grid import TileGrid
 from jobs.results.location import ResultsLocation
 from jobs.plan.planner import TileTask
 from jobs.results.documents import (COG_MEDIA_TYPE, OutputFile, ResultsLayout, collection_document, inputs_of,
                                    is_date, item_document)
 from sparkeo import storage
-from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE
+from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, item_file
 from sparkeo.errors import UserError
 from sparkeo.geometry import crs_text
 
@@ -78,9 +78,20 @@ def result_names(meta: CubeMeta, format: str = "GTiff") -> tuple[str, ...]:
     return (*data, *(item_name(n) for n in data), METADATA_FILE, COLLECTION_FILE)
 
 
+def staging_folder(output: str, names: Sequence[str]) -> Path:
+    """A new local folder to stage the results in (beside a local ``output``, so publishing is a
+    rename); a location this run may not write ``names`` to is refused first, before anything is staged."""
+    ResultsLocation.inspect(output).check_writable(names)
+    if not storage.is_s3(output):
+        parent = Path(output).resolve().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{Path(output).name}.staging-", dir=parent))
+    return Path(tempfile.mkdtemp(prefix="sparkeo-results-"))
+
+
 def item_name(data_file: str) -> str:
-    """The STAC item document of one data file: ``<its stem>.json``."""
-    return f"{Path(data_file).stem}.json"
+    """The STAC item document of one data file (``sparkeo.contracts.item_file``)."""
+    return item_file(data_file)
 
 
 def file_name(label: str | None) -> str:
@@ -96,14 +107,7 @@ class ResultsWriter:
         self.times, self.bands = output_layout(meta)
         self.dtype, self.nodata = output_dtype(meta)
         self._local = not storage.is_s3(output)
-        # Refused here, before anything is staged: a location this run may not write to.
-        ResultsLocation.inspect(output).check_writable(result_names(meta, format))
-        if self._local:
-            parent = Path(output).resolve().parent
-            parent.mkdir(parents=True, exist_ok=True)
-            self.staging = Path(tempfile.mkdtemp(prefix=f".{Path(output).name}.staging-", dir=parent))
-        else:
-            self.staging = Path(tempfile.mkdtemp(prefix="sparkeo-results-"))
+        self.staging = staging_folder(output, result_names(meta, format))
         self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
         self._media_types: dict[str, str] = {}
         self.layout = CogLayout(grid.width, grid.height, len(self.bands), self.dtype, self.nodata,
@@ -135,7 +139,7 @@ class ResultsWriter:
 
     def write_tile(self, task: TileTask, values: np.ndarray) -> None:
         """Write one tile's array (cube dims order) into the staging raster(s)."""
-        arr = _as_tbyx(values, canonical_dims(self.meta))
+        arr = as_tbyx(values, canonical_dims(self.meta))
         w = task.window
         for ti, label in enumerate(self.times or (None,)):
             block = arr[ti]
@@ -236,12 +240,3 @@ class ResultsWriter:
         media_type = self._media_types.get(name, "application/json" if name.endswith(".json") else COG_MEDIA_TYPE)
         storage.upload_file(str(self.staging / name), storage.join(self.output, name), media_type)
 
-
-def _as_tbyx(values: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
-    """Any of (t, bands, y, x), (bands, y, x), (t, y, x), (y, x) -> (t, bands, y, x)."""
-    arr, names = values, list(dims)
-    for d in ("bands", "t"):
-        if d not in names:
-            arr = arr[np.newaxis]
-            names.insert(0, d)
-    return np.transpose(arr, [names.index(d) for d in ("t", "bands", "y", "x")])

@@ -145,17 +145,28 @@ def max_tiles_per_task(tile_pixels: int) -> int:
 def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[str, Any],
              transport: TileTransport = TileTransport()) -> TileResult:
     """Compute one tile (on an executor, or in-process in tests)."""
+    values, usage, error = on_tile(task, settings, job_options,
+                                   lambda ctx: np.ascontiguousarray(output.compute(task.grid, ctx), dtype=np.float32))
+    if error is not None:
+        return TileResult(task, error=error)
+    return TileResult(task, transport.pack(values, f"{task.index[0]}_{task.index[1]}"), usage)
+
+
+def on_tile(task: TileTask, settings, job_options: Mapping[str, Any],
+            fn: Callable[[TileContext], Any]) -> tuple[Any, Usage, tuple[str, str, str] | None]:
+    """``fn(ctx)`` in a new context for ``task``: (its value, the tile's usage with its CPU seconds, None),
+    or (None, usage, (kind, message, href)) for an error that is the job's verdict (``raise_for``)."""
     started = time.process_time()
     ctx = TileContext(settings=settings, job_options=dict(job_options), region=task.read_region(output.meta.grid))
     try:
-        values = np.ascontiguousarray(output.compute(task.grid, ctx), dtype=np.float32)
+        value = fn(ctx)
     except UnreadableAssetError as exc:
-        return TileResult(task, error=("unreadable", exc.reason, exc.href))
+        return None, ctx.usage, ("unreadable", exc.reason, exc.href)
     except SparkeoError as exc:
-        return TileResult(task, error=("run", str(exc), ""))
+        return None, ctx.usage, ("run", str(exc), "")
     ctx.usage.tiles += 1
     ctx.usage.cpu_seconds += time.process_time() - started
-    return TileResult(task, transport.pack(values, f"{task.index[0]}_{task.index[1]}"), ctx.usage)
+    return value, ctx.usage, None
 
 
 def raise_for(result: TileResult) -> None:

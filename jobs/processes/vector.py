@@ -1,0 +1,110 @@
+"""Vector processes: load_geojson, aggregate_spatial, mask_polygon.
+
+Geometries come as GeoJSON inline, as a path or URL, or from ``load_geojson``
+(``jobs.vector.geojson``); the pixel rule is the centre of the pixel (``jobs.vector.zonal``).
+aggregate_spatial returns an ``AggregatedCube`` computed from per-tile partial results: Moments for
+the single-process reducers that merge (mean, sum, count, min, max, sd, variance), the pixels
+themselves for every other callback, which then runs once per group of polygons with as many pixels.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from jobs.cube.derived import DerivedCube, as_float
+from jobs.cube.lazy import LazyCube
+from jobs.errors import ProcessError, ProcessGraphError
+from jobs.graph.callback import Callback
+from jobs.processes.cubes import centres_within
+from jobs.processes.labeled import LabeledArray
+from jobs.processes.registry import Param, process
+from jobs.vector.cube import AggregatedCube
+from jobs.vector.geojson import Geometries, read_geometries
+from jobs.vector.mask import PolygonMask
+from jobs.vector.zonal import MERGEABLE
+from sparkeo import geometry
+
+
+@process("load_geojson", Param("data"), Param("properties", [], "array"), kind="cube")
+def load_geojson(ctx, node_id, data, properties=()):
+    """GeoJSON (inline, a path or URL) as a vector cube of geometries, keeping ``properties`` (all if empty)."""
+    geoms = read_geometries(data, "data")
+    if not all(isinstance(p, str) for p in properties):
+        raise ProcessGraphError(None, "properties", f"expected property names, got {properties!r}")
+    return Geometries(geoms.wkb, geoms.ids, geoms.properties, geoms.crs, tuple(properties) or None)
+
+
+def _spatial(data: LazyCube) -> None:
+    if not isinstance(data, LazyCube) or data.meta.grid is None:
+        raise ProcessError("DimensionMissing", "the data cube has no spatial dimensions", argument="data")
+
+
+def in_grid_crs(geoms: Geometries, grid, argument: str) -> Geometries:
+    """``geoms`` in the grid's CRS; a CRS PROJ cannot transform is the user's error naming ``argument``."""
+    try:
+        return geoms.to_crs(grid.crs)
+    except (geometry.UnknownCRSError, geometry.BoundsTransformError) as e:
+        raise ProcessGraphError(None, argument, str(e)) from None
+
+
+@process("aggregate_spatial", Param("data", kind="cube"), Param("geometries"),
+         Param("reducer", kind="callback", callback_params=("data", "context")),
+         Param("target_dimension", "result"), Param("context", None), kind="cube")
+def aggregate_spatial(ctx, node_id, data, geometries, reducer: Callback, target_dimension="result", context=None):
+    """A value per geometry, time label and band: ``reducer`` over the pixels whose centre is inside."""
+    _spatial(data)
+    extra = [d for d in data.meta.dims if d not in ("t", "bands", "y", "x")]
+    if extra:
+        raise ProcessGraphError(None, "data", f"aggregate_spatial over dimensions {extra!r} is not supported "
+                                              "(only t, bands, x, y)")
+    geoms = read_geometries(geometries)
+    local = in_grid_crs(geoms, data.meta.grid, "geometries")
+    # only the pixels under the geometries are read: the source is cropped to their bounds
+    grid = centres_within(data.meta.grid, local.bounds())
+    source = data.clip(grid, node_id) or DerivedCube(node_id, data.meta.replace(grid=grid), (data,), lambda a: a)
+    name = reducer.single_process("data")
+    mergeable = name if name in MERGEABLE else None
+
+    def reduce_pixels(values: np.ndarray) -> np.ndarray:
+        r = as_float(reducer(data=LabeledArray(values), context=context))
+        if r.ndim == values.ndim and r.shape[0] == 1:
+            r = r[0]            # a one-element array, e.g. quantiles(probabilities=[0.5])
+        return np.broadcast_to(r, values.shape[1:])
+
+    _probe(reduce_pixels, len(data.meta.labels.get("t", (0,))), len(data.meta.labels.get("bands", (0,))))
+    return AggregatedCube(node_id, source, geoms, mergeable, None if mergeable else reduce_pixels)
+
+
+def _probe(reduce_pixels, times: int, bands: int) -> None:
+    """The reducer on three pixels of one polygon: a broken callback fails on the driver."""
+    try:
+        with np.errstate(all="ignore"):
+            reduce_pixels(np.ones((3, 1, times, bands), dtype=np.float32))
+    except (ProcessError, ProcessGraphError):
+        raise
+    except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError) as e:
+        raise ProcessGraphError(None, "reducer", f"the reducer fails: {str(e) or repr(e)}") from None
+
+
+@process("mask_polygon", Param("data", kind="cube"), Param("mask"), Param("replacement", None),
+         Param("inside", False, "boolean"), kind="cube")
+def mask_polygon(ctx, node_id, data, mask, replacement=None, inside=False):
+    """``replacement`` (nodata by default) for the pixels whose centre is outside the polygons (inside
+    them when ``inside``)."""
+    _spatial(data)
+    if replacement is not None and (isinstance(replacement, bool) or not isinstance(replacement, (int, float))):
+        raise ProcessGraphError(None, "replacement", f"expected a number or null, got {replacement!r}")
+    local = in_grid_crs(read_geometries(mask, "mask"), data.meta.grid, "mask")
+    union = polygon_union(local, "mask")
+    keeps = replacement is None and data.meta.nodata is not None and not data.meta.dtype.startswith("float")
+    meta = data.meta if keeps else data.meta.computed()
+    return PolygonMask(node_id, meta, data, union.wkb, bool(inside), replacement)
+
+
+def polygon_union(geoms: Geometries, argument: str):
+    """The union of the polygons of ``geoms``; points and lines select no area (the user hears)."""
+    from shapely.ops import unary_union
+
+    polygons = [g for g in geoms.shapes() if g.geom_type in ("Polygon", "MultiPolygon")]
+    if not polygons:
+        raise ProcessGraphError(None, argument, "no polygons in the GeoJSON (points and lines select no area)")
+    return unary_union(polygons)

@@ -1,0 +1,175 @@
+"""Vector cube results (aggregate_spatial): openEO time-series JSON, CSV, GeoParquet, netCDF (CF DSG).
+
+The table is one value per geometry, time label and band. The tabular formats have one row per
+geometry and time label: ``feature_index``, the feature's ``id`` (when the features have ids), its
+properties, ``date`` (when the cube has time), one column per band, and the geometry (WKT in CSV,
+GeoParquet's geometry column in its CRS). The JSON is the openEO time-series document the official
+client reads (``{date: [[band values] per geometry]}``; a list per geometry when time was reduced).
+The netCDF file is a CF 1.8 discrete sampling geometry of featureType ``timeSeries`` (orthogonal
+multidimensional layout: each band over ``(feature, t)``), with each feature's id, WKT geometry and
+a representative point's longitude/latitude as instance variables. NaN is nodata everywhere (null
+in JSON, empty in CSV).
+
+``VectorResultsWriter`` publishes the file like the raster ``ResultsWriter``: ``job_metadata.json``,
+a STAC item and ``collection.json`` last, listing the file with its media type.
+"""
+from __future__ import annotations
+
+import json
+import math
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jobs.results.checksum import multihash_sha256
+from jobs.results.documents import OutputFile, is_date
+from jobs.results.netcdf import NETCDF_MEDIA_TYPE, time_axis
+from jobs.results.writer import ResultsWriter, item_name, staging_folder
+from jobs.vector.cube import AggregatedCube
+from jobs.vector.geojson import Geometries
+from sparkeo import storage
+from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE
+from sparkeo.errors import UserError
+
+# format -> (file name, media type)
+VECTOR_FORMATS = {
+    "JSON": ("timeseries.json", "application/json"),
+    "CSV": ("timeseries.csv", "text/csv"),
+    "GeoParquet": ("timeseries.parquet", "application/vnd.apache.parquet"),
+    "netCDF": ("timeseries.nc", NETCDF_MEDIA_TYPE),
+}
+
+
+def vector_result_names(format: str) -> tuple[str, ...]:
+    """Every file a vector run saving in ``format`` writes (for the location check before Spark)."""
+    if format not in VECTOR_FORMATS:
+        raise UserError(f"save_result: a vector cube (aggregate_spatial) is saved as "
+                        f"{', '.join(VECTOR_FORMATS)}, not {format}")
+    name = VECTOR_FORMATS[format][0]
+    return name, item_name(name), METADATA_FILE, COLLECTION_FILE
+
+
+def timestamp(label: str) -> str:
+    """A time label as the time-series JSON keys it: an RFC 3339 date-time for a date."""
+    return f"{label[:10]}T00:00:00Z" if len(label) == 10 and is_date(label) else label
+
+
+def _number(v: float) -> float | None:
+    return None if math.isnan(v) else float(v)
+
+
+def timeseries_json(table: np.ndarray, times: tuple[str, ...] | None) -> Any:
+    """openEO's time-series JSON of ``table`` (geometries, t, bands)."""
+    per_time = [[[_number(v) for v in table[g, t]] for g in range(table.shape[0])] for t in range(table.shape[1])]
+    if times is None:
+        return per_time[0]
+    return {timestamp(label): rows for label, rows in zip(times, per_time)}
+
+
+def _plain(value: Any) -> Any:
+    """A property value a table cell can hold (nested values as JSON text)."""
+    return json.dumps(value) if isinstance(value, (dict, list)) else value
+
+
+def table_frame(table: np.ndarray, geoms: Geometries, times: tuple[str, ...] | None, bands: tuple[str, ...]):
+    """The rows (geometry x time label) as a GeoDataFrame in the geometries' own CRS."""
+    import geopandas
+
+    n_times = table.shape[1]
+    rows: dict[str, list] = {"feature_index": [g for g in range(len(geoms)) for _ in range(n_times)]}
+    if any(i is not None for i in geoms.ids):
+        rows["id"] = [geoms.ids[g] for g in rows["feature_index"]]
+    for name in geoms.property_names():
+        if name not in rows:
+            rows[name] = [_plain(geoms.properties[g].get(name)) for g in rows["feature_index"]]
+    if times is not None:
+        rows["date"] = list(times) * len(geoms)
+    flat = table.reshape(-1, table.shape[2])
+    for b, name in enumerate(bands):
+        rows[name] = flat[:, b]
+    shapes = geoms.shapes()
+    return geopandas.GeoDataFrame(rows, geometry=[shapes[g] for g in rows["feature_index"]],
+                                  crs=_crs_text(geoms.crs))
+
+
+def _crs_text(crs) -> str:
+    from sparkeo.geometry import crs_text
+
+    return crs_text(crs)
+
+
+def write_table(path: Path, format: str, table: np.ndarray, geoms: Geometries, times, bands) -> None:
+    """Write ``table`` (geometries, t, bands) to ``path`` in ``format`` (a VECTOR_FORMATS key)."""
+    if format == "JSON":
+        path.write_text(json.dumps(timeseries_json(table, times)))
+    elif format == "CSV":
+        frame = table_frame(table, geoms, times, bands)
+        frame.assign(geometry=frame.geometry.to_wkt()).to_csv(path, index=False)
+    elif format == "GeoParquet":
+        table_frame(table, geoms, times, bands).to_parquet(path, index=False)
+    else:
+        write_dsg(path, table, geoms, times, bands)
+
+
+def write_dsg(path: Path, table: np.ndarray, geoms: Geometries, times, bands) -> None:
+    """The CF discrete sampling geometry (featureType timeSeries) netCDF file."""
+    import netCDF4
+
+    points = [g.representative_point() for g in geoms.to_crs("EPSG:4326").shapes()]
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
+        nc.Conventions = "CF-1.8"
+        nc.featureType = "timeSeries"
+        nc.title = "sparkeo aggregate_spatial results"
+        nc.createDimension("feature", len(geoms))
+        dims: tuple[str, ...] = ("feature",)
+        if times is not None:
+            nc.createDimension("t", len(times))
+            time_axis(nc, times)
+            dims = ("feature", "t")
+        fid = nc.createVariable("feature_id", str, ("feature",))
+        fid.cf_role = "timeseries_id"
+        wkt = nc.createVariable("geometry_wkt", str, ("feature",))
+        wkt.long_name = "the feature's geometry (WKT)"
+        wkt.crs_wkt = _crs_text(geoms.crs)
+        for i, shape in enumerate(geoms.shapes()):
+            fid[i] = str(geoms.ids[i] if geoms.ids[i] is not None else i)
+            wkt[i] = shape.wkt
+        for name, values, unit in (("lon", [p.x for p in points], "degrees_east"),
+                                   ("lat", [p.y for p in points], "degrees_north")):
+            var = nc.createVariable(name, "f8", ("feature",))
+            var[:] = values
+            var.units, var.standard_name = unit, "longitude" if name == "lon" else "latitude"
+        for b, name in enumerate(bands):
+            var = nc.createVariable(name, "f8", dims, fill_value=np.nan)
+            var.coordinates = "lat lon" + (" t" if times is not None else "")
+            var[:] = table[:, :, b] if times is not None else table[:, 0, b]
+
+
+class VectorResultsWriter(ResultsWriter):
+    """A vector cube's results: ``receive`` the table, ``convert`` writes its file, ``publish`` (the
+    raster writer's) writes the metadata and STAC documents, the collection last."""
+
+    def __init__(self, output: str, cube: AggregatedCube, format: str):
+        self.output, self.meta, self.grid, self.format = output, cube.meta, cube.grid, format
+        self.cube, self.times, self.bands = cube, None, cube.bands
+        self.dtype, self.nodata = "float64", math.nan
+        self._local = not storage.is_s3(output)
+        self.staging = staging_folder(output, vector_result_names(format))
+        self._media_types: dict[str, str] = {}
+        self._opening: Future = Future()
+        self._opening.set_result(({}, None))        # nothing staged ahead: the table comes whole
+        self._table: np.ndarray | None = None
+
+    def receive(self, table: np.ndarray) -> None:
+        """The finished table (geometries, t, bands)."""
+        self._table = table
+
+    def convert(self) -> list[OutputFile]:
+        """Write the table in the requested format."""
+        name, media_type = VECTOR_FORMATS[self.format]
+        target = self.staging / name
+        write_table(target, self.format, self._table, self.cube.geometries, self.cube.times, self.bands)
+        return [OutputFile(Path(name).stem, name, None, target.stat().st_size, multihash_sha256(str(target)),
+                           media_type)]

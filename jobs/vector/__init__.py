@@ -1,0 +1,1 @@
+"""Vector cubes: geometries in (GeoJSON), zonal statistics per tile, polygon masks."""

@@ -1,0 +1,107 @@
+"""``AggregatedCube``: aggregate_spatial's vector cube, a value per geometry, time label and band.
+
+It sits on top of a raster cube (``source``, cropped to the geometries' bounds) like any node of
+the DAG, but is not computed tile by tile into an array: each tile task asks it for the partial
+results of the polygons that tile touches (``partials``), the driver merges them as they arrive
+(``jobs.vector.zonal.merge_into``) and ``finish`` turns the merged partials into the table. Its
+dimensions are ``geometry`` then those of the source left after the spatial ones (``t``, ``bands``),
+as openEO 1.2.0 vector cubes have them.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from jobs.cube.lazy import CubeMeta, LazyCube, TileContext, as_tbyx
+from jobs.plan.grid import TileGrid
+from jobs.vector.geojson import Geometries
+from jobs.vector.zonal import Moments, Pixels, finish, tile_partials
+
+GEOMETRY_DIM = "geometry"
+
+
+class AggregatedCube(LazyCube):
+    """The polygons ``geometries`` (as given) aggregated over ``source`` with a MERGEABLE ``reducer``
+    name, or else ``reduce_pixels`` ((pixels, polygons, t, bands) -> (polygons, t, bands))."""
+
+    def __init__(self, node_id: str, source: LazyCube, geometries: Geometries, reducer: str | None,
+                 reduce_pixels: Callable[[np.ndarray], np.ndarray] | None):
+        self.node_id, self.source, self.geometries = node_id, source, geometries
+        self.reducer, self.reduce_pixels = reducer, reduce_pixels
+        src = source.meta
+        # the polygons in the raster's CRS: what each tile rasterises
+        self.local = geometries.to_crs(src.grid.crs)
+        self._shapes: list | None = None
+        labels = {GEOMETRY_DIM: tuple(range(len(geometries)))}
+        labels.update({d: tuple(src.labels[d]) for d in src.dims if d not in ("x", "y")})
+        types = {GEOMETRY_DIM: "geometry", **{d: t for d, t in src.dim_types.items() if d not in ("x", "y")}}
+        self.meta = src.computed().replace(dims=(GEOMETRY_DIM, *(d for d in src.dims if d not in ("x", "y"))),
+                                           labels=labels, grid=None, dim_types=types)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_shapes"] = None          # shapely objects are rebuilt from WKB where they are used
+        return state
+
+    def inputs(self):
+        return (self.source,)
+
+    def _compute(self, grid: TileGrid, ctx: TileContext) -> np.ndarray:
+        raise TypeError("a vector cube is aggregated per tile with partials(), not computed as a raster")
+
+    @property
+    def grid(self) -> TileGrid:
+        """The raster grid the tiles are cut from."""
+        return self.source.meta.grid
+
+    @property
+    def times(self) -> tuple[str, ...] | None:
+        return tuple(str(t) for t in self.meta.labels["t"]) if "t" in self.meta.dims else None
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        if "bands" in self.meta.dims:
+            return tuple(str(b) for b in self.meta.labels["bands"])
+        return (self.source.meta.band_name or "value",)
+
+    def shapes(self) -> list:
+        """The polygons in the raster's CRS (shapely), built once per process."""
+        if self._shapes is None:
+            self._shapes = self.local.shapes()
+        return self._shapes
+
+    def assign(self, tiles: Sequence[TileGrid]) -> list[tuple[int, ...]]:
+        """For each tile grid, the indices of the polygons whose bounds meet it (an R-tree query)."""
+        import shapely
+        from shapely.strtree import STRtree
+
+        tree = STRtree(self.shapes())
+        boxes = [shapely.box(*g.bounds) for g in tiles]
+        hits = tree.query(boxes, predicate="intersects") if boxes else np.empty((2, 0), dtype=int)
+        out: list[list[int]] = [[] for _ in tiles]
+        for tile, geom in hits.T:
+            out[tile].append(int(geom))
+        return [tuple(sorted(x)) for x in out]
+
+    def tile_work(self, tasks: Sequence[Any]) -> list[tuple[Any, tuple[int, ...]]]:
+        """The tile tasks (``jobs.plan.planner.TileTask``) with the polygons each must rasterise;
+        tiles that meet no polygon are left out."""
+        polygons = self.assign([t.grid for t in tasks])
+        return [(t, p) for t, p in zip(tasks, polygons) if p]
+
+    def partials(self, grid: TileGrid, origin: tuple[int, int], indices: Sequence[int],
+                 ctx: TileContext) -> dict[int, Moments | Pixels]:
+        """The partial results of polygons ``indices`` on the tile ``grid`` at ``origin`` (row, col)."""
+        values = as_tbyx(self.source.compute(grid, ctx), self.source.meta.dims)
+        shapes = self.shapes()
+        return tile_partials(values, grid, origin, self.grid.width, [(i, shapes[i]) for i in indices],
+                             self.reducer is not None)
+
+    def finish(self, merged: Mapping[int, Any]) -> np.ndarray:
+        """The table (geometries, t, bands) from the merged partials; NaN is nodata."""
+        shape = (len(self.times or (None,)), len(self.bands))
+        return finish(merged, len(self.geometries), shape, self.reducer, self.reduce_pixels)
+
+    def __repr__(self) -> str:
+        return f"AggregatedCube({self.node_id!r}, {len(self.geometries)} geometries, dims={self.meta.dims})"

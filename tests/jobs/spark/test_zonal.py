@@ -1,0 +1,60 @@
+"""execute_zonal on the shared local Spark session: the same table as the in-process tile loop, tiles
+no polygon meets never run, and an unreadable asset in a tile fails the job with its href."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jobs.cube.arraycube import ArrayCube
+from jobs.cube.lazy import CubeMeta, LazyCube
+from jobs.errors import UnreadableAssetError
+from jobs.plan.planner import TileTask
+from jobs.spark.zonal import execute_zonal
+from jobs.vector.cube import AggregatedCube
+from sparkeo.settings import Settings
+from tests.jobs.vector.test_cube import BANDS, DATES, GRID, aggregate, reducer_of, tiled, utm, values
+from jobs.vector.geojson import Geometries
+
+
+def tasks_of(grid, size: int) -> list[TileTask]:
+    return [TileTask(index, window, tile, 1) for index, window, tile in grid.tiles(size)]
+
+
+@pytest.mark.parametrize("reducer", ["mean", "median"])
+def test_spark_gives_the_table_of_the_in_process_tile_loop(spark, tmp_path, reducer):
+    cube = aggregate(reducer_of(reducer))
+    got = []
+    execute_zonal(spark, cube, tasks_of(cube.grid, 8), Settings(cache_dir=str(tmp_path)), {}, got.append)
+    np.testing.assert_allclose(got[0], tiled(cube, 8), rtol=1e-12, equal_nan=True)
+
+
+class Unreadable(LazyCube):
+    """A source whose tiles east of column 25 cannot be read."""
+
+    def __init__(self):
+        self.node_id, self.meta = "u", CubeMeta(("t", "bands", "y", "x"), {"t": DATES, "bands": BANDS}, GRID)
+        self.computed: list = []
+
+    def _compute(self, grid, ctx):
+        if grid.bounds[0] >= GRID.bounds[0] + 250:
+            raise UnreadableAssetError("/data/east.tif", "not a TIFF file")
+        return ArrayCube(values(), ("t", "bands", "y", "x"), {"t": DATES, "bands": BANDS}, GRID)._compute(grid, ctx)
+
+
+def polygons_cube(*boxes) -> AggregatedCube:
+    geoms = Geometries(tuple(b.wkb for b in boxes), (None,) * len(boxes), ({},) * len(boxes), GRID.crs)
+    return AggregatedCube("agg", Unreadable(), geoms, "mean", None)
+
+
+def test_only_tiles_under_a_polygon_run_and_an_unreadable_one_fails_with_its_href(spark, tmp_path):
+    settings = Settings(cache_dir=str(tmp_path))
+    west = polygons_cube(utm(1, 1, 9, 9))
+    tasks = tasks_of(GRID, 10)
+    assert [t.index for t, _ in west.tile_work(tasks)] == [(0, 0)]
+    got, events = [], []
+    ran = execute_zonal(spark, west, tasks, settings, {}, got.append, events.append)
+    assert ran.usage.tiles == 1 and [e.index for e in events] == [(0, 0)]   # the east is never read
+    assert got[0].shape == (1, len(DATES), len(BANDS)) and not np.isnan(got[0]).all()
+    with pytest.raises(UnreadableAssetError) as info:
+        execute_zonal(spark, polygons_cube(utm(1, 1, 9, 9), utm(30, 1, 45, 9)), tasks, settings, {}, got.append)
+    assert info.value.href == "/data/east.tif"
