@@ -86,6 +86,9 @@ class DeploymentSettings:
     catalog_configmap: str | None = "sparkeo-layercatalog"
     catalog_mount_path: str = "/opt/sparkeo/catalog"
     catalog_file: str = "layercatalog.json"
+    # the pods see the submitting machine's files (the test Kubernetes API's local operator loop, a
+    # one-node cluster on a shared disk): local catalog paths are then allowed in manifests
+    host_paths: bool = False
     results_root: str = "s3://sparkeo-results/jobs"
     monitoring: bool = True
     jmx_exporter_jar: str = "/opt/spark/jars/jmx_prometheus_javaagent.jar"
@@ -103,6 +106,21 @@ class DeploymentSettings:
             return None
         return f"{self.catalog_mount_path.rstrip('/')}/{self.catalog_file}"
 
+    def cluster_catalog(self, catalog: str | None, origin: str = "--catalog") -> str | None:
+        """``catalog`` as a manifest may name it: ``None`` (the ConfigMap's), an ``s3://`` URI, a path
+        inside the ConfigMap's mount, or any path with ``host_paths``. A local path a pod cannot see is
+        refused (``ConfigError``, exit 2) rather than handed to a driver that would fail on it."""
+        from sparkeo import storage
+
+        mount = self.catalog_mount_path.rstrip("/") + "/"
+        if catalog is None or storage.is_s3(catalog) or self.host_paths or \
+                (self.catalog_configmap and catalog.startswith(mount)):
+            return catalog
+        where = (f"leave it out for the deployment's ConfigMap {self.catalog_configmap!r}"
+                 if self.catalog_configmap else "no catalog ConfigMap is configured")
+        raise ConfigError(origin, catalog, f"a local path, which the cluster's pods cannot read: name an s3:// "
+                                           f"catalog, or {where}")
+
     def results_of(self, job_id: str) -> str:
         """The default results location of a job."""
         return f"{self.results_root.rstrip('/')}/{job_id}"
@@ -119,7 +137,9 @@ ENV_OVERRIDES = {
     "SPARKEO_RESULTS_ROOT": "results_root",
     "AWS_ENDPOINT_URL": "s3_endpoint",
     "AWS_DEFAULT_REGION": "aws_region",
+    "SPARKEO_HOST_PATHS": "host_paths",
 }
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 
 
 def from_mapping(data: Mapping[str, Any], source: str = "deployment settings") -> DeploymentSettings:
@@ -151,6 +171,10 @@ def _convert(name: str, raw: Any, source: str):
             return tuple(dict(t) for t in (raw or ()))
         if name in ("node_selector", "spark_conf"):
             return {str(k): str(v) for k, v in (raw or {}).items()}
+        if isinstance(raw, str) and isinstance(getattr(DeploymentSettings, name, None), bool):
+            if raw.strip().lower() not in _BOOLEANS:     # from an environment variable
+                raise ConfigError(f"{source}: {name}", raw, "true or false")
+            return _BOOLEANS[raw.strip().lower()]
         return raw
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: {name}", raw, "expected a mapping")
