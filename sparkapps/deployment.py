@@ -26,6 +26,8 @@ class PodResources:
     cores: int = 1
     memory: str = "2g"
     memory_overhead: str | None = None
+    # the pod's CPU limit (Kubernetes quantity, e.g. "1500m"); None: as many cores as requested
+    core_limit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,11 @@ class DeploymentSettings:
     s3_session_token_key: str = "AWS_SESSION_TOKEN"    # optional in the Secret (temporary credentials)
     s3_endpoint: str | None = None
     aws_region: str | None = None
-    # FUSE mount of the EO archive on the nodes; None: no hostPath volume
+    # FUSE mount of the EO archive on the nodes; None: no hostPath volume. A hostPath is forbidden by
+    # the Pod Security "baseline" and "restricted" profiles: eodata_claim (a PVC, e.g. bound to an S3
+    # CSI driver) mounts the same archive within them; one of the two at most
     eodata_host_path: str | None = "/eodata"
+    eodata_claim: str | None = None
     eodata_mount_path: str = "/eodata"
     catalog_configmap: str | None = "sparkeo-layercatalog"
     catalog_mount_path: str = "/opt/sparkeo/catalog"
@@ -95,6 +100,14 @@ class DeploymentSettings:
     metrics_port: int = 8090
     job_metrics_port: int | None = 8091     # sparkeo_job_* series served by the driver; None: off
     spark_conf: Mapping[str, str] = field(default_factory=dict)
+    # ConfigMap whose keys become the driver's environment variables (the deploy base's
+    # sparkeo-monitoring: SPARKEO_PUSHGATEWAY, which the tracker reads too); None: none
+    env_configmap: str | None = None
+    # the user id of the image (docker/Dockerfile's SPARK_UID): pods run as it, never as root
+    run_as_user: int = 185
+    # seccomp profile of every container (Pod Security "restricted"); null for spark-operator 1.3.x,
+    # whose CRD predates the field (its pruning would drop it; the namespace's default then applies)
+    seccomp_profile: str | None = "RuntimeDefault"
     # CRD file to validate manifests against; None: the CRD schema shipped with sparkeo (operator 2.x)
     crd: str | None = None
     bounds: OptionBounds = OptionBounds()
@@ -219,6 +232,10 @@ def check(s: DeploymentSettings, source: str = "deployment settings") -> None:
             raise ConfigError(f"{source}: bounds.{f.name}", [low, high], str(exc)) from None
         if not ordered:
             raise ConfigError(f"{source}: bounds.{f.name}", [low, high], "minimum above maximum")
+    if s.eodata_host_path and s.eodata_claim:
+        raise ConfigError(f"{source}: eodata_claim", s.eodata_claim, "set eodata_host_path: null to use a claim")
+    if not isinstance(s.run_as_user, int) or isinstance(s.run_as_user, bool) or s.run_as_user < 1:
+        raise ConfigError(f"{source}: run_as_user", s.run_as_user, "a user id above 0 (pods never run as root)")
     if not 1024 <= s.metrics_port <= 49151:
         raise ConfigError(f"{source}: metrics_port", s.metrics_port, "between 1024 and 49151 (the CRD's range)")
 
