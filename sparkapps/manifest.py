@@ -197,6 +197,9 @@ def _driver(d: DeploymentSettings, labels: Mapping[str, str]) -> dict[str, Any]:
         # port. No `ports` entry: operator 1.3.x CRDs do not know driver.ports and would prune it, and
         # Prometheus scrapes an undeclared container port just the same.
         pod.setdefault("env", []).append({"name": "SPARKEO_METRICS_PORT", "value": str(d.job_metrics_port)})
+    # the namespace groups the job's series pushed to the Pushgateway, as the pod scrape labels them
+    pod.setdefault("env", []).append({"name": "SPARKEO_NAMESPACE",
+                                      "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}})
     if d.env_configmap:
         # optional: a namespace without it still runs jobs, just without the Pushgateway push
         pod["envFrom"] = [{"configMapRef": {"name": d.env_configmap, "optional": True}}]

@@ -38,18 +38,20 @@ USAGES = [Usage(input_pixels=256 * (i + 1), bytes_read=1000 + i, read_retries=i 
 
 
 def test_series_are_served_while_the_job_runs_and_match_the_usage():
-    with JobProgress("job-a", metrics_port=free_port(), stream=io.StringIO(), addr="127.0.0.1") as progress:
+    with JobProgress("job-a", metrics_port=free_port(), stream=io.StringIO(), addr="127.0.0.1",
+                     user="alice") as progress:
         before = scrape(progress.port)
         progress.start(5)
         for event in events(USAGES):
             progress(event)
         after = scrape(progress.port)
         port = progress.port
-    label = (("job_id", "job-a"),)
+    label = (("job_id", "job-a"), ("user", "alice"))
     # every series exists from the start, at zero
     assert before[("sparkeo_job_tiles_done", label)] == 0
     assert before[("sparkeo_job_bytes_read_total", label)] == 0
-    assert before[("sparkeo_job_status", (("job_id", "job-a"), ("reason", ""), ("state", "running")))] == 1
+    assert before[("sparkeo_job_status", (("job_id", "job-a"), ("reason", ""), ("state", "running"),
+                                          ("user", "alice")))] == 1
     total = Usage()
     for u in USAGES:
         total.add(u)
@@ -88,9 +90,10 @@ def test_status_records_the_outcome_and_freezes_the_duration():
     metrics.end(RuntimeError("later"))       # the first verdict stays
     values = {(s.name, tuple(sorted(s.labels.items()))): s.value
               for family in metrics.registry.collect() for s in family.samples}
-    assert values[("sparkeo_job_status", (("job_id", "job-c"), ("reason", ""), ("state", "finished")))] == 1
+    assert values[("sparkeo_job_status", (("job_id", "job-c"), ("reason", ""), ("state", "finished"),
+                                          ("user", "")))] == 1
     assert not any(k[0] == "sparkeo_job_status" and ("state", "running") in k[1] for k in values)
-    frozen = values[("sparkeo_job_duration_seconds", (("job_id", "job-c"),))]
+    frozen = values[("sparkeo_job_duration_seconds", (("job_id", "job-c"), ("user", "")))]
     time.sleep(0.05)
     again = {s.name: s.value for f in metrics.registry.collect() for s in f.samples}
     assert again["sparkeo_job_duration_seconds"] == frozen
@@ -106,7 +109,65 @@ def test_a_failing_run_is_reported_with_its_error_class():
             raise AssetGone("s3://bucket/x.tif")
     values = {tuple(sorted(s.labels.items())): s.value for f in progress.metrics.registry.collect()
               for s in f.samples if s.name == "sparkeo_job_status"}
-    assert values == {(("job_id", "job-d"), ("reason", "AssetGone"), ("state", "error")): 1.0}
+    assert values == {(("job_id", "job-d"), ("reason", "AssetGone"), ("state", "error"), ("user", "")): 1.0}
+
+
+def test_final_values_stay_served_until_scraped_once():
+    """A short job's end state outlives the job until a scrape read it (before: gone at once)."""
+    progress = JobProgress("job-l", metrics_port=free_port(), stream=io.StringIO(), addr="127.0.0.1",
+                           linger=30.0, user="bob")
+    seen: list[dict] = []
+
+    def scraper():
+        time.sleep(0.5)                       # the job has ended and the driver is waiting by then
+        seen.append(scrape(port))
+
+    with progress:
+        port = progress.port
+        progress.start(1)
+        progress(TileDone((0, 0), 1, 1, Usage(bytes_read=7)))
+        thread = threading.Thread(target=scraper)
+        thread.start()
+    started = time.monotonic()
+    thread.join()
+    assert time.monotonic() - started < 5     # closed right after that scrape, not after 30 s
+    final = seen[0]
+    key = (("job_id", "job-l"), ("reason", ""), ("state", "finished"), ("user", "bob"))
+    assert final[("sparkeo_job_status", key)] == 1
+    assert final[("sparkeo_job_tiles_done", (("job_id", "job-l"), ("user", "bob")))] == 1
+    with pytest.raises(OSError):
+        scrape(port)
+
+
+def test_linger_is_bounded_when_nobody_scrapes():
+    started = time.monotonic()
+    with JobProgress("job-m", metrics_port=free_port(), stream=io.StringIO(), addr="127.0.0.1", linger=0.3):
+        pass
+    assert 0.3 <= time.monotonic() - started < 3
+
+
+def test_final_values_are_pushed_to_the_pushgateway(pushgateway):
+    with JobProgress("job-p", stream=io.StringIO(), user="carol", pushgateway=pushgateway.address,
+                     namespace="eo") as progress:
+        progress.start(2)
+        progress(TileDone((0, 0), 1, 2, Usage(bytes_read=5)))
+        progress(TileDone((0, 1), 2, 2, Usage(bytes_read=6)))
+    with urllib.request.urlopen(f"http://{pushgateway.address}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    pushed = {(s.name, tuple(sorted(s.labels.items()))): s.value
+              for family in text_string_to_metric_families(text) for s in family.samples
+              if s.labels.get("job_id") == "job-p"}
+    base = (("instance", ""), ("job", "sparkeo-job"), ("job_id", "job-p"), ("namespace", "eo"), ("user", "carol"))
+    assert pushed[("sparkeo_job_tiles_done", base)] == 2
+    assert pushed[("sparkeo_job_bytes_read_total", base)] == 11
+    status = {k: v for k, v in pushed.items() if k[0] == "sparkeo_job_status"}
+    assert list(status.values()) == [1.0] and ("state", "finished") in next(iter(status))[1]
+
+
+def test_an_unreachable_pushgateway_costs_the_push_not_the_job(caplog):
+    with JobProgress("job-u", stream=io.StringIO(), pushgateway=f"127.0.0.1:{free_port()}"):
+        pass
+    assert any("not pushed" in r.getMessage() and "job-u" in r.getMessage() for r in caplog.records)
 
 
 def test_queue_time_from_the_submission_time():
