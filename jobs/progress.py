@@ -12,7 +12,11 @@
   known: ``jobs/main.py --submitted-at``) and ``sparkeo_job_status{state, reason}`` (1 for the current
   state: running, finished or error; ``reason`` is the error's class name);
 - :class:`ProgressReporter`: a tqdm bar (tiles done / total, ETA) when the stream is a terminal,
-  otherwise plain ``key=value`` lines, at most one every few seconds plus the last one.
+  otherwise plain ``key=value`` lines, at most one every few seconds plus the last one; the ETA is
+  the rate at which tiles finished since the first one (start-up excluded).
+
+Tiles count as they finish on the workers (``computed``, fed by ``jobs.spark.ticks``), not only when
+their group's results reach the driver, so a job of a few large groups still moves tile by tile.
 
 Every series carries ``job_id`` and ``user``. When the job ends, the final state and totals stay
 served until they were scraped once, ``linger`` seconds at most (a job shorter than a scrape interval
@@ -82,7 +86,9 @@ class JobMetrics:
         labels = ["job_id", "user"]
         key = (job_id, self.user)
         self._tiles_total = Gauge(TILES_TOTAL, "Tiles the job's plan has.", labels, registry=self.registry)
-        self._tiles_done = Gauge(TILES_DONE, "Tiles computed and written so far.", labels, registry=self.registry)
+        self._tiles_done = Gauge(TILES_DONE, "Tiles finished so far (counted as workers finish them).", labels,
+                                 registry=self.registry)
+        self._done = 0
         # prometheus_client appends "_total" to counter names itself.
         self._bytes_read = Counter(BYTES_READ.removesuffix("_total"), "Bytes read from input assets.",
                                    labels, registry=self.registry)
@@ -114,10 +120,15 @@ class JobMetrics:
     def tile_done(self, done: int, total: int, usage: Any) -> None:
         """One more tile: ``usage`` is the tile's ``jobs.cube.usage.Usage``."""
         self._tiles_total.labels(*self._key).set(total)
-        self._tiles_done.labels(*self._key).set(done)
+        self.tiles_computed(done)
         self._bytes_read.labels(*self._key).inc(max(0, int(usage.bytes_read)))
         self._retries.labels(*self._key).inc(max(0, int(usage.read_retries)))
         self._pixels.labels(*self._key).inc(max(0, int(usage.input_pixels)))
+
+    def tiles_computed(self, done: int) -> None:
+        """``done`` tiles finished (reported per tile while their group still runs); never goes back."""
+        self._done = max(self._done, done)
+        self._tiles_done.labels(*self._key).set(self._done)
 
     def end(self, error: BaseException | None = None) -> None:
         """The job ended: freeze the duration, status ``finished`` or ``error`` with the reason.
@@ -183,6 +194,7 @@ class ProgressReporter:
         self._started = time.monotonic()
         self._last_line = float("-inf")
         self._last: tuple[int, int] | None = None
+        self._first: tuple[int, float] | None = None    # (tiles, when) at the first finished tile
 
     def _isatty(self) -> bool:
         try:
@@ -199,25 +211,41 @@ class ProgressReporter:
                               dynamic_ncols=True, leave=True)
 
     def update(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self._first is None and done > 0:
+            self._first = (done, now)
+        if self._last is not None and done <= self._last[0] and done < total:
+            return                  # no news (a group's result for tiles already reported)
         if self.bar:
             if self._tqdm is None:
                 self.start(total)
             self._tqdm.total = total
             self._tqdm.update(done - self._tqdm.n)
             return
+        if self._last is not None and self._last[0] >= total and done >= total:
+            return                  # the last line is written once
         self._last = (done, total)
-        now = time.monotonic()
         if done >= total or now - self._last_line >= self.interval:
             self._last_line = now
-            self.stream.write(self.line(done, total, now - self._started) + "\n")
+            self.stream.write(self.line(done, total, now - self._started, self.eta(done, total, now)) + "\n")
             self.stream.flush()
 
-    def line(self, done: int, total: int, elapsed: float) -> str:
+    def eta(self, done: int, total: int, now: float) -> float | None:
+        """Seconds left at the rate tiles finished since the first one (start-up is not a tile's
+        cost); ``None`` until two tiles finished apart."""
+        if done >= total:
+            return 0.0
+        if self._first is None or done <= self._first[0] or now <= self._first[1]:
+            return None
+        per_tile = (now - self._first[1]) / (done - self._first[0])
+        return per_tile * (total - done)
+
+    def line(self, done: int, total: int, elapsed: float, eta: float | None = None) -> str:
         """``INFO jobs.progress: tiles 3/10 (30%) eta=0:00:07 job_id=…``: the plain-text form."""
         percent = 100.0 * done / total if total else 100.0
-        eta = "0:00:00" if done >= total else "?" if done == 0 else _clock(elapsed * (total - done) / done)
+        eta_text = "0:00:00" if done >= total else "?" if eta is None else _clock(eta)
         return (f"INFO jobs.progress: tiles {done}/{total} ({percent:.0f}%) "
-                f"elapsed={_clock(elapsed)} eta={eta} job_id={self.job_id}")
+                f"elapsed={_clock(elapsed)} eta={eta_text} job_id={self.job_id}")
 
     def close(self) -> None:
         if self._tqdm is not None:
@@ -246,15 +274,15 @@ class JobProgress:
         self.linger = linger
         self.pushgateway = pushgateway
         self.namespace = namespace
+        self._computed = 0
         self._port_wanted = metrics_port
         self._addr = addr
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings, job_id: str, **kwargs) -> "JobProgress":
-        """Metrics on ``settings.metrics_port`` (SPARKEO_METRICS_PORT; 0: not served), lingering up to
-        ``settings.metrics_linger`` seconds, pushed to ``settings.pushgateway`` at the end."""
-        kwargs.setdefault("linger", settings.metrics_linger)
+        """Metrics on ``settings.metrics_port`` (SPARKEO_METRICS_PORT; 0: not served), pushed to
+        ``settings.pushgateway`` (SPARKEO_PUSHGATEWAY) at the end."""
         return cls(job_id, metrics_port=settings.metrics_port, pushgateway=settings.pushgateway,
                    namespace=settings.namespace, **kwargs)
 
@@ -284,10 +312,19 @@ class JobProgress:
             self.reporter.start(total_tiles)
 
     def __call__(self, event) -> None:
-        """A ``jobs.spark.execute.TileDone`` event (``done``, ``total``, ``usage``)."""
+        """A ``jobs.spark.execute.TileDone`` event (``done``, ``total``, ``usage``): a tile written."""
         with self._lock:
             self.metrics.tile_done(event.done, event.total, event.usage)
-            self.reporter.update(event.done, event.total)
+            self._computed = max(self._computed, event.done)
+            self.reporter.update(self._computed, event.total)
+
+    def computed(self, done: int, total: int) -> None:
+        """``done`` distinct tiles finished on the workers (``jobs.spark.ticks``), ahead of their
+        group's result: progress and ETA move per tile."""
+        with self._lock:
+            self._computed = max(self._computed, done)
+            self.metrics.tiles_computed(self._computed)
+            self.reporter.update(self._computed, total)
 
     def close(self) -> None:
         """Close the bar; stop serving once the final values were scraped, ``linger`` seconds at most."""

@@ -192,11 +192,58 @@ def test_plain_lines_off_a_terminal():
     assert lines[1].startswith("INFO jobs.progress: tiles 4/4 (100%)") and "eta=0:00:00" in lines[1]
 
 
-def test_eta_is_the_remaining_share_of_the_elapsed_time():
+def test_eta_is_the_rate_of_finished_tiles_without_the_start_up():
+    """Before: elapsed * remaining / done, so 1 tile after a 36 s start-up said eta=0:36:33 for 64."""
     reporter = ProgressReporter("job-f", io.StringIO())
-    assert "eta=0:00:30" in reporter.line(1, 4, 10.0)
+    reporter._first = (1, 100.0)                     # the first tile finished at t=100 s (start-up: 100 s)
+    assert reporter.eta(1, 64, 100.0) is None        # one tile is no rate yet
+    assert reporter.eta(5, 64, 102.0) == pytest.approx(0.5 * 59)   # 4 tiles in 2 s
+    assert "eta=0:00:30" in reporter.line(5, 64, 102.0, reporter.eta(5, 64, 102.0))
     assert "eta=?" in reporter.line(0, 4, 10.0)
     assert "elapsed=1:01:01" in reporter.line(4, 4, 3661.0)
+
+
+def test_tiles_count_as_workers_finish_them(spark, tmp_path):
+    """A job of two groups of 8 tiles: the count moves tile by tile before any group's result
+    arrives (before: 0 until the first group returned, then 8 at once)."""
+    from jobs.run import run_job
+    from layercatalog.sample import write_sample
+    from sparkeo.identity import Caller
+    from sparkeo.settings import Settings
+
+    catalog = write_sample(str(tmp_path / "sample"), size=64, dates=2)
+    graph = {"process_graph": {
+        "load": {"process_id": "load_collection", "arguments": {"id": "sample-s2", "spatial_extent": None,
+                                                                "temporal_extent": None, "bands": ["B04"]}},
+        "save": {"process_id": "save_result", "arguments": {"data": {"from_node": "load"}, "format": "GTiff"},
+                 "result": True}}}
+    stream = io.StringIO()
+    progress = JobProgress("job-ticks", stream=stream, bar=False)
+    seen: list[tuple[str, int]] = []
+
+    class Recorder:
+        """The progress listener, recording what reaches it in order."""
+
+        def start(self, total):
+            progress.start(total)
+
+        def computed(self, done, total):
+            seen.append(("computed", done))
+            progress.computed(done, total)
+
+        def __call__(self, event):
+            seen.append(("written", event.done))
+            progress(event)
+
+    with progress:
+        run_job(json.dumps(graph), str(tmp_path / "out"), "job-ticks", catalog, None,
+                Settings.from_env({}, tile_size=16, cache_dir=str(tmp_path / "cache")), Caller.from_values("a", None),
+                spark=spark, progress=Recorder())
+    counts = [n for kind, n in seen if kind == "computed"]
+    assert sorted(set(counts)) == list(range(1, 17))            # every tile once, retries never twice
+    first_written = next(i for i, (kind, _) in enumerate(seen) if kind == "written")
+    assert any(kind == "computed" and n < 16 for kind, n in seen[:first_written])
+    assert "tiles 16/16 (100%)" in stream.getvalue()
 
 
 def test_bar_on_a_terminal():
@@ -238,6 +285,7 @@ def test_sparkeo_run_serves_metrics_and_logs_progress(tmp_path):
     graph.write_text(json.dumps(GRAPH))
     port = free_port()
     env = {**os.environ, "SPARKEO_TILE_SIZE": "16", "SPARKEO_CACHE": str(tmp_path / "cache")}
+    env.pop("SPARKEO_USER", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "sparkeo.cli.main", "run", str(graph), "--catalog", catalog,
          "--output", str(tmp_path / "out"), "--job-id", "cli-metrics", "--master", "local[1]",
@@ -259,7 +307,11 @@ def test_sparkeo_run_serves_metrics_and_logs_progress(tmp_path):
     poller.join(timeout=5)
     assert proc.returncode == 0, err
     assert "INFO jobs.progress: tiles 4/4 (100%)" in err and "job_id=cli-metrics" in err
-    label = (("job_id", "cli-metrics"),)
+    # Spark's start-up banner stays out of a non-verbose run (jobs/log4j2.properties is found)
+    for banner in ("Using Spark's default log4j profile", "Setting default log level", "To adjust logging level",
+                   "NativeCodeLoader", "Reconfiguration failed"):
+        assert banner not in err, err
+    label = (("job_id", "cli-metrics"), ("user", "anonymous"))
     assert seen, "the metrics port never answered while the job ran"
     assert all(s[("sparkeo_job_tiles_done", label)] <= 4 for s in seen)
     assert any(("sparkeo_job_tiles_total", label) in s for s in seen)
