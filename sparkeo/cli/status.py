@@ -17,7 +17,7 @@ def status(ctx, job_id, namespace, deployment_config, kubeconfig, as_json):
     """Show the state of JOB: its SparkApplication's, or the job registry's once the application is
     gone (exit 2 when neither knows it)."""
     from sparkapps import client
-    from sparkeo.cli.jobs import open_registry
+    from sparkeo.cli.jobs import open_registry, when
     from sparkeo.ops.connect import namespace_of
     from sparkeo.ops.status import describe_job
 
@@ -29,7 +29,8 @@ def status(ctx, job_id, namespace, deployment_config, kubeconfig, as_json):
     if found.app is None:
         record = found.record
         click.echo(f"{job_id}: {record.status.value} (registry; the application is gone)")
-        for label, value in (("user", record.user), ("finished", record.finished), ("error", record.error)):
+        for label, value in (("user", record.user), ("finished", record.finished and when(record.finished)),
+                             ("error", record.error)):
             if value:
                 click.echo(f"  {label}: {value}")
         return

@@ -96,9 +96,12 @@ class Demo:
 
     def track_until_ended(self, job_id: str, timeout: float) -> str | None:
         """``sparkeo track`` every few seconds until the registry has the job in a final state."""
-        deadline, status = time.monotonic() + timeout, None
+        deadline, status, passes = time.monotonic() + timeout, None, 0
         while time.monotonic() < deadline:
-            self.sparkeo("track")
+            passes += 1
+            proc = self.sparkeo("track", show=False)
+            if passes == 1 or "transitions: none" not in proc.stdout:    # the passes that moved a job
+                self.say(f"\n$ sparkeo track    # pass {passes}\n{(proc.stdout + proc.stderr).rstrip()}")
             status = self.status_of(job_id)
             if status in {s.value for s in FINAL_STATES}:
                 return status

@@ -17,9 +17,11 @@ def test_the_cluster_demo_runs_the_sample_job_through_every_command(tmp_path, mo
     code = demo.run(tmp_path / "demo", timeout=600, out=out)
     text = out.getvalue()
     assert code == 0, text
-    for command in ("submit", "list", "jobs list", "track", f"status {demo.JOB_ID}", f"jobs show {demo.JOB_ID}"):
+    for command in ("submit", "list", "jobs list", "track    # pass 1", f"status {demo.JOB_ID}",
+                    f"jobs show {demo.JOB_ID}"):
         assert f"\n$ sparkeo {command}" in text, command
     assert "status:            finished" in text and "usage:" in text
+    assert "running->finished 1" in text
     assert "cluster-demo-canceled: already canceled" in text
     assert "cluster-demo-canceled: canceled (registry; the application is gone)" in text
     assert (tmp_path / "demo" / "results" / demo.JOB_ID / "collection.json").is_file()
