@@ -3,7 +3,7 @@
 Starts ZooKeeper (the job registry), the test Kubernetes API (``sparkeo.testing.k8s_api``, which
 validates against the operator's CRD schema) and its local operator loop (runs each
 SparkApplication's driver with ``spark-submit --master local[2]``), then, as a newcomer would type
-them: ``sparkeo submit`` the sample job, ``sparkeo track`` until the registry says it ended, and
+them: ``sparkeo sample-data``, ``sparkeo submit`` the sample job, ``sparkeo track`` until the registry says it ended, and
 ``sparkeo list``, ``status``, ``jobs list``, ``jobs show`` and ``cancel`` (twice: it is idempotent).
 Every command runs as its own process, with the environment printed once at the start.
 
@@ -21,13 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from sparkapps.validate import SHIPPED_CRD
 from sparkeo.contracts import FINAL_STATES
 from sparkeo.testing.k8s_api.operator import LocalOperator
 from sparkeo.testing.k8s_api.server import K8sTestServer
 from sparkeo.testing.zookeeper import ZooKeeperServer
 
 REPO = Path(__file__).resolve().parents[2]
+# the operator 2.x schema sparkeo ships (sparkapps.validate.SHIPPED_CRD; sparkeo.testing imports no domain package)
+SHIPPED_SCHEMA = REPO / "sparkapps" / "crd" / "sparkapplications-v1beta2-2.5.2.json"
 NAMESPACE = "sparkeo"
 JOB_ID = "cluster-demo"
 USER = "demo"
@@ -35,7 +36,7 @@ USER = "demo"
 
 def crd_file(workdir: Path) -> Path:
     """The CRD the test API validates against, made from the schema sparkeo ships (operator 2.x)."""
-    schema = json.loads(SHIPPED_CRD.read_text())
+    schema = json.loads(SHIPPED_SCHEMA.read_text())
     path = workdir / "sparkapplications-crd.json"
     path.write_text(json.dumps({"spec": {"versions": [{"name": "v1beta2", "schema": {"openAPIV3Schema": schema}}]}}))
     return path
@@ -111,11 +112,12 @@ class Demo:
 
 def run(workdir: Path, timeout: float = 600, out=sys.stdout) -> int:
     """The whole demo; 0 when the sample job finished and every command answered as expected."""
-    from layercatalog.sample import write_sample
-
     workdir.mkdir(parents=True, exist_ok=True)
-    catalog = write_sample(str(workdir / "sample"), size=512, dates=3)
     with Demo(workdir, out) as demo:
+        sample = demo.sparkeo("sample-data", str(workdir / "sample"), "--size", "512", "--dates", "3")
+        if sample.returncode != 0:
+            return sample.returncode
+        catalog = str(workdir / "sample" / "layercatalog.json")
         graph = str(REPO / "examples" / "ndvi_median.json")
         results = str(workdir / "results" / JOB_ID)
         submitted = demo.sparkeo("submit", graph, "--catalog", catalog, "--output", results, "--job-id", JOB_ID)
