@@ -312,6 +312,8 @@ def test_sparkeo_run_serves_metrics_and_logs_progress(tmp_path):
                    "NativeCodeLoader", "Reconfiguration failed"):
         assert banner not in err, err
     label = (("job_id", "cli-metrics"), ("user", "anonymous"))
-    assert seen, "the metrics port never answered while the job ran"
-    assert all(s[("sparkeo_job_tiles_done", label)] <= 4 for s in seen)
-    assert any(("sparkeo_job_tiles_total", label) in s for s in seen)
+    # only this job's answers: on a shared machine another process may hold the port for a while
+    ours = [s for s in seen if any(dict(k[1]).get("job_id") == "cli-metrics" for k in s)]
+    assert ours, "the metrics port never answered while the job ran"
+    assert all(s[("sparkeo_job_tiles_done", label)] <= 4 for s in ours)
+    assert any(("sparkeo_job_tiles_total", label) in s for s in ours)
