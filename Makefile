@@ -1,5 +1,6 @@
 # sparkeo: `make demo` runs the main job on the bundled sample, `make test` runs the suite.
-# Both set up everything they need on a fresh machine (venv, pinned Python packages, Debian services).
+# `make cluster-demo` walks the cluster commands' lifecycle without a cluster.
+# All set up everything they need on a fresh machine (venv, pinned Python packages, Debian services).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +9,7 @@ STAMP   = $(VENV)/.installed
 SAMPLE ?= build/sample
 DEMO_OUT ?= results/demo
 
-.PHONY: demo test venv services clean bench
+.PHONY: demo cluster-demo test venv services clean bench
 
 venv: $(STAMP)
 
@@ -27,6 +28,11 @@ demo: venv
 	$(BIN)/sparkeo sample-data $(SAMPLE)
 	$(BIN)/sparkeo run examples/ndvi_median.json --catalog $(SAMPLE)/layercatalog.json \
 		--output $(DEMO_OUT) --job-id demo-ndvi-median
+
+# The cluster commands on one machine: ZooKeeper, the test Kubernetes API and its operator loop;
+# submit the sample job, track it, list/status/jobs show, cancel (sparkeo/testing/demo.py).
+cluster-demo: venv services
+	$(BIN)/python -m sparkeo.testing.demo --workdir build/cluster-demo
 
 test: venv services
 	$(BIN)/python -m pytest -q tests

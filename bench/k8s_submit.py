@@ -58,7 +58,9 @@ def bench_submit_api(server: K8sTestServer, work: Path, n: int) -> None:
 def submit_cli(kubeconfig: Path, *args: str) -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sparkeo.cli.main", "--user", "bench", "submit", *args], cwd=REPO,
-                   env={**os.environ, "KUBECONFIG": str(kubeconfig)}, check=True, capture_output=True)
+                   # the local operator loop's drivers read this machine's files (a local --catalog)
+                   env={**os.environ, "KUBECONFIG": str(kubeconfig), "SPARKEO_HOST_PATHS": "true"},
+                   check=True, capture_output=True)
     return time.perf_counter() - started
 
 

@@ -62,8 +62,9 @@ def main(argv=None) -> int:
         from jobs.progress import JobProgress
 
         # sparkeo_job_* on SPARKEO_METRICS_PORT (0: off); plain progress lines in the driver log
-        with JobProgress.from_settings(settings, args.job_id, bar=False,
-                                       submitted_at=args.submitted_at) as progress:
+        # the final values stay served until scraped once, SPARKEO_METRICS_LINGER seconds at most
+        with JobProgress.from_settings(settings, args.job_id, bar=False, submitted_at=args.submitted_at,
+                                       user=caller.user, linger=settings.metrics_linger) as progress:
             summary = run_job(graph, args.output, args.job_id, args.catalog, args.job_options, settings, caller,
                               source_name=args.graph, progress=progress)
     except SparkeoError as exc:

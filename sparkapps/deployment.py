@@ -26,6 +26,8 @@ class PodResources:
     cores: int = 1
     memory: str = "2g"
     memory_overhead: str | None = None
+    # the pod's CPU limit (Kubernetes quantity, e.g. "1500m"); None: as many cores as requested
+    core_limit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,18 +82,32 @@ class DeploymentSettings:
     s3_session_token_key: str = "AWS_SESSION_TOKEN"    # optional in the Secret (temporary credentials)
     s3_endpoint: str | None = None
     aws_region: str | None = None
-    # FUSE mount of the EO archive on the nodes; None: no hostPath volume
+    # FUSE mount of the EO archive on the nodes; None: no hostPath volume. A hostPath is forbidden by
+    # the Pod Security "baseline" and "restricted" profiles: eodata_claim (a PVC, e.g. bound to an S3
+    # CSI driver) mounts the same archive within them; one of the two at most
     eodata_host_path: str | None = "/eodata"
+    eodata_claim: str | None = None
     eodata_mount_path: str = "/eodata"
     catalog_configmap: str | None = "sparkeo-layercatalog"
     catalog_mount_path: str = "/opt/sparkeo/catalog"
     catalog_file: str = "layercatalog.json"
+    # the pods see the submitting machine's files (the test Kubernetes API's local operator loop, a
+    # one-node cluster on a shared disk): local catalog paths are then allowed in manifests
+    host_paths: bool = False
     results_root: str = "s3://sparkeo-results/jobs"
     monitoring: bool = True
     jmx_exporter_jar: str = "/opt/spark/jars/jmx_prometheus_javaagent.jar"
     metrics_port: int = 8090
     job_metrics_port: int | None = 8091     # sparkeo_job_* series served by the driver; None: off
     spark_conf: Mapping[str, str] = field(default_factory=dict)
+    # ConfigMap whose keys become the driver's environment variables (the deploy base's
+    # sparkeo-monitoring: SPARKEO_PUSHGATEWAY, which the tracker reads too); None: none
+    env_configmap: str | None = None
+    # the user id of the image (docker/Dockerfile's SPARK_UID): pods run as it, never as root
+    run_as_user: int = 185
+    # seccomp profile of every container (Pod Security "restricted"); null for spark-operator 1.3.x,
+    # whose CRD predates the field (its pruning would drop it; the namespace's default then applies)
+    seccomp_profile: str | None = "RuntimeDefault"
     # CRD file to validate manifests against; None: the CRD schema shipped with sparkeo (operator 2.x)
     crd: str | None = None
     bounds: OptionBounds = OptionBounds()
@@ -102,6 +118,21 @@ class DeploymentSettings:
         if not self.catalog_configmap:
             return None
         return f"{self.catalog_mount_path.rstrip('/')}/{self.catalog_file}"
+
+    def cluster_catalog(self, catalog: str | None, origin: str = "--catalog") -> str | None:
+        """``catalog`` as a manifest may name it: ``None`` (the ConfigMap's), an ``s3://`` URI, a path
+        inside the ConfigMap's mount, or any path with ``host_paths``. A local path a pod cannot see is
+        refused (``ConfigError``, exit 2) rather than handed to a driver that would fail on it."""
+        from sparkeo import storage
+
+        mount = self.catalog_mount_path.rstrip("/") + "/"
+        if catalog is None or storage.is_s3(catalog) or self.host_paths or \
+                (self.catalog_configmap and catalog.startswith(mount)):
+            return catalog
+        where = (f"leave it out for the deployment's ConfigMap {self.catalog_configmap!r}"
+                 if self.catalog_configmap else "no catalog ConfigMap is configured")
+        raise ConfigError(origin, catalog, f"a local path, which the cluster's pods cannot read: name an s3:// "
+                                           f"catalog, or {where}")
 
     def results_of(self, job_id: str) -> str:
         """The default results location of a job."""
@@ -119,7 +150,9 @@ ENV_OVERRIDES = {
     "SPARKEO_RESULTS_ROOT": "results_root",
     "AWS_ENDPOINT_URL": "s3_endpoint",
     "AWS_DEFAULT_REGION": "aws_region",
+    "SPARKEO_HOST_PATHS": "host_paths",
 }
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 
 
 def from_mapping(data: Mapping[str, Any], source: str = "deployment settings") -> DeploymentSettings:
@@ -151,6 +184,10 @@ def _convert(name: str, raw: Any, source: str):
             return tuple(dict(t) for t in (raw or ()))
         if name in ("node_selector", "spark_conf"):
             return {str(k): str(v) for k, v in (raw or {}).items()}
+        if isinstance(raw, str) and isinstance(getattr(DeploymentSettings, name, None), bool):
+            if raw.strip().lower() not in _BOOLEANS:     # from an environment variable
+                raise ConfigError(f"{source}: {name}", raw, "true or false")
+            return _BOOLEANS[raw.strip().lower()]
         return raw
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: {name}", raw, "expected a mapping")
@@ -195,6 +232,10 @@ def check(s: DeploymentSettings, source: str = "deployment settings") -> None:
             raise ConfigError(f"{source}: bounds.{f.name}", [low, high], str(exc)) from None
         if not ordered:
             raise ConfigError(f"{source}: bounds.{f.name}", [low, high], "minimum above maximum")
+    if s.eodata_host_path and s.eodata_claim:
+        raise ConfigError(f"{source}: eodata_claim", s.eodata_claim, "set eodata_host_path: null to use a claim")
+    if not isinstance(s.run_as_user, int) or isinstance(s.run_as_user, bool) or s.run_as_user < 1:
+        raise ConfigError(f"{source}: run_as_user", s.run_as_user, "a user id above 0 (pods never run as root)")
     if not 1024 <= s.metrics_port <= 49151:
         raise ConfigError(f"{source}: metrics_port", s.metrics_port, "between 1024 and 49151 (the CRD's range)")
 

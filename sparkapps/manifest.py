@@ -172,6 +172,9 @@ def _volumes(d: DeploymentSettings) -> list[dict[str, Any]]:
     volumes = []
     if d.eodata_host_path:
         volumes.append({"name": EODATA_VOLUME, "hostPath": {"path": d.eodata_host_path, "type": "Directory"}})
+    elif d.eodata_claim:
+        volumes.append({"name": EODATA_VOLUME, "persistentVolumeClaim": {"claimName": d.eodata_claim,
+                                                                         "readOnly": True}})
     if d.catalog_configmap:
         volumes.append({"name": CATALOG_VOLUME, "configMap": {"name": d.catalog_configmap}})
     return volumes
@@ -179,7 +182,7 @@ def _volumes(d: DeploymentSettings) -> list[dict[str, Any]]:
 
 def _volume_mounts(d: DeploymentSettings) -> list[dict[str, Any]]:
     mounts = []
-    if d.eodata_host_path:
+    if d.eodata_host_path or d.eodata_claim:
         mounts.append({"name": EODATA_VOLUME, "mountPath": d.eodata_mount_path, "readOnly": True})
     if d.catalog_configmap:
         mounts.append({"name": CATALOG_VOLUME, "mountPath": d.catalog_mount_path, "readOnly": True})
@@ -194,11 +197,28 @@ def _driver(d: DeploymentSettings, labels: Mapping[str, str]) -> dict[str, Any]:
         # port. No `ports` entry: operator 1.3.x CRDs do not know driver.ports and would prune it, and
         # Prometheus scrapes an undeclared container port just the same.
         pod.setdefault("env", []).append({"name": "SPARKEO_METRICS_PORT", "value": str(d.job_metrics_port)})
+    # the namespace groups the job's series pushed to the Pushgateway, as the pod scrape labels them
+    pod.setdefault("env", []).append({"name": "SPARKEO_NAMESPACE",
+                                      "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}})
+    if d.env_configmap:
+        # optional: a namespace without it still runs jobs, just without the Pushgateway push
+        pod["envFrom"] = [{"configMapRef": {"name": d.env_configmap, "optional": True}}]
     return pod
 
 
+def _security(d: DeploymentSettings) -> dict[str, Any]:
+    """What the Pod Security "restricted" profile requires of every container: a non-root user, no
+    privilege escalation, no capabilities, the runtime's default seccomp profile."""
+    context: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": d.run_as_user, "allowPrivilegeEscalation": False,
+                               "capabilities": {"drop": ["ALL"]}}
+    if d.seccomp_profile:
+        context["seccompProfile"] = {"type": d.seccomp_profile}
+    return context
+
+
 def _pod(res: PodResources, d: DeploymentSettings, labels: Mapping[str, str]) -> dict[str, Any]:
-    pod: dict[str, Any] = {"cores": res.cores, "memory": res.memory, "labels": dict(labels)}
+    pod: dict[str, Any] = {"cores": res.cores, "coreLimit": res.core_limit or str(res.cores), "memory": res.memory,
+                           "labels": dict(labels), "securityContext": _security(d)}
     if res.memory_overhead:
         pod["memoryOverhead"] = res.memory_overhead
     env = _env(d)

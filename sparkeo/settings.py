@@ -47,6 +47,9 @@ class Settings:
     gdal_http_max_retry: int = field(default=5, metadata={"env": "SPARKEO_GDAL_HTTP_MAX_RETRY"})
     gdal_http_retry_delay: float = field(default=0.5, metadata={"env": "SPARKEO_GDAL_HTTP_RETRY_DELAY"})
     metrics_port: int = field(default=0, metadata={"env": "SPARKEO_METRICS_PORT"})
+    # how long an ended job's driver keeps serving its final sparkeo_job_* values at most: it stops as
+    # soon as they were scraped once (Prometheus' default interval is 60 s)
+    metrics_linger: float = field(default=75.0, metadata={"env": "SPARKEO_METRICS_LINGER"})
     zookeeper: str | None = field(default=None, metadata={"env": "SPARKEO_ZOOKEEPER"})
     zookeeper_root: str = field(default="/sparkeo", metadata={"env": "SPARKEO_ZOOKEEPER_ROOT"})
     namespace: str = field(default="sparkeo", metadata={"env": "SPARKEO_NAMESPACE"})

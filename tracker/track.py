@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from sparkeo import storage
+from sparkeo.errors import NotFoundInStorage
 from sparkeo.contracts import METADATA_FILE, SPARKEO_SELECTOR
 from tracker import retention
 from sparkapps.errors import SparkAppNotFound
@@ -189,6 +190,12 @@ def read_metadata(results: str) -> Mapping[str, Any]:
 def read_usage(results: str) -> dict[str, float]:
     """Usage counters from ``<results>/job_metadata.json``; raises on missing or malformed data."""
     return usage_of(read_metadata(results))
+
+
+def _expected_absence(record: JobRecord, exc: Exception) -> bool:
+    """No ``job_metadata.json`` is what a job that was canceled or failed before its end leaves:
+    only a finished job's missing metadata is an error."""
+    return isinstance(exc, NotFoundInStorage) and record.status is not JobState.FINISHED
 
 
 class JobTracker:
@@ -371,7 +378,9 @@ class _Pass:
         with ThreadPoolExecutor(max_workers=self.config.metadata_workers) as pool:
             for i, found, exc in pool.map(usage, ended):
                 old, new = out[i]
-                if exc is not None:
+                if exc is not None and _expected_absence(new, exc):
+                    log.info("job %s ended %s before writing %s", new.job_id, new.status.value, METADATA_FILE)
+                elif exc is not None:
                     log.warning("job %s: no usage from %s: %s", new.job_id, METADATA_FILE, str(exc) or repr(exc))
                     self.errors["metadata"] += 1
                 else:
@@ -395,8 +404,9 @@ class _Pass:
             if new.is_final and new.results and not new.usage:
                 try:
                     new = new.evolve(usage=dict(self.t.usage_reader(new.results)))
-                except Exception:
-                    self.errors["metadata"] += 1
+                except Exception as exc:
+                    if not _expected_absence(new, exc):
+                        self.errors["metadata"] += 1
             return new
 
         try:

@@ -20,6 +20,7 @@ asset's href) intact. Anything else fails the Spark task; its Python exception l
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import time
 from collections import Counter
@@ -37,9 +38,12 @@ from jobs.plan.grid import Window
 from jobs.plan.planner import TileTask
 from jobs.cube.read import keep_open
 from jobs.errors import UnreadableAssetError
+from jobs.spark.ticks import TileTicks, sender
 from jobs.spark.transport import PackedArray, TileTransport
 from jobs.cube.usage import Usage
 from sparkeo.errors import RunError, SparkeoError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -198,8 +202,10 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     groups = tile_groups(tasks, sc.defaultParallelism, max(t.window.height * t.window.width for t in tasks))
     shipped = ship(sc, cloudpickle.dumps((output, settings, options, transport)), len(groups),
                    settings.inline_dag_bytes)
+    ticks = _open_ticks(sc, group, len(tasks), progress)
+    address = (ticks_host(sc), ticks.port) if ticks is not None else None
     rdd = sc.parallelize(groups, len(groups))
-    compute = rdd.flatMap(lambda tiles: _run_group(shipped, group, tiles))
+    compute = rdd.flatMap(lambda tiles: _run_group(shipped, group, tiles, address))
 
     def run_partitions(parts: Sequence[int]) -> list[TileResult]:
         first, last = groups[parts[0]][0].index, groups[parts[-1]][-1].index
@@ -224,6 +230,8 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
                 sink(result.task, result.array())
                 total.add(result.usage)
                 done += 1
+                if ticks is not None:
+                    ticks.mark(result.task.index)
                 if progress is not None:
                     progress(TileDone(result.task.index, done, len(tasks), result.usage))
     except BaseException:
@@ -233,6 +241,8 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     finally:
         shipped.unpersist(blocking=False)
         transport.close()           # spill files of tiles never read (a failed job) go too
+        if ticks is not None:
+            ticks.close()
     pool.shutdown(wait=True)
     # Counting attempts takes three py4j calls per Spark job (10-25 ms on the benchmark): on a
     # thread, it overlaps the COG conversion instead of delaying it.
@@ -240,6 +250,23 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     attempts = counter.submit(task_attempts, sc, group)
     counter.shutdown(wait=False)
     return Execution(total, attempts, time.monotonic() - started)
+
+
+def _open_ticks(sc, key: str, total: int, progress) -> TileTicks | None:
+    """Per-tile counting for a progress listener that takes it (``computed(done, total)``)."""
+    computed = getattr(progress, "computed", None)
+    if computed is None:
+        return None
+    try:
+        return TileTicks(key, lambda count: computed(count, total))
+    except OSError as exc:       # no UDP socket: progress moves per group, the job runs the same
+        log.info("per-tile progress off: %s", str(exc) or repr(exc))
+        return None
+
+
+def ticks_host(sc) -> str:
+    """Where executors reach the driver: Spark's own driver host (the driver Service on Kubernetes)."""
+    return sc.getConf().get("spark.driver.host", "127.0.0.1")
 
 
 @dataclass(frozen=True)
@@ -264,21 +291,25 @@ def ship(sc, payload: bytes, tasks: int, inline_bytes: int):
 _SHIPPED: dict[str, tuple] = {}
 
 
-def _run_group(shipped, key: str, tiles: Sequence[TileTask]) -> list[TileResult]:
+def _run_group(shipped, key: str, tiles: Sequence[TileTask],
+               ticks: tuple[str, int] | None = None) -> list[TileResult]:
     """``run_tile`` for each tile of a group, with (output, settings, job_options, transport) from
-    ``ship`` unpickled once per worker; stops at the first failed tile (it fails the job)."""
+    ``ship`` unpickled once per worker; stops at the first failed tile (it fails the job). Each
+    finished tile is announced to the driver's ``TileTicks`` at ``ticks``."""
     if key not in _SHIPPED:
         _SHIPPED.clear()            # keep only the current job's DAG
         _SHIPPED[key] = cloudpickle.loads(shipped.value)
     output, settings, options, transport = _SHIPPED[key]
     keep_tile_memory(settings)      # done already where the workers fork from jobs.spark.daemon
     results = []
+    tick = sender(ticks)
     # the group's tiles share their assets and GDAL settings (and decoded blocks, when they read halos)
     with keep_open(settings, halo=any(t.halo != (0, 0) for t in tiles)):
         for task in tiles:
             results.append(run_tile(output, task, settings, options, transport))
             if results[-1].error is not None:
                 break
+            tick(key, task.index)
     return results
 
 

@@ -13,7 +13,8 @@ from typing import Mapping
 from sparkeo.contracts import PROMETHEUS_METRICS_CONF
 from sparkeo.settings import Settings
 
-LOG4J2_PROPERTIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
+# jobs/log4j2.properties (package data of ``jobs``, one level up from this module)
+LOG4J2_PROPERTIES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "log4j2.properties")
 
 # the shared namespace and Prometheus endpoint (sparkeo.contracts), plus what a driver also serves locally
 METRICS_CONF = {

@@ -55,8 +55,7 @@ def list_jobs(ctx, user, status, zookeeper, as_json):
         click.echo("no jobs", err=True)
         return
     rows = [("JOB", "USER", "STATUS", "CREATED", "DURATION")]
-    rows += [(r.job_id, r.user, r.status.value, _when(r.created), _duration(r.started, r.finished))
-             for r in records]
+    rows += [(r.job_id, r.user, r.status.value, when(r.created), _duration(*_span(r))) for r in records]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -82,8 +81,8 @@ def show_job(ctx, job_id, user, zookeeper, as_json):
     lines = [("job", record.job_id), ("user", record.user), ("status", record.status.value),
              ("namespace", record.namespace), ("application", record.app_name),
              ("results", record.results), ("spec", record.spec), ("title", record.title),
-             ("created", _when(record.created)), ("started", _when(record.started)),
-             ("finished", _when(record.finished)), ("updated", _when(record.updated)),
+             ("created", when(record.created)), ("started", when(record.started)),
+             ("finished", when(record.finished)), ("updated", when(record.updated)),
              ("queued for", _duration(record.created, record.started)),
              ("ran for", _duration(record.started, record.finished)),
              ("attempts", str(record.attempts)), ("application state", record.app_state),
@@ -94,11 +93,25 @@ def show_job(ctx, job_id, user, zookeeper, as_json):
     if record.usage:
         click.echo("usage:")
         for key in sorted(record.usage):
-            click.echo(f"  {key + ':':<17}{record.usage[key]:g}")
+            click.echo(f"  {key + ':':<17}{_number(record.usage[key])}")
 
 
-def _when(t: datetime | None) -> str:
+def when(t: datetime | None) -> str:
+    """A record's timestamp as the registry commands print it (UTC, to the second; ``-``: none)."""
     return t.strftime("%Y-%m-%d %H:%M:%SZ") if t else "-"
+
+
+def _span(record) -> tuple[datetime | None, datetime | None]:
+    """From start (or creation, for a job that ended before it ran) to the end, for every ended job."""
+    end = record.finished or (record.updated if record.is_final else None)
+    return record.started or record.created, end
+
+
+def _number(value: float) -> str:
+    """Counters as they were counted: ``1310720`` not ``1.31072e+06``; fractions keep 6 digits."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.6g}" if abs(value) < 1e6 else f"{value:.1f}"
 
 
 def _duration(start: datetime | None, end: datetime | None) -> str:

@@ -36,6 +36,16 @@ json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readabl
 
 
 # Kubernetes commands (render, submit, status, list, cancel)
+cluster_output_opt = click.option(
+    "--output", "output", default=None, metavar="s3://bucket/prefix",
+    help="Results location [default: <results_root>/<job_id> of the deployment settings, "
+         "s3://sparkeo-results/jobs/<job_id> unless SPARKEO_RESULTS_ROOT or --config say otherwise].",
+)
+cluster_catalog_opt = click.option(
+    "--catalog", "catalog", default=None, metavar="s3://URI",
+    help="Layer catalog the driver reads: an s3:// URI (a local path is refused unless the pods see this "
+         "machine's files, SPARKEO_HOST_PATHS) [SPARKEO_CATALOG; default: the deployment's ConfigMap].",
+)
 deployment_opt = click.option(
     "--config", "deployment_config", default=None, metavar="DEPLOYMENT_YAML",
     help="Deployment settings for SparkApplications (image, resources, ...) [SPARKEO_DEPLOYMENT].",
@@ -56,7 +66,8 @@ def options(*decorators):
 
 
 # What builds a job's SparkApplication (render, submit): the job, where it writes, and the deployment.
-job_spec_opts = options(job_id_opt, output_opt, catalog_opt, job_options_opt, deployment_opt, namespace_opt)
+job_spec_opts = options(job_id_opt, cluster_output_opt, cluster_catalog_opt, job_options_opt, deployment_opt,
+                        namespace_opt)
 # Which SparkApplications a command talks to (status, list, cancel): namespace (--namespace, else the
 # deployment settings') and cluster (--kubeconfig).
 cluster_opts = options(namespace_opt, deployment_opt, kubeconfig_opt)

@@ -39,7 +39,7 @@ def run(ctx, graph, catalog, output, job_id, master, job_options, metrics_port):
     text, name = read_graph(graph)
     started = time.monotonic()
     job_id = job_id or new_job_id()
-    with JobProgress.from_settings(settings, job_id) as progress:   # bar on a terminal, log lines otherwise
+    with JobProgress.from_settings(settings, job_id, user=caller_of(ctx).user) as progress:   # bar on a terminal, log lines otherwise
         summary = run_job(text, output, job_id, catalog, job_options, settings, caller_of(ctx), source_name=name,
                           progress=progress)
     for path in summary.files:

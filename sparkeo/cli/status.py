@@ -14,19 +14,33 @@ from sparkeo.cli.options import caller_of, cluster_opts, job_id_arg, json_opt
 @json_opt
 @click.pass_context
 def status(ctx, job_id, namespace, deployment_config, kubeconfig, as_json):
-    """Show the state of JOB's SparkApplication (exit 2 when there is none)."""
+    """Show the state of JOB: its SparkApplication's, or the job registry's once the application is
+    gone (exit 2 when neither knows it)."""
     from sparkapps import client
+    from sparkeo.cli.jobs import open_registry, when
     from sparkeo.ops.connect import namespace_of
-    from sparkeo.ops.status import job_status
+    from sparkeo.ops.status import describe_job
 
-    state = job_status(client.connect(kubeconfig), namespace_of(namespace, deployment_config), job_id)
+    found = describe_job(client.connect(kubeconfig), namespace_of(namespace, deployment_config), job_id,
+                         open_registry(ctx, required=False))
     if as_json:
-        click.echo(json.dumps(state.to_json(), indent=2))
+        click.echo(json.dumps(found.app.to_json() if found.app is not None else found.to_json(), indent=2))
         return
+    if found.app is None:
+        record = found.record
+        click.echo(f"{job_id}: {record.status.value} (registry; the application is gone)")
+        for label, value in (("user", record.user), ("finished", record.finished and when(record.finished)),
+                             ("error", record.error)):
+            if value:
+                click.echo(f"  {label}: {value}")
+        return
+    state = found.app
     click.echo(f"{state.job_id}: {state.state or 'NEW'}")
-    for label, value in (("user", state.user), ("spark application", state.spark_application_id),
-                         ("submitted", state.submitted), ("terminated", state.terminated),
-                         ("error", state.error_message)):
+    rows = [("user", state.user), ("spark application", state.spark_application_id),
+            ("submitted", state.submitted), ("terminated", state.terminated), ("error", state.error_message)]
+    if found.record is not None:
+        rows.append(("registry", found.record.status.value))
+    for label, value in rows:
         if value:
             click.echo(f"  {label}: {value}")
 

@@ -64,15 +64,18 @@ def prepare_job(graph: GraphSource, caller: Caller, settings: Settings, *, catal
                 deployment_config: str | None = None, namespace: str | None = None,
                 dry_run: bool = False) -> PreparedJob:
     """Check ``graph`` (``ProcessGraph.parse``; with ``dry_run`` and a catalog, the full plan against
-    it) and build the job. Raises ``UserError`` (exit 2) for a bad graph, options or job id."""
+    it) and build the job. Raises ``UserError`` (exit 2) for a bad graph, options or job id, and for a
+    local catalog path the cluster's pods cannot read (``DeploymentSettings.cluster_catalog``)."""
     parsed = ProcessGraph.parse(graph.text, graph.name)
     options = {**dict(parsed.job_options), **parse_job_options(job_options)}
+    origin = "--catalog" if catalog else "SPARKEO_CATALOG"
     catalog = catalog or settings.catalog
-    if dry_run and catalog:
-        prepare(graph.text, load_catalog(catalog, settings), caller, settings, options, graph.name)
     deployment = deployments.load(deployment_config)
     if namespace:
         deployment = deployment.replace(namespace=namespace)
+    deployment.cluster_catalog(catalog, origin)
+    if dry_run and catalog:
+        prepare(graph.text, load_catalog(catalog, settings), caller, settings, options, graph.name)
     job_id = check_job_id(job_id) if job_id else new_job_id()
     output = output or deployment.results_of(job_id)
     graph_uri = graph.uri or graph_location(output)

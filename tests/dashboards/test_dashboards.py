@@ -33,6 +33,8 @@ RULES = "spec/spark-operator/jmx-exporter/prometheus.yaml"
 NAMESPACE = "sparkeo-test"
 JOB_ID = "metrics-e2e"
 FAILED_JOB_ID = "metrics-e2e-bad"
+SHORT_JOB_ID = "metrics-e2e-short"   # never scraped itself: its final values reach Prometheus pushed only
+USER = "alice"
 RATE_INTERVAL = "30s"
 RANGE = "1h"
 
@@ -131,6 +133,23 @@ def test_job_detail_is_templated_by_namespace_and_job():
         assert '$namespace' in expr and '$job' in expr, f"{title}/{ref} ignores the template: {expr}"
 
 
+def test_dashboards_filter_job_series_by_user_and_link_overview_to_detail():
+    for path in DASHBOARDS:
+        board = load(path)
+        assert "user" in {v["name"] for v in board["templating"]["list"]}, path.name
+        for title, ref, expr in queries_of(board):
+            for selector in re.findall(r"(?<!\w)sparkeo_job_\w+(\{[^}]*\})?", expr):
+                assert 'user=~"$user"' in selector, f"{path.name} {title}/{ref} ignores $user: {expr}"
+    overview = load(ROOT / "dashboards" / "sparkeo-jobs.json")
+    detail = load(ROOT / "dashboards" / "sparkeo-job-detail.json")
+    linked = [p for p in panels_of(overview) for link in p.get("fieldConfig", {}).get("defaults", {}).get("links", [])
+              if link["url"].startswith(f"/d/{detail['uid']}/") and "var-job=${__field.labels.job_id}" in link["url"]]
+    assert len(linked) >= 3       # run time, queue time, progress, throughput: each bar opens its job
+    for panel in linked:          # the link's labels survive the aggregation
+        assert all("by (namespace, job_id, user)" in t["expr"] for t in panel["targets"]), panel["title"]
+    assert any(link["url"].startswith(f"/d/{overview['uid']}/") for link in detail["links"])
+
+
 def test_spark_panels_join_both_naming_schemes():
     """A Spark panel has a JMX-exporter operand and a PrometheusServlet operand, joined by ``or``."""
     board = load(ROOT / "dashboards" / "sparkeo-job-detail.json")
@@ -212,8 +231,12 @@ def scraped(spark, prometheus, pushgateway, zookeeper, shared_dir, tmp_path_fact
     exporter = JmxExporter(compile_dumper(tmp / "jmx"), ExporterConfig.from_file(shared_dir / RULES), pid=pid).start()
     ui_port = urlparse(spark.sparkContext.uiWebUrl).port
     job = JobProgress(JOB_ID, metrics_port=free_port(), stream=io.StringIO(), addr="127.0.0.1",
-                      submitted_at=time.time() - 42.0)
-    failed = JobProgress(FAILED_JOB_ID, metrics_port=free_port(), stream=io.StringIO(), addr="127.0.0.1")
+                      submitted_at=time.time() - 42.0, user=USER)
+    failed = JobProgress(FAILED_JOB_ID, metrics_port=free_port(), stream=io.StringIO(), addr="127.0.0.1",
+                         user=USER)
+    # a job shorter than a scrape interval: not served at all, its end pushed to the Pushgateway
+    short = JobProgress(SHORT_JOB_ID, stream=io.StringIO(), user=USER, pushgateway=pushgateway.address,
+                        namespace=NAMESPACE, submitted_at=time.time() - 7.0)
     pod = {"namespace": NAMESPACE, "job_id": JOB_ID}   # what the pod relabelling gives a driver target
     try:
         with job, failed:
@@ -243,13 +266,17 @@ def scraped(spark, prometheus, pushgateway, zookeeper, shared_dir, tmp_path_fact
                 failed.metrics.end(exc)
             else:
                 pytest.fail("the job over an unknown collection did not fail")
+            with short:
+                run_job(json.dumps(GRAPH), str(tmp / "short"), SHORT_JOB_ID, catalog, None, settings, caller,
+                        spark=spark, progress=short)
             report = _tracker_pass(zookeeper, pushgateway.address)
             # The last values must be scraped: the job's end state and the tracker's push.
             assert prometheus.wait_for(f'sparkeo_job_status{{job_id="{JOB_ID}", state="finished"}}')
             assert prometheus.wait_for('sparkeo_tracker_pass_duration_seconds')
+            assert prometheus.wait_for(f'sparkeo_job_status{{job_id="{SHORT_JOB_ID}", state="finished"}}')
             time.sleep(3)   # a few more scrapes, so rate() over the last seconds has two samples
             yield {
-                "values": {"namespace": NAMESPACE, "job": JOB_ID, "__rate_interval": RATE_INTERVAL,
+                "values": {"namespace": NAMESPACE, "job": JOB_ID, "user": USER, "__rate_interval": RATE_INTERVAL,
                            "__interval": "15s", "__range": RANGE, "datasource": "prometheus"},
                 "summary": summary, "report": report, "targets": prometheus.targets(), "exporter": exporter,
             }
@@ -289,7 +316,7 @@ def _answers(prometheus, query: str, timeout: float = 10.0) -> bool:
 def test_template_variables_list_the_job(scraped, prometheus):
     """``label_values(selector, label)`` variables, as Grafana asks Prometheus for them."""
     values = scraped["values"]
-    expected = {"namespace": NAMESPACE, "job": JOB_ID}
+    expected = {"namespace": NAMESPACE, "job": JOB_ID, "user": USER}
     checked = 0
     for path in DASHBOARDS:
         for var in load(path)["templating"]["list"]:
@@ -301,7 +328,7 @@ def test_template_variables_list_the_job(scraped, prometheus):
             listed = prometheus.api(f"label/{label}/values", **{"match[]": selector})
             assert expected[var["name"]] in listed, (var["name"], selector, listed)
             checked += 1
-    assert checked == 2
+    assert checked == 4      # job detail: namespace, user, job; overview: user
 
 
 @pytest.mark.slow
@@ -328,6 +355,26 @@ def test_job_series_match_the_job_usage(scraped, prometheus):
     assert value("sparkeo_job_read_retries_total") == usage["read_retries"]
     failed = prometheus.query(f'sparkeo_job_status{{job_id="{FAILED_JOB_ID}", state="error"}}')
     assert len(failed) == 1 and failed[0]["metric"]["reason"]
+
+
+@pytest.mark.slow
+def test_a_job_that_ended_between_scrapes_shows_its_end_in_the_overview(scraped, prometheus):
+    """Every overview panel that reads end-of-job values (run time, queue time, progress) shows the short
+    job, whose values only the Pushgateway had; its status is finished, not the last-seen running."""
+    board = load(ROOT / "dashboards" / "sparkeo-jobs.json")
+    end_panels = [(title, expr) for title, _, expr in queries_of(board)
+                  if re.search(r"sparkeo_job_(duration_seconds|queue_seconds|tiles_done)", expr)]
+    assert len(end_panels) == 3
+    for title, expr in end_panels:
+        rows = prometheus.query(substitute(expr, scraped["values"]))
+        short = [r for r in rows if r["metric"].get("job_id") == SHORT_JOB_ID]
+        assert short and float(short[0]["value"][1]) > 0, (title, rows)
+        assert short[0]["metric"]["user"] == USER and short[0]["metric"]["namespace"] == NAMESPACE
+    progress = [r for r in prometheus.query(substitute(end_panels[2][1], scraped["values"]))
+                if r["metric"]["job_id"] == SHORT_JOB_ID]
+    assert float(progress[0]["value"][1]) == 1.0            # 16/16 tiles, the final count
+    states = prometheus.query(f'sparkeo_job_status{{job_id="{SHORT_JOB_ID}"}}')
+    assert [r["metric"]["state"] for r in states] == ["finished"]
 
 
 @pytest.mark.slow

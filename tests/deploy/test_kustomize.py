@@ -26,7 +26,8 @@ def build() -> list[dict]:
     for rel in kustomization["resources"]:
         docs += [d for d in yaml.safe_load_all((BASE / rel).read_text()) if d]
     for gen in kustomization.get("configMapGenerator", []):
-        data = {Path(f).name: (BASE / f).read_text() for f in gen["files"]}
+        data = {Path(f).name: (BASE / f).read_text() for f in gen.get("files", [])}
+        data.update(literal.split("=", 1) for literal in gen.get("literals", []))
         docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": gen["name"]}, "data": data})
     ns = kustomization["namespace"]
     labels = {k: v for entry in kustomization.get("labels", []) for k, v in entry["pairs"].items()}
@@ -60,7 +61,7 @@ def one(kind: str, name: str) -> dict:
 
 def test_every_file_of_the_base_is_used():
     kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
-    used = set(kustomization["resources"]) | {f for g in kustomization["configMapGenerator"] for f in g["files"]}
+    used = set(kustomization["resources"]) | {f for g in kustomization["configMapGenerator"] for f in g.get("files", [])}
     present = {p.name for p in BASE.iterdir() if p.name != "kustomization.yaml"}
     assert used == present
 

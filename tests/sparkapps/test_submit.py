@@ -121,13 +121,16 @@ def test_the_deployment_names_the_crd_to_validate_against(k8s_api, tmp_path, sha
     import yaml
 
     legacy = shared_dir / "spec/spark-operator/legacy-v1beta2-1.3.8/sparkoperator.k8s.io_sparkapplications.yaml"
-    ok = submitting.submit(k8s_api.client(), job_at(str(tmp_path / "j-1")), DeploymentSettings(crd=str(legacy)))
+    with pytest.raises(SparkAppInvalid, match="securityContext/seccompProfile: unknown field"):
+        submitting.submit(k8s_api.client(), job_at(str(tmp_path / "j-1")), DeploymentSettings(crd=str(legacy)))
+    legacy_settings = DeploymentSettings(crd=str(legacy), seccomp_profile=None)   # what operator 1.3.x needs
+    ok = submitting.submit(k8s_api.client(), job_at(str(tmp_path / "j-1")), legacy_settings)
     assert ok.created
     crd = yaml.safe_load(legacy.read_text())
     del crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["timeToLiveSeconds"]
     older = tmp_path / "older-crd.yaml"
     older.write_text(yaml.safe_dump(crd))
     with pytest.raises(SparkAppInvalid, match="spec/timeToLiveSeconds: unknown field"):
-        submitting.submit(k8s_api.client(), job_at(str(tmp_path / "j-2"), job_id="j-2"), DeploymentSettings(crd=str(older)))
+        submitting.submit(k8s_api.client(), job_at(str(tmp_path / "j-2"), job_id="j-2"), legacy_settings.replace(crd=str(older)))
     assert submitting.submit(k8s_api.client(), job_at(str(tmp_path / "j-2"), job_id="j-2"),
-                             DeploymentSettings(crd=str(older), time_to_live_seconds=None)).created
+                             legacy_settings.replace(crd=str(older), time_to_live_seconds=None)).created

@@ -196,6 +196,18 @@ def test_failed_cancel_leaves_the_record_for_the_next_pass(registry, cluster, cl
     assert registry.get("overdue").status is JobState.ERROR
 
 
+def test_a_canceled_job_without_metadata_is_no_error(registry, cluster, clock, tmp_path, caplog):
+    registry.create(rec("overdue", status=JobState.RUNNING, started=T0 - timedelta(hours=2),
+                        results=metadata(tmp_path, "overdue", None)))
+    cluster.apps["sparkeo"] = {"overdue": AppStateLike("RUNNING")}
+    with caplog.at_level("INFO", logger="tracker.track"):
+        report = tracker_for(registry, cluster, clock).run_pass()
+    assert report.overdue_canceled == 1 and report.errors == {}
+    assert registry.get("overdue").status is JobState.ERROR and registry.get("overdue").usage == {}
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "before writing job_metadata.json" in caplog.text
+
+
 def test_stuck_succeeding_is_reported(registry, cluster, clock):
     registry.create_many([
         rec("stuck", status=JobState.RUNNING, started=T0 - timedelta(minutes=30), app_state="SUCCEEDING",

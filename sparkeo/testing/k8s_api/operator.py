@@ -41,7 +41,8 @@ class LocalOperator:
     def __init__(self, store: Store, repo_root: Path, workdir: Path, poll: float = 0.1,
                  extra_env: dict[str, str] | None = None):
         self.store, self.repo_root, self.workdir, self.poll = store, repo_root, workdir, poll
-        self.extra_env = dict(extra_env or {})
+        # no Prometheus scrapes this machine's drivers: they must not wait for a final scrape
+        self.extra_env = {"SPARKEO_METRICS_LINGER": "0", **(extra_env or {})}
         self._queue: deque[tuple[str, str]] = deque()
         self._seen: set[tuple[str, str, str]] = set()  # (ns, name, uid)
         self._reruns: list[tuple[float, str, str]] = []  # (monotonic due time, ns, name)
@@ -130,6 +131,8 @@ class LocalOperator:
                         continue
                     raise LookupError(f'secret "{ref["name"]}" key "{ref["key"]}" not found')
                 env[var["name"]] = secret[ref["key"]]
+            elif ((var.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath") == "metadata.namespace":
+                env[var["name"]] = ns       # the downward API, as the kubelet resolves it
         return env
 
     def _run(self, ns: str, name: str) -> None:

@@ -36,9 +36,10 @@ def jobs(registry):
     records = [
         JobRecord(job_id="j-done", user="alice", status=JobState.FINISHED, created=T0,
                   started=T0 + timedelta(minutes=2), finished=T0 + timedelta(minutes=62, seconds=5),
-                  results="s3://r/j-done", usage={"input_pixels": 4096, "cpu_seconds": 12.5}),
+                  results="s3://r/j-done",
+                  usage={"input_pixels": 4096, "cpu_seconds": 12.5, "bytes_read": 1310720.0}),
         JobRecord(job_id="j-fail", user="alice", status=JobState.ERROR, created=T0 + timedelta(hours=1),
-                  error="asset s3://eodata/x.tif unreadable"),
+                  finished=T0 + timedelta(hours=1, seconds=42), error="asset s3://eodata/x.tif unreadable"),
         JobRecord(job_id="j-run", user="bob", status=JobState.RUNNING, created=T0 + timedelta(hours=2),
                   started=T0 + timedelta(hours=2)),
     ]
@@ -53,6 +54,7 @@ def test_jobs_list_all_by_user_and_state(env, jobs):
     assert lines[0].split() == ["JOB", "USER", "STATUS", "CREATED", "DURATION"]
     assert [line.split()[0] for line in lines[1:]] == ["j-run", "j-fail", "j-done"]  # newest first
     assert "1:00:05" in lines[3]
+    assert lines[2].split()[-1] == "0:00:42"  # ended before it ran: from creation
     assert [line.split()[0] for line in sparkeo("jobs", "list", "--user", "alice").stdout.splitlines()[1:]] == \
         ["j-fail", "j-done"]
     as_json = json.loads(sparkeo("jobs", "list", "--status", "running", "--json").stdout)
@@ -63,6 +65,7 @@ def test_jobs_show_record_timings_usage_error(env, jobs):
     out = sparkeo("jobs", "show", "j-done").stdout
     assert "status:            finished" in out and "queued for:        0:02:00" in out
     assert "ran for:           1:00:05" in out and "input_pixels:    4096" in out
+    assert "bytes_read:      1310720\n" in out and "cpu_seconds:     12.5\n" in out  # integers as integers
     assert "error:" in sparkeo("jobs", "show", "j-fail", "--user", "alice").stdout
     doc = json.loads(sparkeo("jobs", "show", "j-done", "--json").stdout)
     assert JobRecord.from_dict(doc) == jobs[0]
@@ -126,9 +129,16 @@ def test_submit_and_cancel_write_through_the_registry(env, k8s_api, registry, tm
     assert result.exit_code == 0, result.output
     assert registry.get("j-sub").status is JobState.CANCELED
     assert not k8s_api.store.exists("sparkeo", "j-sub")
-    # a canceled job stays canceled: a second cancel is refused with the reason
+    # cancel is idempotent: a second one succeeds and says so
     result = sparkeo("cancel", "j-sub")
-    assert result.exit_code == 2 and "final state never changes" in result.output
+    assert result.exit_code == 0 and result.stdout.strip() == "j-sub: already canceled"
+    # status agrees with the registry once the application is gone
+    status = sparkeo("status", "j-sub")
+    assert status.exit_code == 0, status.output
+    assert status.stdout.startswith("j-sub: canceled (registry; the application is gone)")
+    doc = json.loads(sparkeo("status", "j-sub", "--json").stdout)
+    assert doc["source"] == "registry" and doc["application"] is None and doc["record"]["status"] == "canceled"
+    assert sparkeo("status", "j-unknown").exit_code == 2
 
 
 def test_cancel_of_a_registered_job_without_application(env, k8s_api, registry):

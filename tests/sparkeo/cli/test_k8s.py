@@ -61,6 +61,23 @@ def test_render_uses_the_deployment_config(graph, tmp_path):
     assert doc["spec"]["arguments"][doc["spec"]["arguments"].index("--output") + 1] == "s3://sparkeo-results/jobs/j-1"
 
 
+@pytest.mark.parametrize("command", ["render", "submit"])
+def test_help_says_where_cluster_results_go(command):
+    text = " ".join(sparkeo(command, "--help").stdout.split())
+    assert "./results" not in text and "s3://sparkeo-results/jobs/<job_id>" in text
+    assert "./results/<job_id>/" in " ".join(sparkeo("run", "--help").stdout.split())
+
+
+def test_render_refuses_a_local_catalog_from_the_environment(graph, monkeypatch, tmp_path):
+    monkeypatch.delenv("SPARKEO_HOST_PATHS", raising=False)
+    monkeypatch.setenv("SPARKEO_CATALOG", str(tmp_path / "layercatalog.json"))
+    result = sparkeo("render", graph, "--job-id", "j-local")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "invalid SPARKEO_CATALOG" in result.stderr and "cluster's pods cannot read" in result.stderr
+    ok = sparkeo("render", graph, "--job-id", "j-s3", "--catalog", "s3://cats/layercatalog.json")
+    assert ok.exit_code == 0, ok.output
+
+
 @pytest.mark.parametrize("args, text", [
     (["--job-id", "Bad_Id"], "invalid job id 'Bad_Id'"),
     (["--job-options", '{"executor-memory": "1t"}'], "job option 'executor-memory' = '1t': exceeds the maximum 32g"),

@@ -19,8 +19,8 @@ def test_cancel_deletes_the_application_and_records_it(k8s_api, registry, prepar
     outcome = cancel_job(api, ns, "j-a", registry)
     assert outcome.had_application and outcome.last_state == "RUNNING"
     assert registry.get("j-a").status is JobState.CANCELED and k8s_api.store.names(ns) == ["j-b"]
-    with pytest.raises(IllegalTransition):                        # it ended: a final state never changes
-        cancel_job(api, ns, "j-a", registry)
+    again = cancel_job(api, ns, "j-a", registry)                  # idempotent
+    assert again.already_canceled and not again.had_application
     with pytest.raises(SparkAppNotFound):                         # unknown to both
         cancel_job(api, ns, "j-none", registry)
 
@@ -31,3 +31,15 @@ def test_a_registered_job_without_application_is_still_canceled(k8s_api, registr
     outcome = cancel_job(k8s_api.client(), k8s_api.namespace, "j-early", registry)
     assert not outcome.had_application and outcome.last_state is None
     assert registry.get("j-early").status is JobState.CANCELED
+
+
+def test_cancel_again_deletes_an_application_left_behind_and_finished_jobs_refuse(k8s_api, registry, prepared):
+    api, ns = k8s_api.client(), k8s_api.namespace
+    submit_job(prepared("j-half"), api, registry)
+    lifecycle.cancel(registry, "j-half")                          # a cancel that died before the delete
+    outcome = cancel_job(api, ns, "j-half", registry)
+    assert outcome.already_canceled and outcome.had_application and k8s_api.store.names(ns) == []
+    submit_job(prepared("j-done"), api, registry)
+    registry.update("j-done", None, lambda r: r.with_status(JobState.FINISHED, r.created))
+    with pytest.raises(IllegalTransition):                        # finished: a final state never changes
+        cancel_job(api, ns, "j-done", registry)

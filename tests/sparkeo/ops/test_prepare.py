@@ -6,6 +6,7 @@ import json
 import pytest
 
 from jobs.errors import ProcessGraphError
+from sparkeo.errors import ConfigError
 from sparkeo.identity import Caller
 from sparkeo.names import InvalidJobId
 from sparkeo.ops.prepare import GraphSource, prepare_job
@@ -53,3 +54,33 @@ def test_bad_input_is_a_user_error_before_anything_is_built(settings, graph, kwa
     with pytest.raises(error, match=text) as info:
         prepare_job(GraphSource(json.dumps(graph), "g.json"), ALICE, settings, **kwargs)
     assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("given, env, allowed", [
+    (None, None, True),                                           # the deployment's ConfigMap
+    ("s3://catalogs/layercatalog.json", None, True),
+    ("/opt/sparkeo/catalog/layercatalog.json", None, True),       # inside the ConfigMap's mount
+    ("/home/me/layercatalog.json", None, False),
+    (None, "/home/me/layercatalog.json", False),                  # SPARKEO_CATALOG on the laptop
+], ids=["configmap", "s3", "mount", "local-flag", "local-env"])
+def test_a_cluster_manifest_never_names_a_local_catalog(monkeypatch, given, env, allowed):
+    monkeypatch.delenv("SPARKEO_HOST_PATHS", raising=False)
+    if env:
+        monkeypatch.setenv("SPARKEO_CATALOG", env)
+    else:
+        monkeypatch.delenv("SPARKEO_CATALOG", raising=False)
+
+    def prepared():
+        return prepare_job(GraphSource.of(json.dumps(ADD), "graph.json"), ALICE, Settings.from_env(),
+                           job_id="j-cat", catalog=given, output="s3://bucket/results/j-cat")
+    if allowed:
+        assert prepared().job.catalog_uri == given
+        return
+    with pytest.raises(ConfigError) as info:
+        prepared()
+    message = str(info.value)
+    assert info.value.exit_code == 2 and "/home/me/layercatalog.json" in message
+    assert ("--catalog" if given else "SPARKEO_CATALOG") in message
+    assert "cluster's pods cannot read" in message and "'sparkeo-layercatalog'" in message
+    monkeypatch.setenv("SPARKEO_HOST_PATHS", "true")              # pods that see this machine's files
+    assert prepared().job.catalog_uri == "/home/me/layercatalog.json"

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 
 from sparkapps.errors import SparkAppNotFound
-from sparkeo.ops.status import job_status, list_jobs
+from sparkeo.contracts import JobState
+from sparkeo.ops.cancel import cancel_job
+from sparkeo.ops.status import describe_job, job_status, list_jobs
 from sparkeo.ops.submit import submit_job
 
 
@@ -19,3 +21,18 @@ def test_status_of_one_job_and_lists_per_user(k8s_api, prepared):
     with pytest.raises(SparkAppNotFound) as info:
         job_status(api, ns, "j-none")
     assert info.value.exit_code == 2
+
+
+def test_describe_job_falls_back_to_the_registry_once_the_application_is_gone(k8s_api, registry, prepared):
+    api, ns = k8s_api.client(), k8s_api.namespace
+    submit_job(prepared("j-c"), api, registry)
+    live = describe_job(api, ns, "j-c", registry)
+    assert live.source == "application" and live.record.status is JobState.QUEUED
+    cancel_job(api, ns, "j-c", registry)
+    gone = describe_job(api, ns, "j-c", registry)
+    assert gone.source == "registry" and gone.app is None and gone.record.status is JobState.CANCELED
+    assert gone.to_json()["record"]["status"] == "canceled"
+    with pytest.raises(SparkAppNotFound):
+        describe_job(api, ns, "j-none", registry)
+    with pytest.raises(SparkAppNotFound):                         # without a registry: the cluster only
+        describe_job(api, ns, "j-c")
