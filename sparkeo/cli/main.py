@@ -30,6 +30,7 @@ COMMANDS = {
     "track": "sparkeo.cli.track:track",
     "jobs": "sparkeo.cli.jobs:jobs",
     "processes": "sparkeo.cli.processes:processes",
+    "serve": "sparkeo.cli.serve:serve",
 }
 
 
