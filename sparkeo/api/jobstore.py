@@ -1,6 +1,7 @@
 """A user's batch jobs as the API sees them: the registry record (ZooKeeper, the same ``JobRecord`` the
-tracker keeps) plus the job's inputs in object storage (``<output>.job/``: the request body as
-``process_graph.json``, ``job_spec.json``, and in local mode ``logs.jsonl``).
+tracker keeps) plus the job's inputs in object storage where ``submit`` keeps them (the folder of the
+record's ``spec``, ``<output>.job/``): ``job_spec.json``, the request body at the spec's ``graph`` URI
+(the graph the driver reads), and in local mode ``logs.jsonl``.
 
 Every read goes through the caller's own registry folder (``jobs/*/<user>/<job_id>``): another user's
 job is not found, exactly like an unknown one.
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from sparkapps.submit import graph_location, inputs_location, job_spec_location
 from sparkeo import storage
 from sparkeo.api.errors import ApiError, job_not_found
 from sparkeo.errors import NotFoundInStorage
@@ -29,9 +29,14 @@ LOG_FILE = "logs.jsonl"
 LEVELS = ("error", "warning", "info", "debug")
 
 
-def logs_location(output_uri: str) -> str:
+def inputs_of(record: JobRecord) -> str:
+    """The folder (or prefix) of the job's inputs: where its ``job_spec.json`` is."""
+    return record.spec.rsplit("/", 1)[0]
+
+
+def logs_location(record: JobRecord) -> str:
     """Where a local job's log entries are written (beside its inputs, never in its results)."""
-    return storage.join(inputs_location(output_uri), LOG_FILE)
+    return storage.join(inputs_of(record), LOG_FILE)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -53,26 +58,23 @@ class JobStore:
 
     def create(self, prep: PreparedJob, body: Mapping[str, Any]) -> JobRecord:
         """Store the request body and job spec beside the results location, then register the job ``created``."""
-        storage.write_bytes(graph_location(prep.job.output_uri), json.dumps(body).encode(), "application/json")
-        storage.write_bytes(job_spec_location(prep.job.output_uri), json.dumps(prep.job.to_json()).encode(),
-                            "application/json")
         record = lifecycle.record_for(prep.job, prep.deployment.namespace).evolve(title=body.get("title"))
+        storage.write_bytes(prep.job.graph_uri, json.dumps(body).encode(), "application/json")
+        storage.write_bytes(record.spec, json.dumps(prep.job.to_json()).encode(), "application/json")
         return self.registry.create(record)
 
     def body(self, record: JobRecord) -> dict:
         """The request body the job was created (or last patched) with."""
-        try:
-            return json.loads(storage.read_text(graph_location(record.results)))
-        except NotFoundInStorage:
-            return {}
+        return json.loads(storage.read_text(self.spec(record)["graph"]))
 
     def graph_source(self, record: JobRecord) -> GraphSource:
         """The job's stored graph, where the driver can read it."""
-        uri = graph_location(record.results)
+        uri = self.spec(record)["graph"]
         return GraphSource(storage.read_text(uri), f"job {record.job_id}", uri if storage.is_s3(uri) else None)
 
     def spec(self, record: JobRecord) -> dict:
-        return json.loads(storage.read_text(job_spec_location(record.results)))
+        """The job's ``job_spec.json`` (``sparkapps.manifest.JobSpec.to_json``)."""
+        return json.loads(storage.read_text(record.spec))
 
     def patch(self, caller: Caller, job_id: str, changes: Mapping[str, Any]) -> JobRecord:
         """Change title, description or process of a job that has not started (openEO: ``JobLocked`` else)."""
@@ -81,14 +83,14 @@ class JobStore:
             raise ApiError(400, "JobLocked", f"job {job_id!r} is {record.status.value}: only a created job changes")
         body = {**self.body(record), **{k: v for k, v in changes.items()
                                         if k in ("title", "description", "process", "plan", "budget", "log_level")}}
-        storage.write_bytes(graph_location(record.results), json.dumps(body).encode(), "application/json")
+        storage.write_bytes(self.spec(record)["graph"], json.dumps(body).encode(), "application/json")
         if "title" in changes:
             return self.registry.update(job_id, caller.user, lambda r: r.evolve(title=changes["title"]))
         return record
 
     def delete(self, record: JobRecord) -> None:
         """Remove the record and everything the job stored (inputs, logs, results)."""
-        for prefix in (inputs_location(record.results), record.results):
+        for prefix in (inputs_of(record), record.results):
             storage.delete_prefix(prefix.rstrip("/") + "/")
         self.registry.delete_many([self.registry.read(record.job_id, record.user)])
 
@@ -100,7 +102,7 @@ class JobStore:
         """The job's log entries (local mode's log file), then its error from the record."""
         entries: list[dict] = []
         try:
-            text = storage.read_text(logs_location(record.results))
+            text = storage.read_text(logs_location(record))
             entries = [json.loads(line) for line in text.splitlines() if line.strip()]
         except NotFoundInStorage:
             pass

@@ -107,7 +107,7 @@ class LocalRunner:
 
         if self._transition(record, JobState.RUNNING) is None:
             return
-        job_log = JobLog(logs_location(record.results), threading.get_ident())
+        job_log = JobLog(logs_location(record), threading.get_ident())
         root = logging.getLogger()
         root.addHandler(job_log)
         old_level = root.level

@@ -57,13 +57,12 @@ def _local_spark(settings: Settings):
 
 
 def _cluster_start_cancel(config: ServerConfig, settings: Settings, store: JobStore, registry: JobRegistry, api):
-    from sparkapps import client
     from sparkeo.ops.cancel import cancel_job
-    from sparkeo.ops.connect import namespace_of
+    from sparkeo.ops.connect import namespace_of, sparkapps_api
     from sparkeo.ops.prepare import prepare_job
     from sparkeo.ops.submit import submit_job
 
-    api = api or client.connect()
+    api = api or sparkapps_api()
     namespace = namespace_of(config.namespace, config.deployment_config)
 
     def start(record, spec, body):
