@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed
 SAMPLE ?= build/sample
 DEMO_OUT ?= results/demo
 
-.PHONY: demo test venv services clean bench
+.PHONY: demo serve test venv services clean bench
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ demo: venv
 	$(BIN)/sparkeo sample-data $(SAMPLE)
 	$(BIN)/sparkeo run examples/ndvi_median.json --catalog $(SAMPLE)/layercatalog.json \
 		--output $(DEMO_OUT) --job-id demo-ndvi-median
+
+# the openEO API on 127.0.0.1:8080, local mode, user demo/demo, the demo's sample catalog (Ctrl-C stops it)
+serve: venv
+	SAMPLE=$(SAMPLE) BIN=$(BIN) bash scripts/serve-local.sh
 
 test: venv services
 	$(BIN)/python -m pytest -q tests
