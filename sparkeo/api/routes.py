@@ -141,7 +141,7 @@ def job_create(request: Request, backend, body) -> Response:
     job_id = new_job_id()
     config = backend.config
     prep = prepare_job(GraphSource(json.dumps(body), f"job {job_id}"), caller, backend.settings,
-                       catalog=config.catalog, job_id=job_id, job_options=body.get("job_options"),
+                       catalog=config.catalog, job_id=job_id,
                        output=None if config.mode == CLUSTER else config.results_of(job_id),
                        deployment_config=config.deployment_config, namespace=config.namespace)
     backend.store.create(prep, body)
