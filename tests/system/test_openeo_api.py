@@ -214,7 +214,7 @@ def test_synchronous_requests_over_the_pixel_budget_are_refused_with_the_estimat
     with pytest.raises(OpenEoApiError) as err:
         cube.ndvi().max_time().download()
     assert err.value.http_status_code == 400
-    assert "max_input_pixels" in err.value.message and "2000000" in err.value.message.replace(",", "")
+    assert "max_input_pixels" in err.value.message and "100000" in err.value.message.replace(",", "")
 
 
 def test_validation_reports_the_node_and_argument(alice):
