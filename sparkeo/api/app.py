@@ -7,8 +7,8 @@ answers JSON; every ``SparkeoError`` becomes an openEO JSON error in ``errors``.
 """
 from __future__ import annotations
 
-import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sparkeo import jsondoc
 from sparkeo.api.auth import BASIC_PREFIX, Authenticator
 from sparkeo.api.config import ServerConfig
 from sparkeo.api.errors import ApiError, from_sparkeo, unauthenticated
@@ -72,8 +73,9 @@ def caller_of(request: Request, backend: Backend, required: bool = True) -> Call
     return caller
 
 
-async def json_body(request: Request, limit: int) -> dict:
-    """The request's JSON object, at most ``limit`` bytes (413 past it, whatever Content-Length says)."""
+async def json_body(request: Request, limit: int) -> dict | None:
+    """The request's JSON object (``None``: no body), at most ``limit`` bytes (413 past it, whatever
+    Content-Length says)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "PayloadTooLarge", f"request body over {limit} bytes")
@@ -82,8 +84,10 @@ async def json_body(request: Request, limit: int) -> dict:
         data += chunk
         if len(data) > limit:
             raise ApiError(413, "PayloadTooLarge", f"request body over {limit} bytes")
+    if not data:
+        return None
     try:
-        body = json.loads(bytes(data) or b"{}")
+        body = jsondoc.loads(bytes(data))      # depth-bounded: a nesting bomb is a 400, not a crash
     except ValueError as exc:
         raise ApiError(400, "BadRequest", f"the request body is not JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -91,14 +95,22 @@ async def json_body(request: Request, limit: int) -> dict:
     return body
 
 
-def graph_body(body: dict) -> dict:
+def graph_body(body: dict | None) -> dict:
     """A job or sync request body with its process graph (``ProcessGraphMissing`` without one); a bare
     process (``/validation``'s body: ``{"process_graph": ...}``) comes back wrapped as a job body's."""
+    body = body or {}
     if "process" not in body and "process_graph" in body:
         body = {"process": body}
     process = body.get("process")
     if not isinstance(process, dict) or not isinstance(process.get("process_graph"), dict):
         raise ApiError(400, "ProcessGraphMissing", "the request has no 'process' with a 'process_graph'")
+    return body
+
+
+def required(body: dict | None) -> dict:
+    """The request body; 400 when the request has none."""
+    if body is None:
+        raise ApiError(400, "BodyMissing", "the request needs a JSON body")
     return body
 
 
@@ -128,9 +140,22 @@ def create_app(backend: Backend) -> Starlette:
                                allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
                                allow_headers=["Authorization", "Content-Type", "Range"],
                                expose_headers=["Location", "OpenEO-Identifier", "OpenEO-Costs", "Link",
-                                               "Content-Range", "Accept-Ranges"])],
+                                               "Content-Range", "Accept-Ranges"]),
+                    Middleware(SingleSlashes)],
         exception_handlers={404: on_error, 405: on_error, Exception: on_error},
     )
+
+
+class SingleSlashes:
+    """ASGI middleware: ``//jobs//j-1`` is ``/jobs/j-1`` (clients that join a base URL ending in ``/``)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = {**scope, "path": re.sub("/{2,}", "/", scope["path"])}
+        await self.app(scope, receive, send)
 
 
 def error_response(exc: Exception) -> Response:

@@ -25,6 +25,8 @@ ENDPOINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/collections/{collection_id}", ("GET",)),
     ("/processes", ("GET",)),
     ("/file_formats", ("GET",)),
+    ("/udf_runtimes", ("GET",)),
+    ("/service_types", ("GET",)),
     ("/validation", ("POST",)),
     ("/result", ("POST",)),
     ("/jobs", ("GET", "POST")),
@@ -45,7 +47,6 @@ def capabilities(base_url: str, title: str = "sparkeo") -> dict:
         "description": "openEO process graphs over satellite imagery as PySpark batch jobs",
         "production": False,
         "endpoints": [{"path": path, "methods": list(methods)} for path, methods in ENDPOINTS],
-        "billing": {"currency": None},
         "links": [
             {"rel": "self", "href": f"{base_url}/", "type": "application/json"},
             {"rel": "conformance", "href": f"{base_url}/conformance", "type": "application/json"},

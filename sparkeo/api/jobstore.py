@@ -25,6 +25,8 @@ from tracker.record import JobRecord
 from tracker.registry import JobRegistry
 
 LOG_FILE = "logs.jsonl"
+#: what ``PATCH /jobs/{id}`` may change
+PATCHABLE = frozenset({"title", "description", "process", "plan", "budget", "log_level"})
 #: openEO log levels, most severe first; ``level=warning`` asks for warning and error
 LEVELS = ("error", "warning", "info", "debug")
 
@@ -81,8 +83,7 @@ class JobStore:
         record = self.record(caller, job_id)
         if record.status.value != "created":
             raise ApiError(400, "JobLocked", f"job {job_id!r} is {record.status.value}: only a created job changes")
-        body = {**self.body(record), **{k: v for k, v in changes.items()
-                                        if k in ("title", "description", "process", "plan", "budget", "log_level")}}
+        body = {**self.body(record), **{k: v for k, v in changes.items() if k in PATCHABLE}}
         storage.write_bytes(self.spec(record)["graph"], json.dumps(body).encode(), "application/json")
         if "title" in changes:
             return self.registry.update(job_id, caller.user, lambda r: r.evolve(title=changes["title"]))

@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 
 from sparkeo import storage
 from sparkeo.api import documents
-from sparkeo.api.app import base_url, caller_of, graph_body
+from sparkeo.api.app import base_url, caller_of, graph_body, required
 from sparkeo.api.config import CLUSTER
 from sparkeo.api.errors import ApiError, from_sparkeo, unauthenticated
 from sparkeo.api.jobstore import LEVELS, JobStore
@@ -45,6 +45,16 @@ def conformance(request: Request, backend, body) -> dict:
 
 def file_formats(request: Request, backend, body) -> dict:
     return documents.file_formats()
+
+
+def udf_runtimes(request: Request, backend, body) -> dict:
+    """No UDF runtimes: ``run_udf`` is not offered."""
+    return {}
+
+
+def service_types(request: Request, backend, body) -> dict:
+    """No secondary web services (WMTS and the like)."""
+    return {}
 
 
 def credentials_basic(request: Request, backend, body) -> dict:
@@ -98,10 +108,11 @@ def validation(request: Request, backend, body) -> dict:
     from jobs.run import prepare
 
     caller = caller_of(request, backend)
+    required(body)
     try:
         prepare(graph_body(body), backend.catalog(), caller, backend.settings, body.get("job_options"), "request")
-    except UserError as exc:
-        error = from_sparkeo(exc)
+    except (UserError, ApiError) as exc:     # a missing graph is one of the errors found, too
+        error = exc if isinstance(exc, ApiError) else from_sparkeo(exc)
         return {"errors": [{"code": error.code, "message": error.message}]}
     return {"errors": []}
 
@@ -155,7 +166,8 @@ def job_get(request: Request, backend, body) -> dict:
 
 
 def job_patch(request: Request, backend, body) -> Response:
-    backend.store.patch(caller_of(request, backend), request.path_params["job_id"], body)
+    caller = caller_of(request, backend)
+    backend.store.patch(caller, request.path_params["job_id"], required(body))
     return Response(status_code=204)
 
 
@@ -250,6 +262,8 @@ ROUTES: tuple[tuple[str, tuple[str, ...], Any], ...] = (
     ("/.well-known/openeo", ("GET",), well_known),
     ("/conformance", ("GET",), conformance),
     ("/file_formats", ("GET",), file_formats),
+    ("/udf_runtimes", ("GET",), udf_runtimes),
+    ("/service_types", ("GET",), service_types),
     ("/credentials/basic", ("GET",), credentials_basic),
     ("/me", ("GET",), me),
     ("/collections", ("GET",), collections),

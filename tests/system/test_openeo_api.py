@@ -199,6 +199,14 @@ def test_patch_changes_a_created_job_only(alice):
     job = ndvi_max(alice).create_job(title="first")
     alice.patch(f"/jobs/{job.job_id}", json={"title": "second", "description": "patched"}, expected_status=204)
     assert job.describe()["title"] == "second" and job.describe()["description"] == "patched"
+    alice.patch(f"/jobs/{job.job_id}", json={}, expected_status=204)          # nothing to change: fine
+    with pytest.raises(OpenEoApiError) as no_body:
+        alice.patch(f"/jobs/{job.job_id}", expected_status=204)
+    assert no_body.value.http_status_code == 400
+    job.stop()          # canceled before it started: final
+    with pytest.raises(OpenEoApiError) as locked:
+        alice.patch(f"/jobs/{job.job_id}", json={"title": "third"}, expected_status=204)
+    assert locked.value.code == "JobLocked" and job.describe()["title"] == "second"
     job.delete()
 
 
@@ -236,8 +244,15 @@ def test_bad_requests(api_server, alice):
         assert bad.status_code == 404 and bad.json()["code"] in ("JobNotFound", "NotFound"), job_id
     no_graph = requests.post(f"{url}/jobs", json={"title": "x"}, headers=headers)
     assert no_graph.status_code == 400 and no_graph.json()["code"] == "ProcessGraphMissing"
-    not_json = requests.post(f"{url}/jobs", data=b"{nope", headers=headers)
-    assert not_json.status_code == 400 and set(not_json.json()) >= {"code", "message"}
+    for bad_json in (b"{nope", b'{"a":' * 5000 + b"1" + b"}" * 5000, b"[1, 2]"):
+        answer = requests.post(f"{url}/jobs", data=bad_json, headers=headers)
+        assert answer.status_code == 400 and answer.json()["code"] == "BadRequest", bad_json[:20]
+    no_body = requests.post(f"{url}/validation", headers=headers)
+    assert no_body.status_code == 400 and no_body.json()["code"] == "BodyMissing"
+    empty = requests.post(f"{url}/validation", json={}, headers=headers)
+    assert empty.status_code == 200 and empty.json()["errors"][0]["code"] == "ProcessGraphMissing"
+    assert requests.get(f"{url}//jobs", headers=headers).status_code == 200     # a base URL ending in "/" joined
+    assert requests.get(f"{url}/udf_runtimes").json() == {} and requests.get(f"{url}/service_types").json() == {}
     unknown = requests.get(f"{url}/nothing-here")
     assert unknown.status_code == 404 and unknown.json()["code"] == "NotFound"
     cors = requests.options(f"{url}/jobs", headers={"Origin": "https://editor.openeo.org",
