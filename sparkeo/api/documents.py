@@ -15,38 +15,18 @@ CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
 )
-#: the endpoints ``GET /`` lists: (path, methods)
-ENDPOINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("/", ("GET",)),
-    ("/conformance", ("GET",)),
-    ("/credentials/basic", ("GET",)),
-    ("/me", ("GET",)),
-    ("/collections", ("GET",)),
-    ("/collections/{collection_id}", ("GET",)),
-    ("/processes", ("GET",)),
-    ("/file_formats", ("GET",)),
-    ("/udf_runtimes", ("GET",)),
-    ("/service_types", ("GET",)),
-    ("/validation", ("POST",)),
-    ("/result", ("POST",)),
-    ("/jobs", ("GET", "POST")),
-    ("/jobs/{job_id}", ("GET", "PATCH", "DELETE")),
-    ("/jobs/{job_id}/estimate", ("GET",)),
-    ("/jobs/{job_id}/logs", ("GET",)),
-    ("/jobs/{job_id}/results", ("GET", "POST", "DELETE")),
-)
 # the layer catalog's private blocks: sparkeo's and openEO-geopyspark's (data sources, access groups)
 _PRIVATE_KEYS = ("_sparkeo", "_vito")
 
 
-def capabilities(base_url: str, title: str = "sparkeo") -> dict:
-    """``GET /``: the back-end, its API version and every endpoint it serves."""
+def capabilities(base_url: str, endpoints: Iterable[tuple[str, Iterable[str]]], title: str = "sparkeo") -> dict:
+    """``GET /``: the back-end, its API version and every endpoint it serves (``(path, methods)``)."""
     return {
         "api_version": API_VERSION, "backend_version": __version__, "stac_version": STAC_VERSION,
         "type": "Catalog", "id": "sparkeo", "title": title,
         "description": "openEO process graphs over satellite imagery as PySpark batch jobs",
         "production": False,
-        "endpoints": [{"path": path, "methods": list(methods)} for path, methods in ENDPOINTS],
+        "endpoints": [{"path": path, "methods": list(methods)} for path, methods in endpoints],
         "links": [
             {"rel": "self", "href": f"{base_url}/", "type": "application/json"},
             {"rel": "conformance", "href": f"{base_url}/conformance", "type": "application/json"},

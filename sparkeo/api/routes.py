@@ -32,7 +32,17 @@ JOBS_PAGE = 100     # jobs per page when the request gives no limit
 
 # -- capabilities ----------------------------------------------------------------------------------
 def capabilities(request: Request, backend, body) -> dict:
-    return documents.capabilities(base_url(request), backend.config.title)
+    return documents.capabilities(base_url(request), endpoints(), backend.config.title)
+
+
+def endpoints() -> list[tuple[str, list[str]]]:
+    """The openEO endpoints of ``ROUTES`` with their methods (the well-known document and the result
+    files' download links are not endpoints of the API's version)."""
+    methods: dict[str, list[str]] = {}
+    for path, verbs, _ in ROUTES:
+        if not path.startswith("/.well-known") and not path.endswith("/assets/{key}"):
+            methods.setdefault(path, []).extend(verbs)
+    return list(methods.items())
 
 
 def well_known(request: Request, backend, body) -> dict:
