@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 SAMPLE ?= build/sample
 DEMO_OUT ?= results/demo
 
-.PHONY: demo cluster-demo test venv services clean bench
+.PHONY: demo serve cluster-demo test venv services clean bench
 
 venv: $(STAMP)
 
@@ -33,6 +33,10 @@ demo: venv
 # submit the sample job, track it, list/status/jobs show, cancel (sparkeo/testing/demo.py).
 cluster-demo: venv services
 	$(BIN)/python -m sparkeo.testing.demo --workdir build/cluster-demo
+
+# the openEO API on 127.0.0.1:8080, local mode, user demo/demo, the demo's sample catalog (Ctrl-C stops it)
+serve: venv
+	SAMPLE=$(SAMPLE) BIN=$(BIN) bash scripts/serve-local.sh
 
 test: venv services
 	$(BIN)/python -m pytest -q tests

@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fixtures.stacapi",
     "tests.fixtures.cubes",
     "tests.fixtures.utm_zones",
+    "tests.fixtures.api",
 ]
 
 

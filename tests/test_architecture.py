@@ -12,10 +12,13 @@ module that calls them, every string constant naming a module of the tree). The 
 - ``tracker`` imports ``sparkapps`` only;
 - ``sparkeo.ops`` (the use cases: submit, cancel, status, results, render's preparation) may import
   every domain package, like the front ends: it wires them for one use case;
-- only the front ends (``sparkeo.cli``, later the web API) import ``sparkeo.ops``: no domain package
-  and no ground-floor module does;
-- nothing imports ``sparkeo.cli``, ``sparkeo.ops`` neither: a front end only parses, calls a use case
-  and prints.
+- only the front ends (``sparkeo.cli``, the web API ``sparkeo.api``) import ``sparkeo.ops``: no domain
+  package and no ground-floor module does;
+- the web API wires like the CLI (the use cases, the layer catalog, the registry, and ``jobs`` where the
+  CLI imports it: ``jobs.run`` for runs and dry runs, the process listing, the error types), but never
+  ``sparkapps`` directly: SparkApplications go through ``sparkeo.ops``;
+- nothing imports ``sparkeo.cli`` or ``sparkeo.api`` (but ``sparkeo serve``, the command that starts
+  the API), ``sparkeo.ops`` neither: a front end only parses, calls a use case and prints.
 
 Inside ``jobs`` the subpackages are layers, each importing only those below it: ``jobs.errors`` <
 ``jobs.plan`` (grid, tiles, budgets: pure, no rasterio or pyspark) < ``jobs.cube`` (cube model and
@@ -40,9 +43,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = "sparkeo.cli"
+API = "sparkeo.api"
 OPS = "sparkeo.ops"
-# the parts that wire the domain packages together and may import them all: the front end and its use cases
-WIRING = frozenset({CLI, OPS})
+FRONT_ENDS = frozenset({CLI, API})
+# the parts that wire the domain packages together and may import them all: the front ends and their use cases
+WIRING = frozenset({CLI, API, OPS})
+# the command that starts the web API: the one module outside it that imports it
+SERVE_COMMAND = "sparkeo.cli.serve"
+# what the web API must reach only through the use cases
+API_MUST_NOT_IMPORT = frozenset({"sparkapps"})
 GROUND = "sparkeo"
 # The domain packages each part may import besides the ground floor (DESIGN.md); sparkeo.cli and
 # sparkeo.ops may import all.
@@ -98,7 +107,7 @@ def module_name(root: Path, path: Path) -> str:
 
 
 def part_of(module: str) -> str:
-    """The part a module belongs to: ``sparkeo.cli``, ``sparkeo.ops`` or its top-level package."""
+    """The part a module belongs to: ``sparkeo.cli``, ``sparkeo.api``, ``sparkeo.ops`` or its top-level package."""
     return next((part for part in WIRING if module == part or module.startswith(part + ".")), module.split(".")[0])
 
 
@@ -176,8 +185,10 @@ def violations(root: Path) -> list[Violation]:
     for imp in scan(root):
         source, target = part_of(imp.module), part_of(imp.target)
         layer, target_layer = layer_of(imp.module), layer_of(imp.target)
-        if target == CLI and source != CLI:
-            out.append(Violation(imp, f"nothing imports {CLI}"))
+        if target in FRONT_ENDS and source != target and not (target == API and imp.module == SERVE_COMMAND):
+            out.append(Violation(imp, f"nothing imports {target}"))
+        elif source == API and target in API_MUST_NOT_IMPORT:
+            out.append(Violation(imp, f"{API} reaches {target} through {OPS} only"))
         elif target == OPS and source not in WIRING:
             out.append(Violation(imp, f"only the front ends import {OPS}"))
         elif source not in WIRING and target in DOMAIN and target != source and target not in MAY_IMPORT[source]:
@@ -209,8 +220,9 @@ def test_each_layer_of_jobs_imports_only_the_layers_below(repo_violations, layer
     assert [str(v) for v in repo_violations if layer_of(v.imp.module) == layer] == []
 
 
-def test_nothing_imports_the_cli(repo_violations):
-    assert [str(v) for v in repo_violations if part_of(v.imp.target) == CLI] == []
+@pytest.mark.parametrize("front_end", sorted(FRONT_ENDS))
+def test_nothing_imports_a_front_end(repo_violations, front_end):
+    assert [str(v) for v in repo_violations if part_of(v.imp.target) == front_end] == []
 
 
 def test_only_the_front_ends_import_the_use_cases(repo_violations):
@@ -230,12 +242,12 @@ def test_the_scan_sees_every_package_and_imports_inside_functions():
 # -- the checker fails when a rule is broken -------------------------------------------------------------
 def write_tree(root: Path, files: dict[str, str]) -> Path:
     """Empty packages for every part, plus ``files`` (path -> source)."""
-    for package in [*MAY_IMPORT, "sparkeo/cli", "sparkeo/ops", *(layer.replace(".", "/") for layer in JOBS_MAY_IMPORT
+    for package in [*MAY_IMPORT, "sparkeo/cli", "sparkeo/api", "sparkeo/ops", *(layer.replace(".", "/") for layer in JOBS_MAY_IMPORT
                                                    if layer != "jobs.errors")]:
         (root / package).mkdir(parents=True, exist_ok=True)
         (root / package / "__init__.py").write_text("")
     for name in ("sparkapps/client.py", "tracker/registry.py", "layercatalog/model.py", "sparkeo/storage.py",
-                 "sparkeo/cli/main.py", "sparkeo/ops/submit.py", "jobs/plan/grid.py", "jobs/cube/lazy.py", "jobs/results/writer.py",
+                 "sparkeo/cli/main.py", "sparkeo/api/app.py", "sparkeo/ops/submit.py", "jobs/plan/grid.py", "jobs/cube/lazy.py", "jobs/results/writer.py",
                  "jobs/errors.py"):
         (root / name).write_text('"""stub"""\n')
     for name, source in files.items():
@@ -248,6 +260,9 @@ ALLOWED_TREE = {
     "tracker/track.py": "def f():\n    from sparkapps import client\n",
     "sparkeo/cli/run.py": "def run():\n    import jobs.plan.grid, tracker.registry, layercatalog.model\n"
                           "    from sparkeo.cli import main\n    from sparkeo.ops import submit\n",
+    "sparkeo/cli/serve.py": "def serve():\n    from sparkeo.api import app\n",
+    "sparkeo/api/routes.py": "from sparkeo.ops import submit\nfrom tracker import registry\nimport jobs.run\n"
+                             "from layercatalog.model import X\nfrom sparkeo.api import app\n",
     "sparkeo/ops/cancel.py": "from sparkapps import client\nfrom tracker import registry\nimport jobs.plan.grid\n"
                              "from layercatalog.model import X\nfrom . import submit\n",
     "layercatalog/catalog.py": "import sparkeo.storage\nfrom .model import X\n",
@@ -283,11 +298,15 @@ def test_a_tree_that_keeps_the_rules_has_no_violations(tmp_path):
     ("tracker/track.py", "from sparkeo.ops.submit import submit_job\n", "tracker.track imports sparkeo.ops.submit"),
     ("sparkeo/settings.py", "from .ops import submit\n", "sparkeo.settings imports sparkeo.ops.submit"),
     ("sparkeo/ops/status.py", "from sparkeo.cli.main import cli\n", "sparkeo.ops.status imports sparkeo.cli.main"),
+    ("sparkeo/api/server.py", "def f():\n    from sparkapps import client\n", "sparkeo.api.server imports sparkapps"),
+    ("sparkeo/cli/run.py", "from sparkeo.api.app import create_app\n", "sparkeo.cli.run imports sparkeo.api.app"),
+    ("tracker/track.py", "from sparkeo.api import app\n", "tracker.track imports sparkeo.api.app"),
 ], ids=["jobs-sparkapps-in-function", "jobs-tracker-relative", "jobs-tracker-type-checking",
         "jobs-tracker-import-module", "ground-floor-layercatalog", "layercatalog-jobs", "sparkapps-tracker",
         "tracker-jobs", "jobs-plan-above-its-layer", "jobs-cube-results-in-function", "jobs-plan-rasterio",
         "jobs-results-pyspark", "tracker-cli-by-name", "ground-floor-cli-relative", "jobs-ops-in-function",
-        "tracker-ops", "ground-floor-ops-relative", "ops-cli"])
+        "tracker-ops", "ground-floor-ops-relative", "ops-cli", "api-sparkapps", "cli-api-not-serve",
+        "tracker-api"])
 def test_a_broken_rule_is_reported_with_its_place(tmp_path, name, source, expected):
     found = [str(v) for v in violations(write_tree(tmp_path, {**ALLOWED_TREE, name: source}))]
     assert len(found) == 1 and expected in found[0], found

@@ -31,6 +31,7 @@ COMMANDS = {
     "jobs": "sparkeo.cli.jobs:jobs",
     "processes": "sparkeo.cli.processes:processes",
     "udf-runtimes": "sparkeo.cli.udf_runtimes:udf_runtimes",
+    "serve": "sparkeo.cli.serve:serve",
 }
 
 

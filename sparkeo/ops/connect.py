@@ -1,4 +1,5 @@
-"""The clients the use cases need, built from the settings: the job registry and the namespace.
+"""The clients the use cases need, built from the settings: the job registry, the namespace, and the
+Kubernetes API of the SparkApplications.
 
 The one place a front end connects to ZooKeeper: ``SPARKEO_ZOOKEEPER`` hosts (or the caller's),
 ``SPARKEO_ZOOKEEPER_ROOT``, and ``SPARKEO_ZOOKEEPER_AUTH`` (``name:password``) for the digest ACLs.
@@ -29,3 +30,10 @@ def open_registry(settings: Settings, zookeeper: str | None = None, required: bo
 def namespace_of(namespace: str | None, deployment_config: str | None) -> str:
     """The namespace given, else the deployment settings' (which ``SPARKEO_NAMESPACE`` overrides)."""
     return namespace or deployment.load(deployment_config).namespace
+
+
+def sparkapps_api(kubeconfig: str | None = None):
+    """The SparkApplications API, configured like kubectl (``sparkapps.client.connect``)."""
+    from sparkapps import client
+
+    return client.connect(kubeconfig)

@@ -184,3 +184,35 @@ def test_deploy_catalog_example_searches_a_stac_api(stac_api, stac_api_catalog, 
     catalog = LayerCatalog.load(str(path), Settings(cache_dir=str(tmp_path / "cache")))
     items = catalog.search(make_query(entries[0]["id"], bands=["red", "scl"]), Caller())
     assert len(items) == 8 and all(set(i.assets) == {"B04", "SCL"} for i in items)
+
+
+def test_api_may_only_create_get_and_delete_sparkapplications_and_read_driver_logs():
+    assert rules_of("sparkeo-api") == {("sparkoperator.k8s.io", "sparkapplications", v) for v in ("create", "get", "delete")} \
+        | {("", "pods", "get"), ("", "pods/log", "get")}
+    binding = one("RoleBinding", "sparkeo-api")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sparkeo-api", "namespace": "sparkeo"}]
+
+
+def test_api_deployment_service_ingress_and_secrets():
+    deployment = one("Deployment", "sparkeo-api")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "sparkeo-api"
+    (container,) = pod["containers"]
+    assert container["command"][:4] == ["sparkeo", "serve", "--mode", "cluster"]
+    port = container["ports"][0]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["port"] == port["name"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["SPARKEO_API_TOKEN_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "sparkeo-api"
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    users_dir = str(Path(env["SPARKEO_API_USERS"]["value"]).parent)
+    assert volumes[mounts[users_dir]]["secret"]["secretName"] == "sparkeo-api"
+    catalog_dir = str(Path(env["SPARKEO_CATALOG"]["value"]).parent)
+    assert volumes[mounts[catalog_dir]]["configMap"]["name"] == "sparkeo-layercatalog"
+    assert not any("value" in env[v] for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))
+    service = one("Service", "sparkeo-api")
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert service["spec"]["ports"][0]["targetPort"] == port["name"]
+    backend = one("Ingress", "sparkeo-api")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "sparkeo-api", "port": {"name": "http"}}

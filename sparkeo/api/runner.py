@@ -1,0 +1,141 @@
+"""Local mode: batch jobs run on the server's own Spark, one at a time, in one worker thread.
+
+One SparkSession per process (``jobs.spark.session``), so jobs, and the synchronous ``POST /result``,
+take turns on ``spark_lock``. A started job is ``queued`` in the registry, ``running`` while
+``jobs.run.run_job`` (the function ``sparkeo run`` calls) works, then ``finished`` with its usage or
+``error`` with the one-line reason. Its log records (the run's own ``logging`` output in the worker
+thread) go to ``<output>.job/logs.jsonl``, which ``GET /jobs/{id}/logs`` reads. A cancel marks the
+record ``canceled`` and cancels the job's Spark job group: the run stops at its next task.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from datetime import datetime
+from typing import Any, Callable
+
+from sparkeo import storage
+from sparkeo.api.jobstore import logs_location
+from sparkeo.errors import SparkeoError
+from sparkeo.identity import Caller
+from tracker.errors import IllegalTransition
+from tracker.record import JobRecord, utcnow
+from tracker.registry import JobRegistry
+from tracker.states import JobState
+
+log = logging.getLogger(__name__)
+_LEVEL_NAMES = {logging.ERROR: "error", logging.WARNING: "warning", logging.INFO: "info", logging.DEBUG: "debug"}
+
+
+class JobLog(logging.Handler):
+    """Collects the log records of one thread as openEO log entries, written to storage as JSON lines."""
+
+    def __init__(self, uri: str, thread: int):
+        super().__init__(logging.DEBUG)
+        self.uri, self.thread, self.entries = uri, thread, []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread:
+            return
+        level = _LEVEL_NAMES.get(record.levelno, "error" if record.levelno > logging.ERROR else "debug")
+        self.add(level, record.getMessage(), datetime.fromtimestamp(record.created, utcnow().tzinfo))
+
+    def add(self, level: str, message: str, when: datetime | None = None) -> None:
+        when = (when or utcnow()).isoformat(timespec="seconds").replace("+00:00", "Z")
+        self.entries.append({"id": str(len(self.entries)), "level": level, "message": message, "time": when})
+        self.flush_entries()
+
+    def flush_entries(self) -> None:
+        text = "".join(json.dumps(e) + "\n" for e in self.entries)
+        storage.write_bytes(self.uri, text.encode(), "application/x-ndjson")
+
+
+class LocalRunner:
+    """Runs started jobs on one SparkSession, in start order; ``spark_lock`` serialises every Spark use."""
+
+    def __init__(self, registry: JobRegistry, settings: Any, spark_factory: Callable[[], Any]):
+        self.registry, self.settings = registry, settings
+        self._spark_factory, self._spark = spark_factory, None
+        self.spark_lock = threading.Lock()
+        self._queue: queue.Queue = queue.Queue()
+        self._running: str | None = None
+        self._thread = threading.Thread(target=self._work, name="sparkeo-local-runner", daemon=True)
+        self._thread.start()
+
+    def spark(self):
+        """The server's SparkSession, started on first use (the caller holds ``spark_lock``)."""
+        if self._spark is None:
+            self._spark = self._spark_factory()
+        return self._spark
+
+    def start(self, record: JobRecord, spec: dict, body: dict) -> JobRecord:
+        """Queue ``record``'s job (``created`` -> ``queued``); a job queued or running already stays so."""
+        if record.status in (JobState.QUEUED, JobState.RUNNING):
+            return record
+        queued = self.registry.update(record.job_id, record.user,
+                                      lambda r: r.with_status(JobState.QUEUED, utcnow(), error=None))
+        self._queue.put((queued, spec, body))
+        return queued
+
+    def cancel(self, record: JobRecord) -> JobRecord:
+        """Mark the job ``canceled``; a running one has its Spark jobs canceled too."""
+        canceled = self.registry.cancel(record.job_id, record.user, utcnow())
+        if self._running == record.job_id and self._spark is not None:
+            self._spark.sparkContext.cancelJobGroup(record.job_id)
+        return canceled
+
+    def _work(self) -> None:
+        while True:
+            record, spec, body = self._queue.get()
+            try:
+                self._run(record, spec, body)
+            except Exception:   # the worker must outlive any one job; the reason is in the record
+                log.exception("local job %s: unexpected failure", record.job_id)
+
+    def _transition(self, record: JobRecord, status: JobState, **changes) -> JobRecord | None:
+        """Move the record, or ``None`` when it was canceled meanwhile (a final state never changes)."""
+        try:
+            return self.registry.update(record.job_id, record.user,
+                                        lambda r: r.with_status(status, utcnow(), **changes))
+        except IllegalTransition:
+            return None
+
+    def _run(self, record: JobRecord, spec: dict, body: dict) -> None:
+        from jobs.run import run_job
+
+        if self._transition(record, JobState.RUNNING) is None:
+            return
+        job_log = JobLog(logs_location(record), threading.get_ident())
+        root = logging.getLogger()
+        root.addHandler(job_log)
+        old_level = root.level
+        root.setLevel(min(old_level or logging.WARNING, logging.INFO))
+        caller = Caller(spec["user"], frozenset(spec.get("groups") or ()))
+        try:
+            job_log.add("info", f"job {record.job_id} started on local Spark")
+            with self.spark_lock:
+                spark = self.spark()
+                self._running = record.job_id
+                spark.sparkContext.setJobGroup(record.job_id, f"sparkeo job {record.job_id}", True)
+                try:
+                    summary = run_job(body, record.results, record.job_id, spec.get("catalog"), spec.get("job_options"),
+                                      self.settings, caller, spark=spark, source_name=f"job {record.job_id}")
+                finally:
+                    self._running = None
+                    spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+            job_log.add("info", f"job {record.job_id} finished: {len(summary.files)} files")
+            usage = {k: v for k, v in summary.usage.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            self._transition(record, JobState.FINISHED, usage=usage)
+        except SparkeoError as exc:
+            message = " ".join(str(exc).splitlines())
+            if self._transition(record, JobState.ERROR, error=message) is not None:
+                job_log.add("error", message)
+        except Exception as exc:   # Spark's own errors (a canceled job group among them)
+            message = f"job {record.job_id} failed: {str(exc).splitlines()[0] if str(exc) else repr(exc)}"
+            if self._transition(record, JobState.ERROR, error=message) is not None:
+                job_log.add("error", message)
+        finally:
+            root.removeHandler(job_log)
+            root.setLevel(old_level)

@@ -1,0 +1,113 @@
+"""Wiring ``sparkeo serve``: the backend of local or cluster mode, and uvicorn in front of the app.
+
+Local mode runs batch jobs and synchronous requests on the server's own Spark (``runner``). Cluster
+mode starts a job with ``sparkeo.ops.submit.submit_job`` and cancels it with
+``sparkeo.ops.cancel.cancel_job``, the functions ``sparkeo submit``/``cancel`` call; the tracker
+CronJob keeps the records in step with the SparkApplications. Synchronous requests run on the local
+Spark in both modes (they are small by the pixel budget).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import shutil
+import tempfile
+from typing import Any
+
+from sparkeo.api.app import Backend, create_app
+from sparkeo.api.auth import Authenticator, load_users
+from sparkeo.api.config import CLUSTER, ServerConfig
+from sparkeo.api.errors import ApiError
+from sparkeo.api.jobstore import JobStore
+from sparkeo.api.runner import LocalRunner
+from sparkeo.identity import Caller
+from sparkeo.names import new_job_id
+from sparkeo.settings import Settings
+from tracker.registry import JobRegistry
+
+#: the secret that signs tokens (shared by every replica; a random one per process when unset)
+TOKEN_SECRET_ENV = "SPARKEO_API_TOKEN_SECRET"
+_MEDIA_TYPES = {".tif": "image/tiff; application=geotiff", ".nc": "application/x-netcdf"}
+
+
+def build_backend(config: ServerConfig, settings: Settings, registry: JobRegistry, users_file: str,
+                  spark_factory=None, sparkapps_api: Any = None) -> Backend:
+    """The backend of ``config.mode``; ``spark_factory`` starts the local SparkSession (tests pass theirs)."""
+    from jobs.run import load_catalog
+
+    secret = os.environ.get(TOKEN_SECRET_ENV)
+    auth = Authenticator(load_users(users_file), secret.encode() if secret else secrets.token_bytes(32))
+    store = JobStore(registry)
+    runner = LocalRunner(registry, settings, spark_factory or functools.partial(_local_spark, settings))
+    if config.mode == CLUSTER:
+        start, cancel = _cluster_start_cancel(config, settings, store, registry, sparkapps_api)
+    else:
+        start, cancel = runner.start, runner.cancel
+    catalog = functools.lru_cache(maxsize=1)(lambda: load_catalog(config.catalog, settings))
+    return Backend(config, settings, auth, store, catalog, start, cancel,
+                   functools.partial(run_sync, runner, config, settings))
+
+
+def _local_spark(settings: Settings):
+    from jobs.spark.session import spark_session
+
+    return spark_session(master=settings.spark_master, app_name="sparkeo-api", executor_env=settings.to_env(),
+                         settings=settings)
+
+
+def _cluster_start_cancel(config: ServerConfig, settings: Settings, store: JobStore, registry: JobRegistry, api):
+    from sparkeo.ops.cancel import cancel_job
+    from sparkeo.ops.connect import namespace_of, sparkapps_api
+    from sparkeo.ops.prepare import prepare_job
+    from sparkeo.ops.submit import submit_job
+
+    api = api or sparkapps_api()
+    namespace = namespace_of(config.namespace, config.deployment_config)
+
+    def start(record, spec, body):
+        caller = Caller(spec["user"], frozenset(spec.get("groups") or ()))
+        prep = prepare_job(store.graph_source(record), caller, settings, catalog=spec.get("catalog"),
+                           output=spec["output"], job_id=record.job_id, job_options=spec.get("job_options"),
+                           deployment_config=config.deployment_config, namespace=namespace)
+        return submit_job(prep, api, registry)
+
+    def cancel(record):
+        return cancel_job(api, namespace, record.job_id, registry)
+
+    return start, cancel
+
+
+def run_sync(runner: LocalRunner, config: ServerConfig, settings: Settings, body: dict, caller: Caller):
+    """Run a synchronous request (``jobs.run.run_job`` into a temporary folder) under the pixel budget.
+
+    Returns ``(path, media type, cleanup)`` of its one data file; a request over the budget is refused
+    before Spark with the estimate (``BudgetExceeded``), one writing several files is told to use a batch job.
+    """
+    from jobs.run import run_job
+
+    options = {**(body.get("job_options") or {}), "max_input_pixels": config.sync_max_pixels}
+    folder = tempfile.mkdtemp(prefix="sparkeo-sync-")
+    cleanup = functools.partial(shutil.rmtree, folder, True)
+    try:
+        with runner.spark_lock:
+            summary = run_job(body, os.path.join(folder, "out"), new_job_id("sync"), config.catalog, options,
+                              settings, caller, spark=runner.spark(), source_name="request")
+        data = [f for f in summary.files if os.path.splitext(f)[1] in _MEDIA_TYPES]
+        if len(data) != 1:
+            raise ApiError(400, "ResultTooComplex",
+                           f"the result is {len(data)} files: run it as a batch job (POST /jobs) to get them all")
+    except BaseException:
+        cleanup()
+        raise
+    return data[0], _MEDIA_TYPES[os.path.splitext(data[0])[1]], cleanup
+
+
+def serve(config: ServerConfig, settings: Settings, registry: JobRegistry, users_file: str,
+          host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve the API until interrupted."""
+    import uvicorn
+
+    app = create_app(build_backend(config, settings, registry, users_file))
+    # access log off: URLs carry no secrets, but one line per request drowns the job logs
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
