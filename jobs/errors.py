@@ -109,5 +109,4 @@ class UdfError(UserError):
     """Raised when a user-defined function fails, runs too long or returns the wrong cube; names the
     ``run_udf`` node (``"apply1/runudf1"``) and, for an exception, the UDF's own traceback lines."""
 
-    def __init__(self, node_id: str, reason: str):
-        super().__init__(f"node {node_id!r}: {reason}", node_id=node_id, reason=reason)
+    template = "node {node_id!r}: {reason}"

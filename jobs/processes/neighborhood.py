@@ -26,6 +26,7 @@ from jobs.errors import ProcessError, ProcessGraphError
 from jobs.graph.callback import Callback
 from jobs.plan.grid import TileGrid, Window
 from jobs.processes.registry import Param, process
+from jobs.processes.udf import neighborhood_udf, udf_call
 
 
 # --- apply_kernel --------------------------------------------------------------------------------------
@@ -216,6 +217,9 @@ def apply_neighborhood(ctx, node_id, data: LazyCube, process: Callback, size, ov
                          _pixels(sizes.get("x"), rx, "size", meta.grid.width)),
                         (_pixels(overlaps.get("y"), ry, "overlap", None),
                          _pixels(overlaps.get("x"), rx, "overlap", None)))
+    udf = udf_call(process, "data", context)
+    if udf is not None:         # openeo.UDF(code) as the callback: the UDF sees each chunk with its overlap
+        return ChunkedCube(node_id, meta.computed(), data, chunking, neighborhood_udf(ctx, udf, meta))
     template = meta.replace(grid=meta.grid.crop(chunking.grow(Window(0, 0, *chunking.size))))
     chunk, out = chunk_subgraph(ctx, node_id, process, template, context)
 

@@ -41,8 +41,8 @@ PROBE_PIXELS = 2
          Param("version", None), Param("context", None))
 def run_udf(data, udf, runtime, version=None, context=None):
     """Run a user-defined function (runtime Python, the openEO UDF API) on a chunk of the cube."""
-    raise ProcessError("ProcessUnsupported", "run_udf runs as the whole callback of apply, apply_dimension or "
-                                             "reduce_dimension (what openeo.UDF builds), not inside other processes")
+    raise ProcessError("ProcessUnsupported", "run_udf runs as the whole callback of apply, apply_dimension, "
+                                             "reduce_dimension or apply_neighborhood (what openeo.UDF builds), not inside other processes")
 
 
 def udf_call(callback: Callback, parameter: str, context: Any) -> UdfCall | None:
@@ -165,6 +165,20 @@ def chunk_function(call: UdfCall, settings, job_options: Mapping[str, Any]):
         return XarrayDataCube(array.copy(data=values))
 
     return apply_chunk
+
+
+def neighborhood_udf(ctx, call: UdfCall, meta: CubeMeta) -> Callable[[np.ndarray, TileGrid, TileContext], np.ndarray]:
+    """apply_neighborhood's chunk function for a UDF: a chunk with its overlap (axes in ``meta.dims``,
+    on ``grid``) -> the UDF's cube of the same dimensions, shape and labels (the caller crops the overlap)."""
+    _check_allowed(ctx, call)
+
+    def run_chunk(values: np.ndarray, grid: TileGrid, tile_ctx: TileContext) -> np.ndarray:
+        limits = limits_of(tile_ctx.settings, tile_ctx.job_options)
+        array = to_xarray(values.copy(), meta, grid)
+        out = from_xarray(call, run(call, array, limits), array, {}, "apply_neighborhood")
+        return np.asarray(out, dtype=np.float64 if values.dtype == np.float64 else np.float32)
+
+    return run_chunk
 
 
 # --- chunks as openEO's xarray cubes and back ---------------------------------------------------

@@ -34,7 +34,7 @@ from pyspark import cloudpickle
 
 from jobs.spark.allocator import keep_tile_memory
 from jobs.cube.lazy import LazyCube, TileContext
-from jobs.plan.grid import Window
+from jobs.plan.grid import TileGrid, Window
 from jobs.plan.planner import TileTask
 from jobs.cube.read import keep_open
 from jobs.errors import UnreadableAssetError
@@ -149,19 +149,20 @@ def max_tiles_per_task(tile_pixels: int) -> int:
 def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[str, Any],
              transport: TileTransport = TileTransport()) -> TileResult:
     """Compute one tile (on an executor, or in-process in tests)."""
-    values, usage, error = on_tile(task, settings, job_options,
+    values, usage, error = on_tile(task, output.meta.grid, settings, job_options,
                                    lambda ctx: np.ascontiguousarray(output.compute(task.grid, ctx), dtype=np.float32))
     if error is not None:
         return TileResult(task, error=error)
     return TileResult(task, transport.pack(values, f"{task.index[0]}_{task.index[1]}"), usage)
 
 
-def on_tile(task: TileTask, settings, job_options: Mapping[str, Any],
+def on_tile(task: TileTask, grid: TileGrid, settings, job_options: Mapping[str, Any],
             fn: Callable[[TileContext], Any]) -> tuple[Any, Usage, tuple[str, str, str] | None]:
-    """``fn(ctx)`` in a new context for ``task``: (its value, the tile's usage with its CPU seconds, None),
-    or (None, usage, (kind, message, href)) for an error that is the job's verdict (``raise_for``)."""
+    """``fn(ctx)`` in a new context for ``task`` of the output ``grid``: (its value, the tile's usage with its
+    CPU seconds, None), or (None, usage, (kind, message, href)) for an error that is the job's verdict
+    (``raise_for``)."""
     started = time.process_time()
-    ctx = TileContext(settings=settings, job_options=dict(job_options), region=task.read_region(output.meta.grid))
+    ctx = TileContext(settings=settings, job_options=dict(job_options), region=task.read_region(grid))
     try:
         value = fn(ctx)
     except UnreadableAssetError as exc:

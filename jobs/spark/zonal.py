@@ -48,7 +48,7 @@ def run_part(cube: AggregatedCube, tiles: Sequence[tuple[TileTask, tuple[int, ..
     done = []
     for task, polygons in tiles:
         origin = (task.window.row_off, task.window.col_off)
-        partials, used, error = on_tile(task, settings, job_options,
+        partials, used, error = on_tile(task, cube.grid, settings, job_options,
                                         lambda ctx: cube.partials(task.grid, origin, polygons, ctx))
         if error is not None:
             return ZonalPart(task, error=error)

@@ -58,8 +58,12 @@ def file_formats(request: Request, backend, body) -> dict:
 
 
 def udf_runtimes(request: Request, backend, body) -> dict:
-    """No UDF runtimes: ``run_udf`` is not offered."""
-    return {}
+    """The Python runtime ``run_udf`` uses, or none when the server runs no UDFs (``SPARKEO_UDF=off``)."""
+    if backend.settings.udf_mode == "off":
+        return {}
+    from jobs.processes.udfruntime import python_runtime
+
+    return python_runtime().to_json()
 
 
 def service_types(request: Request, backend, body) -> dict:

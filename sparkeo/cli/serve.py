@@ -20,18 +20,22 @@ from sparkeo.cli.options import catalog_opt, deployment_opt, namespace_opt, sett
               help="Input-pixel budget of synchronous POST /result requests.")
 @click.option("--cors-origin", "cors_origins", multiple=True, default=("*",), show_default=True,
               help="Allowed CORS origin (repeatable).")
+@click.option("--allow-udf", is_flag=True,
+              help="Local mode: run users' UDFs (run_udf), each chunk in a child process with CPU-time and "
+                   "memory limits; without it local mode refuses run_udf. Cluster mode runs them in the job's "
+                   "own executor pods.")
 @catalog_opt
 @zookeeper_opt
 @deployment_opt
 @namespace_opt
 @click.pass_context
-def serve(ctx, host, port, users_file, mode, results_root, sync_max_pixels, cors_origins, catalog, zookeeper,
-          deployment_config, namespace):
+def serve(ctx, host, port, users_file, mode, results_root, sync_max_pixels, cors_origins, allow_udf, catalog,
+          zookeeper, deployment_config, namespace):
     """Serve the openEO API (1.2) until interrupted."""
     from sparkeo.api.config import ServerConfig
     from sparkeo.api.server import serve as run_server
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx).for_web_api(local=mode == "local", allow_udf=allow_udf)
     config = ServerConfig(catalog=catalog or settings.catalog, mode=mode, results_root=results_root,
                           namespace=namespace, deployment_config=deployment_config,
                           sync_max_pixels=sync_max_pixels, cors_origins=tuple(cors_origins))

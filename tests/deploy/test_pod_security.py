@@ -115,11 +115,17 @@ def test_the_eodata_claim_replaces_the_host_path():
         deployments.from_mapping({"eodata_host_path": "/eodata", "eodata_claim": "x"})
 
 
-def test_zookeeper_credentials_come_from_a_secret_and_only_registry_clients_reach_it():
-    tracker = pod_template(one("CronJob", "sparkeo-tracker"))
-    env = {e["name"]: e for e in tracker["containers"][0]["env"]}
+@pytest.mark.parametrize("kind, name", [("CronJob", "sparkeo-tracker"), ("Deployment", "sparkeo-api")])
+def test_registry_clients_get_the_zookeeper_credentials_and_the_label_that_lets_them_in(kind, name):
+    doc = one(kind, name)
+    template = doc["spec"]["jobTemplate"]["spec"]["template"] if kind == "CronJob" else doc["spec"]["template"]
+    assert template["metadata"]["labels"]["sparkeo/registry-client"] == "true"
+    env = {e["name"]: e for e in template["spec"]["containers"][0]["env"]}
     assert env["SPARKEO_ZOOKEEPER_AUTH"]["valueFrom"]["secretKeyRef"] == {"name": "sparkeo-zookeeper",
                                                                          "key": "credentials"}
+
+
+def test_zookeeper_credentials_come_from_a_secret_and_only_registry_clients_reach_it():
     zk = pod_template(one("StatefulSet", "zookeeper"))
     zk_env = {e["name"]: e for e in zk["containers"][0]["env"]}
     assert zk_env["ZK_SUPER_DIGEST"]["valueFrom"]["secretKeyRef"]["name"] == "sparkeo-zookeeper"

@@ -41,6 +41,7 @@ EXAMPLES = [
     je.BuildError("load1", "load_collection", ValueError("boom")),
     je.TransientReadError("s3://b/a.tif", "503 Slow Down"),
     je.UnreadableAssetError("s3://b/a.tif", "not a TIFF"),
+    je.UdfError("apply1/runudf1", "the UDF raised ZeroDivisionError: division by zero"),
     je.TooManySkippedAssets(["a.tif", "b.tif", "c.tif", "d.tif"], 10, 0.2),
     je.BudgetExceeded("max_input_pixels", 2_000_000, 1_000_000),
     je.LoadError("load1", "bands", "no band 'B99'"),

@@ -120,6 +120,35 @@ def test_apply_neighborhood_with_overlap_any_tile_size_equals_scipy(realdata_cat
     assert all(t.halo == (31 + 4, 31 + 4) for t in plan.tasks)
 
 
+SMOOTHING_UDF = """
+import numpy as np
+from scipy import ndimage
+from openeo.udf import XarrayDataCube
+
+
+def apply_datacube(cube: XarrayDataCube, context: dict) -> XarrayDataCube:
+    array = cube.get_array()
+    values = np.nan_to_num(array.values, nan=0.0)
+    weights = np.full((1,) * (values.ndim - 2) + (5, 5), context["weight"])
+    return XarrayDataCube(array.copy(data=ndimage.correlate(values, weights, mode="constant")))
+"""
+
+
+@pytest.mark.parametrize("tile", [64, 100])
+def test_apply_neighborhood_udf_with_overlap_any_tile_size_equals_scipy(realdata_catalog, settings, ndvi, tile):
+    udf = {"u": {"process_id": "run_udf", "result": True, "arguments": {
+        "data": {"from_parameter": "data"}, "udf": SMOOTHING_UDF, "runtime": "Python",
+        "context": {"weight": 0.04}}}}
+    doc = graph({"process_id": "apply_neighborhood", "arguments": {
+        "process": {"process_graph": udf},
+        "size": [{"dimension": "x", "value": 32, "unit": "px"}, {"dimension": "y", "value": 32, "unit": "px"},
+                 {"dimension": "t", "value": None}],
+        "overlap": [{"dimension": "x", "value": 4, "unit": "px"}, {"dimension": "y", "value": 4, "unit": "px"}]}})
+    _, got, _ = compute(realdata_catalog, settings, doc, tile)
+    expect = ndimage.correlate(np.nan_to_num(ndvi, nan=0.0), np.full((1, 5, 5), 0.04), mode="constant")
+    np.testing.assert_allclose(got, expect, rtol=0, atol=2e-5)
+
+
 def test_apply_neighborhood_without_overlap_shows_the_chunk_edges(realdata_catalog, settings, ndvi):
     _, got, _ = compute(realdata_catalog, settings, neighbourhood_graph(overlap=0), 64)
     expect = ndimage.correlate(np.nan_to_num(ndvi, nan=0.0), np.full((1, 5, 5), 0.04), mode="constant")
