@@ -50,11 +50,13 @@ def join(base: str, *parts: str) -> str:
 
 
 def resolve(base_uri: str, href: str) -> str:
-    """Resolve ``href`` relative to the document at ``base_uri`` (STAC link semantics)."""
-    if webread.is_http(base_uri):
-        return webread.resolve(base_uri, href)
+    """Resolve ``href`` relative to the document at ``base_uri`` (STAC link semantics), with one
+    exception: an absolute path stays a path, even in a document on the web (a STAC API describing a
+    FUSE-mounted archive answers ``/eodata/...`` hrefs; RFC 3986 would make them paths on its host)."""
     if "://" in href or href.startswith("/"):
         return href
+    if webread.is_http(base_uri):
+        return webread.resolve(base_uri, href)
     if is_s3(base_uri):
         bucket, key = split_s3(base_uri)
         return f"s3://{bucket}/" + os.path.normpath(os.path.join(os.path.dirname(key), href))

@@ -168,7 +168,8 @@ def job_create(request: Request, backend, body) -> Response:
     prep = prepare_job(GraphSource(json.dumps(body), f"job {job_id}"), caller, backend.settings,
                        catalog=config.catalog, job_id=job_id,
                        output=None if config.mode == CLUSTER else config.results_of(job_id),
-                       deployment_config=config.deployment_config, namespace=config.namespace)
+                       deployment_config=config.deployment_config, namespace=config.namespace,
+                       on_cluster=config.mode == CLUSTER)
     backend.store.create(prep, body)
     location = f"{base_url(request)}/jobs/{job_id}"
     return Response(status_code=201, headers={"Location": location, "OpenEO-Identifier": job_id})

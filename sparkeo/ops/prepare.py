@@ -62,10 +62,11 @@ class PreparedJob:
 def prepare_job(graph: GraphSource, caller: Caller, settings: Settings, *, catalog: str | None = None,
                 output: str | None = None, job_id: str | None = None, job_options: str | Mapping | None = None,
                 deployment_config: str | None = None, namespace: str | None = None,
-                dry_run: bool = False) -> PreparedJob:
+                dry_run: bool = False, on_cluster: bool = True) -> PreparedJob:
     """Check ``graph`` (``ProcessGraph.parse``; with ``dry_run`` and a catalog, the full plan against
-    it) and build the job. Raises ``UserError`` (exit 2) for a bad graph, options or job id, and for a
-    local catalog path the cluster's pods cannot read (``DeploymentSettings.cluster_catalog``)."""
+    it) and build the job. Raises ``UserError`` (exit 2) for a bad graph, options or job id, and, for a
+    job that runs ``on_cluster``, for a local catalog path the cluster's pods cannot read
+    (``DeploymentSettings.cluster_catalog``); a job the caller runs on its own Spark reads any path."""
     parsed = ProcessGraph.parse(graph.text, graph.name)
     options = {**dict(parsed.job_options), **parse_job_options(job_options)}
     origin = "--catalog" if catalog else "SPARKEO_CATALOG"
@@ -73,7 +74,8 @@ def prepare_job(graph: GraphSource, caller: Caller, settings: Settings, *, catal
     deployment = deployments.load(deployment_config)
     if namespace:
         deployment = deployment.replace(namespace=namespace)
-    deployment.cluster_catalog(catalog, origin)
+    if on_cluster:
+        deployment.cluster_catalog(catalog, origin)
     if dry_run and catalog:
         prepare(graph.text, load_catalog(catalog, settings), caller, settings, options, graph.name)
     job_id = check_job_id(job_id) if job_id else new_job_id()
