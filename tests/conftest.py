@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.fixtures.realdata",
     "tests.fixtures.cubes",
     "tests.fixtures.utm_zones",
+    "tests.fixtures.standalone",
 ]
 
 
