@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures.cubes",
     "tests.fixtures.utm_zones",
     "tests.fixtures.api",
+    "tests.fixtures.standalone",
 ]
 
 

@@ -6,7 +6,7 @@ is off):
 - **inline** (any cluster): the array's bytes ride in the Spark task result, zlib level 1 when they
   cross a network. Spark moves a task result through the JVM at roughly 7 ms per MB on the
   benchmark machine (16 MB of 512 px float32 tiles: 0.11-0.17 s), on top of the tiles' compute.
-- **spill** (``local`` masters): executors and the driver share one machine and one file system,
+- **spill** (``local`` and ``local[N]`` masters: one JVM): executors and the driver share one machine and one file system,
   so the task writes the raw array to a file in a folder the driver created and returns only its
   name; the driver reads it back (about 0.5 ms per MB from the page cache) and deletes it. The
   folder is removed with everything left in it (a killed task's file) when the job ends.
@@ -14,6 +14,7 @@ is off):
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DTYPE = np.float32
+LOCAL_MASTER = re.compile(r"local(\[[^\]]*\])?")
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,10 @@ class TileTransport:
 
     @classmethod
     def for_master(cls, master: str, spill: bool = True) -> "TileTransport":
-        """Spill on a ``local[...]`` master (one machine) unless ``spill`` is off
-        (``Settings.spill_tiles``), inline and compressed on any other."""
-        if not str(master).startswith("local"):
+        """Spill on a ``local`` or ``local[...]`` master (one JVM) unless ``spill`` is off
+        (``Settings.spill_tiles``), inline and compressed on any other, ``local-cluster[...]`` included:
+        its executors are JVMs of their own, as on a cluster."""
+        if not LOCAL_MASTER.fullmatch(str(master)):
             return cls(compress=True)
         if spill:
             return cls(compress=False, spill_folder=tempfile.mkdtemp(prefix="sparkeo-tiles-"))

@@ -122,6 +122,10 @@ def test_other_masters_send_tiles_inline_and_compressed():
     transport = TileTransport.for_master("k8s://https://kubernetes.default.svc:443")
     assert transport.spill_folder is None and transport.compress
     assert TileTransport.for_master("spark://10.0.0.1:7077", spill=True).spill_folder is None
+    # executors in JVMs of their own: the cluster's transport, though on one machine
+    cluster = TileTransport.for_master("local-cluster[2,1,1024]", spill=True)
+    assert cluster.spill_folder is None and cluster.compress
+    assert TileTransport.for_master("local[*]").spill_folder is not None
 
 
 def test_local_masters_send_tiles_inline_uncompressed_with_spilling_off():
