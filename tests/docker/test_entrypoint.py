@@ -96,7 +96,8 @@ def test_python_version_matches_setup_cfg_and_ci():
     required = tuple(int(x) for x in cfg["options"]["python_requires"].strip().lstrip(">=").split("."))
     assert image_python >= required
     assert image_python == sys.version_info[:2]  # the interpreter CI runs the tests with
-    assert (instructions("FROM")[0].split()[0] == "python:${PYTHON_VERSION}-slim-bookworm")
+    assert instructions("FROM")[0].split()[0] == "${BASE}"
+    assert arg_default("BASE") == "python:${PYTHON_VERSION}-slim-bookworm"
 
 
 def test_spark_version_is_the_pinned_pyspark_everywhere():
