@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 SAMPLE ?= build/sample
 DEMO_OUT ?= results/demo
 
-.PHONY: demo serve cluster-demo test venv services clean bench
+.PHONY: demo serve cluster-demo test venv services clean bench image
 
 venv: $(STAMP)
 
@@ -37,6 +37,11 @@ cluster-demo: venv services
 # the openEO API on 127.0.0.1:8080, local mode, user demo/demo, the demo's sample catalog (Ctrl-C stops it)
 serve: venv
 	SAMPLE=$(SAMPLE) BIN=$(BIN) bash scripts/serve-local.sh
+
+# the image (docker/Dockerfile) built with buildah on a debootstrap bookworm base, cached under
+# build/image/, then its entrypoint's driver run on a sample job (scripts/build-image.sh; needs root)
+image: venv
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/build-image.sh
 
 test: venv services
 	$(BIN)/python -m pytest -q tests
