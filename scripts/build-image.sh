@@ -87,13 +87,16 @@ build_image() {
   fi
   local mounts
   mapfile -t mounts < <(pip_mounts)
-  "${BUILDAH[@]}" bud --isolation chroot --layers --pull=never --build-arg "BASE=$BASE_TAG" \
+  # no --layers: with vfs every cached layer is a full copy of the rootfs (GBs each); one image, the old pruned
+  "${BUILDAH[@]}" bud --isolation chroot --layers=false --pull=never --build-arg "BASE=$BASE_TAG" \
     "${mounts[@]}" -f "$file" -t "$TAG" .
+  "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
   echo "$digest" > "$stamp"
 }
 
 # The entrypoint's driver mode, as the operator runs it but with master local[2]; the sample is mounted at
 # its own path (its catalog may name absolute paths), the results folder is written by the image's uid.
+# A chroot container's hostname has no /etc/hosts entry (a pod's has): Spark is told to use localhost.
 run_driver() {
   local sample graph out ctr
   sample="$(realpath "$1")"; graph="$(realpath "$2")"; out="$(realpath -m "$3")"
@@ -101,7 +104,7 @@ run_driver() {
   ctr="$("${BUILDAH[@]}" from --pull=never "$TAG")"
   trap '"${BUILDAH[@]}" rm "$ctr" >/dev/null' RETURN
   "${BUILDAH[@]}" run --isolation chroot --user 185:0 --workingdir /opt/spark/work-dir \
-    --env SPARK_DRIVER_BIND_ADDRESS=127.0.0.1 \
+    --env SPARK_DRIVER_BIND_ADDRESS=127.0.0.1 --env SPARK_LOCAL_IP=127.0.0.1 --env SPARK_LOCAL_HOSTNAME=localhost \
     --volume "$sample:$sample:ro" --volume "$graph:/opt/job/graph.json:ro" --volume "$out:/opt/job/results" \
     "$ctr" -- /opt/entrypoint.sh driver --master 'local[2]' /opt/sparkeo/jobs/main.py \
       --graph /opt/job/graph.json --catalog "$sample/layercatalog.json" \
