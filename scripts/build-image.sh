@@ -4,7 +4,7 @@
 #
 #   scripts/build-image.sh build                  base + image (both reused while their inputs are unchanged)
 #   scripts/build-image.sh run SAMPLE GRAPH OUT   the entrypoint's `driver` (spark-submit, local[2]) on
-#                                                 SAMPLE/layercatalog.json; results in OUT
+#                                                 SAMPLE/layercatalog.json; results in OUT/results
 #   scripts/build-image.sh                        both, on a fresh sample, and checks the COG + collection.json
 #
 # The base is a minimal Debian bookworm made by debootstrap (rootfs cached under build/image/rootfs) with a
@@ -96,6 +96,7 @@ build_image() {
 
 # The entrypoint's driver mode, as the operator runs it but with master local[2]; the sample is mounted at
 # its own path (its catalog may name absolute paths), the results folder is written by the image's uid.
+# Results are staged beside the output folder, so OUT (writable by all) receives them in OUT/results.
 # A chroot container's hostname has no /etc/hosts entry (a pod's has): Spark is told to use localhost.
 run_driver() {
   local sample graph out ctr
@@ -105,10 +106,10 @@ run_driver() {
   trap '"${BUILDAH[@]}" rm "$ctr" >/dev/null' RETURN
   "${BUILDAH[@]}" run --isolation chroot --user 185:0 --workingdir /opt/spark/work-dir \
     --env SPARK_DRIVER_BIND_ADDRESS=127.0.0.1 --env SPARK_LOCAL_IP=127.0.0.1 --env SPARK_LOCAL_HOSTNAME=localhost \
-    --volume "$sample:$sample:ro" --volume "$graph:/opt/job/graph.json:ro" --volume "$out:/opt/job/results" \
+    --volume "$sample:$sample:ro" --volume "$graph:/opt/job/graph.json:ro" --volume "$out:/opt/job/out" \
     "$ctr" -- /opt/entrypoint.sh driver --master 'local[2]' /opt/sparkeo/jobs/main.py \
       --graph /opt/job/graph.json --catalog "$sample/layercatalog.json" \
-      --output /opt/job/results --job-id image-check
+      --output /opt/job/out/results --job-id image-check
 }
 
 case "${1:-all}" in
@@ -116,10 +117,10 @@ case "${1:-all}" in
   run) shift; run_driver "$@" ;;
   all)
     build_image
-    rm -rf "$OUT/sample" "$OUT/results"
+    rm -rf "$OUT/sample" "$OUT/job"
     sparkeo sample-data "$OUT/sample" --size 128 --dates 3 >/dev/null
-    run_driver "$OUT/sample" examples/ndvi_median.json "$OUT/results"
-    ls "$OUT"/results/*.tif "$OUT/results/collection.json"
+    run_driver "$OUT/sample" examples/ndvi_median.json "$OUT/job"
+    ls "$OUT"/job/results/*.tif "$OUT/job/results/collection.json"
     ;;
   *) echo "usage: $0 [build | run SAMPLE GRAPH OUT | all]" >&2; exit 2 ;;
 esac

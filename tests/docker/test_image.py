@@ -51,18 +51,21 @@ def image() -> None:
 
 
 def test_the_driver_in_the_image_runs_the_sample_job(image, sample_small, tmp_path):
-    sample = os.path.dirname(sample_small)
+    # pytest's folders are private to root; the image's uid 185 reads the sample (mounted as is)
+    sample = shutil.copytree(os.path.dirname(sample_small), tmp_path / "sample")
+    subprocess.run(["chmod", "-R", "a+rX", str(sample)], check=True)
     out = tmp_path / "results"
-    done = subprocess.run(["bash", str(SCRIPT), "run", sample, str(DEMO), str(out)], cwd=CHECKOUT,
+    done = subprocess.run(["bash", str(SCRIPT), "run", str(sample), str(DEMO), str(out)], cwd=CHECKOUT,
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = out / "results"
     assert {"result.tif", "collection.json", "job_metadata.json"} <= {p.name for p in out.iterdir()}
     collection = json.loads((out / "collection.json").read_text())
     assert collection["type"] == "Collection"
     with rasterio.open(out / "result.tif") as ds:
         assert ds.profile["driver"] == "GTiff" and ds.overviews(1) is not None
         got = ds.read(1)
-    expect = numpy_ndvi_median(sample_small)
+    expect = numpy_ndvi_median(str(sample / "layercatalog.json"))
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expect))
     valid = ~np.isnan(expect)
     assert np.abs(got[valid] - expect[valid]).max() <= 1e-5
