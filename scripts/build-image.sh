@@ -103,7 +103,7 @@ run_driver() {
   sample="$(realpath "$1")"; graph="$(realpath "$2")"; out="$(realpath -m "$3")"
   mkdir -p "$out" && chmod 0777 "$out"
   ctr="$("${BUILDAH[@]}" from --pull=never "$TAG")"
-  trap '"${BUILDAH[@]}" rm "$ctr" >/dev/null' EXIT     # also when the run fails (set -e)
+  trap '"${BUILDAH[@]}" rm "$ctr" >/dev/null' RETURN
   "${BUILDAH[@]}" run --isolation chroot --user 185:0 --workingdir /opt/spark/work-dir \
     --env SPARK_DRIVER_BIND_ADDRESS=127.0.0.1 --env SPARK_LOCAL_IP=127.0.0.1 --env SPARK_LOCAL_HOSTNAME=localhost \
     --volume "$sample:$sample:ro" --volume "$graph:/opt/job/graph.json:ro" --volume "$out:/opt/job/out" \
