@@ -229,7 +229,9 @@ def _compute_groups(output, settings, groups, ready, go, done) -> None:
     from jobs.spark.execute import run_tile
     from jobs.cube.read import keep_open
     from jobs.spark.transport import TileTransport
+    from jobs.spark.allocator import keep_tile_memory
 
+    keep_tile_memory(settings)                # as every Spark task's worker does (glibc thresholds)
     ready.put(True)
     go.wait()
     computed = 0
