@@ -33,6 +33,9 @@ PROVENANCE_KEY = "sparkeo:provenance"
 #: ``spark.metrics.namespace``. Two dot-separated parts: the operator's JMX-exporter rules read them as
 #: app_namespace and app_id (``metrics<name=(\S+)\.(\S+)\.…``); with one part no Spark MBean matches a rule.
 METRICS_NAMESPACE = "sparkeo.job"
+# the Pushgateway job label of a job's pushed series (the job pushes, the tracker deletes the group
+# when it prunes the record), grouped by job_id and, on a cluster, namespace
+JOB_PUSH_JOB = "sparkeo-job"
 #: the Spark settings that expose a job's metrics on Spark's own Prometheus endpoint under that namespace;
 #: the driver's session and the SparkApplication manifest both start from these
 PROMETHEUS_METRICS_CONF = MappingProxyType({
