@@ -1,7 +1,8 @@
 """Where a client downloads a result file from: this API's asset link (streamed, with range requests)
 or, for results on S3, a presigned S3 URL that S3 itself checks (signature and expiry).
 
-A presigned URL is signed with the server's own S3 credentials for one ``GET`` of one object; it is
+A presigned URL (SigV4: S3 checks the signature and that ``X-Amz-Date`` + ``X-Amz-Expires`` has not
+passed) is signed with the server's own S3 credentials for one ``GET`` of one object; it is
 handed only to the job's owner (inside the results document or the asset link's redirect), so it
 grants nothing the owner could not already read.
 """
@@ -13,7 +14,7 @@ from sparkeo import storage
 def presigned_url(href: str, expiry: int) -> str:
     """A URL that fetches the S3 object ``href`` without credentials for ``expiry`` seconds."""
     bucket, key = storage.split_s3(href)
-    return storage.s3_client().generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
+    return storage.s3_client("s3v4").generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
                                                       ExpiresIn=expiry)
 
 

@@ -154,7 +154,7 @@ def test_cluster_jobs_run_to_results_and_their_driver_logs(cluster_run, sample_s
     polled: list[str] = []
 
     def progress(message: str) -> None:     # start_and_wait's status lines: "... Job 'j-...': running (...)"
-        if found := re.search(r"Job '[^']+': (\w+)", message):
+        if found := re.search(r"Job '[^']+': (created|queued|running|finished|error|canceled)\b", message):
             polled.append(found[1])
 
     job.start()
