@@ -13,7 +13,8 @@ import json
 import re
 import threading
 import uuid
-from urllib.parse import parse_qs, urlparse
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlparse
 
 import numpy as np
 import openeo
@@ -60,6 +61,29 @@ class TrackerCronJob:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(30)
+
+
+def s3_accepts(url: str, now: datetime) -> bool:
+    """What S3 checks on a presigned GET (SigV4 query authentication): the signature, recomputed with
+    the server's secret over the URL's path and parameters as presented (botocore's SigV4 steps at the
+    link's ``X-Amz-Date``), and that ``X-Amz-Date`` + ``X-Amz-Expires`` has not passed. Done here because
+    moto cannot: moto 5.2.5 serves expired and tampered presigned URLs, and with its IAM auth on
+    (``INITIAL_NO_AUTH_ACTION_COUNT``) it answers every presigned URL with a 500 (its auth reads only
+    the ``Authorization`` header)."""
+    from botocore.auth import S3SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    link = urlparse(url)
+    query = dict(parse_qsl(link.query))
+    unsigned = urlencode([(k, v) for k, v in parse_qsl(link.query) if k != "X-Amz-Signature"])
+    region = query["X-Amz-Credential"].split("/")[2]
+    auth = S3SigV4QueryAuth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", region, expires=int(query["X-Amz-Expires"]))
+    request = AWSRequest("GET", f"{link.scheme}://{link.netloc}{link.path}?{unsigned}")
+    request.context["timestamp"] = query["X-Amz-Date"]
+    signature = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+    signed_at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    return signature == query["X-Amz-Signature"] and now <= signed_at + timedelta(seconds=int(query["X-Amz-Expires"]))
 
 
 def core_api(k8s):
@@ -175,6 +199,11 @@ def test_cluster_jobs_run_to_results_and_their_driver_logs(cluster_run, sample_s
     query = parse_qs(link.query)
     assert query["X-Amz-Expires"] == [str(PRESIGN_EXPIRY)] and query["X-Amz-Credential"][0].startswith(ACCESS_KEY)
     assert query["X-Amz-Signature"] and query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    now = datetime.now(timezone.utc)
+    assert s3_accepts(asset["href"], now)
+    assert not s3_accepts(asset["href"], now + timedelta(seconds=PRESIGN_EXPIRY + 60))      # expired
+    assert not s3_accepts(asset["href"].replace(f"X-Amz-Expires={PRESIGN_EXPIRY}", "X-Amz-Expires=604800"), now)
+    assert not s3_accepts(asset["href"].replace(f"/{job.job_id}/", "/j-someone-else/"), now)   # another object
     files = results.download_files(tmp_path / "dl")
     (tif,) = [f for f in files if f.suffix in (".tif", ".tiff")]
     stored = s3.server.client().get_object(Bucket=s3.name, Key=link.path.split("/", 2)[2])["Body"].read()
@@ -199,7 +228,10 @@ def test_cluster_jobs_run_to_results_and_their_driver_logs(cluster_run, sample_s
     assert failing.status() == "error"
     errors = failing.logs(level="error")
     assert errors and all(e["level"] == "error" for e in errors)
-    assert any("sample-s2" in e["message"] and "2019-01-01" in e["message"] for e in errors)
+    # the driver's own line (from its pod's log) and the record's error (the operator's errorMessage)
+    assert any(e["message"].startswith("Error:") and "sample-s2" in e["message"] and "2019-01-01" in e["message"]
+               for e in errors)
+    assert errors[-1]["message"].startswith("driver container failed with exit code 2")
     driver_lines = failing.logs()
     # the driver pod goes with its application: the logs fall back to the record's error
     k8s.store.delete(k8s.namespace, failing.job_id)
