@@ -13,10 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sparkeo.contracts import DRIVER_POD
 from sparkeo.errors import RunError
 
-#: the spark operator's name of an application's driver pod (``status.driverInfo.podName``)
-DRIVER_POD = "{app}-driver"
 _LEVEL = re.compile(r"^(?:\d{2,4}[/-]\d{2}[/-]\d{2}[ T]\d{2}:\d{2}:\d{2}\S*\s+)?"
                     r"(?P<level>CRITICAL|FATAL|ERROR|Error(?=:)|WARNING|WARN|INFO|DEBUG|TRACE)\b")
 _OPENEO_LEVEL = {"CRITICAL": "error", "FATAL": "error", "ERROR": "error", "Error": "error", "WARNING": "warning",

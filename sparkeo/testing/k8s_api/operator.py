@@ -23,6 +23,7 @@ import uuid
 from collections import deque
 from pathlib import Path
 
+from sparkeo.contracts import DRIVER_POD
 from sparkeo.testing.services import stop_process
 from sparkeo.testing.k8s_api.store import Store, now_iso
 
@@ -98,7 +99,7 @@ class LocalOperator:
                 "submissionID": str(uuid.uuid4()),
                 "lastSubmissionAttemptTime": now_iso(),
                 "submissionAttempts": 1,
-                "driverInfo": {"podName": f"{key[1]}-driver"},
+                "driverInfo": {"podName": DRIVER_POD.format(app=key[1])},
             })
             self._queue.append(key[:2])
 
@@ -180,7 +181,7 @@ class LocalOperator:
             self.store.set_status(ns, name, {
                 "applicationState": {"state": "RUNNING"},
                 "sparkApplicationId": f"local-{int(time.time() * 1000)}",
-                "driverInfo": {"podName": f"{name}-driver", "webUIPort": 4040},
+                "driverInfo": {"podName": DRIVER_POD.format(app=name), "webUIPort": 4040},
                 "executionAttempts": attempt,
             })
             deleted = False

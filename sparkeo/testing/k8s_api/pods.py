@@ -11,8 +11,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-#: the driver pod of application ``app`` (the spark operator's naming; ``status.driverInfo.podName``)
-DRIVER_POD = "{app}-driver"
+from sparkeo.contracts import DRIVER_POD
 
 
 @dataclass(frozen=True)
