@@ -54,6 +54,9 @@ MANAGED_BY = "sparkeo"
 SPARKEO_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
 #: annotation keeping the user name unsanitised (label values cannot hold e.g. ``@``)
 ANNOTATION_USER = "sparkeo/user"
+#: the driver pod of SparkApplication ``app`` (the spark operator's naming, ``status.driverInfo.podName``);
+#: the web API reads its log (``pods/log``), the test API server's operator loop keeps it
+DRIVER_POD = "{app}-driver"
 
 
 # -- job states -------------------------------------------------------------------------------------------
