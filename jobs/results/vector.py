@@ -21,7 +21,7 @@ import json
 import math
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -62,12 +62,23 @@ def _number(v: float) -> float | None:
     return None if math.isnan(v) else float(v)
 
 
-def timeseries_json(table: np.ndarray, times: tuple[str, ...] | None) -> Any:
-    """openEO's time-series JSON of ``table`` (geometries, t, bands)."""
-    per_time = [[[_number(v) for v in table[g, t]] for g in range(table.shape[0])] for t in range(table.shape[1])]
+def write_timeseries_json(out: TextIO, table: np.ndarray, times: tuple[str, ...] | None) -> None:
+    """openEO's time-series JSON of ``table`` (geometries, t, bands) written to ``out`` a geometry row
+    at a time (the document as a whole would hold ~100 bytes of Python objects per value)."""
+    def rows(t: int) -> None:
+        out.write("[")
+        for g in range(table.shape[0]):
+            out.write((", " if g else "") + json.dumps([_number(v) for v in table[g, t]]))
+        out.write("]")
+
     if times is None:
-        return per_time[0]
-    return {timestamp(label): rows for label, rows in zip(times, per_time)}
+        rows(0)
+        return
+    out.write("{")
+    for t, label in enumerate(times):
+        out.write((", " if t else "") + json.dumps(timestamp(label)) + ": ")
+        rows(t)
+    out.write("}")
 
 
 def _plain(value: Any) -> Any:
@@ -105,7 +116,8 @@ def _crs_text(crs) -> str:
 def write_table(path: Path, format: str, table: np.ndarray, geoms: Geometries, times, bands) -> None:
     """Write ``table`` (geometries, t, bands) to ``path`` in ``format`` (a VECTOR_FORMATS key)."""
     if format == "JSON":
-        path.write_text(json.dumps(timeseries_json(table, times)))
+        with open(path, "w") as out:
+            write_timeseries_json(out, table, times)
     elif format == "CSV":
         frame = table_frame(table, geoms, times, bands)
         frame.assign(geometry=frame.geometry.to_wkt()).to_csv(path, index=False)

@@ -120,7 +120,7 @@ class AggregatedCube(LazyCube):
 
         _, times, bands = self.shape
         if self.reducer is not None:
-            return len(self.geometries) * (5 * times * bands * 8 + 200)
+            return len(self.geometries) * (5 * (times * bands * 8 + 112) + 200)   # 5 arrays, their headers
         a, b, _, d, e, _ = self.grid.transform
         pixels = float(shapely.area(np.asarray(self.shapes(), dtype=object)).sum()) / max(abs(a * e - b * d), 1e-12)
         return int(pixels * (times * bands * 4 + 8)) + len(self.geometries) * 200

@@ -60,3 +60,18 @@ def test_mixed_geometry_types_keep_their_wkt_without_a_container(tmp_path):
     with netCDF4.Dataset(write(tmp_path, shapes)) as nc:
         assert "geometry_container" not in nc.variables and "geometry" not in nc["B04"].ncattrs()
         assert [shapely.from_wkt(w).equals(s) for w, s in zip(nc["geometry_wkt"][:], shapes)] == [True, True]
+
+
+@pytest.mark.parametrize("times", [TIMES, None], ids=["time series", "time reduced"])
+def test_the_time_series_json_is_written_row_by_row_as_the_openeo_document(tmp_path, times):
+    import io
+    import json
+
+    from jobs.results.vector import write_timeseries_json
+
+    values = table(3)[:, :len(times or (0,))]
+    out = io.StringIO()
+    write_timeseries_json(out, values, times)
+    rows = [[[None if np.isnan(v) else v for v in values[g, t]] for g in range(3)] for t in range(values.shape[1])]
+    expect = {f"{d}T00:00:00Z": r for d, r in zip(times, rows)} if times else rows[0]
+    assert json.loads(out.getvalue()) == expect
