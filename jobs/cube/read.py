@@ -241,6 +241,8 @@ def _nodata_to_nan(values: np.ndarray, raw: np.ndarray, nodata) -> None:
     over all of them). Where many are no-data, nodata 0 (Sentinel-2, Landsat) is a division by the
     valid mask: x / 1 is x and 0 / 0 is NaN, one vectorised pass, ~3x faster than a masked store.
     """
+    if nodata == 0 and np.count_nonzero(raw) == raw.size:
+        return                          # counting the raw pixels: half the passes of a comparison first
     hit = raw == nodata
     count = np.count_nonzero(hit)
     if count == 0:
