@@ -41,7 +41,7 @@ import composite  # noqa: E402  (the series, the graph, the references and the S
 
 BANDS_BYTES_PER_PX = 2 + 2 + 1          # B04, B08 (uint16) and SCL (uint8)
 COMPRESSION = 1.9                       # the sample's deflate ratio (layercatalog.samplescene)
-NUMPY_FIRST_GUESS = 6 * 4               # numpy's bytes per input pixel-date before one run measured it
+NUMPY_FIRST_GUESS = 32                  # numpy's bytes per input pixel-date before a run measured it (2048 px: 33)
 MEMORY_HEADROOM = 0.7                   # of MemAvailable: the machine is shared
 
 
