@@ -150,8 +150,11 @@ def plan_cube(cube: LazyCube, grid, settings, options: Mapping[str, Any]) -> Pla
     leaves = loading_leaves(cube)
     footprints = [fp for leaf in leaves for fp in footprints_in(leaf, grid)]
     tile_size = int_option(options, "tile_size", settings.tile_size)
+    halo = total_halo(cube)
     layout = choose_layout(grid, source_blocks(leaves, settings), tile_size)
-    return plan_tiles(grid, layout, footprints, total_halo(cube))
+    if halo != (0, 0):
+        layout = layout.with_halo(halo)
+    return plan_tiles(grid, layout, footprints, halo)
 
 
 def save_format(built) -> str:
