@@ -5,20 +5,16 @@ No pixel reaches the driver.
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
-
-from pyspark import cloudpickle
 
 from jobs.cube.lazy import LazyCube
 from jobs.cube.read import keep_open
 from jobs.cube.trim import Validity, tile_validity
 from jobs.cube.usage import Usage
 from jobs.plan.planner import TileTask
-from jobs.spark.allocator import keep_tile_memory
-from jobs.spark.execute import on_tile, raise_for, ship, task_failure_reason, tile_groups
-from sparkeo.errors import RunError
+from jobs.spark.collect import collect_groups
+from jobs.spark.execute import on_tile, raise_for, tile_groups
 
 
 @dataclass(frozen=True)
@@ -53,15 +49,8 @@ def scan_validity(spark, cube: LazyCube, tasks: Sequence[TileTask], settings,
         return Validity(), Usage()
     sc = spark.sparkContext
     groups = tile_groups(tasks, sc.defaultParallelism, max(t.window.height * t.window.width for t in tasks))
-    shipped = ship(sc, cloudpickle.dumps((cube, settings, dict(job_options))), len(groups), settings.inline_dag_bytes)
-    group_id = f"sparkeo-scan-{uuid.uuid4().hex[:12]}"
-    sc.setJobGroup(group_id, f"sparkeo scan {cube.node_id!r}: {len(tasks)} tiles", interruptOnCancel=True)
-    try:
-        parts = sc.parallelize(groups, len(groups)).map(lambda tiles: _scan_group(shipped, group_id, tiles)).collect()
-    except Exception as exc:  # Py4JJavaError and friends: one line, no JVM stack
-        raise RunError(f"Spark task failed: {task_failure_reason(exc)}") from None
-    finally:
-        shipped.unpersist(blocking=False)
+    parts, _ = collect_groups(sc, groups, (cube, settings, dict(job_options)), settings.inline_dag_bytes, "scan",
+                              f"sparkeo scan {cube.node_id!r}: {len(tasks)} tiles", _scan_group)
     merged, total = Validity(), Usage()
     for part in parts:
         raise_for(part)
@@ -70,13 +59,6 @@ def scan_validity(spark, cube: LazyCube, tasks: Sequence[TileTask], settings,
     return merged, total
 
 
-_SHIPPED: dict[str, tuple] = {}
-
-
-def _scan_group(shipped, key: str, tiles: Sequence[TileTask]) -> ScanPart:
-    if key not in _SHIPPED:         # unpickled once per worker and pass
-        _SHIPPED.clear()
-        _SHIPPED[key] = cloudpickle.loads(shipped.value)
-    cube, settings, options = _SHIPPED[key]
-    keep_tile_memory(settings)
+def _scan_group(shared: tuple, tiles: Sequence[TileTask]) -> ScanPart:
+    cube, settings, options = shared
     return scan_tiles(cube, tiles, settings, options)

@@ -11,22 +11,18 @@ driver merges the tasks' partials and finishes the table.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from pyspark import cloudpickle
 
 from jobs.cube.read import keep_open
 from jobs.cube.usage import Usage
 from jobs.plan.planner import TileTask
-from jobs.spark.allocator import keep_tile_memory
-from jobs.spark.execute import (Execution, TileDone, on_tile, raise_for, ship, task_attempts, task_failure_reason,
-                                tile_groups)
+from jobs.spark.collect import collect_groups
+from jobs.spark.execute import Execution, TileDone, on_tile, raise_for, task_attempts, tile_groups
 from jobs.vector.cube import AggregatedCube
 from jobs.vector.zonal import merge_into
-from sparkeo.errors import RunError
 
 
 @dataclass(frozen=True)
@@ -68,20 +64,12 @@ def execute_zonal(spark, cube: AggregatedCube, tasks: Sequence[TileTask], settin
     merged: dict = {}
     if work:
         sc = spark.sparkContext
-        group_id = f"sparkeo-zonal-{uuid.uuid4().hex[:12]}"
         polygons = {t.index: p for t, p in work}
         groups = tile_groups([t for t, _ in work], sc.defaultParallelism,
                              max(t.window.height * t.window.width for t, _ in work))
         payload = [[(t, polygons[t.index]) for t in g] for g in groups]
-        shipped = ship(sc, cloudpickle.dumps((cube, settings, dict(job_options))), len(groups),
-                       settings.inline_dag_bytes)
-        sc.setJobGroup(group_id, f"sparkeo aggregate_spatial {len(work)} tiles", interruptOnCancel=True)
-        try:
-            parts = sc.parallelize(payload, len(payload)).map(lambda tiles: _run_group(shipped, group_id, tiles)).collect()
-        except Exception as exc:  # Py4JJavaError and friends: one line, no JVM stack
-            raise RunError(f"Spark task failed: {task_failure_reason(exc)}") from None
-        finally:
-            shipped.unpersist(blocking=False)
+        parts, group_id = collect_groups(sc, payload, (cube, settings, dict(job_options)), settings.inline_dag_bytes,
+                                         "zonal", f"sparkeo aggregate_spatial {len(work)} tiles", _run_group)
         done = 0
         for part in parts:
             raise_for(part)
@@ -98,15 +86,8 @@ def execute_zonal(spark, cube: AggregatedCube, tasks: Sequence[TileTask], settin
     return Execution(total, attempts, time.monotonic() - started)
 
 
-_SHIPPED: dict[str, tuple] = {}
-
-
-def _run_group(shipped, key: str, tiles) -> ZonalPart:
-    """``run_part`` with (cube, settings, job_options) unpickled once per worker and job."""
-    if key not in _SHIPPED:
-        _SHIPPED.clear()
-        _SHIPPED[key] = cloudpickle.loads(shipped.value)
-    cube, settings, options = _SHIPPED[key]
-    keep_tile_memory(settings)
+def _run_group(shared: tuple, tiles) -> ZonalPart:
+    """``run_part`` with the (cube, settings, job_options) ``collect_groups`` shipped."""
+    cube, settings, options = shared
     with keep_open(settings):
         return run_part(cube, tiles, settings, options)
