@@ -13,6 +13,7 @@ import logging
 from jobs.cube.derived import DerivedCube
 from jobs.cube.lazy import LazyCube
 from jobs.cube.trim import trimmed
+from jobs.errors import ProcessGraphError
 from jobs.processes.registry import Param, process
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 def trim_cube(ctx, node_id, data: LazyCube):
     """``data`` without the slices holding only nodata at the borders of its dimensions (and without
     nodata-only labels of its categorical dimensions)."""
+    if data.meta.grid is None or "x" not in data.meta.dims:
+        raise ProcessGraphError(node_id, "data", "trim_cube works on a raster cube: this one has no x and y")
     if ctx.scan is None:
         log.info("trim_cube %r: a dry run plans the untrimmed cube (trimming needs a pass over the data)", node_id)
         return DerivedCube(node_id, data.meta, (data,), lambda a: a)

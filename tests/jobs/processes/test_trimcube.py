@@ -155,5 +155,12 @@ def test_a_cube_without_a_valid_value_names_the_node():
     assert (info.value.node_id, info.value.argument) == ("trim", "data") and "no valid value" in str(info.value)
 
 
+def test_a_cube_without_x_and_y_is_refused():
+    cube = ArrayCube(np.ones((2,), dtype=np.float32), ("t",), {"t": ("2020-01-01", "2020-01-02")}, None, node_id="c")
+    with pytest.raises(ProcessGraphError) as info:
+        in_process_build(cube)
+    assert (info.value.node_id, info.value.argument) == ("trim", "data") and "no x and y" in str(info.value)
+
+
 def grid_of(shape):
     return UTM_GRID.__class__(UTM_GRID.crs, UTM_GRID.transform, shape)
