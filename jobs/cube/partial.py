@@ -17,7 +17,9 @@ import zlib
 
 import numpy as np
 
-FIRST_READ = 1 << 16            # compressed bytes read first; doubled while the inflated rows fall short
+# compressed bytes read first: the rows' share of the block's compressed size, twice over, plus this
+# slack (the zlib header, a deflate block's code tables); doubled while the inflated rows fall short
+READ_SLACK = 4096
 
 
 def top_rows(src, band: int, block: tuple[int, int], block_shape: tuple[int, int], rows: int) -> np.ndarray | None:
@@ -34,7 +36,8 @@ def top_rows(src, band: int, block: tuple[int, int], block_shape: tuple[int, int
         return None
     width = block_shape[1]
     want = rows * width * dtype.itemsize
-    raw = _inflate(src.name, int(offset), int(size), want)
+    first = int(want * int(size) / (block_shape[0] * width * dtype.itemsize) * 2) + READ_SLACK
+    raw = _inflate(src.name, int(offset), int(size), want, first)
     if raw is None:
         return None
     out = np.frombuffer(raw, dtype=dtype).reshape(rows, width)
@@ -64,13 +67,14 @@ def _layout(src, band: int) -> tuple[int, np.dtype] | None:
     return predictor, dtype
 
 
-def _inflate(path: str, offset: int, size: int, want: int) -> bytes | None:
-    """The first ``want`` bytes of the zlib stream at ``offset`` (``size`` bytes) of ``path``."""
+def _inflate(path: str, offset: int, size: int, want: int, first: int) -> bytes | None:
+    """The first ``want`` bytes of the zlib stream at ``offset`` (``size`` bytes) of ``path``, reading
+    ``first`` bytes of it first."""
     inflater = zlib.decompressobj()
     out = b""
     with open(path, "rb") as f:
         f.seek(offset)
-        chunk, left = FIRST_READ, size
+        chunk, left = first, size
         while len(out) < want and left > 0:
             data = f.read(min(chunk, left))
             left -= len(data)

@@ -3,6 +3,8 @@ handles (no predictor, horizontal differencing of integers, several dtypes, mult
 layouts are left to GDAL (None)."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import rasterio
@@ -50,3 +52,14 @@ def test_other_layouts_are_left_to_gdal(tmp_path, options):
     path = write(tmp_path / "b.tif", values(dtype, bands=2), **options)
     with rasterio.open(path) as ds:
         assert top_rows(ds, 1, (0, 0), (32, 32), 2) is None
+
+
+def test_a_short_first_read_is_extended_until_the_rows_are_inflated(tmp_path):
+    from jobs.cube.partial import _inflate
+
+    data = np.random.default_rng(1).integers(0, 255, 5000).astype("uint8").tobytes()
+    stream = zlib.compress(data)
+    path = tmp_path / "s.bin"
+    path.write_bytes(b"head" + stream + b"tail")
+    assert _inflate(str(path), 4, len(stream), 3000, first=16) == data[:3000]      # 16, 32, 64 ... bytes read
+    assert _inflate(str(path), 4, len(stream) // 2, 4900, first=16) is None       # the stream ends short
