@@ -85,19 +85,32 @@ def _clip(raw, limit: int = 80):
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+Scanner = Callable[[LazyCube, tuple, Mapping[str, Any]], Any]
+
+
 def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = None,
-            source_name: str = "<graph>") -> Prepared:
-    """Parse, build and plan a graph (no Spark); raises UserError with node/argument on bad input."""
+            source_name: str = "<graph>", scanner: Scanner | None = None) -> Prepared:
+    """Parse, build and plan a graph; raises UserError with node/argument on bad input.
+
+    ``scanner(cube, tasks, job_options)`` makes the data passes some processes need while the graph is
+    built (trim_cube: ``jobs.spark.scan.scan_validity`` over the input's own tile plan, its budget
+    checked first); without one (a dry run) no Spark work happens and those processes plan an upper bound."""
     from jobs.graph.evaluate import build
     from jobs.graph.parse import ProcessGraph
-    from jobs.cube.load import CatalogSource, LoadedCollection
+    from jobs.cube.load import CatalogSource
     from jobs.results.vector import vector_result_names
     from jobs.results.writer import output_layout
 
     graph = ProcessGraph.parse(graph_doc, source_name)
     options = {**dict(graph.job_options), **dict(job_options or {})}
     source = CatalogSource(catalog, caller, settings)
-    built = build(graph, source)
+
+    def scan(cube: LazyCube):
+        plan = plan_cube(cube, cube.meta.grid, settings, options)
+        check_budget(plan, options)
+        return scanner(cube, plan.tasks, options)
+
+    built = build(graph, source, scan if scanner is not None else None)
     output: LazyCube = built.output
     vector = isinstance(output, AggregatedCube)
     if vector:
@@ -111,13 +124,10 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
                             f"not {save_format(built)} (that is for aggregate_spatial's vector cubes)")
         output_layout(output.meta)       # a cube GeoTIFF cannot hold fails here, before Spark
         grid = output.meta.grid
-    leaves = tuple(n for n in walk(output) if isinstance(n, LoadedCollection))
+    leaves = loading_leaves(output)
     check_resampling(options.get("resampling"), [b.name for leaf in leaves for b in leaf.bands])
     soft_error_fraction(options)     # a bad soft_errors value is the user's, whatever the data
-    footprints = [fp for leaf in leaves for fp in footprints_in(leaf, grid)]
-    tile_size = int_option(options, "tile_size", settings.tile_size)
-    layout = choose_layout(grid, source_blocks(leaves, settings), tile_size)
-    plan = plan_tiles(grid, layout, footprints, total_halo(output))
+    plan = plan_cube(output, grid, settings, options)
     if vector:          # only the tiles under a polygon are read
         plan = replace(plan, tasks=tuple(task for task, _ in output.tile_work(plan.tasks)))
     check_budget(plan, options)
@@ -125,6 +135,26 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
 
 
 RASTER_FORMATS = ("GTiff", "netCDF")
+
+
+def loading_leaves(cube: LazyCube) -> tuple:
+    """The ``LoadedCollection`` leaves of ``cube``'s DAG."""
+    from jobs.cube.load import LoadedCollection
+
+    return tuple(n for n in walk(cube) if isinstance(n, LoadedCollection))
+
+
+def plan_cube(cube: LazyCube, grid, settings, options: Mapping[str, Any]) -> Plan:
+    """The tile plan of ``cube`` on ``grid``: layout from the leaves' source blocks (or the
+    ``tile_size`` option), tiles under the leaves' items, the DAG's halo."""
+    leaves = loading_leaves(cube)
+    footprints = [fp for leaf in leaves for fp in footprints_in(leaf, grid)]
+    tile_size = int_option(options, "tile_size", settings.tile_size)
+    halo = total_halo(cube)
+    layout = choose_layout(grid, source_blocks(leaves, settings), tile_size)
+    if halo != (0, 0):
+        layout = layout.with_halo(halo)
+    return plan_tiles(grid, layout, footprints, halo)
 
 
 def save_format(built) -> str:
@@ -240,7 +270,29 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
     output = output or storage.join("results", job_id)
     options = parse_job_options(job_options)
     catalog = load_catalog(catalog_uri, settings)
-    prep = prepare(graph_doc, catalog, caller, settings, options, source_name)
+    sessions = [spark]
+    scanned = Usage()          # the data passes made while building (trim_cube) count in the job's usage
+
+    def session():
+        if sessions[0] is None:
+            from jobs.spark.session import spark_session
+
+            # Executors get S3 endpoint and GDAL retry settings as environment too (credentials come
+            # from Secret refs on a cluster; tasks also carry them inside ``settings``).
+            sessions[0] = spark_session(master=settings.spark_master, app_name=f"sparkeo-{job_id}",
+                                        executor_env=settings.to_env(), settings=settings)
+        return sessions[0]
+
+    def scanner(cube, tasks, scan_options):
+        from jobs.spark.scan import scan_validity
+
+        soft = soft_error_fraction(scan_options) > 0
+        validity, used = scan_validity(session(), cube, tasks, settings, {**scan_options, "soft_errors": soft})
+        used.tiles = 0             # the usage's tiles are the output's; bytes and pixels read count
+        scanned.add(used)
+        return validity
+
+    prep = prepare(graph_doc, catalog, caller, settings, options, source_name, scanner)
     fmt = save_format(prep.built)
     vector = isinstance(prep.built.output, AggregatedCube)
     # The last check, before Spark: a location holding files sparkeo did not write is refused.
@@ -252,13 +304,7 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
              len(prep.plan.item_ids), extra={"job_id": job_id})
     if hasattr(progress, "start"):   # jobs.progress.JobProgress: tiles total known before the first tile
         progress.start(len(prep.plan.tasks))
-    if spark is None:
-        from jobs.spark.session import spark_session
-
-        # Executors get S3 endpoint and GDAL retry settings as environment too (credentials come
-        # from Secret refs on a cluster; tasks also carry them inside ``settings``).
-        spark = spark_session(master=settings.spark_master, app_name=f"sparkeo-{job_id}",
-                              executor_env=settings.to_env(), settings=settings)
+    spark = session()
     if vector:
         writer = VectorResultsWriter(output, prep.built.output, fmt)
     else:
@@ -270,6 +316,7 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
         else:
             ran = execute(spark, prep.built.output, prep.plan.tasks, settings, task_options,
                           writer.write_tile, progress)
+        ran.usage.add(scanned)
         skipped = sorted(set(ran.usage.skipped_assets))
         total_assets = len({a.href for leaf in prep.leaves for item in leaf.items for a in item.assets.values()
                             if a is not None})

@@ -20,6 +20,7 @@ import numpy as np
 from jobs.cube.warp import RESAMPLING, rasterio_crs, rasterio_resampling
 from jobs.plan.grid import TileGrid
 from jobs.errors import TransientReadError, UnreadableAssetError
+from jobs.cube.partial import top_rows
 from jobs.cube.regions import BlockCache, RegionWindows
 from layercatalog.model import AssetBand
 from sparkeo.geometry import same_crs, transform_bounds
@@ -288,7 +289,8 @@ class _WindowReader:
             self.blocks += blocks_touched(span, block)
             return self._decode(span)
         arr, decoded = cache.read((self.asset.href, self.asset.band_index), span, block,
-                                  (self.src.height, self.src.width), self._decode)
+                                  (self.src.height, self.src.width), self._decode,
+                                  lambda i, j, rows: top_rows(self.src, self.asset.band_index, (i, j), block, rows))
         self.blocks += decoded
         return arr
 

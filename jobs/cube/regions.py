@@ -22,6 +22,10 @@ from jobs.plan.grid import TileGrid
 
 # (row0, col0, row1, col1) in source pixels, end exclusive
 Span = tuple[int, int, int, int]
+# (block row, block col, rows) -> the block's first rows, or None when they cannot be had alone
+TopRows = Callable[[int, int, int], "np.ndarray | None"]
+# a strip of at most 1/TOP_ROWS_SHARE of a block's rows is inflated alone; a deeper one, whole
+TOP_ROWS_SHARE = 4
 
 
 @dataclass
@@ -70,15 +74,33 @@ class BlockCache:
         self.bytes = 0
 
     def read(self, key: tuple[str, int], span: Span, block: tuple[int, int], shape: tuple[int, int],
-             read: Callable[[Span], np.ndarray]) -> tuple[np.ndarray, int]:
+             read: Callable[[Span], np.ndarray], top: TopRows | None = None) -> tuple[np.ndarray, float]:
         """``span`` of asset band ``key`` (raster ``shape``, blocks ``block``) from whole blocks, the
         missing ones decoded with ``read`` (a rectangle of blocks per call); returns (array, blocks
-        decoded)."""
+        decoded). When ``span`` ends in the top rows of its last block row (a halo strip), ``top(block
+        row, block col, rows)`` inflates just those rows where it can (``jobs.cube.partial``); they count
+        as their share of a block."""
         bh, bw = block
         rows = range(span[0] // bh, (span[2] - 1) // bh + 1)
         cols = range(span[1] // bw, (span[3] - 1) // bw + 1)
-        decoded = 0
-        for i0, i1, j0, j1 in _missing_rectangles(rows, cols, lambda i, j: (*key, i, j) in self.held):
+
+        def needed(i: int) -> int:      # the rows of block row i the span reaches, from its top
+            return min(span[2] - i * bh, bh, shape[0] - i * bh)
+
+        def covered(i: int, j: int) -> bool:
+            held = self.held.get((*key, i, j))
+            return held is not None and held.shape[0] >= needed(i)
+
+        decoded: float = 0
+        last = rows[-1]
+        if top is not None and needed(last) * TOP_ROWS_SHARE <= bh:
+            for j in cols:
+                if not covered(last, j):
+                    part = top(last, j, needed(last))
+                    if part is not None:
+                        self._put((*key, last, j), part)
+                        decoded += part.shape[0] / bh
+        for i0, i1, j0, j1 in _missing_rectangles(rows, cols, covered):
             rect = (i0 * bh, j0 * bw, min((i1 + 1) * bh, shape[0]), min((j1 + 1) * bw, shape[1]))
             arr = read(rect)
             for i in range(i0, i1 + 1):

@@ -12,7 +12,9 @@ class Usage:
     bytes_read: int = 0
     tiles: int = 0
     read_retries: int = 0
-    blocks_read: int = 0            # compressed source blocks (or strips) decoded
+    # compressed source blocks (or strips) decoded; a block's top rows inflated alone for a halo strip
+    # (jobs.cube.partial) count as their share of it
+    blocks_read: float = 0
     cpu_seconds: float = 0.0
     skipped_assets: list[str] = field(default_factory=list)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from jobs.graph.callback import Callback, located, resolve, with_defaults
 from jobs.cube.lazy import LazyCube
@@ -65,15 +65,19 @@ class BuildContext:
     source: CubeSource
     graph: ProcessGraph
     saves: list[SaveSpec] = field(default_factory=list)
+    # a pass over a cube's pixels before the DAG is complete (trim_cube: which labels hold data), wired
+    # by jobs.run to a Spark job; None in dry runs and in-process tests: the pass is not made
+    scan: Callable[[LazyCube], Any] | None = None
 
     @property
     def job_options(self) -> Mapping[str, Any]:
         return self.graph.job_options
 
 
-def build(graph: ProcessGraph, source: CubeSource) -> BuiltJob:
-    """Evaluate ``graph`` on the driver into a ``BuiltJob``; raises ProcessGraphError / ProcessError."""
-    ctx = BuildContext(source, graph)
+def build(graph: ProcessGraph, source: CubeSource, scan: Callable[[LazyCube], Any] | None = None) -> BuiltJob:
+    """Evaluate ``graph`` on the driver into a ``BuiltJob``; raises ProcessGraphError / ProcessError.
+    ``scan`` makes the data passes some processes need (``BuildContext.scan``)."""
+    ctx = BuildContext(source, graph, scan=scan)
     needed = _needed(graph)
     results: dict[str, Any] = {}
     parameters = dict(graph.parameters)

@@ -11,6 +11,8 @@ blocks are. Pure arithmetic, like ``jobs.plan.planner``.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -55,21 +57,31 @@ class TileLayout:
     blocks_seen: tuple[str, ...] = ()
     blocks_per_tile: float | None = None     # source blocks decoded per tile, all assets
     blocks_per_tile_unaligned: float | None = None   # the same with plain tiles (no read regions)
+    # (rows, cols) focal processes read beyond a tile: see ``with_halo``
+    halo: tuple[int, int] = (0, 0)
 
     @classmethod
     def plain(cls, tile: int, reason: str = "") -> "TileLayout":
         return cls((tile, tile), (tile, tile), (0, 0), reason)
 
+    def with_halo(self, halo: tuple[int, int]) -> "TileLayout":
+        """This layout for tiles read ``halo`` px beyond their edges: each region's lower (right) edge
+        moves ``halo`` px past the block edge, so that the halo a region reads across a block edge is
+        its neighbour's *top* rows (a few rows of a DEFLATE stream, ``jobs.cube.partial``) and the
+        region below reads nothing of the blocks above it: two tasks splitting the regions decode each
+        block once, not both sides of their boundary whole."""
+        return dataclasses.replace(self, halo=tuple(halo))
+
     def regions(self, grid: TileGrid) -> Iterator[Window]:
         """The read regions of ``grid``, clipped to it, row-major."""
-        for r0, r1 in _cuts(grid.height, self.region[0], self.phase[0]):
-            for c0, c1 in _cuts(grid.width, self.region[1], self.phase[1]):
+        for r0, r1 in _cuts(grid.height, self.region[0], self.phase[0], self.halo[0]):
+            for c0, c1 in _cuts(grid.width, self.region[1], self.phase[1], self.halo[1]):
                 yield Window(r0, c0, r1 - r0, c1 - c0)
 
     def tiles(self, region: Window) -> Iterator[Window]:
-        """The tiles of one region, row-major."""
-        for r0, r1 in _cuts(region.height, self.tile[0], 0):
-            for c0, c1 in _cuts(region.width, self.tile[1], 0):
+        """The tiles of one region, row-major (a last strip no wider than the halo joins the tile before)."""
+        for r0, r1 in _joined(_cuts(region.height, self.tile[0], 0), self.halo[0]):
+            for c0, c1 in _joined(_cuts(region.width, self.tile[1], 0), self.halo[1]):
                 yield Window(region.row_off + r0, region.col_off + c0, r1 - r0, c1 - c0)
 
     def to_json(self) -> dict:
@@ -78,9 +90,16 @@ class TileLayout:
                 "blocks_per_tile": self.blocks_per_tile, "blocks_per_tile_unaligned": self.blocks_per_tile_unaligned}
 
 
-def _cuts(size: int, step: int, phase: int) -> list[tuple[int, int]]:
-    edges = sorted({0, size, *range(phase % step if phase else step, size, step)})
+def _cuts(size: int, step: int, phase: int, shift: int = 0) -> list[tuple[int, int]]:
+    inner = (e + shift for e in range(phase % step if phase else step, size, step))
+    edges = sorted({0, size, *(e for e in inner if e < size)})
     return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def _joined(cuts: list[tuple[int, int]], halo: int) -> list[tuple[int, int]]:
+    if halo and len(cuts) > 1 and cuts[-1][1] - cuts[-1][0] <= halo:
+        return cuts[:-2] + [(cuts[-2][0], cuts[-1][1])]
+    return cuts
 
 
 def choose_layout(grid: TileGrid, sources: Sequence[SourceBlocks], tile_size: int | None = None,

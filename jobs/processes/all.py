@@ -28,6 +28,7 @@ MODULES = (
     "jobs.processes.text",        # text_begins text_contains text_ends text_merge
     "jobs.processes.dates",       # date_shift date_between date_difference
     "jobs.processes.neighborhood",  # apply_kernel apply_neighborhood
+    "jobs.processes.trimcube",    # trim_cube
 )
 
 for _name in MODULES:

@@ -3,8 +3,12 @@ along one dimension by least squares, and values predicted from the fitted param
 
 ``x`` is the label's position: seconds since 1970-01-01 UTC for a temporal dimension (the openEO
 clients' harmonic examples divide by 31557600 s, a year), the number itself for numeric labels.
-Pixels fit independently and nodata values are left out (ignore_nodata, the 2.0 default); a pixel
-with fewer valid values than parameters gets nodata.
+Pixels fit independently and nodata values (NaN) are left out (``ignore_nodata``, the 2.0 parameter,
+default true); a pixel with fewer valid values than parameters gets nodata. InvalidValues (1.2.0:
+"invalid values are encountered", i.e. values that are not finite numbers): an infinite value in the
+data always; NaN too with ``ignore_nodata=false`` (1.2.0 has no such parameter and fails on any);
+and a dimension with fewer labels than parameters, which no pixel could fit (refused when the graph
+is built, before Spark).
 
 The model is called on the driver first: when it is linear in its parameters (checked on the labels:
 ``f(p) == f(0) + sum p_k (f(e_k) - f(0))`` at random ``p``, e.g. a harmonic series), every pixel
@@ -150,8 +154,9 @@ def _parameters_dimension(meta: CubeMeta, dimension: str) -> tuple[str, str]:
 
 @process("fit_curve", Param("data", kind="cube"), Param("parameters", kind="array"),
          Param("function", kind="callback", callback_params=("x", "parameters")), Param("dimension", kind="string"),
-         kind="cube")
-def fit_curve(ctx, node_id, data: LazyCube, parameters, function: Callback, dimension: str):
+         Param("ignore_nodata", True, "boolean"), kind="cube")
+def fit_curve(ctx, node_id, data: LazyCube, parameters, function: Callback, dimension: str,
+              ignore_nodata: bool = True):
     """Per pixel, the parameters of ``function`` fitting the values along ``dimension`` (least squares)."""
     meta = data.meta
     require_dimension(meta, dimension)
@@ -161,6 +166,9 @@ def fit_curve(ctx, node_id, data: LazyCube, parameters, function: Callback, dime
     if guess.size == 0:
         raise ProcessGraphError(None, "parameters", "at least one parameter (initial guess) is required")
     x = label_positions(meta, dimension, meta.labels[dimension])
+    if len(x) < len(guess):
+        raise ProcessError("InvalidValues", f"{len(x)} value(s) along {dimension!r} cannot determine "
+                                            f"{len(guess)} parameters", argument="data")
     f = _model(function)
     try:
         linear = linear_design(f, x, len(guess))
@@ -173,6 +181,7 @@ def fit_curve(ctx, node_id, data: LazyCube, parameters, function: Callback, dime
     def fit(a: np.ndarray) -> np.ndarray:
         values = np.moveaxis(a, axis, 0).astype(np.float64)
         y = values.reshape(values.shape[0], -1)
+        check_values(y, ignore_nodata is not False, node_id)
         p = fit_linear(y, *linear) if linear is not None else fit_nonlinear(y, x, f, guess)
         return np.moveaxis(p.reshape((len(guess),) + values.shape[1:]), 0, axis)
 
@@ -185,6 +194,16 @@ def fit_curve(ctx, node_id, data: LazyCube, parameters, function: Callback, dime
     out = meta.replace(dims=dims, labels=labels, dim_types=types, periods={},
                        band_aliases={} if kind == "bands" else meta.band_aliases)
     return DerivedCube(node_id, out.computed(), (data,), fit)
+
+
+def check_values(y: np.ndarray, ignore_nodata: bool, node_id: str) -> None:
+    """InvalidValues when ``y`` holds an infinite value, or NaN (nodata) unless ``ignore_nodata``."""
+    bad = ~np.isfinite(y) if not ignore_nodata else np.isinf(y)
+    if bad.any():
+        value = y[bad].flat[0]
+        what = "nodata (NaN) and ignore_nodata is false" if np.isnan(value) else f"{value}"
+        raise ProcessError("InvalidValues", f"at least one of the values is not a finite number: {what}",
+                           node_id, "data")
 
 
 def _numbers(values: Any) -> list:

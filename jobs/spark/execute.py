@@ -142,8 +142,9 @@ def spark_jobs(groups: int, parallelism: int) -> list[list[int]]:
 
 
 def max_tiles_per_task(tile_pixels: int) -> int:
-    """How many tiles of ``tile_pixels`` pixels one task computes at most."""
-    return max(1, MAX_PIXELS_PER_TASK // max(tile_pixels, 1))
+    """How many tiles of ``tile_pixels`` pixels one task computes at most (rounded to the nearest: the
+    tiles a halo's few pixels larger than the layout's, ``TileLayout.with_halo``, keep the count)."""
+    return max(1, round(MAX_PIXELS_PER_TASK / max(tile_pixels, 1)))
 
 
 def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[str, Any],

@@ -30,7 +30,7 @@ from pyspark import cloudpickle
 from jobs.cube.read import keep_open
 from jobs.cube.usage import Usage
 from jobs.plan.planner import TileTask
-from jobs.spark.allocator import keep_tile_memory
+from jobs.spark.collect import unpickled
 from jobs.spark.execute import (Execution, TileDone, on_tile, raise_for, ship, task_attempts, task_failure_reason,
                                 tile_groups)
 from jobs.vector.cube import AggregatedCube
@@ -145,25 +145,13 @@ def execute_zonal(spark, cube: AggregatedCube, tasks: Sequence[TileTask], settin
     return Execution(total, attempts, time.monotonic() - started)
 
 
-_SHIPPED: dict[str, tuple] = {}
-
-
-def _shipped(shipped, key: str) -> tuple:
-    """(cube, settings, job_options) unpickled once per worker and job."""
-    if key not in _SHIPPED:
-        _SHIPPED.clear()
-        _SHIPPED[key] = cloudpickle.loads(shipped.value)
-    return _SHIPPED[key]
-
-
 def _emit(shipped, key: str, item) -> Iterator[tuple[int, Any]]:
-    cube, settings, options = _shipped(shipped, key)
-    keep_tile_memory(settings)
+    cube, settings, options = unpickled(shipped, key)
     group, tiles = item
     with keep_open(settings):
         yield from emit_partials(cube, group, tiles, settings, options)
 
 
 def _finish(shipped, key: str, pairs) -> Iterator[tuple[int, Any]]:
-    cube, _, _ = _shipped(shipped, key)
+    cube, _, _ = unpickled(shipped, key)
     return finish_partition(cube, pairs)

@@ -127,3 +127,29 @@ def test_bad_arguments_name_the_node():
     with pytest.raises(ProcessGraphError) as info:
         _fit(_harmonic(), [], _values())
     assert info.value.node_id == "fit" and info.value.argument == "parameters"
+
+
+def test_invalid_values_infinite_always_nan_only_without_ignore_nodata():
+    """1.2.0's InvalidValues: an infinite value fails the fit; NaN (nodata) is skipped by default
+    (ignore_nodata, 2.0) and fails with ignore_nodata=false; too few labels fail when the graph is built."""
+    values = _values()
+    values[3, 2, 4] = np.inf
+    with pytest.raises(ProcessError) as info:
+        materialize(_fit(_harmonic(), [0, 0, 0], values))
+    assert (info.value.code, info.value.node_id, info.value.argument) == ("InvalidValues", "fit", "data")
+    assert "inf" in str(info.value)
+    strict = built({"fit": {"process_id": "fit_curve", "arguments": {
+        "data": {"from_node": "load"}, "parameters": [0, 0, 0], "function": _harmonic(), "dimension": "t",
+        "ignore_nodata": False}}}, _source(_values()))
+    with pytest.raises(ProcessError) as info:
+        materialize(strict)
+    assert info.value.code == "InvalidValues" and "ignore_nodata" in str(info.value)
+    complete = np.nan_to_num(_values(), nan=0.5)
+    ok = built({"fit": {"process_id": "fit_curve", "arguments": {
+        "data": {"from_node": "load"}, "parameters": [0, 0, 0], "function": _harmonic(), "dimension": "t",
+        "ignore_nodata": False}}}, _source(complete))
+    np.testing.assert_allclose(materialize(ok), materialize(_fit(_harmonic(), [0, 0, 0], complete)))
+    few = [0] * (len(DATES) + 1)
+    with pytest.raises(ProcessError) as info:
+        _fit(_harmonic(), few, values)
+    assert (info.value.code, info.value.node_id) == ("InvalidValues", "fit") and "cannot determine" in str(info.value)

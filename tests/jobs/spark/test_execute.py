@@ -76,6 +76,7 @@ def test_reason_is_the_last_python_exception_line_of_a_spark_failure():
     (16, 2, 512, [8, 8]),           # one task per core
     (16, 1, 512, [8, 8]),           # ... holding at most MAX_PIXELS_PER_TASK: 8 tiles of 512 px
     (64, 1, 256, [32, 32]),         # ... 32 of 256 px
+    (64, 2, 257, [32, 32]),         # ... and of 257 px (a 1 px halo past the block edges): still 32
     (64, 4, 256, [16, 16, 16, 16]),
     (3, 2, 512, [2, 1]),
     (1, 4, 512, [1]),               # never an empty group
@@ -88,7 +89,7 @@ def test_tiles_are_grouped_into_contiguous_tasks(tiles, parallelism, tile_size, 
 
     tasks = [f"tile-{i}" for i in range(tiles)]
     groups = tile_groups(tasks, parallelism, tile_size * tile_size)
-    per_task = max(1, MAX_PIXELS_PER_TASK // tile_size ** 2)
+    per_task = max(1, round(MAX_PIXELS_PER_TASK / tile_size ** 2))
     assert [t for g in groups for t in g] == tasks            # every tile once, in order
     assert all(0 < len(g) <= per_task for g in groups)
     if sizes is not None:
