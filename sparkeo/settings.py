@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from sparkeo.errors import ConfigError
+from sparkeo.readpolicy import RESTRICTED, ReadPolicy
 
 
 # glibc refuses larger mmap thresholds on 64-bit (HEAP_MAX_SIZE / 2): larger blocks stay mmapped.
@@ -107,6 +108,11 @@ class Settings:
     udf_mode: str = field(default="inline", metadata={"env": "SPARKEO_UDF"})
     udf_cpu_seconds: int = field(default=600, metadata={"env": "SPARKEO_UDF_CPU_SECONDS"})
     udf_memory_mb: int = field(default=4096, metadata={"env": "SPARKEO_UDF_MEMORY_MB"})
+    # Locations a job reads because its user named them (load_stac's url, geometries paths and URLs),
+    # with the server's credentials (sparkeo.readpolicy): ``any`` for a user's own CLI job; the web API
+    # (``for_web_api``) makes it ``restricted``: public http(s) URLs, hosts listed after ``allow=``
+    # (``restricted;allow=127.0.0.1,stac.internal:8080``), and the caller's own job results.
+    user_reads: ReadPolicy = field(default_factory=ReadPolicy, metadata={"env": "SPARKEO_USER_READS"})
 
     def __post_init__(self):
         if self.udf_mode not in UDF_MODES:
@@ -141,10 +147,12 @@ class Settings:
 
     def for_web_api(self, local: bool, allow_udf: bool) -> "Settings":
         """The settings jobs of the web API run with: on local Spark, UDFs only when the operator
-        started it allowing them, and then isolated; on Kubernetes in the job's own executor pods."""
+        started it allowing them, and then isolated; on Kubernetes in the job's own executor pods. In both,
+        users read only public web locations, the hosts the operator allow-listed and their own results."""
+        restricted = dataclasses.replace(self, user_reads=ReadPolicy(RESTRICTED, self.user_reads.allow))
         if not local:
-            return self
-        return dataclasses.replace(self, udf_mode="isolated" if allow_udf else "off")
+            return restricted
+        return dataclasses.replace(restricted, udf_mode="isolated" if allow_udf else "off")
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -183,6 +191,8 @@ def _text(value: object) -> str:
 
 def _coerce(f: dataclasses.Field, raw: str, env_name: str):
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "ReadPolicy":
+        return ReadPolicy.parse(raw)
     if kind == "bool":
         word = raw.strip().lower()
         if word not in TRUE_WORDS + FALSE_WORDS:
