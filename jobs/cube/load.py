@@ -202,7 +202,7 @@ class CatalogSource:
                 raise LoadError(node_id, "url", str(exc)) from None
             cube = self._load(node_id, collection, spatial_extent, temporal_extent, bands, properties)
             try:    # the assets are read by GDAL on the executors, outside the policy's reach: check now
-                policy.check_all(a.href for i in cube.items() for a in i.assets.values() if a is not None)
+                policy.check_all(a.href for i in cube.items for a in i.assets.values() if a is not None)
             except ReadRefused as exc:
                 raise ProcessError("ProcessArgumentInvalid", f"an asset of the STAC document: {exc}",
                                    node_id, "url") from None

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from sparkeo import storage
 from sparkeo.api.jobstore import logs_location
+from sparkeo.api.userreads import READ_GRANTS
 from sparkeo.errors import SparkeoError
 from sparkeo.identity import Caller
 from tracker.errors import IllegalTransition
@@ -113,6 +114,8 @@ class LocalRunner:
         old_level = root.level
         root.setLevel(min(old_level or logging.WARNING, logging.INFO))
         caller = Caller(spec["user"], frozenset(spec.get("groups") or ()))
+        # the caller's own job results its graph loads (sparkeo.api.userreads), readable by this run only
+        settings = self.settings.replace(user_reads=self.settings.user_reads.granting(*spec.get(READ_GRANTS, ())))
         try:
             job_log.add("info", f"job {record.job_id} started on local Spark")
             with self.spark_lock:
@@ -121,7 +124,7 @@ class LocalRunner:
                 spark.sparkContext.setJobGroup(record.job_id, f"sparkeo job {record.job_id}", True)
                 try:
                     summary = run_job(body, record.results, record.job_id, spec.get("catalog"), spec.get("job_options"),
-                                      self.settings, caller, spark=spark, source_name=f"job {record.job_id}")
+                                      settings, caller, spark=spark, source_name=f"job {record.job_id}")
                 finally:
                     self._running = None
                     spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)

@@ -45,8 +45,7 @@ def build_backend(config: ServerConfig, settings: Settings, registry: JobRegistr
     else:
         start, cancel = runner.start, runner.cancel
     catalog = functools.lru_cache(maxsize=1)(lambda: load_catalog(config.catalog, settings))
-    return Backend(config, settings, auth, store, catalog, start, cancel,
-                   functools.partial(run_sync, runner, config, settings))
+    return Backend(config, settings, auth, store, catalog, start, cancel, functools.partial(run_sync, runner, config))
 
 
 def _local_spark(settings: Settings):
@@ -78,8 +77,9 @@ def _cluster_start_cancel(config: ServerConfig, settings: Settings, store: JobSt
     return start, cancel
 
 
-def run_sync(runner: LocalRunner, config: ServerConfig, settings: Settings, body: dict, caller: Caller):
-    """Run a synchronous request (``jobs.run.run_job`` into a temporary folder) under the pixel budget.
+def run_sync(runner: LocalRunner, config: ServerConfig, body: dict, caller: Caller, settings: Settings):
+    """Run a synchronous request (``jobs.run.run_job`` into a temporary folder) under the pixel budget,
+    with ``settings`` (the server's, with the request's read grants: ``sparkeo.api.userreads``).
 
     Returns ``(path, media type, cleanup)`` of its one data file; a request over the budget is refused
     before Spark with the estimate (``BudgetExceeded``), one writing several files is told to use a batch job.
