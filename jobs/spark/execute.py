@@ -89,6 +89,7 @@ class Execution:
 MAX_PIXELS_PER_TASK = 8 * 512 * 512
 GROUPS_PER_CORE = 1       # measured on 2 cores: 1 per core beat 2 per core (fewer task hand-overs)
 QUEUED_GROUPS_PER_CORE = 2  # Spark jobs in flight per core: the running one and the next
+SCHEDULER_POOL = "spark.scheduler.pool"     # the local property naming a thread's fair scheduler pool
 
 
 def tile_groups(tasks: Sequence[TileTask], parallelism: int, tile_pixels: int = 512 * 512) -> list[list[TileTask]]:
@@ -208,8 +209,13 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     rdd = sc.parallelize(groups, len(groups))
     compute = rdd.flatMap(lambda tiles: _run_group(shipped, group, tiles, address))
 
+    # local properties are per thread: the pool threads submit in the caller's scheduler pool
+    # (sparkeo.api.runner: a batch job's and a synchronous request's share the cores fairly)
+    scheduler_pool = sc.getLocalProperty(SCHEDULER_POOL)
+
     def run_partitions(parts: Sequence[int]) -> list[TileResult]:
         first, last = groups[parts[0]][0].index, groups[parts[-1]][-1].index
+        sc.setLocalProperty(SCHEDULER_POOL, scheduler_pool)
         sc.setJobGroup(group, f"sparkeo tiles {first}..{last}", interruptOnCancel=True)
         return sc.runJob(compute, lambda it: list(it), list(parts))
 

@@ -20,7 +20,7 @@ from sparkeo.api.auth import Authenticator, load_users
 from sparkeo.api.config import CLUSTER, ServerConfig
 from sparkeo.api.errors import ApiError
 from sparkeo.api.jobstore import JobStore
-from sparkeo.api.runner import LocalRunner
+from sparkeo.api.runner import SYNC_POOL, LocalRunner
 from sparkeo.identity import Caller
 from sparkeo.names import new_job_id
 from sparkeo.settings import Settings
@@ -90,9 +90,9 @@ def run_sync(runner: LocalRunner, config: ServerConfig, body: dict, caller: Call
     folder = tempfile.mkdtemp(prefix="sparkeo-sync-")
     cleanup = functools.partial(shutil.rmtree, folder, True)
     try:
-        with runner.spark_lock:
+        with runner.in_pool(SYNC_POOL) as spark:       # beside a running batch job, not behind it
             summary = run_job(body, os.path.join(folder, "out"), new_job_id("sync"), config.catalog, options,
-                              settings, caller, spark=runner.spark(), source_name="request")
+                              settings, caller, spark=spark, source_name="request")
         data = [f for f in summary.files if os.path.splitext(f)[1] in _MEDIA_TYPES]
         if len(data) != 1:
             raise ApiError(400, "ResultTooComplex",
