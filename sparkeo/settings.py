@@ -101,6 +101,12 @@ class Settings:
     # driver pod limited to fewer cores than its node shows sets its own count here.
     cog_encode_threads: int = field(default=0, metadata={"env": "SPARKEO_COG_THREADS"})
 
+    # Pixels of tiles one Spark task computes at most (jobs.spark.execute groups a job's tiles into a few
+    # tasks, one per core: fewer task hand-overs); None: the engine's own, 8 tiles of 512 px. The local
+    # web API (``for_web_api``) takes one 256 px tile's worth: a core frees up after each task, so a
+    # synchronous request waits for one task of a running batch job, not for all of its tiles.
+    task_max_pixels: int | None = field(default=None, metadata={"env": "SPARKEO_TASK_MAX_PIXELS"})
+
     # User-defined functions (run_udf, README "UDFs"): ``inline`` runs them in the Python worker that
     # computes the tile (a job's own code, on a job's own executors); ``isolated`` in a child process
     # per chunk with hard CPU-time and memory limits (the local-mode web API: a stranger's code on
@@ -120,6 +126,8 @@ class Settings:
         for name in ("udf_cpu_seconds", "udf_memory_mb"):
             if getattr(self, name) < 1:
                 raise ConfigError(_env_name(name), getattr(self, name), "expected 1 or more")
+        if self.task_max_pixels is not None and self.task_max_pixels < 1:
+            raise ConfigError(_env_name("task_max_pixels"), self.task_max_pixels, "expected 1 or more")
         for name in ("malloc_mmap_threshold", "malloc_trim_threshold", "inline_dag_bytes", "gdal_cache_mb",
                      "cog_encode_threads"):
             if getattr(self, name) < 0:
@@ -152,7 +160,8 @@ class Settings:
         restricted = dataclasses.replace(self, user_reads=ReadPolicy(RESTRICTED, self.user_reads.allow))
         if not local:
             return restricted
-        return dataclasses.replace(restricted, udf_mode="isolated" if allow_udf else "off")
+        return dataclasses.replace(restricted, udf_mode="isolated" if allow_udf else "off",
+                                   task_max_pixels=self.task_max_pixels or WEB_API_TASK_PIXELS)
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -173,6 +182,7 @@ class Settings:
 
 
 UDF_MODES = ("inline", "isolated", "off")
+WEB_API_TASK_PIXELS = 256 * 256     # see ``task_max_pixels``
 
 
 def _env_name(field_name: str) -> str:

@@ -71,7 +71,7 @@ def execute_zonal(spark, cube: AggregatedCube, tasks: Sequence[TileTask], settin
         group_id = f"sparkeo-zonal-{uuid.uuid4().hex[:12]}"
         polygons = {t.index: p for t, p in work}
         groups = tile_groups([t for t, _ in work], sc.defaultParallelism,
-                             max(t.window.height * t.window.width for t, _ in work))
+                             max(t.window.height * t.window.width for t, _ in work), settings.task_max_pixels)
         payload = [[(t, polygons[t.index]) for t in g] for g in groups]
         shipped = ship(sc, cloudpickle.dumps((cube, settings, dict(job_options))), len(groups),
                        settings.inline_dag_bytes)
