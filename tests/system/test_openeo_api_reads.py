@@ -17,7 +17,8 @@ import rasterio
 from openeo.rest import OpenEoApiError
 
 from sparkeo.testing.webserver import serve_folder
-from tests.fixtures.api import USERS, running_api
+from tests.fixtures.api import running_api
+from tests.system.test_openeo_api import alice, bob  # noqa: F401 (fixtures, logged in to this module's API)
 
 SPRING = ["2023-03-01", "2023-05-01"]
 
@@ -29,24 +30,11 @@ def web(sample_small):
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory, zookeeper, spark, sample_small, web):
+def api_server(tmp_path_factory, zookeeper, spark, sample_small, web):
+    """This module's API (``alice`` and ``bob`` log in to it): the web folder's loopback port allow-listed."""
     allowed = urllib.parse.urlsplit(web.url).netloc         # 127.0.0.1:PORT of the web folder, not the API's
     with running_api(tmp_path_factory.mktemp("api-reads"), zookeeper, spark, sample_small, (allowed,)) as server:
         yield server
-
-
-def connect(api, user: str) -> openeo.Connection:
-    return openeo.connect(api.url).authenticate_basic(user, USERS[user])
-
-
-@pytest.fixture(scope="module")
-def alice(api):
-    return connect(api, "alice")
-
-
-@pytest.fixture(scope="module")
-def bob(api):
-    return connect(api, "bob")
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +105,9 @@ def test_an_allow_listed_http_url_loads(alice, web, sample_small, tmp_path):
     np.testing.assert_array_equal(read(tmp_path / "web.tif"), read(tmp_path / "direct.tif"))
 
 
-def test_own_results_load_back_and_another_users_are_refused_like_a_missing_job(api, alice, bob, alice_job,
-                                                                                  tmp_path):
-    results_url = f"{api.url}/jobs/{alice_job.job_id}/results"
+def test_own_results_load_back_and_another_users_are_refused_like_a_missing_job(api_server, alice, bob,
+                                                                                  alice_job, tmp_path):
+    results_url = f"{api_server.url}/jobs/{alice_job.job_id}/results"
     files = alice_job.get_results().download_files(tmp_path / "batch")
     (tif,) = [f for f in files if f.suffix in (".tif", ".tiff")]
     # synchronously, and as a batch job (the local runner gets the grant too)
@@ -132,7 +120,7 @@ def test_own_results_load_back_and_another_users_are_refused_like_a_missing_job(
     np.testing.assert_array_equal(read(tif2), read(tif))
     # bob: the same answer as for a job that does not exist
     stolen = refusal(bob, bob.load_stac(results_url))
-    missing_url = f"{api.url}/jobs/j-20000101000000-00000000/results"
+    missing_url = f"{api_server.url}/jobs/j-20000101000000-00000000/results"
     missing = refusal(bob, bob.load_stac(missing_url))
     assert "'url'" in stolen.message and results_url in stolen.message
     assert stolen.message.replace(results_url, "URL").replace(alice_job.job_id, "ID") == \
