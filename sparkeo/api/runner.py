@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 from sparkeo import storage
 from sparkeo.api.jobstore import logs_location
-from sparkeo.api.userreads import READ_GRANTS
+from sparkeo.api.userreads import granted
 from sparkeo.errors import SparkeoError
 from sparkeo.identity import Caller
 from tracker.errors import IllegalTransition
@@ -137,7 +137,7 @@ class LocalRunner:
         root.setLevel(min(old_level or logging.WARNING, logging.INFO))
         caller = Caller(spec["user"], frozenset(spec.get("groups") or ()))
         # the caller's own job results its graph loads (sparkeo.api.userreads), readable by this run only
-        settings = self.settings.replace(user_reads=self.settings.user_reads.granting(*spec.get(READ_GRANTS, ())))
+        settings = granted(self.settings, spec)
         try:
             job_log.add("info", f"job {record.job_id} started on local Spark")
             with self.in_pool(BATCH_POOL) as spark:

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from typing import Any
 
+from sparkeo.api import userreads
 from sparkeo.api.app import Backend, create_app
 from sparkeo.api.auth import Authenticator, load_users
 from sparkeo.api.config import CLUSTER, ServerConfig
@@ -66,7 +67,10 @@ def _cluster_start_cancel(config: ServerConfig, settings: Settings, store: JobSt
 
     def start(record, spec, body):
         caller = Caller(spec["user"], frozenset(spec.get("groups") or ()))
-        prep = prepare_job(store.graph_source(record), caller, settings, catalog=spec.get("catalog"),
+        graph = store.graph_source(record)
+        if spec.get(userreads.READ_GRANTS):     # it loads the caller's own results: the driver reads them resolved
+            graph = userreads.staged(body, spec["graph"], f"job {record.job_id}")
+        prep = prepare_job(graph, caller, userreads.granted(settings, spec), catalog=spec.get("catalog"),
                            output=spec["output"], job_id=record.job_id, job_options=spec.get("job_options"),
                            deployment_config=config.deployment_config, namespace=namespace)
         return submit_job(prep, api, registry)

@@ -11,14 +11,17 @@ argument named, instead of when the job runs. The run checks them again (the dri
 from __future__ import annotations
 
 import copy
+import json
 import urllib.parse
 from dataclasses import dataclass
 from typing import Iterator
 
 from jobs.errors import ProcessError
+from sparkeo import storage
 from sparkeo.api.errors import ApiError
 from sparkeo.errors import SparkeoError
 from sparkeo.identity import Caller
+from sparkeo.ops.prepare import GraphSource
 from sparkeo.ops.results import list_results
 from sparkeo.readpolicy import ReadRefused
 from sparkeo.settings import Settings
@@ -64,6 +67,21 @@ def resolve(body: dict, caller: Caller, store, settings: Settings, base_url: str
             except ReadRefused as exc:
                 raise ProcessError("ProcessArgumentInvalid", str(exc), node_id, argument) from None
     return ResolvedReads(body, settings.replace(user_reads=policy.granting(*grants)), tuple(grants))
+
+
+def granted(settings: Settings, spec: dict) -> Settings:
+    """``settings`` with a started job's read grants (its spec's ``READ_GRANTS``)."""
+    return settings.replace(user_reads=settings.user_reads.granting(*(spec.get(READ_GRANTS) or ())))
+
+
+def staged(body: dict, stored_graph_uri: str, name: str) -> GraphSource:
+    """The resolved ``body`` written beside the job's stored request, where a cluster driver reads it
+    (the submitted job spec names it, so the started job shows the resolved location to its owner)."""
+    root, ext = (stored_graph_uri[:-5], ".json") if stored_graph_uri.endswith(".json") else (stored_graph_uri, "")
+    uri = f"{root}.resolved{ext}"
+    text = json.dumps(body)
+    storage.write_bytes(uri, text.encode(), "application/json")
+    return GraphSource(text, name, uri)
 
 
 def _nodes(graph, parent: str | None) -> Iterator[tuple[str, dict]]:
