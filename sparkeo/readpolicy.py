@@ -55,9 +55,11 @@ class ReadPolicy:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ConfigError("SPARKEO_USER_READS", self.mode, f"expected one of {', '.join(MODES)}")
+        object.__setattr__(self, "allow", tuple(h.lower() for h in self.allow))    # host names ignore case
 
     @property
     def restricted(self) -> bool:
+        """True when users read only what ``check`` allows (the web API), False when anything (the CLI)."""
         return self.mode == RESTRICTED
 
     def granting(self, *locations: str) -> "ReadPolicy":
@@ -95,7 +97,8 @@ class ReadPolicy:
 
     @classmethod
     def parse(cls, text: str) -> "ReadPolicy":
-        """From ``SPARKEO_USER_READS``: ``any``, ``restricted``, or ``restricted;allow=h1,h2:8080;grant=/a,s3://b/c``."""
+        """From ``SPARKEO_USER_READS``: ``any``, ``restricted``, or
+        ``restricted;allow=h1,h2:8080;grant=/a,s3://b/c``."""
         mode, *options = [p.strip() for p in str(text).split(";")]
         values: dict[str, tuple[str, ...]] = {}
         for option in options:
@@ -103,7 +106,7 @@ class ReadPolicy:
             if not sep or key.strip() not in ("allow", "grant"):
                 raise ConfigError("SPARKEO_USER_READS", text, "expected MODE[;allow=HOST,...][;grant=LOCATION,...]")
             values[key.strip()] = tuple(v.strip() for v in value.split(",") if v.strip())
-        return cls(mode or ANY, tuple(h.lower() for h in values.get("allow", ())), values.get("grant", ()))
+        return cls(mode or ANY, values.get("allow", ()), values.get("grant", ()))
 
     def __str__(self) -> str:
         text = self.mode

@@ -5,11 +5,14 @@ One SparkSession per process (``jobs.spark.session``), shared by the batch job a
 Spark jobs in a fair scheduler pool (``in_pool``: ``batch``, ``sync``), so a small request gets cores
 while a batch job's tiles are queued instead of waiting for the job to end. Nothing else of a run is
 shared: each ``run_job`` has its own catalog, plan, tile transport, progress, usage counters and
-Spark job group, and its task workers key their unpickled DAG by job. A started job is ``queued`` in the registry, ``running`` while
-``jobs.run.run_job`` (the function ``sparkeo run`` calls) works, then ``finished`` with its usage or
-``error`` with the one-line reason. Its log records (the run's own ``logging`` output in the worker
-thread) go to ``<output>.job/logs.jsonl``, which ``GET /jobs/{id}/logs`` reads. A cancel marks the
-record ``canceled`` and cancels the job's Spark job group: the run stops at its next task.
+Spark job groups, and its task workers key their unpickled DAG by job; the web API's settings keep
+tasks short (``Settings.task_max_pixels``), since a running task is never preempted.
+
+A started job is ``queued`` in the registry, ``running`` while ``jobs.run.run_job`` (the function
+``sparkeo run`` calls) works, then ``finished`` with its usage or ``error`` with the one-line reason.
+Its log records (the run's own ``logging`` output in the worker thread) go to
+``<output>.job/logs.jsonl``, which ``GET /jobs/{id}/logs`` reads. A cancel marks the record
+``canceled`` and cancels the job's Spark job group: the run stops at its next task.
 """
 from __future__ import annotations
 
