@@ -174,6 +174,8 @@ def sparkeo_worker(args) -> None:
     from sparkeo.identity import Caller
 
     before = {pid: _io_read_chars(pid) for pid in _python_workers()}
+    results_before, driver_read_before = task_result_bytes(sc), _io_read_chars(os.getpid())
+    cpu_before = _driver_cpu_s()
     t1 = time.perf_counter()
     graph = Path(args.graph).read_text() if args.graph else json.dumps(GRAPH)    # bench/focal.py's graphs
     ran = run_job(graph, output=args.output, job_id="bench", catalog_uri=args.catalog,
@@ -183,6 +185,9 @@ def sparkeo_worker(args) -> None:
     read = sum(max(_io_read_chars(pid) - before.get(pid, 0), 0) for pid in _python_workers())
     print(json.dumps({"session_startup_s": startup, "warmup_s": warmup, "job_s": job,
                       "python_workers": _python_worker_peak_rss_mb(), "worker_read_bytes": read,
+                      **driver_figures(sc, results_before, driver_read_before),
+                      **{k: round(after - before, 3) for (k, after), before
+                         in zip(_driver_cpu_s().items(), cpu_before.values())},
                       "blocks_read": ran.usage.get("blocks_read"), "bytes_read": ran.usage.get("bytes_read"),
                       "tile_plan": ran.plan.to_json().get("tile_plan")}))
 
@@ -229,7 +234,9 @@ def _compute_groups(output, settings, groups, ready, go, done) -> None:
     from jobs.spark.execute import run_tile
     from jobs.cube.read import keep_open
     from jobs.spark.transport import TileTransport
+    from jobs.spark.allocator import keep_tile_memory
 
+    keep_tile_memory(settings)                # as every Spark task's worker does (glibc thresholds)
     ready.put(True)
     go.wait()
     computed = 0
@@ -266,18 +273,75 @@ def _warm_task(i: int) -> int:
     return i
 
 
+def driver_figures(sc, results_before: int, driver_read_before: int) -> dict:
+    """What the driver spent and received during the job: peak RSS (VmHWM) of the Python driver
+    (this process) and of its JVM, the task results Spark delivered to the driver (``resultSize``,
+    status REST API) and every byte the Python driver read (``rchar``: task results over py4j,
+    spill files, catalog and headers)."""
+    jvm = _jvm_pid()
+    return {"driver_peak_rss_mb": _peak_rss_mb(os.getpid()),
+            "driver_jvm_peak_rss_mb": _peak_rss_mb(jvm) if jvm else None,
+            "task_result_bytes": task_result_bytes(sc) - results_before,
+            "driver_read_bytes": _io_read_chars(os.getpid()) - driver_read_before}
+
+
+def _driver_cpu_s() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the Python driver (all its threads) and by its JVM
+    (the driver and, on a local master, the executors' threads)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    jvm = _jvm_pid()
+    try:
+        fields = Path(f"/proc/{jvm}/stat").read_text().rsplit(")", 1)[1].split() if jvm else []
+    except OSError:
+        fields = []
+    own = os.times()
+    return {"driver_cpu_s": own.user + own.system,
+            "driver_jvm_cpu_s": (int(fields[11]) + int(fields[12])) / tick if fields else 0.0}
+
+
+def task_result_bytes(sc) -> int:
+    """The serialized task results Spark has delivered to the driver so far (the sum of every
+    stage's ``resultSize`` in the status REST API of the running SparkContext)."""
+    import urllib.request
+
+    url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/stages?status=complete"
+    with urllib.request.urlopen(url, timeout=30) as reply:
+        return sum(int(stage.get("resultSize", 0)) for stage in json.load(reply))
+
+
+def _jvm_pid() -> int | None:
+    """The Spark JVM this driver started (its child running java)."""
+    jvm = [pid for pid, cmd in _children(os.getpid()) if b"java" in cmd.split(b"\0")[0]]
+    return jvm[0] if jvm else None
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """A process's peak RSS (VmHWM) in MiB, from /proc."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    hwm = [line for line in status.splitlines() if line.startswith("VmHWM:")]
+    return round(int(hwm[0].split()[1]) / 1024.0, 1) if hwm else None
+
+
+def _children(pid: int) -> list[tuple[int, bytes]]:
+    """The direct children of ``pid`` with their command lines, from /proc."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append((int(entry), Path(f"/proc/{entry}/cmdline").read_bytes()))
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
 def _python_worker_peak_rss_mb() -> dict:
     """Peak RSS (VmHWM) of every PySpark Python worker below this process, from /proc: each forked
     worker's high-water mark is its peak."""
-    peaks = []
-    for pid in _python_workers():
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        hwm = [line for line in status.splitlines() if line.startswith("VmHWM:")]
-        if hwm:
-            peaks.append(int(hwm[0].split()[1]) / 1024.0)
+    peaks = [p for p in map(_peak_rss_mb, _python_workers()) if p is not None]
     return {"count": len(peaks), "peak_rss_mb_max": round(max(peaks), 1) if peaks else None}
 
 
@@ -367,6 +431,8 @@ def main() -> None:
     ap.add_argument("--block", default="256,512,1024,strip",
                     help="source layouts, comma-separated: 256, 512, 1024, 2048 (block px) or strip")
     ap.add_argument("--data", default=str(ROOT / "build" / "bench"))
+    ap.add_argument("--runs", type=int, help="only scaling_efficiency, measured this many times "
+                                             "(local[1], local[2], tiles in 1 and 2 processes per run)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--tiles", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--catalog", help=argparse.SUPPRESS)
@@ -385,11 +451,45 @@ def main() -> None:
     unknown = [b for b in blocks if b not in BLOCK_LAYOUTS]
     if unknown or not blocks:
         raise SystemExit(f"--block: unknown layout(s) {unknown!r}; choose from {', '.join(BLOCK_LAYOUTS)}")
+    if args.runs:
+        for block in blocks:
+            scaling_runs(args, block)
+        return
     summaries = [bench_layout(args, block) for block in blocks]
     keys = ("ratio_to_numpy_2proc", "ratio_to_decode_floor", "disk_read_per_input_byte", "equal_to_reference")
     print(json.dumps({"layouts": {s["block"]: {k: s[k] for k in keys} for s in summaries}}))
     if not all(s["equal_to_reference"] for s in summaries):
         raise SystemExit("sparkeo's composite differs from the numpy reference")
+
+
+def scaling_runs(args, block: str) -> None:
+    """``scaling_efficiency`` ``args.runs`` times on one layout: per run sparkeo on local[1] and
+    local[2] and the bare tiles in 1 and 2 processes, back to back, so that each run's four
+    figures see the same machine load; prints a line per run (with the load average and the CPU
+    seconds of the driver and its JVM) and one with min and median over the runs."""
+    catalog = ensure_series(Path(args.data), args.size, args.dates, block)
+    out_root = Path(tempfile.mkdtemp(prefix="sparkeo-bench-"))
+    efficiencies = []
+    try:
+        for run in range(args.runs):
+            local = {n: run_sparkeo(f"local[{n}]", catalog, out_root / f"local{n}-{run}") for n in (1, 2)}
+            tiles = {n: run_tiles(n, catalog) for n in (1, 2)}
+            speedup = local[1]["job_s"] / local[2]["job_s"]
+            efficiencies.append(speedup / (tiles[1] / tiles[2]))
+            print(json.dumps({
+                "block": block, "run": run + 1, "sparkeo_local1_s": round(local[1]["job_s"], 3),
+                "sparkeo_local2_s": round(local[2]["job_s"], 3), "tiles_only_1proc_s": round(tiles[1], 3),
+                "tiles_only_2proc_s": round(tiles[2], 3), "speedup_2_over_1": round(speedup, 3),
+                "tiles_only_speedup_2_over_1": round(tiles[1] / tiles[2], 3),
+                "scaling_efficiency": round(efficiencies[-1], 3),
+                **{f"{key}_local{n}": local[n][key] for n in (1, 2) for key in ("driver_cpu_s", "driver_jvm_cpu_s")},
+                "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}), flush=True)
+    finally:
+        shutil.rmtree(out_root, ignore_errors=True)
+    print(json.dumps({"block": block, "size": args.size, "runs": args.runs,
+                      "scaling_efficiency_min": round(min(efficiencies), 3),
+                      "scaling_efficiency_median": round(statistics.median(efficiencies), 3),
+                      "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}), flush=True)
 
 
 def bench_layout(args, block: str) -> dict:

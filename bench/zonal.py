@@ -15,6 +15,12 @@ each once (the machine is shared: report its load):
 Checks: rasterstats' mean and median equal sparkeo's (max abs diff), exactextract's mean equals
 sparkeo's on the pixel-aligned boxes. Prints one JSON line per measurement and a summary with the
 ratios. Needs ``pip install rasterstats exactextract`` (not product dependencies).
+
+``--memory 1000,10000,50000`` measures memory instead, in one run: for each polygon count, sparkeo's
+mean and median with the peak RSS of the driver (this Python process: ``VmHWM``, reset through
+``/proc/self/clear_refs`` before each run, so the peak is the run's) and of the Python workers and
+the JVM (every descendant process, ``VmHWM`` reset at the start and sampled every 50 ms, so workers
+forked during the run are seen too), beside the output rows and the load average.
 """
 from __future__ import annotations
 
@@ -83,7 +89,90 @@ def field_polygons(path: Path, count: int, seed: int = 1) -> tuple[list, list[bo
     return polys, aligned
 
 
-def run_sparkeo(spark, catalog: Path, collection: dict, reducer: str, out: Path, settings) -> tuple[float, np.ndarray]:
+class MemoryWatch:
+    """Peak RSS (MB) of this process and of its descendants (Python workers, the JVM) while open."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.workers, self.jvm, self.driver_before, self.driver = interval, 0.0, 0.0, 0.0, 0.0
+        self._stop = None
+
+    def __enter__(self) -> "MemoryWatch":
+        import threading
+
+        for pid in [os.getpid(), *descendants(os.getpid())]:
+            reset_peak(pid)
+        self.driver_before = status_mb(os.getpid(), "VmRSS")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while True:
+            for pid in descendants(os.getpid()):
+                peak = status_mb(pid, "VmHWM")
+                if os.path.basename(command(pid).split(" ")[0]) == "java":
+                    self.jvm = max(self.jvm, peak)
+                else:
+                    self.workers = max(self.workers, peak)
+            if self._stop.wait(self.interval):
+                return
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.driver = status_mb(os.getpid(), "VmHWM")
+
+
+def descendants(root: int) -> list[int]:
+    """The pids of every process below ``root`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def reset_peak(pid: int) -> None:
+    """Reset ``VmHWM`` of ``pid`` to its current RSS (Linux clear_refs 5)."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def status_mb(pid: int, field: str) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def run_sparkeo(spark, catalog: Path, collection: dict, reducer: str, out: Path, settings,
+                watch: MemoryWatch | None = None) -> tuple[float, np.ndarray]:
     from jobs.run import run_job
     from sparkeo.identity import Caller
 
@@ -95,8 +184,14 @@ def run_sparkeo(spark, catalog: Path, collection: dict, reducer: str, out: Path,
                                                 "result": True}}}}},
         "save": {"process_id": "save_result", "arguments": {"data": {"from_node": "agg"}, "format": "JSON"},
                  "result": True}}}
+    text = json.dumps(graph)
+    del graph
     t0 = time.perf_counter()
-    run_job(json.dumps(graph), str(out), f"zonal-{reducer}", str(catalog), None, settings, Caller(), spark=spark)
+    if watch is None:
+        run_job(text, str(out), f"zonal-{reducer}", str(catalog), None, settings, Caller(), spark=spark)
+    else:
+        with watch:
+            run_job(text, str(out), f"zonal-{reducer}", str(catalog), None, settings, Caller(), spark=spark)
     seconds = time.perf_counter() - t0
     doc = json.loads((out / "timeseries.json").read_text())
     dates = sorted(doc)
@@ -129,6 +224,43 @@ def run_exactextract(files, polys, crs) -> tuple[float, dict]:
     return time.perf_counter() - t0, out
 
 
+def feature_collection(polys, crs: str) -> dict:
+    from shapely.geometry import mapping
+
+    return {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": crs}},
+            "features": [{"type": "Feature", "id": i, "properties": {}, "geometry": mapping(p)}
+                         for i, p in enumerate(polys)]}
+
+
+def measure_memory(work: Path, catalog: Path, first_file: Path, crs: str, counts: list[int], args, settings) -> None:
+    """Peak RSS of driver, Python workers and JVM for sparkeo's mean and median over ``counts`` polygons."""
+    from jobs.spark.session import spark_session
+
+    print(json.dumps({"load_average": os.getloadavg(), "cpus": os.cpu_count(), "dates": args.dates,
+                      "bands": len(BANDS), "size": args.size}), flush=True)
+    spark = spark_session(master="local[2]", app_name="sparkeo-bench-zonal-memory")
+    rows = []
+    for count in counts:
+        collection = feature_collection(field_polygons(first_file, count)[0], crs)
+        for reducer in ("mean", "median"):
+            out = Path(tempfile.mkdtemp(prefix=f"zonal-mem-{count}-{reducer}-", dir=work))
+            watch = MemoryWatch()
+            seconds, table = run_sparkeo(spark, catalog, collection, reducer, out, settings, watch)
+            row = {"measure": "memory", "polygons": count, "reducer": reducer, "seconds": round(seconds, 2),
+                   "output_rows": int(table.shape[0] * table.shape[1]),
+                   "driver_rss_before_mb": round(watch.driver_before), "driver_peak_mb": round(watch.driver),
+                   "driver_growth_mb": round(watch.driver - watch.driver_before),
+                   "python_worker_peak_mb": round(watch.workers), "jvm_peak_mb": round(watch.jvm),
+                   "load_average": [round(x, 2) for x in os.getloadavg()]}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        del collection
+    print(json.dumps({"summary": "zonal memory", "rows": [
+        {k: r[k] for k in ("polygons", "reducer", "driver_growth_mb", "python_worker_peak_mb", "seconds")}
+        for r in rows]}), flush=True)
+    spark.stop()
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048)
@@ -137,10 +269,11 @@ def main(argv=None) -> None:
     parser.add_argument("--rasterstats-polygons", type=int, default=0,
                         help="time rasterstats on the first N polygons only and scale to all (0: all)")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "sparkeo-bench"))
+    parser.add_argument("--memory", default="",
+                        help="comma list of polygon counts: measure peak RSS for each instead of comparing tools")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import rasterio
-    from shapely.geometry import mapping
 
     from jobs.spark.session import spark_session
     from sparkeo.settings import Settings
@@ -150,16 +283,17 @@ def main(argv=None) -> None:
     files = band_files(catalog)
     with rasterio.open(files[0][2]) as ds:
         crs = ds.crs.to_string()
+    settings = Settings(cache_dir=str(work / "cache"))
+    if args.memory:
+        measure_memory(work, catalog, files[0][2], crs, [int(n) for n in args.memory.split(",")], args, settings)
+        return
     polys, aligned = field_polygons(files[0][2], args.polygons)
-    collection = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": crs}},
-                  "features": [{"type": "Feature", "id": i, "properties": {}, "geometry": mapping(p)}
-                               for i, p in enumerate(polys)]}
+    collection = feature_collection(polys, crs)
     print(json.dumps({"load_average": os.getloadavg(), "cpus": os.cpu_count(), "polygons": len(polys),
                       "dates": args.dates, "bands": len(BANDS), "size": args.size}), flush=True)
     t0 = time.perf_counter()
     spark = spark_session(master="local[2]", app_name="sparkeo-bench-zonal")
     print(json.dumps({"measure": "spark_start", "seconds": round(time.perf_counter() - t0, 2)}), flush=True)
-    settings = Settings(cache_dir=str(work / "cache"))
     results, timings = {}, {}
     for reducer in ("mean", "median"):
         out = Path(tempfile.mkdtemp(prefix=f"zonal-{reducer}-", dir=work))

@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, push_to_gateway, start_http_server
 
-from sparkeo.contracts import JobState
+from sparkeo.contracts import JOB_PUSH_JOB, JobState
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ DURATION = "sparkeo_job_duration_seconds"
 QUEUE = "sparkeo_job_queue_seconds"
 STATUS = "sparkeo_job_status"
 SERIES = (TILES_TOTAL, TILES_DONE, BYTES_READ, READ_RETRIES, INPUT_PIXELS, DURATION, STATUS)
-PUSH_JOB = "sparkeo-job"     # the Pushgateway's job label of pushed job series
+PUSH_JOB = JOB_PUSH_JOB     # the Pushgateway's job label of pushed job series
 
 
 class _ScrapeWatch:

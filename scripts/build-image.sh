@@ -99,17 +99,19 @@ build_image() {
 # Results are staged beside the output folder, so OUT (writable by all) receives them in OUT/results.
 # A chroot container's hostname has no /etc/hosts entry (a pod's has): Spark is told to use localhost.
 run_driver() {
-  local sample graph out ctr
+  local sample graph out ctr rc=0
   sample="$(realpath "$1")"; graph="$(realpath "$2")"; out="$(realpath -m "$3")"
   mkdir -p "$out" && chmod 0777 "$out"
   ctr="$("${BUILDAH[@]}" from --pull=never "$TAG")"
-  trap '"${BUILDAH[@]}" rm "$ctr" >/dev/null' RETURN
+  # `|| rc=$?` keeps set -e from leaving before the working container is removed on a failed run
   "${BUILDAH[@]}" run --isolation chroot --user 185:0 --workingdir /opt/spark/work-dir \
     --env SPARK_DRIVER_BIND_ADDRESS=127.0.0.1 --env SPARK_LOCAL_IP=127.0.0.1 --env SPARK_LOCAL_HOSTNAME=localhost \
     --volume "$sample:$sample:ro" --volume "$graph:/opt/job/graph.json:ro" --volume "$out:/opt/job/out" \
     "$ctr" -- /opt/entrypoint.sh driver --master 'local[2]' /opt/sparkeo/jobs/main.py \
       --graph /opt/job/graph.json --catalog "$sample/layercatalog.json" \
-      --output /opt/job/out/results --job-id image-check
+      --output /opt/job/out/results --job-id image-check || rc=$?
+  "${BUILDAH[@]}" rm "$ctr" >/dev/null
+  return "$rc"
 }
 
 case "${1:-all}" in

@@ -33,6 +33,9 @@ PROVENANCE_KEY = "sparkeo:provenance"
 #: ``spark.metrics.namespace``. Two dot-separated parts: the operator's JMX-exporter rules read them as
 #: app_namespace and app_id (``metrics<name=(\S+)\.(\S+)\.…``); with one part no Spark MBean matches a rule.
 METRICS_NAMESPACE = "sparkeo.job"
+# the Pushgateway job label of a job's pushed series (the job pushes, the tracker deletes the group
+# when it prunes the record), grouped by job_id and, on a cluster, namespace
+JOB_PUSH_JOB = "sparkeo-job"
 #: the Spark settings that expose a job's metrics on Spark's own Prometheus endpoint under that namespace;
 #: the driver's session and the SparkApplication manifest both start from these
 PROMETHEUS_METRICS_CONF = MappingProxyType({
@@ -51,6 +54,9 @@ MANAGED_BY = "sparkeo"
 SPARKEO_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
 #: annotation keeping the user name unsanitised (label values cannot hold e.g. ``@``)
 ANNOTATION_USER = "sparkeo/user"
+#: the driver pod of SparkApplication ``app`` (the spark operator's naming, ``status.driverInfo.podName``);
+#: the web API reads its log (``pods/log``), the test API server's operator loop keeps it
+DRIVER_POD = "{app}-driver"
 
 
 # -- job states -------------------------------------------------------------------------------------------

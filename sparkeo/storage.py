@@ -63,19 +63,21 @@ def resolve(base_uri: str, href: str) -> str:
     return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(base_uri)), href))
 
 
-def s3_client():
-    """A boto3 S3 client for the configured endpoint (``AWS_ENDPOINT_URL``) and credentials.
+def s3_client(signature_version: str | None = None):
+    """A boto3 S3 client for the configured endpoint (``AWS_ENDPOINT_URL``) and credentials
+    (``signature_version="s3v4"`` for presigned URLs: botocore may presign with the legacy SigV2 else).
 
     Clients are thread-safe and slow to build, so one is kept per endpoint/credentials/region.
     """
     env = os.environ
     return _cached_client(env.get("AWS_ENDPOINT_URL") or None, env.get("AWS_ACCESS_KEY_ID"),
                           env.get("AWS_SECRET_ACCESS_KEY"), env.get("AWS_SESSION_TOKEN"),
-                          env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION"), env.get("AWS_PROFILE"))
+                          env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION"), env.get("AWS_PROFILE"),
+                          signature_version)
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_client(endpoint, key_id, secret, token, region, profile):
+def _cached_client(endpoint, key_id, secret, token, region, profile, signature_version=None):
     import boto3
     from botocore.config import Config
 
@@ -84,7 +86,8 @@ def _cached_client(endpoint, key_id, secret, token, region, profile):
     return session.client(
         "s3",
         endpoint_url=endpoint,
-        config=Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"}),
+        config=Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"},
+                      signature_version=signature_version),
     )
 
 

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, pushadd_to_gateway
+from prometheus_client import CollectorRegistry, Gauge, delete_from_gateway, push_to_gateway, pushadd_to_gateway
 
+from sparkeo.contracts import JOB_PUSH_JOB
+
+from tracker.record import JobRecord
 from tracker.states import JobState
 from tracker.track import PassReport
 
@@ -70,3 +73,12 @@ def push(report: PassReport, gateway: str, timeout: float = 10.0) -> None:
         pushadd_to_gateway(gateway, job=PUSH_JOB, registry=reg, timeout=timeout)
         return
     push_to_gateway(gateway, job=PUSH_JOB, registry=collect(report), timeout=timeout)
+
+
+def forget_job(gateway: str, record: JobRecord, timeout: float = 10.0) -> None:
+    """Delete the series the job of ``record`` pushed to ``gateway`` at its end (``jobs.progress``):
+    the Pushgateway keeps a group until it is deleted, so without this every job ever run would stay
+    a series. Both groupings are deleted: with the record's namespace (a cluster job) and without
+    (a job run where no namespace was set); deleting a group that does not exist succeeds."""
+    for key in ({"job_id": record.job_id, "namespace": record.namespace}, {"job_id": record.job_id}):
+        delete_from_gateway(gateway, job=JOB_PUSH_JOB, grouping_key=key, timeout=timeout)

@@ -38,8 +38,11 @@ def archive_record(record: JobRecord) -> None:
 
 
 def prune(registry: JobRegistry, older_than: timedelta, now: datetime,
-          archive: Callable[[JobRecord], None] | None = archive_record) -> PruneReport:
-    """Delete done records that ended before ``now - older_than``, archiving each first."""
+          archive: Callable[[JobRecord], None] | None = archive_record,
+          forget: Callable[[JobRecord], None] | None = None) -> PruneReport:
+    """Delete done records that ended before ``now - older_than``, archiving each first; ``forget``
+    then drops what else outlives a record (its pushed metrics), logged when it fails: the record is
+    gone either way, and a left-over series costs a dashboard line, not data."""
     cutoff = now - older_than
     found, corrupt = registry.read_done()
     archived, errors, doomed = 0, len(corrupt), []
@@ -59,16 +62,23 @@ def prune(registry: JobRegistry, older_than: timedelta, now: datetime,
         doomed.append(v)
     outcomes = registry.delete_many(doomed)
     failed = sum(o is not None for o in outcomes)
+    for v, outcome in zip(doomed, outcomes):
+        if forget is not None and outcome is None:
+            try:
+                forget(v.record)
+            except Exception as exc:    # urllib raises many types
+                log.warning("job %s pruned, but its pushed metrics stay: %s", v.record.job_id, str(exc) or repr(exc))
     return PruneReport(deleted=len(doomed) - failed, archived=archived, errors=errors + failed)
 
 
 def prune_if_due(registry: JobRegistry, days: float, every: float, now: datetime,
-                 archive: Callable[[JobRecord], None] | None = archive_record) -> PruneReport | None:
+                 archive: Callable[[JobRecord], None] | None = archive_record,
+                 forget: Callable[[JobRecord], None] | None = None) -> PruneReport | None:
     """``prune`` unless the last run was less than ``every`` seconds ago (``None`` then)."""
     last = registry.read_marker(MARKER)
     if last is not None and time.time() - last < every:
         return None
-    report = prune(registry, timedelta(days=days), now, archive)
+    report = prune(registry, timedelta(days=days), now, archive, forget)
     registry.write_marker(MARKER)
     if report.deleted:
         log.info("retention: %d done records pruned (%d archived)", report.deleted, report.archived)

@@ -207,6 +207,7 @@ class JobTracker:
                  usage_reader: Callable[[str], Mapping[str, float]] = read_usage,
                  metadata_reader: Callable[[str], Mapping[str, Any]] = read_metadata,
                  archiver: Callable[[JobRecord], None] | None = retention.archive_record,
+                 forget_metrics: Callable[[JobRecord], None] | None = None,
                  identifier: str | None = None):
         self.registry = registry
         self.app_states = app_states
@@ -216,6 +217,7 @@ class JobTracker:
         self.usage_reader = usage_reader
         self.metadata_reader = metadata_reader
         self.archiver = archiver
+        self.forget_metrics = forget_metrics
         self.identifier = identifier or f"{socket.gethostname()}:{os.getpid()}"
 
     def run_pass(self) -> PassReport:
@@ -425,7 +427,7 @@ class _Pass:
         if self.config.retention_days is None:
             return 0
         report = retention.prune_if_due(self.reg, self.config.retention_days, self.config.prune_every,
-                                        self.now, self.t.archiver)
+                                        self.now, self.t.archiver, self.t.forget_metrics)
         if report is None:
             return 0
         self.errors["prune"] += report.errors

@@ -42,7 +42,7 @@ class LoadedCollection(LazyCube):
         self.node_id = node_id
         self.resampling = resampling              # resample_spatial's method, pushed down (openEO name)
         # asset (crs, transform, shape) -> warp kernel scale, None when aligned
-        self._scales: dict[tuple, tuple[float, float] | None] = {}
+        self._scales: dict[tuple | str, tuple[float, float] | None] = {}
         self.collection = collection
         self.bands = bands
         self.slices = slices
@@ -113,11 +113,16 @@ class LoadedCollection(LazyCube):
         """GDAL's kernel scale of ``asset`` onto the whole grid (the same in every tile); None if aligned."""
         from jobs.cube.warp import warp_scale
 
+        # asked once per band read (36 times per tile of the composite): by href first, a dict
+        # hit, before building the grid key (tuples of the transform and shape) most assets share
+        if asset.href in self._scales:
+            return self._scales[asset.href]
         key = (asset.crs, tuple(asset.transform), tuple(asset.shape))
-        if key not in self._scales:        # asked once per band read: most assets share a few grids
+        if key not in self._scales:
             source = asset_grid(asset)
             self._scales[key] = None if source.aligned_with(self.meta.grid) else warp_scale(source, self.meta.grid)
-        return self._scales[key]
+        scale = self._scales[asset.href] = self._scales[key]
+        return scale
 
     def _compute(self, grid: TileGrid, ctx: TileContext) -> np.ndarray:
         from jobs.cube.read import read_band, resampling_override

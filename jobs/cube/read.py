@@ -236,14 +236,22 @@ def _declared(nodata) -> bool:
 def _nodata_to_nan(values: np.ndarray, raw: np.ndarray, nodata) -> None:
     """Set ``values`` to NaN where ``raw`` (the pixels as read) holds ``nodata``.
 
-    Nodata 0 (Sentinel-2, Landsat) is a division by the valid mask: x / 1 is x and 0 / 0 is NaN,
-    one vectorised pass, ~3x faster than the masked store other values get.
+    Most tiles hold no or few no-data pixels: one comparison and a count, then a store into just
+    those pixels (no floating-point error state to enter, ~20 us less per 256 px read than a pass
+    over all of them). Where many are no-data, nodata 0 (Sentinel-2, Landsat) is a division by the
+    valid mask: x / 1 is x and 0 / 0 is NaN, one vectorised pass, ~3x faster than a masked store.
     """
-    if nodata == 0:
+    if nodata == 0 and np.count_nonzero(raw) == raw.size:
+        return                          # counting the raw pixels: half the passes of a comparison first
+    hit = raw == nodata
+    count = np.count_nonzero(hit)
+    if count == 0:
+        return
+    if nodata == 0 and count > hit.size // 8:
         with np.errstate(invalid="ignore"):
-            np.divide(values, raw != 0, out=values)
+            np.divide(values, ~hit, out=values)
     else:
-        np.putmask(values, raw == nodata, np.float32(np.nan))
+        values[hit] = np.float32(np.nan)
 
 
 def _to_float(arr: np.ndarray, nodata) -> np.ndarray:

@@ -157,7 +157,10 @@ def _sorted(nums: _Numbers, keep: int | None = None) -> tuple[np.ndarray, np.nda
     """
     values = nums.values
     nan = nums.missing if not nums.poisoned.any() else np.isnan(values)    # no-data, or NaN values
-    present = len(values) - np.count_nonzero(nan, axis=0)
+    # np.count_nonzero(axis=0) casts the mask to intp first: ~4x slower on a 12 x 256 x 256
+    # stack than adding the bool planes as bytes into a small signed count
+    count = np.int16 if len(values) < 2 ** 15 else np.intp
+    present = len(values) - np.add.reduce(np.asarray(nan, dtype=bool).view(np.uint8), axis=0, dtype=count)
     if values.ndim > 1 and 1 < len(values) <= NETWORK_MAX and values.dtype.kind == "f":
         # positions below each pixel's count hold what np.sort puts there (NaN as +inf sorts last)
         return np.stack(_lowest(values, keep or len(values))), present

@@ -7,7 +7,9 @@ GeoParquet's geometry column in its CRS). The JSON is the openEO time-series doc
 client reads (``{date: [[band values] per geometry]}``; a list per geometry when time was reduced).
 The netCDF file is a CF 1.8 discrete sampling geometry of featureType ``timeSeries`` (orthogonal
 multidimensional layout: each band over ``(feature, t)``), with each feature's id, WKT geometry and
-a representative point's longitude/latitude as instance variables. NaN is nodata everywhere (null
+a representative point's longitude/latitude as instance variables, and the geometries themselves in
+a CF 1.8 geometry container (``geometry_container``, nodes in the features' CRS, its grid mapping
+``crs``) that each band names in its ``geometry`` attribute, as cf_xarray reads them. NaN is nodata everywhere (null
 in JSON, empty in CSV).
 
 ``VectorResultsWriter`` publishes the file like the raster ``ResultsWriter``: ``job_metadata.json``,
@@ -19,7 +21,7 @@ import json
 import math
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -60,12 +62,23 @@ def _number(v: float) -> float | None:
     return None if math.isnan(v) else float(v)
 
 
-def timeseries_json(table: np.ndarray, times: tuple[str, ...] | None) -> Any:
-    """openEO's time-series JSON of ``table`` (geometries, t, bands)."""
-    per_time = [[[_number(v) for v in table[g, t]] for g in range(table.shape[0])] for t in range(table.shape[1])]
+def write_timeseries_json(out: TextIO, table: np.ndarray, times: tuple[str, ...] | None) -> None:
+    """openEO's time-series JSON of ``table`` (geometries, t, bands) written to ``out`` a geometry row
+    at a time (the document as a whole would hold ~100 bytes of Python objects per value)."""
+    def rows(t: int) -> None:
+        out.write("[")
+        for g in range(table.shape[0]):
+            out.write((", " if g else "") + json.dumps([_number(v) for v in table[g, t]]))
+        out.write("]")
+
     if times is None:
-        return per_time[0]
-    return {timestamp(label): rows for label, rows in zip(times, per_time)}
+        rows(0)
+        return
+    out.write("{")
+    for t, label in enumerate(times):
+        out.write((", " if t else "") + json.dumps(timestamp(label)) + ": ")
+        rows(t)
+    out.write("}")
 
 
 def _plain(value: Any) -> Any:
@@ -103,7 +116,8 @@ def _crs_text(crs) -> str:
 def write_table(path: Path, format: str, table: np.ndarray, geoms: Geometries, times, bands) -> None:
     """Write ``table`` (geometries, t, bands) to ``path`` in ``format`` (a VECTOR_FORMATS key)."""
     if format == "JSON":
-        path.write_text(json.dumps(timeseries_json(table, times)))
+        with open(path, "w") as out:
+            write_timeseries_json(out, table, times)
     elif format == "CSV":
         frame = table_frame(table, geoms, times, bands)
         frame.assign(geometry=frame.geometry.to_wkt()).to_csv(path, index=False)
@@ -114,10 +128,12 @@ def write_table(path: Path, format: str, table: np.ndarray, geoms: Geometries, t
 
 
 def write_dsg(path: Path, table: np.ndarray, geoms: Geometries, times, bands) -> None:
-    """The CF discrete sampling geometry (featureType timeSeries) netCDF file."""
+    """The CF discrete sampling geometry (featureType timeSeries) netCDF file, with the features'
+    geometries in a CF 1.8 geometry container (``jobs.vector.cf``) in their own CRS."""
     import netCDF4
 
     points = [g.representative_point() for g in geoms.to_crs("EPSG:4326").shapes()]
+    shapes = geoms.shapes()
     with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
         nc.Conventions = "CF-1.8"
         nc.featureType = "timeSeries"
@@ -133,7 +149,7 @@ def write_dsg(path: Path, table: np.ndarray, geoms: Geometries, times, bands) ->
         wkt = nc.createVariable("geometry_wkt", str, ("feature",))
         wkt.long_name = "the feature's geometry (WKT)"
         wkt.crs_wkt = _crs_text(geoms.crs)
-        for i, shape in enumerate(geoms.shapes()):
+        for i, shape in enumerate(shapes):
             fid[i] = str(geoms.ids[i] if geoms.ids[i] is not None else i)
             wkt[i] = shape.wkt
         for name, values, unit in (("lon", [p.x for p in points], "degrees_east"),
@@ -141,10 +157,43 @@ def write_dsg(path: Path, table: np.ndarray, geoms: Geometries, times, bands) ->
             var = nc.createVariable(name, "f8", ("feature",))
             var[:] = values
             var.units, var.standard_name = unit, "longitude" if name == "lon" else "latitude"
+        container = _geometry_container(nc, shapes, geoms.crs)
         for b, name in enumerate(bands):
             var = nc.createVariable(name, "f8", dims, fill_value=np.nan)
             var.coordinates = "lat lon" + (" t" if times is not None else "")
+            if container:
+                var.geometry = container
             var[:] = table[:, :, b] if times is not None else table[:, 0, b]
+
+
+def _geometry_container(nc, shapes, crs) -> str | None:
+    """Write the features' CF 1.8 geometry container (its ragged node arrays and the CRS's grid
+    mapping) into ``nc``; its name, or None when the features mix geometry types (WKT only then)."""
+    from jobs.vector.cf import axis_attributes, encode, grid_mapping_attributes
+    from sparkeo.geometry import crs_of
+
+    cf = encode(shapes)
+    if cf is None:
+        return None
+    crs = crs_of(crs)
+    nc.createDimension("node", len(cf.x))
+    attrs = {"geometry_type": cf.geometry_type, "node_count": "node_count", "node_coordinates": "x y",
+             "grid_mapping": "crs", "coordinates": "lat lon"}
+    for name, values, axis in (("x", cf.x, axis_attributes(crs)[0]), ("y", cf.y, axis_attributes(crs)[1])):
+        var = nc.createVariable(name, "f8", ("node",))
+        var.setncatts(axis)
+        var[:] = values
+    nc.createVariable("node_count", "i4", ("feature",))[:] = cf.node_count
+    if cf.part_node_count is not None:
+        nc.createDimension("part", len(cf.part_node_count))
+        nc.createVariable("part_node_count", "i4", ("part",))[:] = cf.part_node_count
+        attrs["part_node_count"] = "part_node_count"
+        if cf.interior_ring is not None:
+            nc.createVariable("interior_ring", "i4", ("part",))[:] = cf.interior_ring
+            attrs["interior_ring"] = "interior_ring"
+    nc.createVariable("crs", "i4", ()).setncatts(grid_mapping_attributes(crs))
+    nc.createVariable("geometry_container", "i4", ()).setncatts(attrs)
+    return "geometry_container"
 
 
 class VectorResultsWriter(ResultsWriter):

@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -74,7 +75,7 @@ def result_names(meta: CubeMeta, format: str = "GTiff") -> tuple[str, ...]:
 
         data = [NETCDF_NAME]
     else:
-        data = [file_name(label) for label in (output_layout(meta)[0] or (None,))]
+        data = list(file_names(output_layout(meta)[0] or (None,)).values())
     return (*data, *(item_name(n) for n in data), METADATA_FILE, COLLECTION_FILE)
 
 
@@ -94,8 +95,20 @@ def item_name(data_file: str) -> str:
     return item_file(data_file)
 
 
-def file_name(label: str | None) -> str:
-    return f"{label[:10] if is_date(label) else label}.tif" if label else "result.tif"
+def file_names(labels: Sequence[str | None]) -> dict[str | None, str]:
+    """The data file of each time slice: ``result.tif`` without a time dimension, else the label's
+    day, unless another label falls on the same day (hourly periods, two overpasses a day): then the
+    whole label without its colons, so that no two slices share a file and one overwrites the other."""
+    days = Counter(label[:10] for label in labels if label and is_date(label))
+    names = {}
+    for label in labels:
+        if not label:
+            names[label] = "result.tif"
+        elif not is_date(label):
+            names[label] = f"{label}.tif"
+        else:
+            names[label] = f"{label[:10] if days[label[:10]] == 1 else label.replace(':', '')}.tif"
+    return names
 
 
 class ResultsWriter:
@@ -106,6 +119,7 @@ class ResultsWriter:
         self.encode_threads = encode_threads          # Settings.cog_encode_threads (0: one per core)
         self.times, self.bands = output_layout(meta)
         self.dtype, self.nodata = output_dtype(meta)
+        self._names = file_names(self.times or (None,))
         self._local = not storage.is_s3(output)
         self.staging = staging_folder(output, result_names(meta, format))
         self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
@@ -130,7 +144,7 @@ class ResultsWriter:
     def _open(self, label: str | None) -> np.ndarray:
         """A (height, width, bands) raster on disk, nodata wherever no tile is written: tiles nobody
         computed (no input there) read as nodata, not as zeros."""
-        path = self._tmp / f"{file_name(label)}.raw"
+        path = self._tmp / f"{self._names[label]}.raw"
         staged = np.memmap(path, dtype=self.dtype, mode="w+",
                            shape=(self.grid.height, self.grid.width, len(self.bands)))
         if self.nodata != 0:                # a new file reads as zeros already
@@ -161,7 +175,7 @@ class ResultsWriter:
         else:
             files = []
             for label, values in staged.items():
-                name = file_name(label)
+                name = self._names[label]
                 target = self.staging / name
                 with open(target, "wb") as fh:
                     write_cog(fh, self.layout, values, gdal_tags, self._tmp, self.encode_threads)

@@ -209,7 +209,7 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     ticks = _open_ticks(sc, group, len(tasks), progress)
     address = (ticks_host(sc), ticks.port) if ticks is not None else None
     rdd = sc.parallelize(groups, len(groups))
-    compute = rdd.flatMap(lambda tiles: _run_group(shipped, group, tiles, address))
+    run_job = partition_runner(sc, rdd.flatMap(lambda tiles: _run_group(shipped, group, tiles, address)))
 
     # local properties are per thread: the pool threads submit in the caller's scheduler pool
     # (sparkeo.api.runner: a batch job's and a synchronous request's share the cores fairly)
@@ -219,7 +219,7 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
         first, last = groups[parts[0]][0].index, groups[parts[-1]][-1].index
         sc.setLocalProperty(SCHEDULER_POOL, scheduler_pool)
         sc.setJobGroup(group, f"sparkeo tiles {first}..{last}", interruptOnCancel=True)
-        return sc.runJob(compute, lambda it: list(it), list(parts))
+        return run_job(parts)
 
     jobs = spark_jobs(len(groups), sc.defaultParallelism)
     done = 0
@@ -259,6 +259,24 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     attempts = counter.submit(task_attempts, sc, group)
     counter.shutdown(wait=False)
     return Execution(total, attempts, time.monotonic() - started)
+
+
+def partition_runner(sc, rdd) -> Callable[[Sequence[int]], list]:
+    """``parts -> the elements of those partitions of rdd``, each call one Spark job, like
+    ``sc.runJob(rdd, list, parts)`` but with the Python function handed to the JVM once for all the
+    jobs of an execution. ``sc.runJob`` wraps it anew per call: the closure pickled again and a
+    PythonFunction built over py4j with one round trip per executor environment variable (measured
+    6-8 ms of driver CPU per job against 1.5-2 ms reused, on a driver that shares the cores with the
+    workers). Uses what ``sc.runJob`` itself uses (PySpark's ``_jrdd`` and ``_load_from_socket``)."""
+    from pyspark.core.rdd import _load_from_socket
+
+    jrdd = rdd._jrdd                # built here, once, before the threads submit jobs with it
+
+    def run(parts: Sequence[int]) -> list:
+        sock_info = sc._jvm.PythonRDD.runJob(sc._jsc.sc(), jrdd, list(parts))
+        with _load_from_socket(sock_info, rdd._jrdd_deserializer) as stream:
+            return list(stream)
+    return run
 
 
 def _open_ticks(sc, key: str, total: int, progress) -> TileTicks | None:

@@ -1,19 +1,28 @@
-"""Executing aggregate_spatial on Spark: tiles computed and reduced to per-polygon partial results.
+"""Executing aggregate_spatial on Spark: partial results per polygon, brought together by a shuffle
+and reduced on the executors, so that the driver receives only the final values.
 
 The tiles of the plan are cut into groups as for rasters (``tile_groups``); each tile carries the
 indices of the polygons whose bounds meet it (an R-tree query on the driver), and tiles no polygon
-meets are not run. A task computes the source cube on each of its tiles, rasterises the tile's
-polygons with the centre rule and merges the tiles' partial results (``jobs.vector.zonal``), so it
-returns one partial per polygon it saw: a few numbers for mergeable reducers, the pixels for the
-others. A worker holds one tile of the source at a time, whatever the number of polygons. The
-driver merges the tasks' partials and finishes the table.
+meets are not run. A map task computes the source cube on each of its tiles in turn, rasterises the
+tile's polygons with the centre rule and emits (polygon index, partial) pairs tile by tile
+(``jobs.vector.zonal``): a few numbers for mergeable reducers, the pixels for the others; it holds
+one tile at a time, whatever the number of polygons. The pairs are shuffled into ranges of polygon
+indices and sorted within each range (``repartitionAndSortWithinPartitions``, which spills to disk
+past ``spark.python.worker.memory``); a reduce task merges each polygon's run of partials and runs
+the reducer (``AggregatedCube.finish_values``), holding one polygon (or one batch of polygons) at a
+time. There are as many ranges as it takes for each to carry about one tile's worth of partials
+(``reduce_partitions``), so a reduce task's memory is bounded by the tile size too. The driver
+collects one small array (t, bands) per polygon: its memory grows with the output rows only.
+
+Each map task ends with one record keyed by a negative number: its usage, tiles and first error.
 """
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from pyspark import cloudpickle
@@ -25,25 +34,24 @@ from jobs.spark.allocator import keep_tile_memory
 from jobs.spark.execute import (Execution, TileDone, on_tile, raise_for, ship, task_attempts, task_failure_reason,
                                 tile_groups)
 from jobs.vector.cube import AggregatedCube
-from jobs.vector.zonal import merge_into
+from jobs.vector.zonal import merge_runs
 from sparkeo.errors import RunError
 
 
 @dataclass(frozen=True)
 class ZonalPart:
-    """What a task sends back: its polygons' merged partials, usage and tiles, or the first error."""
+    """What a map task reports besides its partials: usage and tiles, or the first error."""
 
     task: TileTask                      # the first tile (an error names it)
-    partials: dict = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     tiles: tuple[tuple[int, int], ...] = ()
     error: tuple[str, str, str] | None = None   # (kind, message, href), as jobs.spark.execute.TileResult
 
 
-def run_part(cube: AggregatedCube, tiles: Sequence[tuple[TileTask, tuple[int, ...]]], settings,
-             job_options: Mapping[str, Any]) -> ZonalPart:
-    """The merged partials of a group of tiles (on an executor, or in-process in tests)."""
-    merged: dict = {}
+def emit_partials(cube: AggregatedCube, group: int, tiles: Sequence[tuple[TileTask, tuple[int, ...]]], settings,
+                  job_options: Mapping[str, Any]) -> Iterator[tuple[int, Any]]:
+    """(polygon index, partial) for each polygon of each tile of a group, tile by tile, then
+    (-1 - ``group``, ``ZonalPart``); a failed tile ends the group with its error."""
     usage = Usage()
     done = []
     for task, polygons in tiles:
@@ -51,11 +59,40 @@ def run_part(cube: AggregatedCube, tiles: Sequence[tuple[TileTask, tuple[int, ..
         partials, used, error = on_tile(task, cube.grid, settings, job_options,
                                         lambda ctx: cube.partials(task.grid, origin, polygons, ctx))
         if error is not None:
-            return ZonalPart(task, error=error)
-        merge_into(merged, partials)
+            yield -1 - group, ZonalPart(task, error=error)
+            return
+        yield from partials.items()
         usage.add(used)
         done.append(task.index)
-    return ZonalPart(tiles[0][0], merged, usage, tuple(done))
+    yield -1 - group, ZonalPart(tiles[0][0], usage, tuple(done))
+
+
+def finish_partition(cube: AggregatedCube, pairs) -> Iterator[tuple[int, Any]]:
+    """A reduce task: the sorted (index, partial) pairs of a range of polygons merged and reduced to
+    (index, values (t, bands)); the map tasks' reports (negative keys) pass through."""
+    def partials():
+        for key, value in pairs:
+            if key < 0:
+                reports.append((key, value))
+            else:
+                yield key, value
+
+    reports: list = []
+    yield from cube.finish_values(merge_runs(partials()))
+    yield from reports
+
+
+# Bytes of partials a reduce task sorts and merges at most, besides a tile's worth (the shuffle's
+# ranges are cut so); a floor for tiny tiles.
+MIN_REDUCE_BYTES = 16 << 20
+
+
+def reduce_partitions(cube: AggregatedCube, tile_pixels: int, parallelism: int) -> int:
+    """How many ranges of polygon indices the partials are shuffled into: one per core at least, and
+    enough for each to carry about one tile's values (the memory a map task needs anyway)."""
+    _, times, bands = cube.shape
+    budget = max(tile_pixels * times * bands * 4, MIN_REDUCE_BYTES)
+    return max(1, min(len(cube.geometries), max(parallelism, math.ceil(cube.partial_bytes() / budget))))
 
 
 def execute_zonal(spark, cube: AggregatedCube, tasks: Sequence[TileTask], settings, job_options: Mapping[str, Any],
@@ -65,48 +102,68 @@ def execute_zonal(spark, cube: AggregatedCube, tasks: Sequence[TileTask], settin
     started = time.monotonic()
     total = Usage()
     work = cube.tile_work(tasks)
-    merged: dict = {}
+    table = np.full(cube.shape, np.nan, dtype=np.float64)
     if work:
         sc = spark.sparkContext
         group_id = f"sparkeo-zonal-{uuid.uuid4().hex[:12]}"
         polygons = {t.index: p for t, p in work}
-        groups = tile_groups([t for t, _ in work], sc.defaultParallelism,
-                             max(t.window.height * t.window.width for t, _ in work), settings.task_max_pixels)
-        payload = [[(t, polygons[t.index]) for t in g] for g in groups]
+        tile_pixels = max(t.window.height * t.window.width for t, _ in work)
+        groups = tile_groups([t for t, _ in work], sc.defaultParallelism, tile_pixels, settings.task_max_pixels)
+        payload = [(g, [(t, polygons[t.index]) for t in group]) for g, group in enumerate(groups)]
         shipped = ship(sc, cloudpickle.dumps((cube, settings, dict(job_options))), len(groups),
                        settings.inline_dag_bytes)
+        ranges = reduce_partitions(cube, tile_pixels, sc.defaultParallelism)
+        per_range = -(-len(cube.geometries) // ranges)
         sc.setJobGroup(group_id, f"sparkeo aggregate_spatial {len(work)} tiles", interruptOnCancel=True)
         try:
-            parts = sc.parallelize(payload, len(payload)).map(lambda tiles: _run_group(shipped, group_id, tiles)).collect()
+            rows = (sc.parallelize(payload, len(payload))
+                    .flatMap(lambda item: _emit(shipped, group_id, item))
+                    .repartitionAndSortWithinPartitions(ranges, lambda key: max(key, 0) // per_range)
+                    .mapPartitions(lambda pairs: _finish(shipped, group_id, pairs))
+                    .collect())
         except Exception as exc:  # Py4JJavaError and friends: one line, no JVM stack
             raise RunError(f"Spark task failed: {task_failure_reason(exc)}") from None
         finally:
             shipped.unpersist(blocking=False)
-        done = 0
-        for part in parts:
+        reports = sorted((-key, part) for key, part in rows if key < 0)
+        for _, part in reports:
             raise_for(part)
-            merge_into(merged, part.partials)
+        done = 0
+        for _, part in reports:
             total.add(part.usage)
             for index in part.tiles:
                 done += 1
                 if progress is not None:
                     progress(TileDone(index, done, len(tasks), Usage()))
+        for key, values in rows:
+            if key >= 0:
+                table[key] = values
         attempts = task_attempts(sc, group_id)
     else:
         attempts = 0
-    sink(cube.finish(merged))
+    sink(table)
     return Execution(total, attempts, time.monotonic() - started)
 
 
 _SHIPPED: dict[str, tuple] = {}
 
 
-def _run_group(shipped, key: str, tiles) -> ZonalPart:
-    """``run_part`` with (cube, settings, job_options) unpickled once per worker and job."""
+def _shipped(shipped, key: str) -> tuple:
+    """(cube, settings, job_options) unpickled once per worker and job."""
     if key not in _SHIPPED:
         _SHIPPED.clear()
         _SHIPPED[key] = cloudpickle.loads(shipped.value)
-    cube, settings, options = _SHIPPED[key]
+    return _SHIPPED[key]
+
+
+def _emit(shipped, key: str, item) -> Iterator[tuple[int, Any]]:
+    cube, settings, options = _shipped(shipped, key)
     keep_tile_memory(settings)
+    group, tiles = item
     with keep_open(settings):
-        return run_part(cube, tiles, settings, options)
+        yield from emit_partials(cube, group, tiles, settings, options)
+
+
+def _finish(shipped, key: str, pairs) -> Iterator[tuple[int, Any]]:
+    cube, _, _ = _shipped(shipped, key)
+    return finish_partition(cube, pairs)

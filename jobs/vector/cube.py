@@ -2,21 +2,22 @@
 
 It sits on top of a raster cube (``source``, cropped to the geometries' bounds) like any node of
 the DAG, but is not computed tile by tile into an array: each tile task asks it for the partial
-results of the polygons that tile touches (``partials``), the driver merges them as they arrive
-(``jobs.vector.zonal.merge_into``) and ``finish`` turns the merged partials into the table. Its
+results of the polygons that tile touches (``partials``); on Spark a shuffle brings each polygon's
+partials together and ``finish_values`` reduces them on the executors (``jobs.spark.zonal``), in
+process ``finish`` turns partials merged with ``jobs.vector.zonal.merge_into`` into the table. Its
 dimensions are ``geometry`` then those of the source left after the spatial ones (``t``, ``bands``),
 as openEO 1.2.0 vector cubes have them.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from jobs.cube.lazy import CubeMeta, LazyCube, TileContext, as_tbyx
 from jobs.plan.grid import TileGrid
 from jobs.vector.geojson import Geometries
-from jobs.vector.zonal import Moments, Pixels, finish, tile_partials
+from jobs.vector.zonal import Moments, Pixels, finish, finish_stream, tile_partials
 
 GEOMETRY_DIM = "geometry"
 
@@ -98,10 +99,31 @@ class AggregatedCube(LazyCube):
         return tile_partials(values, grid, origin, self.grid.width, [(i, shapes[i]) for i in indices],
                              self.reducer is not None)
 
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The table's shape: (geometries, time labels (1 without time), bands)."""
+        return len(self.geometries), len(self.times or (None,)), len(self.bands)
+
     def finish(self, merged: Mapping[int, Any]) -> np.ndarray:
         """The table (geometries, t, bands) from the merged partials; NaN is nodata."""
-        shape = (len(self.times or (None,)), len(self.bands))
-        return finish(merged, len(self.geometries), shape, self.reducer, self.reduce_pixels)
+        count, *shape = self.shape
+        return finish(merged, count, tuple(shape), self.reducer, self.reduce_pixels)
+
+    def finish_values(self, merged: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, values (t, bands)) for each (index, merged partial), in a polygon's memory at a time."""
+        return finish_stream(merged, self.reducer, self.reduce_pixels)
+
+    def partial_bytes(self) -> int:
+        """An estimate of the bytes of every polygon's partials (the pixels' values and positions
+        for a pixel reducer, a few numbers otherwise): what the shuffle carries."""
+        import shapely
+
+        _, times, bands = self.shape
+        if self.reducer is not None:
+            return len(self.geometries) * (5 * (times * bands * 8 + 112) + 200)   # 5 arrays, their headers
+        a, b, _, d, e, _ = self.grid.transform
+        pixels = float(shapely.area(np.asarray(self.shapes(), dtype=object)).sum()) / max(abs(a * e - b * d), 1e-12)
+        return int(pixels * (times * bands * 4 + 8)) + len(self.geometries) * 200
 
     def __repr__(self) -> str:
         return f"AggregatedCube({self.node_id!r}, {len(self.geometries)} geometries, dims={self.meta.dims})"

@@ -24,7 +24,7 @@ the data, thinner than a pixel) is all NaN: nodata, not an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -183,23 +183,66 @@ def merge_into(merged: dict[int, Moments | Pixels], partials: Mapping[int, Momen
         merged[index] = part if have is None else have.merge(part)
 
 
-def finish(merged: Mapping[int, Moments | Pixels], count: int, shape: tuple[int, int], reducer: str | None,
-           reduce_pixels: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
-    """The result (polygons, t, bands), float64, NaN for polygons covering no pixel centre.
+def merge_runs(pairs: Iterable[tuple[int, Moments | Pixels]]) -> Iterator[tuple[int, Moments | Pixels]]:
+    """(index, merged partial) for each run of equal indices in ``pairs`` (sorted by index, as a
+    shuffle sorted within its partitions gives them): one polygon is held at a time."""
+    index, have = None, None
+    for key, part in pairs:
+        if key == index:
+            have = have.merge(part)
+            continue
+        if index is not None:
+            yield index, have
+        index, have = key, part
+    if index is not None:
+        yield index, have
+
+
+# Pixel values (float32 count) finish_stream holds before it runs the reducer on them: 4 MB, so that
+# the polygons of one pixel count are reduced in one vectorised call, in bounded memory.
+FINISH_BATCH_VALUES = 1 << 20
+
+
+def finish_stream(parts: Iterable[tuple[int, Moments | Pixels]], reducer: str | None,
+                  reduce_pixels: Callable[[np.ndarray], np.ndarray] | None,
+                  batch_values: int = FINISH_BATCH_VALUES) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, result (t, bands), float64) for each merged partial of ``parts``.
 
     ``reducer`` names a MERGEABLE reducer (the partials are Moments); otherwise ``reduce_pixels``
-    maps values (pixels, polygons, t, bands) to (polygons, t, bands); it is called once per distinct
-    pixel count, all polygons of that count together."""
-    out = np.full((count, *shape), np.nan, dtype=np.float64)
+    maps values (pixels, polygons, t, bands) to (polygons, t, bands): it is called once per distinct
+    pixel count within a batch of ``batch_values`` values, all polygons of that count together."""
     if reducer is not None:
-        for index, part in merged.items():
-            out[index] = part.reduce(reducer)
-        return out
-    by_size: dict[int, list[int]] = {}
-    for index, part in merged.items():
-        by_size.setdefault(part.pixels, []).append(index)
-    for size, indices in sorted(by_size.items()):
-        stack = np.stack([merged[i].ordered() for i in indices])          # (polygons, t, bands, pixels)
+        for index, part in parts:
+            yield index, part.reduce(reducer)
+        return
+    batch: list[tuple[int, Pixels]] = []
+    held = 0
+    for index, part in parts:
+        batch.append((index, part))
+        held += part.values.size
+        if held >= batch_values:
+            yield from _reduce_batch(batch, reduce_pixels)
+            batch, held = [], 0
+    yield from _reduce_batch(batch, reduce_pixels)
+
+
+def _reduce_batch(batch: list[tuple[int, Pixels]], reduce_pixels) -> Iterator[tuple[int, np.ndarray]]:
+    by_size: dict[int, list[tuple[int, Pixels]]] = {}
+    for index, part in batch:
+        by_size.setdefault(part.pixels, []).append((index, part))
+    for size, members in sorted(by_size.items()):
+        stack = np.stack([part.ordered() for _, part in members])          # (polygons, t, bands, pixels)
         with np.errstate(all="ignore"):
-            out[indices] = np.asarray(reduce_pixels(np.moveaxis(stack, -1, 0)), dtype=np.float64)
+            out = np.asarray(reduce_pixels(np.moveaxis(stack, -1, 0)), dtype=np.float64)
+        for (index, _), values in zip(members, out):
+            yield index, values
+
+
+def finish(merged: Mapping[int, Moments | Pixels], count: int, shape: tuple[int, int], reducer: str | None,
+           reduce_pixels: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
+    """The result (polygons, t, bands), float64, NaN for polygons covering no pixel centre (the
+    in-process form of ``finish_stream``)."""
+    out = np.full((count, *shape), np.nan, dtype=np.float64)
+    for index, values in finish_stream(merged.items(), reducer, reduce_pixels):
+        out[index] = values
     return out

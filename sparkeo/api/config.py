@@ -15,6 +15,9 @@ class ServerConfig:
     ``results_root``: where local jobs write (``<root>/<job_id>``, inputs beside it in ``<job_id>.job``).
     ``sync_max_pixels``: the input-pixel budget of a synchronous ``POST /result``; above it the request
     is refused with the estimate (use a batch job).
+    ``presigned_results``: the results document of a job whose results are on S3 links its assets as
+    presigned S3 URLs valid ``presign_expiry`` seconds (clients download straight from S3, which must
+    be reachable for them) instead of this API's streaming links.
     """
 
     catalog: str | None = None
@@ -27,6 +30,8 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ("*",)
     public_collections: bool = True     # collection metadata without logging in (public collections only)
     title: str = "sparkeo"
+    presigned_results: bool = False
+    presign_expiry: int = 3600
 
     def results_of(self, job_id: str) -> str:
         return f"{self.results_root.rstrip('/')}/{job_id}"

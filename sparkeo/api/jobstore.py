@@ -47,9 +47,11 @@ def _time(value: datetime | None) -> str | None:
 
 @dataclass(frozen=True)
 class JobStore:
-    """The registry and the object storage of the API's jobs."""
+    """The registry and the object storage of the API's jobs; in cluster mode, ``driver_logs``
+    (``sparkeo.api.podlogs.DriverLogs``) reads the jobs' driver pod logs."""
 
     registry: JobRegistry
+    driver_logs: Any = None
 
     def record(self, caller: Caller, job_id: str) -> JobRecord:
         """``caller``'s job ``job_id``; 404 for a malformed id, an unknown job and another user's job."""
@@ -100,15 +102,21 @@ class JobStore:
         return sorted(self.registry.list(caller.user), key=lambda r: (r.created, r.job_id), reverse=True)
 
     def logs(self, record: JobRecord) -> list[dict]:
-        """The job's log entries (local mode's log file), then its error from the record."""
+        """The job's log entries (local mode's log file, cluster mode's driver pod log while the pod
+        exists), then its error from the record."""
         entries: list[dict] = []
-        try:
-            text = storage.read_text(logs_location(record))
-            entries = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except NotFoundInStorage:
-            pass
+        if self.driver_logs is not None:
+            entries = self.driver_logs.entries(record.job_id, record.app_name, record.namespace) or []
+        else:
+            try:
+                text = storage.read_text(logs_location(record))
+                entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+            except NotFoundInStorage:
+                pass
         if record.error and not any(e.get("level") == "error" and e.get("message") == record.error for e in entries):
-            entries.append({"id": f"{len(entries)}", "level": "error", "message": record.error,
+            # an id after every other: ``offset`` of the last log line still reaches the error
+            last = max((int(e["id"]) for e in entries if str(e.get("id", "")).isdigit()), default=-1)
+            entries.append({"id": f"{last + 1}", "level": "error", "message": record.error,
                             "time": _time(record.finished or record.updated)})
         return entries
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from sparkeo import storage
-from sparkeo.api import documents, userreads
+from sparkeo.api import documents, downloads, userreads
 from sparkeo.api.app import base_url, caller_of, graph_body, required
 from sparkeo.api.config import CLUSTER
 from sparkeo.api.errors import ApiError, from_sparkeo, unauthenticated
@@ -206,6 +206,8 @@ def job_start(request: Request, backend, body) -> Response:
     record = store.record(caller, request.path_params["job_id"])
     if record.is_final:
         raise ApiError(400, "JobLocked", f"job {record.job_id!r} is {record.status.value}: create a new job")
+    if record.status.value in ("queued", "running"):    # openEO: starting a started job changes nothing
+        return Response(status_code=202)
     reads = _resolve_reads(request, backend, caller, store.body(record))
     backend.start(record, {**store.spec(record), userreads.READ_GRANTS: list(reads.grants)}, reads.body)
     return Response(status_code=202)
@@ -226,8 +228,11 @@ def job_results(request: Request, backend, body) -> dict:
     listing = list_results(record.results)
     doc = json.loads(json.dumps(listing.document))
     base = f"{base_url(request)}/jobs/{record.job_id}/results/assets"
+    stored = {a.key: a.href for a in listing.assets}
+    config = backend.config
     for key, asset in doc.get("assets", {}).items():
-        asset["href"] = f"{base}/{key}"
+        asset["href"] = downloads.asset_href(stored.get(key, ""), f"{base}/{key}", config.presigned_results,
+                                             config.presign_expiry)
     doc["links"] = [link for link in doc.get("links", []) if link.get("rel") in ("self", "license", "derived_from")
                     and not str(link.get("href", "")).startswith(("/", "file:", "s3:"))]
     doc["openeo:status"] = "finished"
@@ -244,10 +249,7 @@ def job_asset(request: Request, backend, body) -> Response:
     if asset is None:
         raise ApiError(404, "AssetNotFound", f"job {record.job_id!r} has no result asset {key!r}")
     if storage.is_s3(asset.href):
-        bucket, name = storage.split_s3(asset.href)
-        url = storage.s3_client().generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": name},
-                                                         ExpiresIn=3600)
-        return RedirectResponse(url, status_code=307)
+        return RedirectResponse(downloads.presigned_url(asset.href, backend.config.presign_expiry), status_code=307)
     return FileResponse(asset.href, media_type=asset.type or "application/octet-stream")
 
 

@@ -21,6 +21,7 @@ from sparkeo.api.auth import Authenticator, load_users
 from sparkeo.api.config import CLUSTER, ServerConfig
 from sparkeo.api.errors import ApiError
 from sparkeo.api.jobstore import JobStore
+from sparkeo.api.podlogs import DriverLogs
 from sparkeo.api.runner import SYNC_POOL, LocalRunner
 from sparkeo.identity import Caller
 from sparkeo.names import new_job_id
@@ -42,7 +43,9 @@ def build_backend(config: ServerConfig, settings: Settings, registry: JobRegistr
     store = JobStore(registry)
     runner = LocalRunner(registry, settings, spark_factory or functools.partial(_local_spark, settings))
     if config.mode == CLUSTER:
-        start, cancel = _cluster_start_cancel(config, settings, store, registry, sparkapps_api)
+        api, namespace = _cluster_connection(config, sparkapps_api)
+        store = JobStore(registry, DriverLogs.sharing(api, namespace))
+        start, cancel = _cluster_start_cancel(config, settings, store, registry, api, namespace)
     else:
         start, cancel = runner.start, runner.cancel
     catalog = functools.lru_cache(maxsize=1)(lambda: load_catalog(config.catalog, settings))
@@ -56,14 +59,18 @@ def _local_spark(settings: Settings):
                          settings=settings)
 
 
-def _cluster_start_cancel(config: ServerConfig, settings: Settings, store: JobStore, registry: JobRegistry, api):
-    from sparkeo.ops.cancel import cancel_job
+def _cluster_connection(config: ServerConfig, api):
+    """The SparkApplications client (``api``, or one configured like kubectl) and the jobs' namespace."""
     from sparkeo.ops.connect import namespace_of, sparkapps_api
+
+    return api or sparkapps_api(), namespace_of(config.namespace, config.deployment_config)
+
+
+def _cluster_start_cancel(config: ServerConfig, settings: Settings, store: JobStore, registry: JobRegistry, api,
+                          namespace: str):
+    from sparkeo.ops.cancel import cancel_job
     from sparkeo.ops.prepare import prepare_job
     from sparkeo.ops.submit import submit_job
-
-    api = api or sparkapps_api()
-    namespace = namespace_of(config.namespace, config.deployment_config)
 
     def start(record, spec, body):
         caller = Caller(spec["user"], frozenset(spec.get("groups") or ()))

@@ -6,7 +6,8 @@ import click
 
 @click.command("sample-data")
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--size", default=512, show_default=True, type=click.IntRange(16, 8192), help="Image size in pixels.")
+@click.option("--size", default=512, show_default=True, type=click.IntRange(16, 16384),
+              help="Image size in pixels (above 2048 a 2048 px series mirrored at its edges).")
 @click.option("--dates", default=8, show_default=True, type=click.IntRange(1, 500), help="Number of dates.")
 @click.option("--bands", default="B02,B03,B04,B08,SCL", show_default=True, help="Bands to write.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed (same seed, same files).")

@@ -24,13 +24,18 @@ from sparkeo.cli.options import catalog_opt, deployment_opt, namespace_opt, sett
               help="Local mode: run users' UDFs (run_udf), each chunk in a child process with CPU-time and "
                    "memory limits; without it local mode refuses run_udf. Cluster mode runs them in the job's "
                    "own executor pods.")
+@click.option("--presigned-links", is_flag=True, envvar="SPARKEO_API_PRESIGNED",
+              help="Results on S3: the results document links presigned S3 URLs (clients download from S3) "
+                   "instead of API links [SPARKEO_API_PRESIGNED].")
+@click.option("--presign-expiry", default=3600, show_default=True, type=click.IntRange(1, 7 * 24 * 3600),
+              help="Seconds a presigned download link stays valid.")
 @catalog_opt
 @zookeeper_opt
 @deployment_opt
 @namespace_opt
 @click.pass_context
-def serve(ctx, host, port, users_file, mode, results_root, sync_max_pixels, cors_origins, allow_udf, catalog,
-          zookeeper, deployment_config, namespace):
+def serve(ctx, host, port, users_file, mode, results_root, sync_max_pixels, cors_origins, allow_udf, presigned_links,
+          presign_expiry, catalog, zookeeper, deployment_config, namespace):
     """Serve the openEO API (1.2) until interrupted."""
     from sparkeo.api.config import ServerConfig
     from sparkeo.api.server import serve as run_server
@@ -38,5 +43,6 @@ def serve(ctx, host, port, users_file, mode, results_root, sync_max_pixels, cors
     settings = settings_of(ctx).for_web_api(local=mode == "local", allow_udf=allow_udf)
     config = ServerConfig(catalog=catalog or settings.catalog, mode=mode, results_root=results_root,
                           namespace=namespace, deployment_config=deployment_config,
-                          sync_max_pixels=sync_max_pixels, cors_origins=tuple(cors_origins))
+                          sync_max_pixels=sync_max_pixels, cors_origins=tuple(cors_origins),
+                          presigned_results=presigned_links, presign_expiry=presign_expiry)
     run_server(config, settings, open_registry(ctx, zookeeper), users_file, host, port)

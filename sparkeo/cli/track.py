@@ -60,8 +60,9 @@ def track(ctx, zookeeper, namespaces, all_namespaces, kubeconfig, missing_grace,
         missing_grace=missing_grace, max_duration=max_duration,
         stuck_after=stuck_after, retention_days=retention_days or None,
     )
-    report = JobTracker(registry, api.list_states, api.delete, config).run_pass()
     gateway = pushgateway or settings.pushgateway
+    forget = (lambda record: metrics.forget_job(gateway, record)) if gateway else None
+    report = JobTracker(registry, api.list_states, api.delete, config, forget_metrics=forget).run_pass()
     if gateway:
         try:
             metrics.push(report, gateway)

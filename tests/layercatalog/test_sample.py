@@ -175,3 +175,25 @@ def test_block_layouts_are_written_as_other_tools_write_them(tmp_path, block, sh
         np.testing.assert_array_equal(same, ref.read(1))
     with pytest.raises(ConfigError, match="block"):
         write_sample(str(tmp_path / "bad"), size=32, dates=1, block="300")
+
+
+def test_series_above_scene_max_mirror_the_smaller_series(tmp_path, monkeypatch):
+    """Above SCENE_MAX the series is the SCENE_MAX px one mirrored at its edges (a 10980 px series
+    in seconds): its top-left corner is that series, the rest its mirror image, the footprint the
+    whole square, and the size limit is above one Sentinel-2 tile."""
+    from layercatalog import sample
+
+    monkeypatch.setattr(sample, "SCENE_MAX", 32)
+    small = Path(write_sample(str(tmp_path / "s"), size=32, dates=2, bands=("B04", "SCL"), seed=5)).parent
+    big = Path(write_sample(str(tmp_path / "b"), size=56, dates=2, bands=("B04", "SCL"), seed=5, block="1024")).parent
+    for ds, db in zip(item_dirs(small), item_dirs(big)):
+        for band in ("B04", "SCL"):
+            a, b = read(ds / f"{band}.tif"), read(db / f"{band}.tif")
+            assert b.shape == (56, 56)
+            assert np.array_equal(b[:32, :32], a)
+            assert np.array_equal(b[32:, :32], a[::-1][:24]) and np.array_equal(b[:32, 32:], a[:, ::-1][:, :24])
+        ring = json.loads((db / f"{db.name}.json").read_text())["geometry"]["coordinates"][0]
+        assert len(ring) == 5             # the whole square, though every other date has a nodata swath
+    assert sample.MAX_SIZE >= 10980
+    with pytest.raises(ConfigError, match="size"):
+        write_sample(str(tmp_path / "t"), size=sample.MAX_SIZE + 1)

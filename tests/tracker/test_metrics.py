@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sparkapps.deployment import DeploymentSettings
 from sparkapps.manifest import JobSpec, render
 from sparkeo.cli.main import cli
+from sparkeo.contracts import JOB_PUSH_JOB
 from tests.fixtures.prometheus import ScrapeJob
 from tracker import metrics
 from tracker.record import JobRecord
@@ -92,3 +93,36 @@ def test_unreachable_pushgateway_warns_but_the_pass_counts(zookeeper, zk_root, r
                                 catch_exceptions=False)
     assert result.exit_code == 0 and "not pushed" in result.output
 
+
+
+def job_groups(gateway) -> set[tuple[str, str | None]]:
+    """(job_id, namespace) of every job group on the Pushgateway."""
+    text = urllib.request.urlopen(f"{gateway.url}/metrics", timeout=10).read().decode()
+    return {(s.labels["job_id"], s.labels.get("namespace") or None)
+            for family in text_string_to_metric_families(text) for s in family.samples
+            if s.labels.get("job") == JOB_PUSH_JOB and "job_id" in s.labels}
+
+
+def test_pruning_a_record_deletes_the_series_its_job_pushed(zookeeper, zk_root, registry, k8s_api, pushgateway,
+                                                            monkeypatch):
+    from jobs.progress import JobMetrics
+
+    monkeypatch.setenv("SPARKEO_ZOOKEEPER", zookeeper.hosts)
+    monkeypatch.setenv("SPARKEO_ZOOKEEPER_ROOT", zk_root)
+    recent = datetime.now(timezone.utc)
+    registry.create_many([
+        JobRecord(job_id="old-cluster", user="alice", status=JobState.FINISHED, created=T0, finished=T0),
+        JobRecord(job_id="old-local", user="alice", status=JobState.ERROR, created=T0, finished=T0),
+        JobRecord(job_id="recent", user="alice", status=JobState.FINISHED, created=recent, finished=recent)])
+    # as the jobs pushed at their end: on a cluster with the namespace, locally without
+    for job_id, namespace in (("old-cluster", "sparkeo"), ("old-local", None), ("recent", "sparkeo")):
+        assert JobMetrics(job_id, user="alice").push(pushgateway.address, namespace)
+    assert {("old-cluster", "sparkeo"), ("old-local", None), ("recent", "sparkeo")} <= job_groups(pushgateway)
+
+    result = CliRunner().invoke(cli, ["track", "--pushgateway", pushgateway.address, "--retention-days", "30"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert {r.job_id for r in registry.list()} == {"recent"}
+    groups = job_groups(pushgateway)
+    assert ("recent", "sparkeo") in groups
+    assert not {g for g in groups if g[0] in ("old-cluster", "old-local")}

@@ -7,7 +7,9 @@ as ``restartPolicy`` says (``OnFailure``: FAILING, after ``onFailureRetryInterva
 SUBMITTED, RUNNING again; ``status.executionAttempts`` counts the runs). ``local:///opt/sparkeo/`` maps to the repository checkout;
 pod ``env`` is resolved like the kubelet does (``secretKeyRef`` from the store's Secrets). One
 application runs at a time (the machine has 2 cores); the others wait SUBMITTED. Deleting a running
-application kills its spark-submit, as deleting the driver pod would.
+application kills its spark-submit, as deleting the driver pod would. The driver's output (stdout and
+stderr, interleaved) is the log of its pod ``<app>-driver`` in ``store.pods``, which the server's
+``pods/{name}/log`` path serves while it runs and after, until the application is deleted.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import uuid
 from collections import deque
 from pathlib import Path
 
+from sparkeo.contracts import DRIVER_POD
 from sparkeo.testing.services import stop_process
 from sparkeo.testing.k8s_api.store import Store, now_iso
 
@@ -33,6 +36,17 @@ def spark_submit_path() -> str:
     import pyspark
 
     return str(Path(pyspark.__file__).parent / "bin" / "spark-submit")
+
+
+def _tee(pipe, own, both, lock: threading.Lock) -> None:
+    """Copy a driver's output stream line by line to its own file and to the pod log."""
+    with pipe:
+        for line in iter(pipe.readline, b""):
+            with lock:
+                own.write(line)
+                own.flush()
+                both.write(line)
+                both.flush()
 
 
 class LocalOperator:
@@ -85,7 +99,7 @@ class LocalOperator:
                 "submissionID": str(uuid.uuid4()),
                 "lastSubmissionAttemptTime": now_iso(),
                 "submissionAttempts": 1,
-                "driverInfo": {"podName": f"{key[1]}-driver"},
+                "driverInfo": {"podName": DRIVER_POD.format(app=key[1])},
             })
             self._queue.append(key[:2])
 
@@ -153,12 +167,21 @@ class LocalOperator:
         run_dir = self.workdir / f"{name}-{uuid.uuid4().hex[:6]}"
         run_dir.mkdir(parents=True)
         stderr_path = run_dir / "stderr.log"
-        with open(run_dir / "stdout.log", "wb") as out, open(stderr_path, "wb") as err:
-            proc = subprocess.Popen(cmd, cwd=run_dir, env=env, stdout=out, stderr=err)
+        pod_log = run_dir / "driver.log"
+        with open(run_dir / "stdout.log", "wb") as out, open(stderr_path, "wb") as err, open(pod_log, "wb") as both:
+            proc = subprocess.Popen(cmd, cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            # the container log interleaves both streams, as the kubelet keeps it; the separate files
+            # give errorMessage the Python driver's own lines (stdout) apart from the JVM's (stderr)
+            lock = threading.Lock()
+            copiers = [threading.Thread(target=_tee, args=(pipe, own, both, lock), daemon=True)
+                       for pipe, own in ((proc.stdout, out), (proc.stderr, err))]
+            for copier in copiers:
+                copier.start()
+            self.store.pods.start(ns, name, pod_log)
             self.store.set_status(ns, name, {
                 "applicationState": {"state": "RUNNING"},
                 "sparkApplicationId": f"local-{int(time.time() * 1000)}",
-                "driverInfo": {"podName": f"{name}-driver", "webUIPort": 4040},
+                "driverInfo": {"podName": DRIVER_POD.format(app=name), "webUIPort": 4040},
                 "executionAttempts": attempt,
             })
             deleted = False
@@ -168,6 +191,8 @@ class LocalOperator:
                     stop_process(proc, timeout=20)
                     break
                 time.sleep(0.2)
+            for copier in copiers:
+                copier.join(timeout=10)
         self.runs.append({"name": name, "command": cmd, "exit": proc.returncode, "deleted": deleted,
                           "seconds": time.monotonic() - started, "dir": str(run_dir)})
         if deleted:

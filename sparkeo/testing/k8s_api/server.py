@@ -6,6 +6,7 @@
     GET    .../sparkapplications/{name}[/status]                                         200/404
     PATCH  .../sparkapplications/{name}[/status]  (application/merge-patch+json)          200/404/422
     DELETE .../sparkapplications/{name}                                                  200/404
+    GET    /api/v1/namespaces/{ns}/pods/{name}/log  (tailLines, limitBytes)               200 text/plain/404
     POST   /_test/seed/{ns}   [{"manifest": {...}, "status": {...}}, ...]  test-only bulk seeding
 
 Errors are Kubernetes ``Status`` bodies. Runs in a thread on a loopback port (``K8sTestServer``).
@@ -26,6 +27,7 @@ from sparkeo.testing.k8s_api.store import API_VERSION, KIND, ApiError, Store
 _BASE = r"^/apis/sparkoperator\.k8s\.io/v1beta2"
 _NAMESPACED = re.compile(_BASE + r"/namespaces/(?P<ns>[^/]+)/sparkapplications(?:/(?P<name>[^/]+)(?:/(?P<sub>status))?)?/?$")
 _ALL = re.compile(_BASE + r"/sparkapplications/?$")
+_POD_LOG = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/log/?$")
 _SEED = re.compile(r"^/_test/seed/(?P<ns>[^/]+)$")
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -64,6 +66,8 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "POST" and (m := _SEED.match(url.path)):
                 pairs = [(entry["manifest"], entry.get("status")) for entry in self._body() or []]
                 return self._send(201, {"seeded": store.seed(m["ns"], pairs)})
+            if method == "GET" and (m := _POD_LOG.match(url.path)):
+                return self._pod_log(m["ns"], m["name"], parse_qs(url.query))
             if method == "GET" and _ALL.match(url.path):
                 return self._list(None, parse_qs(url.query))
             m = _NAMESPACED.match(url.path)
@@ -98,6 +102,20 @@ class _Handler(BaseHTTPRequestHandler):
         head = json.dumps({"apiVersion": API_VERSION, "kind": f"{KIND}List", "metadata": meta})
         # objects are stored pre-encoded: a 10,000-item LIST is a join, not 10,000 json.dumps
         self._send_raw(200, head[:-1].encode() + b',"items":[' + b",".join(page.encoded) + b"]}")
+
+    def _pod_log(self, ns, name, query) -> None:
+        def number(key):
+            raw = (query.get(key) or [None])[0]
+            if raw is None:
+                return None
+            if not raw.lstrip("-").isdigit():
+                raise ApiError(400, "BadRequest", f"{key}: invalid value {raw!r}", group="", kind="pods")
+            return int(raw)
+
+        data = self.server.store.pods.log(ns, name, number("tailLines"), number("limitBytes"))
+        if data is None:
+            raise ApiError(404, "NotFound", f'pods "{name}" not found', name, group="", kind="pods")
+        reply(self, 200, data, "text/plain")
 
     def do_GET(self):
         self._dispatch("GET")

@@ -20,6 +20,7 @@ import jsonschema
 import yaml
 
 from sparkeo.testing.k8s_api import selectors
+from sparkeo.testing.k8s_api.pods import DriverPods
 
 GROUP, VERSION, PLURAL, KIND = "sparkoperator.k8s.io", "v1beta2", "sparkapplications", "SparkApplication"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -31,12 +32,15 @@ META_KEEP = {"name", "generateName", "namespace", "uid", "resourceVersion", "gen
 class ApiError(Exception):
     """An API failure with its HTTP code and Kubernetes ``reason`` (NotFound, AlreadyExists, Invalid...)."""
 
-    def __init__(self, code: int, reason: str, message: str, name: str | None = None, causes=()):
+    def __init__(self, code: int, reason: str, message: str, name: str | None = None, causes=(),
+                 group: str = GROUP, kind: str = PLURAL):
         super().__init__(message)
         self.code, self.reason, self.message, self.name, self.causes = code, reason, message, name, list(causes)
+        self.group, self.kind = group, kind
 
     def status_body(self) -> dict:
-        details = {"group": GROUP, "kind": PLURAL}
+        # core resources (pods) have no group: the API server leaves the key out
+        details = {"group": self.group, "kind": self.kind} if self.group else {"kind": self.kind}
         if self.name:
             details["name"] = self.name
         if self.causes:
@@ -119,6 +123,7 @@ class Store:
             self._encoded: dict[tuple[str, str], bytes] = {}  # JSON of each object, for fast LISTs
             self._keys: list[tuple[str, str]] = []  # sorted, for LIST pagination
             self.secrets: dict[tuple[str, str], dict[str, str]] = {}
+            self.pods = DriverPods()    # the driver pods the operator loop started, with their logs
             self.requests: list[tuple[str, str]] = []  # (method, path) log, for tests that count calls
             self.last_pruned: dict[str, Any] | None = None
 
@@ -256,7 +261,8 @@ class Store:
                 raise ApiError(404, "NotFound", f'{PLURAL}.{GROUP} "{name}" not found', name)
             self._keys.remove((namespace, name))
             self._next_rv()
-            return obj
+        self.pods.remove_owned_by(namespace, name)     # the garbage collector deletes the driver pod with its owner
+        return obj
 
     def seed(self, namespace: str, objects: Iterable[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
              validate: bool = False) -> int:

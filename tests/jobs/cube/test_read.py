@@ -54,6 +54,18 @@ def test_zero_is_data_unless_declared_nodata(ramp, tmp_path):
     assert np.isnan(read_band(b, grid, SETTINGS).values).sum() == 1
 
 
+def test_nodata_to_nan_whether_few_or_most_pixels_are_nodata(tmp_path):
+    # few no-data pixels take the masked store, most of them the division by the valid mask
+    grid = TileGrid(CRS, (10.0, 0, 500000.0, 0, -10.0, 5000000.0), (8, 8))
+    rng = np.random.default_rng(3)
+    for share in (0.0, 0.05, 0.6, 1.0):
+        arr = rng.integers(1, 4000, (8, 8)).astype(np.uint16)
+        arr[rng.random((8, 8)) < share] = 0
+        v = read_band(write_tif(tmp_path / f"nd{share}.tif", arr, nodata=0), grid, SETTINGS).values
+        np.testing.assert_array_equal(np.isnan(v), arr == 0)
+        np.testing.assert_array_equal(v[arr != 0], arr[arr != 0].astype(np.float32))
+
+
 def test_per_band_nodata_from_the_asset_overrides_the_file(tmp_path):
     arr = np.array([[-9999, 5], [7, 255]], dtype=np.int16)
     a = write_tif(tmp_path / "ls.tif", arr, nodata=-9999)

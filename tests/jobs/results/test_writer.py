@@ -164,6 +164,23 @@ def test_period_labels_name_files_and_keep_valid_stac_times(tmp_path):
     assert doc["extent"]["temporal"]["interval"] == [["2023-06-03T00:00:00Z", "2023-07-28T23:59:59Z"]]
 
 
+@pytest.mark.parametrize("labels, files", [
+    (("2023-06-01-06", "2023-06-01-07", "2023-06-02-06"), ["2023-06-01-06", "2023-06-01-07", "2023-06-02"]),
+    (("2023-06-01T10:00:00Z", "2023-06-01T10:30:00Z"), ["2023-06-01T100000Z", "2023-06-01T103000Z"]),
+], ids=["hourly-periods", "two-overpasses-a-day"])
+def test_slices_of_one_day_get_a_file_each(tmp_path, labels, files):
+    meta = cube(("t", "y", "x"), {"t": labels})
+    w = ResultsWriter(str(tmp_path / "h"), meta, GRID)
+    full = np.stack([np.full((70, 90), i, np.float32) for i in range(len(labels))])
+    fill(w, full, meta.dims)
+    w.finish({"job_id": "h"}, ("2023-06-01", "2023-06-03"))
+    doc = json.loads((tmp_path / "h" / "collection.json").read_text())
+    assert sorted(a["href"] for a in doc["assets"].values()) == [f"./{f}.tif" for f in files]
+    for i, name in enumerate(files):       # each slice kept its own values: none overwrote another
+        with rasterio.open(tmp_path / "h" / f"{name}.tif") as ds:
+            assert (ds.read(1) == i).all()
+
+
 @pytest.mark.parametrize("nodes, bands", [
     ({"n": node("ndvi", nir="B08", red="B04")}, ("ndvi",)),
     ({"n": node("ndvi", target_band="NDVI"), "f": node("filter_bands", "n", bands=["NDVI"])}, ("NDVI",)),

@@ -142,3 +142,21 @@ def test_local_masters_send_tiles_inline_uncompressed_with_spilling_off():
 ])
 def test_groups_share_one_spark_job_only_when_each_has_a_core(groups, parallelism, jobs):
     assert spark_jobs(groups, parallelism) == jobs
+
+
+def test_an_executions_spark_jobs_share_one_python_rdd(spark):
+    """partition_runner answers like sc.runJob (the elements of the partitions asked for, from
+    several threads at once) without a new Python RDD per job: sc.runJob pickles the closure and
+    builds a PythonFunction over py4j again for every job."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jobs.spark.execute import partition_runner
+
+    sc = spark.sparkContext
+    rdd = sc.parallelize([[1, 2], [3], [4, 5, 6], [7]], 4).flatMap(lambda xs: [x * 10 for x in xs])
+    run = partition_runner(sc, rdd)
+    first = sc.parallelize([0]).id()
+    with ThreadPoolExecutor(3) as pool:
+        got = list(pool.map(run, [[0], [2, 3], [1], [3]]))
+    assert got == [[10, 20], [40, 50, 60, 70], [30], [70]]
+    assert sc.parallelize([0]).id() == first + 1        # no RDD made in between: one for all the jobs

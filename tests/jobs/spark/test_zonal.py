@@ -58,3 +58,26 @@ def test_only_tiles_under_a_polygon_run_and_an_unreadable_one_fails_with_its_hre
     with pytest.raises(UnreadableAssetError) as info:
         execute_zonal(spark, polygons_cube(utm(1, 1, 9, 9), utm(30, 1, 45, 9)), tasks, settings, {}, got.append)
     assert info.value.href == "/data/east.tif"
+
+
+def test_pixel_reducers_run_on_the_executors_and_the_driver_gets_one_row_per_geometry(spark, tmp_path):
+    import os
+
+    cube = aggregate(reducer_of("median"))
+    median = cube.reduce_pixels
+    cube.reduce_pixels = lambda values: median(values) * 0 + os.getpid()    # the process that reduces
+    got = []
+    execute_zonal(spark, cube, tasks_of(cube.grid, 8), Settings(cache_dir=str(tmp_path)), {}, got.append)
+    reduced = got[0][~np.isnan(got[0])]
+    assert reduced.size and os.getpid() not in set(reduced.tolist())        # a Python worker, not the driver
+
+
+def test_the_partials_are_shuffled_into_ranges_of_about_a_tiles_bytes(monkeypatch):
+    from jobs.spark import zonal
+
+    tile = 8 * 8
+    assert zonal.reduce_partitions(aggregate(reducer_of("mean")), tile, 2) == 2    # a few numbers each: one per core
+    cube = aggregate(reducer_of("median"))
+    monkeypatch.setattr(zonal, "MIN_REDUCE_BYTES", 1)
+    ranges = zonal.reduce_partitions(cube, tile, 1)
+    assert ranges == min(len(cube.geometries), -(-cube.partial_bytes() // (tile * len(DATES) * len(BANDS) * 4)))

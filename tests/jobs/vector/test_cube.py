@@ -182,3 +182,18 @@ def test_a_broken_reducer_fails_on_the_driver_naming_the_argument():
     with pytest.raises((ProcessError, ProcessGraphError)) as info:
         aggregate(callback(("e", "array_element", {"data": {"from_parameter": "data"}, "label": "nope"})))
     assert info.value.node_id == "agg/e"
+
+
+@pytest.mark.parametrize("name", ["mean", "median"])
+def test_sorted_partials_merged_in_runs_and_finished_in_small_batches_give_the_table(name):
+    from jobs.vector.zonal import finish_stream, merge_runs
+
+    cube = aggregate(reducer_of(name))
+    pairs = []
+    for _, window, grid in cube.grid.tiles(7):
+        pairs.extend(cube.partials(grid, (window.row_off, window.col_off), cube.assign([grid])[0], TileContext()).items())
+    pairs.sort(key=lambda pair: pair[0])           # what the shuffle's sort gives a reduce task
+    table = np.full(tiled(cube, 7).shape, np.nan)
+    for index, values in finish_stream(merge_runs(pairs), cube.reducer, cube.reduce_pixels, batch_values=50):
+        table[index] = values
+    np.testing.assert_allclose(table, tiled(cube, 7), rtol=1e-12, equal_nan=True)

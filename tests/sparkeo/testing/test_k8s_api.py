@@ -99,3 +99,22 @@ def test_operator_command_maps_the_image_paths(k8s_api, tmp_path):
     assert str(repo / "jobs" / "main.py") in cmd
     assert not any(c.startswith("spark.kubernetes.") for c in cmd)
     assert cmd[cmd.index(str(repo / "jobs" / "main.py")) + 1:] == app["spec"]["arguments"]
+
+
+def test_driver_pod_logs_are_served_until_the_application_is_deleted(k8s_api, tmp_path):
+    store, url = k8s_api.store, k8s_api.server.url
+    store.create("sparkeo", manifest("j-logs"))
+    log = tmp_path / "driver.log"
+    log.write_text("line 1\nline 2\nline 3\n")
+    store.pods.start("sparkeo", "j-logs", log)
+    path = f"{url}/api/v1/namespaces/sparkeo/pods/j-logs-driver/log"
+    with urllib.request.urlopen(path, timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/plain" and response.read() == b"line 1\nline 2\nline 3\n"
+    with urllib.request.urlopen(path + "?tailLines=1", timeout=10) as response:
+        assert response.read() == b"line 3\n"
+    assert call(f"{url}/api/v1/namespaces/sparkeo/pods/j-other-driver/log") == (404, {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": 404,
+        "message": 'pods "j-other-driver" not found', "reason": "NotFound",
+        "details": {"kind": "pods", "name": "j-other-driver"}})
+    store.delete("sparkeo", "j-logs")       # the driver pod goes with its owner
+    assert call(path)[0] == 404
