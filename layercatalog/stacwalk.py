@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import orjson   # ~4x faster than json on item documents: the walk is dominated by parsing
 
-from sparkeo import storage
+from sparkeo import readpolicy, storage
 from sparkeo.errors import NotFoundInStorage
 
 from layercatalog.errors import InvalidCatalogError
@@ -100,6 +100,8 @@ def _walk_container(uri: str, doc: dict, collection_id: str | None, result: Walk
 
 def _read_many(uris: list[str], entry: str | None) -> list[dict]:
     if uris and storage.is_s3(uris[0]):
+        for uri in uris:    # the pool's threads do not see the read policy of a user's load_stac: check here
+            readpolicy.check_current(uri)
         with ThreadPoolExecutor(S3_READ_THREADS) as pool:
             return list(pool.map(lambda u: read_json(u, entry), uris))
     return [read_json(u, entry) for u in uris]

@@ -36,6 +36,9 @@ class JobSpec:
     catalog_uri: str | None = None
     job_options: Mapping[str, Any] = field(default_factory=dict)
     submitted_at: str | None = None     # ISO 8601; the driver reports queue time from it
+    # the driver's SPARKEO_USER_READS (sparkeo.readpolicy): what the user's graph may make it read; None:
+    # the deployment's own (the web API sets ``restricted``, a user's own ``sparkeo submit`` leaves it)
+    user_reads: str | None = None
 
     def __post_init__(self):
         check_job_id(self.job_id)
@@ -51,6 +54,7 @@ class JobSpec:
             "catalog": self.catalog_uri,
             "job_options": dict(self.job_options),
             "submitted_at": self.submitted_at,
+            **({"user_reads": self.user_reads} if self.user_reads else {}),
         }
 
 
@@ -77,6 +81,8 @@ def render(job: JobSpec, deployment: DeploymentSettings) -> dict:
         "driver": _driver(d, labels),
         "executor": _pod(d.executor, d, labels),
     }
+    if job.user_reads:      # beside envFrom's ConfigMap, an env entry wins
+        spec["driver"].setdefault("env", []).append({"name": "SPARKEO_USER_READS", "value": job.user_reads})
     volumes = _volumes(d)
     if volumes:
         spec["volumes"] = volumes

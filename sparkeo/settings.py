@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from sparkeo.errors import ConfigError
+from sparkeo.readpolicy import RESTRICTED, ReadPolicy
 
 
 # glibc refuses larger mmap thresholds on 64-bit (HEAP_MAX_SIZE / 2): larger blocks stay mmapped.
@@ -100,6 +101,12 @@ class Settings:
     # driver pod limited to fewer cores than its node shows sets its own count here.
     cog_encode_threads: int = field(default=0, metadata={"env": "SPARKEO_COG_THREADS"})
 
+    # Pixels of tiles one Spark task computes at most (jobs.spark.execute groups a job's tiles into a few
+    # tasks, one per core: fewer task hand-overs); None: the engine's own, 8 tiles of 512 px. The local
+    # web API (``for_web_api``) takes one 256 px tile's worth: a core frees up after each task, so a
+    # synchronous request waits for one task of a running batch job, not for all of its tiles.
+    task_max_pixels: int | None = field(default=None, metadata={"env": "SPARKEO_TASK_MAX_PIXELS"})
+
     # User-defined functions (run_udf, README "UDFs"): ``inline`` runs them in the Python worker that
     # computes the tile (a job's own code, on a job's own executors); ``isolated`` in a child process
     # per chunk with hard CPU-time and memory limits (the local-mode web API: a stranger's code on
@@ -107,6 +114,11 @@ class Settings:
     udf_mode: str = field(default="inline", metadata={"env": "SPARKEO_UDF"})
     udf_cpu_seconds: int = field(default=600, metadata={"env": "SPARKEO_UDF_CPU_SECONDS"})
     udf_memory_mb: int = field(default=4096, metadata={"env": "SPARKEO_UDF_MEMORY_MB"})
+    # Locations a job reads because its user named them (load_stac's url, geometries paths and URLs),
+    # with the server's credentials (sparkeo.readpolicy): ``any`` for a user's own CLI job; the web API
+    # (``for_web_api``) makes it ``restricted``: public http(s) URLs, hosts listed after ``allow=``
+    # (``restricted;allow=127.0.0.1,stac.internal:8080``), and the caller's own job results.
+    user_reads: ReadPolicy = field(default_factory=ReadPolicy, metadata={"env": "SPARKEO_USER_READS"})
 
     def __post_init__(self):
         if self.udf_mode not in UDF_MODES:
@@ -114,6 +126,8 @@ class Settings:
         for name in ("udf_cpu_seconds", "udf_memory_mb"):
             if getattr(self, name) < 1:
                 raise ConfigError(_env_name(name), getattr(self, name), "expected 1 or more")
+        if self.task_max_pixels is not None and self.task_max_pixels < 1:
+            raise ConfigError(_env_name("task_max_pixels"), self.task_max_pixels, "expected 1 or more")
         for name in ("malloc_mmap_threshold", "malloc_trim_threshold", "inline_dag_bytes", "gdal_cache_mb",
                      "cog_encode_threads"):
             if getattr(self, name) < 0:
@@ -141,10 +155,13 @@ class Settings:
 
     def for_web_api(self, local: bool, allow_udf: bool) -> "Settings":
         """The settings jobs of the web API run with: on local Spark, UDFs only when the operator
-        started it allowing them, and then isolated; on Kubernetes in the job's own executor pods."""
+        started it allowing them, and then isolated; on Kubernetes in the job's own executor pods. In both,
+        users read only public web locations, the hosts the operator allow-listed and their own results."""
+        restricted = dataclasses.replace(self, user_reads=ReadPolicy(RESTRICTED, self.user_reads.allow))
         if not local:
-            return self
-        return dataclasses.replace(self, udf_mode="isolated" if allow_udf else "off")
+            return restricted
+        return dataclasses.replace(restricted, udf_mode="isolated" if allow_udf else "off",
+                                   task_max_pixels=self.task_max_pixels or WEB_API_TASK_PIXELS)
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -165,6 +182,7 @@ class Settings:
 
 
 UDF_MODES = ("inline", "isolated", "off")
+WEB_API_TASK_PIXELS = 256 * 256     # see ``task_max_pixels``
 
 
 def _env_name(field_name: str) -> str:
@@ -183,6 +201,8 @@ def _text(value: object) -> str:
 
 def _coerce(f: dataclasses.Field, raw: str, env_name: str):
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "ReadPolicy":
+        return ReadPolicy.parse(raw)
     if kind == "bool":
         word = raw.strip().lower()
         if word not in TRUE_WORDS + FALSE_WORDS:

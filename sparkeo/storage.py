@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from sparkeo import webread
+from sparkeo import readpolicy, webread
 from sparkeo.errors import NotFoundInStorage, NotText, SparkeoError, StorageError
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -100,6 +100,7 @@ def _s3_error(uri: str, exc: Exception) -> Exception:
 
 def read_bytes(uri: str) -> bytes:
     """The whole content of a local file, S3 object or web document."""
+    readpolicy.check_current(uri)     # a user-named location read for a restricted job
     if webread.is_http(uri):
         return webread.read_bytes(uri)
     if is_s3(uri):
@@ -202,6 +203,7 @@ def upload_file(local_path: str, uri: str, content_type: str | None = None, part
 
 def stat(uri: str) -> ObjectInfo:
     """Size and change fingerprint of one object."""
+    readpolicy.check_current(uri)     # a user-named location read for a restricted job
     if webread.is_http(uri):
         return ObjectInfo(uri, *webread.stat(uri))
     if is_s3(uri):
@@ -228,6 +230,7 @@ def exists(uri: str) -> bool:
 
 def list_prefix(uri: str) -> list[ObjectInfo]:
     """Every object below a folder or S3 prefix, sorted by URI."""
+    readpolicy.check_current(uri)     # a user-named location read for a restricted job
     if is_s3(uri):
         bucket, key = split_s3(uri)
         prefix = key.rstrip("/") + "/" if key else ""

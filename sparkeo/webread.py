@@ -4,7 +4,9 @@ over the web (``load_stac(url)``) are walked and fingerprinted like local and S3
 Plain ``urllib`` (no session to keep): a static catalog is read once into the index cache, and its
 container documents are only fingerprinted (``HEAD``: ETag, else Last-Modified, and size) afterwards.
 A 404/410 is ``NotFoundInStorage`` (the user named a missing document, exit 2); a server or network
-failure is ``StorageError`` naming the URL (exit 1).
+failure is ``StorageError`` naming the URL (exit 1). Every redirect is checked against the read policy
+of the user location being resolved (``sparkeo.readpolicy``): a public URL cannot redirect to the
+metadata service or a private host.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from sparkeo import readpolicy
 from sparkeo.errors import NotFoundInStorage, StorageError
 
 TIMEOUT_SECONDS = 30
@@ -29,10 +32,21 @@ def resolve(base_url: str, href: str) -> str:
     return urllib.parse.urljoin(base_url, href)
 
 
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to a location the current read policy allows (``ReadRefused`` else)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        readpolicy.check_current(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_CheckedRedirects)
+
+
 def _open(url: str, method: str):
     request = urllib.request.Request(url, method=method, headers={"User-Agent": USER_AGENT})
     try:
-        return urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)
+        return _OPENER.open(request, timeout=TIMEOUT_SECONDS)
     except urllib.error.HTTPError as exc:
         if exc.code in (404, 410):
             raise NotFoundInStorage(url) from None

@@ -19,13 +19,14 @@ from jobs.cube.restore import label_periods, with_declared_dimensions
 from jobs.plan.grid import Bounds, TileGrid
 from jobs.plan.planner import ItemFootprint, TimeSlice, asset_grid, choose_grid, intersect, time_slices, union
 from jobs.plan.extent import bbox_in_crs, temporal_bounds
-from jobs.errors import LoadError, UnreadableAssetError
+from jobs.errors import LoadError, ProcessError, UnreadableAssetError
 from layercatalog.errors import (EmptyQueryError, PropertyFilterError, UnknownBandError, format_bbox,
                                  format_interval)
 from layercatalog.model import BandInfo, CollectionInfo, ItemQuery, ItemRecord, PropertyFilter
 from layercatalog.stacurl import declared_dimensions
 from sparkeo.errors import SparkeoError, UserError
 from sparkeo.geometry import crs_text, same_crs, transform_bounds
+from sparkeo.readpolicy import ReadPolicy, ReadRefused, reading_for_user
 
 DIM_TYPES = {"t": "temporal", "bands": "bands", "y": "spatial", "x": "spatial"}
 # resample_spatial methods that return source values (integer bands keep dtype and nodata)
@@ -194,11 +195,22 @@ class CatalogSource:
         unreachable or malformed document is the user's (``url``), as an unknown collection id is."""
         if not isinstance(url, str) or not url.strip():
             raise LoadError(node_id, "url", f"expected the URL of a STAC item, collection or catalog, got {url!r}")
-        try:
-            collection = self.catalog.stac_url(url.strip())
-        except SparkeoError as exc:
-            raise LoadError(node_id, "url", str(exc)) from None
-        cube = self._load(node_id, collection, spatial_extent, temporal_extent, bands, properties)
+        policy = getattr(self.settings, "user_reads", None) or ReadPolicy()
+        # every document and asset reached from the URL is the user's choice too (sparkeo.readpolicy)
+        with reading_for_user(policy):
+            try:
+                policy.check(url.strip())
+                collection = self.catalog.stac_url(url.strip())
+            except ReadRefused as exc:
+                raise ProcessError("ProcessArgumentInvalid", str(exc), node_id, "url") from None
+            except SparkeoError as exc:
+                raise LoadError(node_id, "url", str(exc)) from None
+            cube = self._load(node_id, collection, spatial_extent, temporal_extent, bands, properties)
+            try:    # the assets are read by GDAL on the executors, outside the policy's reach: check now
+                policy.check_all(a.href for i in cube.items for a in i.assets.values() if a is not None)
+            except ReadRefused as exc:
+                raise ProcessError("ProcessArgumentInvalid", f"an asset of the STAC document: {exc}",
+                                   node_id, "url") from None
         return with_declared_dimensions(cube, declared_dimensions(collection), node_id)
 
     def _load(self, node_id: str, collection: CollectionInfo, spatial_extent, temporal_extent, bands,

@@ -26,14 +26,15 @@ from sparkeo import geometry
 @process("filter_spatial", Param("data", kind="cube"), Param("geometries"), kind="cube")
 def filter_spatial(ctx, node_id, data: LazyCube, geometries):
     """The cube cropped to the geometries' bounds, pixels with centres outside the polygons nodata."""
-    from jobs.processes.vector import in_grid_crs, polygon_union
+    from jobs.processes.vector import in_grid_crs, polygon_union, user_reads
     from jobs.vector.geojson import read_geometries
     from jobs.vector.mask import PolygonMask
 
     meta = data.meta
     if meta.grid is None:
         raise ProcessError("DimensionMissing", "the data cube has no spatial dimensions", argument="data")
-    geom = polygon_union(in_grid_crs(read_geometries(geometries), meta.grid, "geometries"), "geometries")
+    geoms = read_geometries(geometries, "geometries", user_reads(ctx))
+    geom = polygon_union(in_grid_crs(geoms, meta.grid, "geometries"), "geometries")
     grid = meta.grid.crop(Window(0, 0, 0, 0)) if geom.is_empty else centres_within(meta.grid, geom.bounds)
     source = data.clip(grid, node_id) or DerivedCube(node_id, meta.replace(grid=grid), (data,), lambda a: a)
     keeps = meta.nodata is not None and not meta.dtype.startswith("float")

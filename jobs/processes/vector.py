@@ -22,15 +22,21 @@ from jobs.vector.geojson import Geometries, read_geometries
 from jobs.vector.mask import PolygonMask
 from jobs.vector.zonal import MERGEABLE
 from sparkeo import geometry
+from sparkeo.readpolicy import ReadPolicy
 
 
 @process("load_geojson", Param("data"), Param("properties", [], "array"), kind="cube")
 def load_geojson(ctx, node_id, data, properties=()):
     """GeoJSON (inline, a path or URL) as a vector cube of geometries, keeping ``properties`` (all if empty)."""
-    geoms = read_geometries(data, "data")
+    geoms = read_geometries(data, "data", user_reads(ctx))
     if not all(isinstance(p, str) for p in properties):
         raise ProcessGraphError(None, "properties", f"expected property names, got {properties!r}")
     return Geometries(geoms.wkb, geoms.ids, geoms.properties, geoms.crs, tuple(properties) or None)
+
+
+def user_reads(ctx) -> ReadPolicy:
+    """The read policy of the job (``Settings.user_reads``): which paths and URLs its user may name."""
+    return getattr(getattr(ctx.source, "settings", None), "user_reads", None) or ReadPolicy()
 
 
 def _spatial(data: LazyCube) -> None:
@@ -56,7 +62,7 @@ def aggregate_spatial(ctx, node_id, data, geometries, reducer: Callback, target_
     if extra:
         raise ProcessGraphError(None, "data", f"aggregate_spatial over dimensions {extra!r} is not supported "
                                               "(only t, bands, x, y)")
-    geoms = read_geometries(geometries)
+    geoms = read_geometries(geometries, "geometries", user_reads(ctx))
     local = in_grid_crs(geoms, data.meta.grid, "geometries")
     # only the pixels under the geometries are read: the source is cropped to their bounds
     grid = centres_within(data.meta.grid, local.bounds())
@@ -93,7 +99,7 @@ def mask_polygon(ctx, node_id, data, mask, replacement=None, inside=False):
     _spatial(data)
     if replacement is not None and (isinstance(replacement, bool) or not isinstance(replacement, (int, float))):
         raise ProcessGraphError(None, "replacement", f"expected a number or null, got {replacement!r}")
-    local = in_grid_crs(read_geometries(mask, "mask"), data.meta.grid, "mask")
+    local = in_grid_crs(read_geometries(mask, "mask", user_reads(ctx)), data.meta.grid, "mask")
     union = polygon_union(local, "mask")
     keeps = replacement is None and data.meta.nodata is not None and not data.meta.dtype.startswith("float")
     meta = data.meta if keeps else data.meta.computed()

@@ -89,15 +89,17 @@ class Execution:
 MAX_PIXELS_PER_TASK = 8 * 512 * 512
 GROUPS_PER_CORE = 1       # measured on 2 cores: 1 per core beat 2 per core (fewer task hand-overs)
 QUEUED_GROUPS_PER_CORE = 2  # Spark jobs in flight per core: the running one and the next
+SCHEDULER_POOL = "spark.scheduler.pool"     # the local property naming a thread's fair scheduler pool
 
 
-def tile_groups(tasks: Sequence[TileTask], parallelism: int, tile_pixels: int = 512 * 512) -> list[list[TileTask]]:
-    """Contiguous groups of tile tasks: GROUPS_PER_CORE per core, at most MAX_PIXELS_PER_TASK pixels
-    (``tile_pixels`` each) per group."""
+def tile_groups(tasks: Sequence[TileTask], parallelism: int, tile_pixels: int = 512 * 512,
+                max_task_pixels: int | None = None) -> list[list[TileTask]]:
+    """Contiguous groups of tile tasks: GROUPS_PER_CORE per core, at most ``max_task_pixels`` pixels
+    (``Settings.task_max_pixels``; None: MAX_PIXELS_PER_TASK) of tiles of ``tile_pixels`` each per group."""
     n = len(tasks)
     if n == 0:
         return []
-    per_task = max_tiles_per_task(tile_pixels)
+    per_task = max_tiles_per_task(tile_pixels, max_task_pixels)
     count = min(n, max(GROUPS_PER_CORE * max(parallelism, 1), -(-n // per_task)))
     cuts = [round(i * n / count) for i in range(count + 1)]
     # Tasks own whole read regions (jobs.plan.blocks) when there are enough of them: a region split
@@ -141,10 +143,11 @@ def spark_jobs(groups: int, parallelism: int) -> list[list[int]]:
     return [[i] for i in range(groups)]
 
 
-def max_tiles_per_task(tile_pixels: int) -> int:
-    """How many tiles of ``tile_pixels`` pixels one task computes at most (rounded to the nearest: the
-    tiles a halo's few pixels larger than the layout's, ``TileLayout.with_halo``, keep the count)."""
-    return max(1, round(MAX_PIXELS_PER_TASK / max(tile_pixels, 1)))
+def max_tiles_per_task(tile_pixels: int, max_task_pixels: int | None = None) -> int:
+    """How many tiles of ``tile_pixels`` pixels one task computes at most (at least one; rounded to
+    the nearest: the tiles a halo's few pixels larger than the layout's, ``TileLayout.with_halo``,
+    keep the count)."""
+    return max(1, round((max_task_pixels or MAX_PIXELS_PER_TASK) / max(tile_pixels, 1)))
 
 
 def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[str, Any],
@@ -201,7 +204,8 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     group = f"sparkeo-{uuid.uuid4().hex[:12]}"
     options = dict(job_options)
     transport = TileTransport.for_master(sc.master, spill=settings.spill_tiles)
-    groups = tile_groups(tasks, sc.defaultParallelism, max(t.window.height * t.window.width for t in tasks))
+    groups = tile_groups(tasks, sc.defaultParallelism, max(t.window.height * t.window.width for t in tasks),
+                         settings.task_max_pixels)
     shipped = ship(sc, cloudpickle.dumps((output, settings, options, transport)), len(groups),
                    settings.inline_dag_bytes)
     ticks = _open_ticks(sc, group, len(tasks), progress)
@@ -209,8 +213,13 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     rdd = sc.parallelize(groups, len(groups))
     run_job = partition_runner(sc, rdd.flatMap(lambda tiles: _run_group(shipped, group, tiles, address)))
 
+    # local properties are per thread: the pool threads submit in the caller's scheduler pool
+    # (sparkeo.api.runner: a batch job's and a synchronous request's share the cores fairly)
+    scheduler_pool = sc.getLocalProperty(SCHEDULER_POOL)
+
     def run_partitions(parts: Sequence[int]) -> list[TileResult]:
         first, last = groups[parts[0]][0].index, groups[parts[-1]][-1].index
+        sc.setLocalProperty(SCHEDULER_POOL, scheduler_pool)
         sc.setJobGroup(group, f"sparkeo tiles {first}..{last}", interruptOnCancel=True)
         return run_job(parts)
 

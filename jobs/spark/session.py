@@ -39,6 +39,10 @@ BASE_CONF = {
     # through the block manager: ~30 % less time per MB (bench/composite.py, results inline).
     "spark.task.maxDirectResultSize": "64m",
     "spark.rpc.message.maxSize": "512",
+    # The web API runs a batch job and synchronous requests at once, from threads of one SparkContext,
+    # each in a scheduler pool of its own (sparkeo.api.runner), so a request is not queued behind a
+    # job's tiles. Spark jobs without a pool (the command line's) share the default pool, FIFO inside.
+    "spark.scheduler.mode": "FAIR",
 }
 
 # The speed devices' Spark side, each behind its setting (the measurements are at the settings).

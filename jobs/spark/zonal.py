@@ -108,7 +108,7 @@ def execute_zonal(spark, cube: AggregatedCube, tasks: Sequence[TileTask], settin
         group_id = f"sparkeo-zonal-{uuid.uuid4().hex[:12]}"
         polygons = {t.index: p for t, p in work}
         tile_pixels = max(t.window.height * t.window.width for t, _ in work)
-        groups = tile_groups([t for t, _ in work], sc.defaultParallelism, tile_pixels)
+        groups = tile_groups([t for t, _ in work], sc.defaultParallelism, tile_pixels, settings.task_max_pixels)
         payload = [(g, [(t, polygons[t.index]) for t in group]) for g, group in enumerate(groups)]
         shipped = ship(sc, cloudpickle.dumps((cube, settings, dict(job_options))), len(groups),
                        settings.inline_dag_bytes)

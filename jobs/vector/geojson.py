@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from jobs.errors import ProcessGraphError
+from jobs.errors import ProcessError, ProcessGraphError
 from sparkeo import geometry, jsondoc, storage
 from sparkeo.errors import NotFoundInStorage, NotText, StorageError
+from sparkeo.readpolicy import ReadPolicy, ReadRefused, reading_for_user
 
 DEFAULT_CRS = "EPSG:4326"
 URL_SCHEMES = ("http://", "https://")
@@ -66,13 +67,14 @@ class Geometries:
         return tuple(names)
 
 
-def read_geometries(value: Any, argument: str = "geometries") -> Geometries:
-    """``value`` as ``Geometries``: a GeoJSON object, a path, an ``s3://`` or ``http(s)://`` URL, or
-    ``Geometries`` already (from ``load_geojson``). Errors are ``ProcessGraphError`` naming ``argument``."""
+def read_geometries(value: Any, argument: str = "geometries", policy: ReadPolicy | None = None) -> Geometries:
+    """``value`` as ``Geometries``: a GeoJSON object, a path, an ``s3://`` or ``http(s)://`` URL (read
+    if ``policy`` allows it), or ``Geometries`` already (from ``load_geojson``). Errors are
+    ``ProcessGraphError`` naming ``argument``, a location the policy refuses ``ProcessError``."""
     if isinstance(value, Geometries):
         return value
     if isinstance(value, str):
-        value = _fetch(value, argument)
+        value = _fetch(value, argument, policy or ReadPolicy())
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         raise ProcessGraphError(None, argument, "expected GeoJSON (a Geometry, Feature or FeatureCollection) "
                                                 "or its path or URL")
@@ -132,22 +134,17 @@ def _declared_crs(doc: Mapping, argument: str):
         raise ProcessGraphError(None, argument, f"unknown crs {name or crs!r}: {e.reason}") from None
 
 
-def _fetch(uri: str, argument: str) -> Any:
-    """The GeoJSON document at a path, ``s3://`` or ``http(s)://`` URL."""
-    if uri.startswith(URL_SCHEMES):
-        import requests
-
-        try:
-            response = requests.get(uri, timeout=60)
-            response.raise_for_status()
-        except requests.RequestException as e:
-            raise ProcessGraphError(None, argument, f"cannot fetch {uri!r}: {str(e) or repr(e)}") from None
-        text = response.text
-    else:
-        try:
+def _fetch(uri: str, argument: str, policy: ReadPolicy) -> Any:
+    """The GeoJSON document at a path, ``s3://`` or ``http(s)://`` URL (redirects checked by the policy)."""
+    verb = "fetch" if uri.startswith(URL_SCHEMES) else "read"
+    try:
+        with reading_for_user(policy):
+            policy.check(uri)
             text = storage.read_text(uri)
-        except (NotFoundInStorage, NotText, StorageError) as e:
-            raise ProcessGraphError(None, argument, f"cannot read {uri!r}: {str(e)}") from None
+    except ReadRefused as e:
+        raise ProcessError("ProcessArgumentInvalid", str(e), argument=argument) from None
+    except (NotFoundInStorage, NotText, StorageError) as e:
+        raise ProcessGraphError(None, argument, f"cannot {verb} {uri!r}: {str(e)}") from None
     try:
         return jsondoc.loads(text)
     except jsondoc.JsonDocumentError as e:

@@ -38,7 +38,7 @@ class Backend:
     """What the routes need: the settings, the users, the job store, the layer catalog and how jobs run.
 
     ``start(record, spec, body)`` and ``cancel(record)`` are the local runner's or the cluster's,
-    ``run_sync(body, caller) -> (path, media type, cleanup)`` runs a synchronous request, ``catalog()``
+    ``run_sync(body, caller, settings) -> (path, media type, cleanup)`` runs a synchronous request, ``catalog()``
     the layer catalog, loaded once (``sparkeo.api.server`` wires them).
     """
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from sparkeo import storage
-from sparkeo.api import documents, downloads
+from sparkeo.api import documents, downloads, userreads
 from sparkeo.api.app import base_url, caller_of, graph_body, required
 from sparkeo.api.config import CLUSTER
 from sparkeo.api.errors import ApiError, from_sparkeo, unauthenticated
@@ -124,7 +124,8 @@ def validation(request: Request, backend, body) -> dict:
     caller = caller_of(request, backend)
     required(body)
     try:
-        prepare(graph_body(body), backend.catalog(), caller, backend.settings, body.get("job_options"), "request")
+        reads = _resolve_reads(request, backend, caller, graph_body(body))
+        prepare(reads.body, backend.catalog(), caller, reads.settings, body.get("job_options"), "request")
     except (UserError, ApiError) as exc:     # a missing graph is one of the errors found, too
         error = exc if isinstance(exc, ApiError) else from_sparkeo(exc)
         return {"errors": [{"code": error.code, "message": error.message}]}
@@ -134,8 +135,13 @@ def validation(request: Request, backend, body) -> dict:
 def result(request: Request, backend, body) -> Response:
     """Synchronous processing under the pixel budget; the single result file streamed back."""
     caller = caller_of(request, backend)
-    path, media_type, cleanup = backend.run_sync(graph_body(body), caller)
+    reads = _resolve_reads(request, backend, caller, graph_body(body))
+    path, media_type, cleanup = backend.run_sync(reads.body, caller, reads.settings)
     return FileResponse(path, media_type=media_type, background=BackgroundTask(cleanup))
+
+
+def _resolve_reads(request: Request, backend, caller: Caller, body: dict) -> userreads.ResolvedReads:
+    return userreads.resolve(body, caller, backend.store, backend.settings, base_url(request))
 
 
 # -- batch jobs -------------------------------------------------------------------------------------
@@ -163,6 +169,7 @@ def _int_param(request: Request, name: str, default: int, minimum: int) -> int:
 def job_create(request: Request, backend, body) -> Response:
     caller = caller_of(request, backend)
     body = graph_body(body)
+    _resolve_reads(request, backend, caller, body)      # a refused location fails the creation already
     job_id = new_job_id()
     config = backend.config
     prep = prepare_job(GraphSource(json.dumps(body), f"job {job_id}"), caller, backend.settings,
@@ -195,13 +202,14 @@ def job_delete(request: Request, backend, body) -> Response:
 
 
 def job_start(request: Request, backend, body) -> Response:
-    store = backend.store
-    record = store.record(caller_of(request, backend), request.path_params["job_id"])
+    store, caller = backend.store, caller_of(request, backend)
+    record = store.record(caller, request.path_params["job_id"])
     if record.is_final:
         raise ApiError(400, "JobLocked", f"job {record.job_id!r} is {record.status.value}: create a new job")
     if record.status.value in ("queued", "running"):    # openEO: starting a started job changes nothing
         return Response(status_code=202)
-    backend.start(record, store.spec(record), store.body(record))
+    reads = _resolve_reads(request, backend, caller, store.body(record))
+    backend.start(record, {**store.spec(record), userreads.READ_GRANTS: list(reads.grants)}, reads.body)
     return Response(status_code=202)
 
 
@@ -266,7 +274,8 @@ def job_estimate(request: Request, backend, body) -> dict:
     record = store.record(caller_of(request, backend), request.path_params["job_id"])
     spec = store.spec(record)
     caller = Caller(spec["user"], frozenset(spec.get("groups") or ()))
-    plan = prepare(store.body(record), backend.catalog(), caller, backend.settings, spec.get("job_options"),
+    reads = _resolve_reads(request, backend, caller, store.body(record))
+    plan = prepare(reads.body, backend.catalog(), caller, reads.settings, spec.get("job_options"),
                    f"job {record.job_id}").plan
     seconds = max(1, round(plan.cpu_seconds))
     return {"costs": 0, "duration": f"PT{seconds}S", "size": plan.input_bytes, "downloads_included": None,

@@ -1,11 +1,18 @@
 """Local mode: batch jobs run on the server's own Spark, one at a time, in one worker thread.
 
-One SparkSession per process (``jobs.spark.session``), so jobs, and the synchronous ``POST /result``,
-take turns on ``spark_lock``. A started job is ``queued`` in the registry, ``running`` while
-``jobs.run.run_job`` (the function ``sparkeo run`` calls) works, then ``finished`` with its usage or
-``error`` with the one-line reason. Its log records (the run's own ``logging`` output in the worker
-thread) go to ``<output>.job/logs.jsonl``, which ``GET /jobs/{id}/logs`` reads. A cancel marks the
-record ``canceled`` and cancels the job's Spark job group: the run stops at its next task.
+One SparkSession per process (``jobs.spark.session``), shared by the batch job and the synchronous
+``POST /result`` requests, which run at the same time from their own threads: each thread submits its
+Spark jobs in a fair scheduler pool (``in_pool``: ``batch``, ``sync``), so a small request gets cores
+while a batch job's tiles are queued instead of waiting for the job to end. Nothing else of a run is
+shared: each ``run_job`` has its own catalog, plan, tile transport, progress, usage counters and
+Spark job groups, and its task workers key their unpickled DAG by job; the web API's settings keep
+tasks short (``Settings.task_max_pixels``), since a running task is never preempted.
+
+A started job is ``queued`` in the registry, ``running`` while ``jobs.run.run_job`` (the function
+``sparkeo run`` calls) works, then ``finished`` with its usage or ``error`` with the one-line reason.
+Its log records (the run's own ``logging`` output in the worker thread) go to
+``<output>.job/logs.jsonl``, which ``GET /jobs/{id}/logs`` reads. A cancel marks the record
+``canceled`` and cancels the job's Spark job group: the run stops at its next task.
 """
 from __future__ import annotations
 
@@ -13,11 +20,13 @@ import json
 import logging
 import queue
 import threading
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from sparkeo import storage
 from sparkeo.api.jobstore import logs_location
+from sparkeo.api.userreads import granted
 from sparkeo.errors import SparkeoError
 from sparkeo.identity import Caller
 from tracker.errors import IllegalTransition
@@ -26,6 +35,8 @@ from tracker.registry import JobRegistry
 from tracker.states import JobState
 
 log = logging.getLogger(__name__)
+# the fair scheduler pools (jobs.spark.session turns the FAIR mode on)
+BATCH_POOL, SYNC_POOL = "batch", "sync"
 _LEVEL_NAMES = {logging.ERROR: "error", logging.WARNING: "warning", logging.INFO: "info", logging.DEBUG: "debug"}
 
 
@@ -53,22 +64,37 @@ class JobLog(logging.Handler):
 
 
 class LocalRunner:
-    """Runs started jobs on one SparkSession, in start order; ``spark_lock`` serialises every Spark use."""
+    """Runs started jobs on one SparkSession, in start order, in the ``batch`` scheduler pool."""
 
     def __init__(self, registry: JobRegistry, settings: Any, spark_factory: Callable[[], Any]):
         self.registry, self.settings = registry, settings
         self._spark_factory, self._spark = spark_factory, None
-        self.spark_lock = threading.Lock()
+        self._starting = threading.Lock()       # the session is started once, by its first user
         self._queue: queue.Queue = queue.Queue()
         self._running: str | None = None
         self._thread = threading.Thread(target=self._work, name="sparkeo-local-runner", daemon=True)
         self._thread.start()
 
     def spark(self):
-        """The server's SparkSession, started on first use (the caller holds ``spark_lock``)."""
-        if self._spark is None:
-            self._spark = self._spark_factory()
+        """The server's SparkSession, started on first use."""
+        with self._starting:
+            if self._spark is None:
+                self._spark = self._spark_factory()
         return self._spark
+
+    @contextmanager
+    def in_pool(self, pool: str) -> Iterator[Any]:
+        """The SparkSession, the Spark jobs this thread submits in the block going to the fair
+        scheduler pool ``pool`` (``jobs.spark.execute`` hands it on to its submitting threads)."""
+        from jobs.spark.execute import SCHEDULER_POOL
+
+        spark = self.spark()
+        context = spark.sparkContext
+        context.setLocalProperty(SCHEDULER_POOL, pool)
+        try:
+            yield spark
+        finally:    # the thread serves other requests next (Starlette's pool): no pool left behind
+            context.setLocalProperty(SCHEDULER_POOL, None)
 
     def start(self, record: JobRecord, spec: dict, body: dict) -> JobRecord:
         """Queue ``record``'s job (``created`` -> ``queued``); a job queued or running already stays so."""
@@ -113,15 +139,16 @@ class LocalRunner:
         old_level = root.level
         root.setLevel(min(old_level or logging.WARNING, logging.INFO))
         caller = Caller(spec["user"], frozenset(spec.get("groups") or ()))
+        # the caller's own job results its graph loads (sparkeo.api.userreads), readable by this run only
+        settings = granted(self.settings, spec)
         try:
             job_log.add("info", f"job {record.job_id} started on local Spark")
-            with self.spark_lock:
-                spark = self.spark()
+            with self.in_pool(BATCH_POOL) as spark:
                 self._running = record.job_id
                 spark.sparkContext.setJobGroup(record.job_id, f"sparkeo job {record.job_id}", True)
                 try:
                     summary = run_job(body, record.results, record.job_id, spec.get("catalog"), spec.get("job_options"),
-                                      self.settings, caller, spark=spark, source_name=f"job {record.job_id}")
+                                      settings, caller, spark=spark, source_name=f"job {record.job_id}")
                 finally:
                     self._running = None
                     spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)

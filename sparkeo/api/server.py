@@ -15,13 +15,14 @@ import shutil
 import tempfile
 from typing import Any
 
+from sparkeo.api import userreads
 from sparkeo.api.app import Backend, create_app
 from sparkeo.api.auth import Authenticator, load_users
 from sparkeo.api.config import CLUSTER, ServerConfig
 from sparkeo.api.errors import ApiError
 from sparkeo.api.jobstore import JobStore
 from sparkeo.api.podlogs import DriverLogs
-from sparkeo.api.runner import LocalRunner
+from sparkeo.api.runner import SYNC_POOL, LocalRunner
 from sparkeo.identity import Caller
 from sparkeo.names import new_job_id
 from sparkeo.settings import Settings
@@ -48,8 +49,7 @@ def build_backend(config: ServerConfig, settings: Settings, registry: JobRegistr
     else:
         start, cancel = runner.start, runner.cancel
     catalog = functools.lru_cache(maxsize=1)(lambda: load_catalog(config.catalog, settings))
-    return Backend(config, settings, auth, store, catalog, start, cancel,
-                   functools.partial(run_sync, runner, config, settings))
+    return Backend(config, settings, auth, store, catalog, start, cancel, functools.partial(run_sync, runner, config))
 
 
 def _local_spark(settings: Settings):
@@ -74,7 +74,10 @@ def _cluster_start_cancel(config: ServerConfig, settings: Settings, store: JobSt
 
     def start(record, spec, body):
         caller = Caller(spec["user"], frozenset(spec.get("groups") or ()))
-        prep = prepare_job(store.graph_source(record), caller, settings, catalog=spec.get("catalog"),
+        graph = store.graph_source(record)
+        if spec.get(userreads.READ_GRANTS):     # it loads the caller's own results: the driver reads them resolved
+            graph = userreads.staged(body, spec["graph"], f"job {record.job_id}")
+        prep = prepare_job(graph, caller, userreads.granted(settings, spec), catalog=spec.get("catalog"),
                            output=spec["output"], job_id=record.job_id, job_options=spec.get("job_options"),
                            deployment_config=config.deployment_config, namespace=namespace)
         return submit_job(prep, api, registry)
@@ -85,8 +88,9 @@ def _cluster_start_cancel(config: ServerConfig, settings: Settings, store: JobSt
     return start, cancel
 
 
-def run_sync(runner: LocalRunner, config: ServerConfig, settings: Settings, body: dict, caller: Caller):
-    """Run a synchronous request (``jobs.run.run_job`` into a temporary folder) under the pixel budget.
+def run_sync(runner: LocalRunner, config: ServerConfig, body: dict, caller: Caller, settings: Settings):
+    """Run a synchronous request (``jobs.run.run_job`` into a temporary folder) under the pixel budget,
+    with ``settings`` (the server's, with the request's read grants: ``sparkeo.api.userreads``).
 
     Returns ``(path, media type, cleanup)`` of its one data file; a request over the budget is refused
     before Spark with the estimate (``BudgetExceeded``), one writing several files is told to use a batch job.
@@ -97,9 +101,9 @@ def run_sync(runner: LocalRunner, config: ServerConfig, settings: Settings, body
     folder = tempfile.mkdtemp(prefix="sparkeo-sync-")
     cleanup = functools.partial(shutil.rmtree, folder, True)
     try:
-        with runner.spark_lock:
+        with runner.in_pool(SYNC_POOL) as spark:       # beside a running batch job, not behind it
             summary = run_job(body, os.path.join(folder, "out"), new_job_id("sync"), config.catalog, options,
-                              settings, caller, spark=runner.spark(), source_name="request")
+                              settings, caller, spark=spark, source_name="request")
         data = [f for f in summary.files if os.path.splitext(f)[1] in _MEDIA_TYPES]
         if len(data) != 1:
             raise ApiError(400, "ResultTooComplex",

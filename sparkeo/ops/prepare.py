@@ -82,5 +82,6 @@ def prepare_job(graph: GraphSource, caller: Caller, settings: Settings, *, catal
     output = output or deployment.results_of(job_id)
     graph_uri = graph.uri or graph_location(output)
     job = JobSpec(job_id=job_id, user=caller.user, groups=tuple(sorted(caller.groups)), graph_uri=graph_uri,
-                  output_uri=output, catalog_uri=catalog, job_options=options)
+                  output_uri=output, catalog_uri=catalog, job_options=options,
+                  user_reads=str(settings.user_reads) if settings.user_reads.restricted else None)
     return PreparedJob(job, deployment, json.loads(graph.text), graph.name, graph.uri)

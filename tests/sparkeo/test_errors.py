@@ -23,6 +23,7 @@ from sparkeo.cli.track import TrackError
 from sparkeo.errors import ConfigError, NotFoundInStorage, NotText, RunError, SparkeoError, StorageError, UserError
 from sparkeo.geometry import BoundsTransformError, UnknownCRSError
 from sparkeo.names import InvalidJobId, InvalidName, InvalidUserName
+from sparkeo.readpolicy import ReadRefused
 
 # One instance of every concrete sparkeo error class.
 EXAMPLES = [
@@ -30,6 +31,7 @@ EXAMPLES = [
     StorageError("s3://bucket/key", "connection refused"),
     NotFoundInStorage("/data/graph.json"),
     NotText("/data/graph.json", 7),
+    ReadRefused("http://169.254.169.254/", "169.254.169.254 is a link-local address"),
     UnknownCRSError("EPSG:0", "no such code"),
     BoundsTransformError((0.0, 0.0, 1.0, 1.0), 4326, 32631, "not finite"),
     InvalidName("user name", "", "must be non-empty"),

@@ -84,3 +84,21 @@ def test_a_cluster_manifest_never_names_a_local_catalog(monkeypatch, given, env,
     assert "cluster's pods cannot read" in message and "'sparkeo-layercatalog'" in message
     monkeypatch.setenv("SPARKEO_HOST_PATHS", "true")              # pods that see this machine's files
     assert prepared().job.catalog_uri == "/home/me/layercatalog.json"
+
+
+def test_the_web_apis_read_policy_reaches_the_cluster_driver(settings):
+    from sparkapps.deployment import DeploymentSettings
+    from sparkapps.manifest import render
+    from sparkeo.readpolicy import ReadPolicy
+
+    web = settings.replace(user_reads=ReadPolicy(allow=("stac.internal",))).for_web_api(local=False, allow_udf=False)
+    prep = prepare_job(GraphSource(json.dumps(ADD), "<stdin>"), ALICE, web, output="s3://bucket/results/j-web",
+                       job_id="j-web")
+    driver_env = {e["name"]: e.get("value") for e in render(prep.job, DeploymentSettings())["spec"]["driver"]["env"]}
+    # the driver builds its Settings from its environment (jobs/main.py): the same restricted policy
+    assert Settings.from_env({"SPARKEO_USER_READS": driver_env["SPARKEO_USER_READS"]}).user_reads == web.user_reads
+    assert prep.job.to_json()["user_reads"] == "restricted;allow=stac.internal"
+    # a user's own `sparkeo submit` leaves the deployment's default
+    own = prepare_job(GraphSource(json.dumps(ADD), "<stdin>"), ALICE, settings, output="s3://b/r/j-own", job_id="j-own")
+    own_env = render(own.job, DeploymentSettings())["spec"]["driver"].get("env", [])
+    assert "SPARKEO_USER_READS" not in {e["name"] for e in own_env} and "user_reads" not in own.job.to_json()
