@@ -90,6 +90,7 @@ MAX_PIXELS_PER_TASK = 8 * 512 * 512
 GROUPS_PER_CORE = 1       # measured on 2 cores: 1 per core beat 2 per core (fewer task hand-overs)
 QUEUED_GROUPS_PER_CORE = 2  # Spark jobs in flight per core: the running one and the next
 SCHEDULER_POOL = "spark.scheduler.pool"     # the local property naming a thread's fair scheduler pool
+JOB_TAGS = "spark.job.tags"                 # the local property holding a thread's job tags (SparkContext.addJobTag)
 
 
 def tile_groups(tasks: Sequence[TileTask], parallelism: int, tile_pixels: int = 512 * 512,
@@ -214,12 +215,14 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     run_job = partition_runner(sc, rdd.flatMap(lambda tiles: _run_group(shipped, group, tiles, address)))
 
     # local properties are per thread: the pool threads submit in the caller's scheduler pool
-    # (sparkeo.api.runner: a batch job's and a synchronous request's share the cores fairly)
-    scheduler_pool = sc.getLocalProperty(SCHEDULER_POOL)
+    # (sparkeo.api.runner: a batch job's and a synchronous request's share the cores fairly) and
+    # with the caller's job tags (by which the runner cancels a job)
+    scheduler_pool, job_tags = sc.getLocalProperty(SCHEDULER_POOL), sc.getLocalProperty(JOB_TAGS)
 
     def run_partitions(parts: Sequence[int]) -> list[TileResult]:
         first, last = groups[parts[0]][0].index, groups[parts[-1]][-1].index
         sc.setLocalProperty(SCHEDULER_POOL, scheduler_pool)
+        sc.setLocalProperty(JOB_TAGS, job_tags)
         sc.setJobGroup(group, f"sparkeo tiles {first}..{last}", interruptOnCancel=True)
         return run_job(parts)
 

@@ -37,6 +37,11 @@ from tracker.states import JobState
 log = logging.getLogger(__name__)
 # the fair scheduler pools (jobs.spark.session turns the FAIR mode on)
 BATCH_POOL, SYNC_POOL = "batch", "sync"
+def job_tag(job_id: str) -> str:
+    """The Spark job tag on every Spark job a local run of ``job_id`` submits (cancel goes by it)."""
+    return f"sparkeo-job-{job_id}"
+
+
 _LEVEL_NAMES = {logging.ERROR: "error", logging.WARNING: "warning", logging.INFO: "info", logging.DEBUG: "debug"}
 
 
@@ -109,7 +114,7 @@ class LocalRunner:
         """Mark the job ``canceled``; a running one has its Spark jobs canceled too."""
         canceled = self.registry.cancel(record.job_id, record.user, utcnow())
         if self._running == record.job_id and self._spark is not None:
-            self._spark.sparkContext.cancelJobGroup(record.job_id)
+            self._spark.sparkContext.cancelJobsWithTag(job_tag(record.job_id))
         return canceled
 
     def _work(self) -> None:
@@ -145,13 +150,15 @@ class LocalRunner:
             job_log.add("info", f"job {record.job_id} started on local Spark")
             with self.in_pool(BATCH_POOL) as spark:
                 self._running = record.job_id
-                spark.sparkContext.setJobGroup(record.job_id, f"sparkeo job {record.job_id}", True)
+                # A tag, not a job group: the passes of a run set job groups of their own (to count
+                # task attempts), while a tag stays on every Spark job the run submits.
+                spark.sparkContext.addJobTag(job_tag(record.job_id))
                 try:
                     summary = run_job(body, record.results, record.job_id, spec.get("catalog"), spec.get("job_options"),
                                       settings, caller, spark=spark, source_name=f"job {record.job_id}")
                 finally:
                     self._running = None
-                    spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+                    spark.sparkContext.removeJobTag(job_tag(record.job_id))
             job_log.add("info", f"job {record.job_id} finished: {len(summary.files)} files")
             usage = {k: v for k, v in summary.usage.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             self._transition(record, JobState.FINISHED, usage=usage)

@@ -48,3 +48,23 @@ def test_a_synchronous_request_completes_while_a_batch_job_runs(api_server, samp
     assert record.usage["tiles"] == estimate["sparkeo:tiles"] == (128 * FACTOR // 64) ** 2
     print(f"synchronous request alone {alone_seconds:.2f} s, beside the batch job {sync_seconds:.2f} s; "
           f"batch job {batch_seconds:.2f} s")
+
+
+def test_cancelling_a_running_local_job_stops_its_spark_work(api_server, spark, sample_small):
+    alice = openeo.connect(api_server.url).authenticate_basic("alice", USERS["alice"])
+    big = alice.load_collection("sample-s2", temporal_extent=SPRING, bands=["B04", "B08"])
+    job = big.resample_spatial(resolution=1, method="near").ndvi().max_time().create_job(title="to stop")
+    job.start()
+    tracker = spark.sparkContext.statusTracker()
+    deadline = time.monotonic() + 60
+    while not tracker.getActiveJobsIds():      # its tile jobs are on Spark
+        assert time.monotonic() < deadline and job.status() in ("queued", "running"), job.status()
+        time.sleep(0.05)
+    job.stop()
+    assert job.status() == "canceled"
+    deadline = time.monotonic() + 5    # stopped, not run to the end of its 400 tiles (about 11 s alone)
+    while tracker.getActiveJobsIds():
+        assert time.monotonic() < deadline, "the canceled job's Spark jobs kept running"
+        time.sleep(0.1)
+    assert not (api_server.results_root / job.job_id / "collection.json").exists()
+    assert job.status() == "canceled"
