@@ -231,7 +231,10 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
     from jobs.spark.execute import execute
     from jobs.results.location import ResultsLocation
     from jobs.results.vector import VectorResultsWriter, vector_result_names
+    from jobs.results.stripwriter import StripResultsWriter, executor_writes
     from jobs.results.writer import ResultsWriter, result_names
+    from jobs.spark.execute import remote_checksum
+    from jobs.spark.transport import LOCAL_MASTER
     from jobs.spark.zonal import execute_zonal
 
     started_at = dt.datetime.now(dt.timezone.utc)
@@ -259,8 +262,14 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
         # from Secret refs on a cluster; tasks also carry them inside ``settings``).
         spark = spark_session(master=settings.spark_master, app_name=f"sparkeo-{job_id}",
                               executor_env=settings.to_env(), settings=settings)
+    strips = None
     if vector:
         writer = VectorResultsWriter(output, prep.built.output, fmt)
+    elif executor_writes(output, fmt, LOCAL_MASTER.fullmatch(spark.sparkContext.master) is not None,
+                         settings.executor_writes):
+        writer = strips = StripResultsWriter(output, prep.built.output.meta, prep.plan.grid, prep.plan.tasks,
+                                             spark.sparkContext.defaultParallelism, settings.cog_encode_threads,
+                                             remote_checksum(spark, settings))
     else:
         writer = ResultsWriter(output, prep.built.output.meta, prep.plan.grid, fmt, settings.cog_encode_threads)
     try:
@@ -269,7 +278,7 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
                                 writer.receive, progress)
         else:
             ran = execute(spark, prep.built.output, prep.plan.tasks, settings, task_options,
-                          writer.write_tile, progress)
+                          writer.write_tile, progress, strips)
         skipped = sorted(set(ran.usage.skipped_assets))
         total_assets = len({a.href for leaf in prep.leaves for item in leaf.items for a in item.assets.values()
                             if a is not None})
@@ -277,7 +286,8 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
             raise TooManySkippedAssets(skipped, total_assets, allowed)
         wall = time.monotonic() - t0
         converted = writer.convert()        # while Spark's attempt count comes in (ran.task_attempts)
-        metadata = job_metadata(job_id, prep, started_at, ran.usage, ran.task_attempts, wall, skipped)
+        metadata = job_metadata(job_id, prep, started_at, ran.usage, ran.task_attempts, wall, skipped,
+                                getattr(ran, "received_bytes", 0))
         files = writer.publish(converted, metadata, time_range(prep))
     except SparkeoError:
         writer.abort()
@@ -311,7 +321,7 @@ def versions() -> dict[str, str]:
 
 
 def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Usage, task_attempts: int,
-                 wall: float, skipped: list[str]) -> dict:
+                 wall: float, skipped: list[str], received_bytes: int = 0) -> dict:
     """The ``job_metadata.json`` document (DESIGN "Results layout")."""
     return {
         "job_id": job_id,
@@ -331,6 +341,8 @@ def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Us
             "input_pixels": usage.input_pixels, "bytes_read": usage.bytes_read, "tiles": usage.tiles,
             "read_retries": usage.read_retries, "blocks_read": usage.blocks_read, "task_attempts": task_attempts,
             "cpu_seconds": round(usage.cpu_seconds, 3), "wall_seconds": round(wall, 3),
+            # pixel bytes that reached the driver: tile arrays, or (executors writing) reduced strips
+            "driver_received_bytes": received_bytes,
         },
         # for the STAC documents only (jobs.results.writer keeps them out of job_metadata.json)
         "process_graph": {"process_graph": prep.graph.raw},

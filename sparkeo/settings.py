@@ -99,6 +99,9 @@ class Settings:
     # at most 8. 2, 3, 4 or 6 threads all took 0.08 s for the 2048 px benchmark COG on 2 cores; a
     # driver pod limited to fewer cores than its node shows sets its own count here.
     cog_encode_threads: int = field(default=0, metadata={"env": "SPARKEO_COG_THREADS"})
+    # Executors encode and stage the COGs (jobs.results.stripwriter), the driver stitches them by
+    # reference; off: tiles travel to the driver, which writes the COGs (the path netCDF always takes).
+    executor_writes: bool = field(default=True, metadata={"env": "SPARKEO_EXECUTOR_WRITES"})
 
     # User-defined functions (run_udf, README "UDFs"): ``inline`` runs them in the Python worker that
     # computes the tile (a job's own code, on a job's own executors); ``isolated`` in a child process

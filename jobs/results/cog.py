@@ -355,14 +355,22 @@ def write_cog(target: BinaryIO, layout: CogLayout, values: np.ndarray, gdal_tags
     count = len(layout.levels)
     sizes: list[list[int]] = [[] for _ in range(count)]
     target.seek(header.data_start)
-    # Overview strips and then blocks go to the pool: numpy and isal release the GIL, so every
-    # core works on this step while this thread only writes.
-    threads = encode_threads(threads)
-    with ThreadPoolExecutor(threads, thread_name_prefix="sparkeo-cog") as pool:
-        levels = overview_levels(values, layout, scratch, pool)
-        for li, data in _encoded_in_file_order(levels, layout, pool, BLOCKS_IN_FLIGHT_PER_THREAD * threads):
-            target.write(framed(data))
-            sizes[li].append(len(data))
+    for li, data in encode_pyramid(values, layout, scratch, threads):
+        target.write(framed(data))
+        sizes[li].append(len(data))
     offsets = block_offsets(header.data_start, [(li, sizes[li], 0) for li in reversed(range(count))], count)
     target.seek(0)
     target.write(header.encode(offsets, sizes))
+
+
+def encode_pyramid(values: np.ndarray, layout: CogLayout, scratch: Path, threads: int = 0,
+                   first: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(level, deflated block) of ``values`` (level ``first`` of ``layout``, 0: the full resolution)
+    and of every overview after it, in file order (smallest level first, row-major); the overviews
+    are staged in ``scratch``, the work spread over ``encode_threads(threads)`` threads."""
+    # Overview strips and then blocks go to the pool: numpy and isal release the GIL, so every
+    # core works on this step while the caller's thread only writes.
+    threads = encode_threads(threads)
+    with ThreadPoolExecutor(threads, thread_name_prefix="sparkeo-cog") as pool:
+        levels = overview_levels(values, layout, scratch, pool, first)
+        yield from _encoded_in_file_order(levels, layout, pool, BLOCKS_IN_FLIGHT_PER_THREAD * threads, first)
