@@ -2,6 +2,8 @@
 bytes the driver-written ResultsWriter makes; the driver receives only a reduced level."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 
 import numpy as np
@@ -11,10 +13,12 @@ import rasterio
 from jobs.cube.lazy import CubeMeta
 from jobs.plan.grid import TileGrid
 from jobs.plan.planner import TileTask
+from jobs.results.checksum import SHA256_MULTIHASH_PREFIX
 from jobs.results.cog import CogLayout
 from jobs.results.stripwriter import StripResultsWriter
 from jobs.results.strips import StripPlan, plan_strips
 from jobs.results.writer import ResultsWriter
+from sparkeo import storage
 from tests.jobs.results.test_cog import cog_layout_errors
 
 GRID = TileGrid("EPSG:32633", (10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0), (700, 1100))
@@ -98,3 +102,47 @@ def test_aborted_run_leaves_no_staged_strip(tmp_path):
     assert list(tmp_path.glob(".out.staging-*/parts/*.part"))
     writer.abort()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_s3_executor_parts_make_the_driver_written_cog_and_leave_no_upload(tmp_path, s3):
+    """Strips uploaded as multipart parts (padded to S3's 5 MiB minimum) and stitched: the COG reads
+    back as the driver-written one, pixel for pixel, with its checksum; nothing stays staged."""
+    rng = np.random.default_rng(7)
+    full = rng.random((1, 700, 1100)).astype(np.float32)
+    meta = CubeMeta(dims=("bands", "y", "x"), labels={"bands": ("ndvi",)}, grid=GRID)
+    old = ResultsWriter(str(tmp_path / "old"), meta, GRID)
+    for t in tasks():
+        r, c = t.window.slices
+        old.write_tile(t, full[..., r, c])
+    old.finish(META, None)
+    output = s3.uri("jobs/strips")
+    writer = StripResultsWriter(output, meta, GRID, tasks(), 2)
+    executors(writer, full)
+    files = writer.finish(META, None)
+    assert files[0] == f"{output}/result.tif"
+    local = tmp_path / "new.tif"
+    storage.download(files[0], str(local))
+    assert cog_layout_errors(local) == []
+    with rasterio.open(local) as got, rasterio.open(tmp_path / "old" / "result.tif") as want:
+        assert {**got.profile, "nodata": 0} == {**want.profile, "nodata": 0} and math.isnan(got.nodata)
+        assert (got.crs, got.transform, got.descriptions) == (want.crs, want.transform, want.descriptions)
+        np.testing.assert_array_equal(got.read(), want.read())
+    for level in range(2):
+        with rasterio.open(local, overview_level=level) as got, \
+                rasterio.open(tmp_path / "old" / "result.tif", overview_level=level) as want:
+            np.testing.assert_array_equal(got.read(), want.read())
+    item = json.loads(storage.read_text(f"{output}/result.json"))
+    assert item["assets"]["data"]["file:checksum"] == SHA256_MULTIHASH_PREFIX + hashlib.sha256(
+        local.read_bytes()).hexdigest()
+    assert s3.server.client().list_multipart_uploads(Bucket=s3.name).get("Uploads", []) == []
+    assert not [k for k in s3.objects() if ".staging-" in k]
+
+
+def test_s3_abort_aborts_the_uploads(s3):
+    meta = CubeMeta(dims=("y", "x"), labels={}, grid=GRID)
+    writer = StripResultsWriter(s3.uri("jobs/aborted"), meta, GRID, tasks(), 2)
+    writer.receive(writer.work.finish(writer.work.buffer(writer.strips[0])))
+    uploads = s3.server.client().list_multipart_uploads
+    assert uploads(Bucket=s3.name).get("Uploads")
+    writer.abort()
+    assert uploads(Bucket=s3.name).get("Uploads", []) == [] and s3.objects() == {}
