@@ -98,6 +98,8 @@ def test_demo_composite_equals_numpy(spark, settings, sample_small, tmp_path):
     assert md["usage"]["input_pixels"] == 8 * 3 * 128 * 128
     assert md["usage"]["bytes_read"] == 8 * 128 * 128 * (2 + 2 + 1)
     assert md["usage"]["cpu_seconds"] > 0 and md["usage"]["task_attempts"] == 0
+    # one strip: the executor encoded every level; the driver got block sizes, no pixels
+    assert 0 < md["usage"]["driver_received_bytes"] < 64
     assert md["status"] == "finished" and len(md["inputs"]) == 8 and len(md["graph_sha256"]) == 64
     assert [e.done for e in events] == [1, 2, 3, 4] and {e.total for e in events} == {4}
     # the demo's documents validate, and record where the composite came from
@@ -433,3 +435,31 @@ def test_daemon_preload_imports_the_engine():
             "print(all(m in sys.modules for m in jobs.spark.daemon.ENGINE_MODULES))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+@pytest.fixture(scope="module")
+def sample_600(tmp_path_factory) -> str:
+    """A 600 px sample: three 256-row strips of output, overviews below the full resolution."""
+    from layercatalog.sample import write_sample
+
+    return write_sample(str(tmp_path_factory.mktemp("sample-600")), size=600, dates=3, seed=4)
+
+
+def test_executors_write_the_cog_the_driver_would_have_written(spark, settings, sample_600, tmp_path):
+    """The same job with the COG encoded and staged on the executors (strips the driver stitches)
+    and with every tile sent to the driver: byte-identical files; the driver received only a
+    reduced copy (a quarter of the output, or less), not the output."""
+    import dataclasses
+
+    options = {"tile_size": 128}
+    old = run(spark, dataclasses.replace(settings, executor_writes=False), sample_600, tmp_path / "old",
+              options=options)
+    new = run(spark, settings, sample_600, tmp_path / "new", options=options)
+    assert (tmp_path / "new" / "result.tif").read_bytes() == (tmp_path / "old" / "result.tif").read_bytes()
+    with rasterio.open(tmp_path / "new" / "result.tif") as ds:
+        assert ds.height > 512 and len(ds.overviews(1)) == 2          # three strips, two overviews
+        output_bytes = ds.height * ds.width * 4
+    assert old.usage["driver_received_bytes"] == output_bytes
+    assert 0 < new.usage["driver_received_bytes"] <= output_bytes / 4 + 4096
+    assert new.usage["tiles"] == old.usage["tiles"]
+    assert not list(tmp_path.glob(".new.staging-*"))
