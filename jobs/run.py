@@ -233,7 +233,7 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
     from jobs.results.vector import VectorResultsWriter, vector_result_names
     from jobs.results.stripwriter import StripResultsWriter, executor_writes
     from jobs.results.writer import ResultsWriter, result_names
-    from jobs.spark.execute import remote_checksum
+    from jobs.spark.checksums import remote_checksum
     from jobs.spark.transport import LOCAL_MASTER
     from jobs.spark.zonal import execute_zonal
 

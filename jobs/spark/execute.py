@@ -282,19 +282,6 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     return Execution(total, attempts, time.monotonic() - started, received)
 
 
-def remote_checksum(spark, settings=None) -> Callable[[str], str]:
-    """``file:checksum`` of an S3 object computed by one Spark task: an executor reads the bytes, not
-    the driver."""
-    from jobs.results.stripwriter import object_checksum
-
-    sc = spark.sparkContext
-
-    def checksum(uri: str) -> str:
-        return sc.parallelize([uri], 1).map(lambda u: object_checksum(u, settings)).collect()[0]
-
-    return checksum
-
-
 def _name(group) -> str:
     """A group's tiles in the Spark UI: first and last tile index, or a strip's rows."""
     if isinstance(group, Strip):
