@@ -17,7 +17,7 @@ from jobs.plan.blocks import SourceBlocks, choose_layout
 from jobs.cube.lazy import LazyCube, total_halo
 from jobs.vector.cube import AggregatedCube
 from jobs.plan.planner import Plan, check_budget, int_option, plan_tiles
-from jobs.errors import TooManySkippedAssets
+from jobs.errors import ProcessGraphError, TooManySkippedAssets
 from jobs.cube.usage import Usage
 from sparkeo import jsondoc, storage
 from sparkeo.errors import ConfigError, RunError, SparkeoError, UserError
@@ -263,8 +263,13 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
         spark = spark_session(master=settings.spark_master, app_name=f"sparkeo-{job_id}",
                               executor_env=settings.to_env(), settings=settings)
     strips = None
+    tasks = prep.plan.tasks
+    tile_grid = (prep.built.save.options.get("tile_grid") if prep.built.save is not None else None)
     if vector:
         writer = VectorResultsWriter(output, prep.built.output, fmt)
+    elif tile_grid is not None:
+        writer = strips = tiled_writer(output, prep, tile_grid, fmt, spark)
+        tasks = writer.cells
     elif executor_writes(output, fmt, LOCAL_MASTER.fullmatch(spark.sparkContext.master) is not None,
                          settings.executor_writes):
         writer = strips = StripResultsWriter(output, prep.built.output.meta, prep.plan.grid, prep.plan.tasks,
@@ -277,7 +282,7 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
             ran = execute_zonal(spark, prep.built.output, prep.plan.tasks, settings, task_options,
                                 writer.receive, progress)
         else:
-            ran = execute(spark, prep.built.output, prep.plan.tasks, settings, task_options,
+            ran = execute(spark, prep.built.output, tasks, settings, task_options,
                           writer.write_tile, progress, strips)
         skipped = sorted(set(ran.usage.skipped_assets))
         total_assets = len({a.href for leaf in prep.leaves for item in leaf.items for a in item.assets.values()
@@ -296,6 +301,27 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
         writer.abort()
         raise RunError(f"job {job_id} failed: {str(exc) or repr(exc)}") from exc
     return RunSummary(job_id, output, tuple(files), prep.plan, metadata["usage"])
+
+
+def tiled_writer(output: str, prep: Prepared, tile_grid, fmt: str, spark):
+    """The writer of a tiled output (``save_result`` option ``tile_grid``): one COG per cell, written by
+    the executors; GeoTIFF only, and a local folder only on a ``local`` master (one file system)."""
+    from jobs.plan.cells import CellGrid
+    from jobs.results.tiledwriter import TiledResultsWriter
+    from jobs.spark.execute import tile_groups
+    from jobs.spark.transport import LOCAL_MASTER
+
+    node = prep.built.save.node_id
+    if fmt != "GTiff":
+        raise ProcessGraphError(node, "options.tile_grid", f"tiled output is written as GTiff, not {fmt}")
+    sc = spark.sparkContext
+    if not storage.is_s3(output) and not LOCAL_MASTER.fullmatch(sc.master):
+        raise ProcessGraphError(node, "options.tile_grid",
+                                "executors on other machines cannot write a local folder: give an s3:// output")
+    cells = CellGrid.parse(tile_grid, node).tasks(prep.plan.grid, prep.plan.tasks, node)
+    groups = tile_groups(cells, sc.defaultParallelism, max((c.window.height * c.window.width for c in cells),
+                                                           default=1))
+    return TiledResultsWriter(output, prep.built.output.meta, prep.plan.grid, cells, groups)
 
 
 def time_range(prep: Prepared) -> tuple[str, str] | None:

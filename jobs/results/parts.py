@@ -16,16 +16,79 @@ Two sinks, chosen by the output location:
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Mapping, Sequence
 
 from jobs.results.checksum import SHA256_MULTIHASH_PREFIX
 from jobs.results.cog import FRAME, CogHeader, block_offsets, framed
+from jobs.results.documents import COG_MEDIA_TYPE
 from jobs.results.strips import EncodedStrip, StripPlan
 
 MIN_PART = 5 * 1024 * 1024          # S3's smallest part but the last
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class S3Staging:
+    """A staging prefix beside an S3 output (``<prefix>.staging-<id>/``, never inside it): the
+    multipart uploads still open (file name -> (bucket, key, upload id)) and the staged objects
+    (file name -> URI) that publishing copies to their place."""
+
+    prefix: str
+    uploads: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    completed: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def beside(cls, output: str) -> "S3Staging":
+        from sparkeo import storage
+
+        bucket, prefix = storage.split_s3(output)
+        return cls(f"s3://{bucket}/{prefix.rstrip('/')}.staging-{uuid.uuid4().hex[:12]}/")
+
+    def start_upload(self, name: str, content_type: str) -> None:
+        """Open the multipart upload of the staged object ``name``."""
+        from sparkeo import storage
+
+        bucket, key = storage.split_s3(storage.join(self.prefix, name))
+        reply = storage.s3_client().create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)
+        self.uploads[name] = (bucket, key, reply["UploadId"])
+
+    def copy(self, name: str, target: str) -> bool:
+        """Copy the staged object ``name`` to ``target`` server-side and delete it; False when
+        ``name`` is not staged here."""
+        from sparkeo import storage
+
+        staged = self.completed.pop(name, None)
+        if staged is None:
+            return False
+        src_bucket, src_key = storage.split_s3(staged)
+        bucket, key = storage.split_s3(target)
+        client = storage.s3_client()
+        client.copy({"Bucket": src_bucket, "Key": src_key}, bucket, key,
+                    ExtraArgs={"ContentType": COG_MEDIA_TYPE, "MetadataDirective": "REPLACE"})
+        client.delete_object(Bucket=src_bucket, Key=src_key)
+        return True
+
+    def drop(self, everything: bool = False) -> None:
+        """Abort the uploads still open and delete the staged objects (``everything``: all below the
+        prefix, also what tasks of a failed run uploaded and never reported)."""
+        from sparkeo import storage
+
+        client = storage.s3_client()
+        for bucket, key, upload in self.uploads.values():
+            try:
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+            except Exception as exc:     # keep cleaning the others; the error goes to the log
+                log.warning("could not abort the upload of %s: %s", key, str(exc) or repr(exc))
+        self.uploads.clear()
+        storage.delete_all(list(self.completed.values()))
+        self.completed.clear()
+        if everything:
+            storage.delete_prefix(self.prefix)
 
 
 @dataclass(frozen=True)

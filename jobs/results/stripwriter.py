@@ -14,8 +14,6 @@ driver-written ``ResultsWriter`` (``executor_writes``).
 """
 from __future__ import annotations
 
-import logging
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -27,12 +25,10 @@ from jobs.plan.grid import TileGrid
 from jobs.results.checksum import multihash_of
 from jobs.results.cog import CogHeader, encode_pyramid
 from jobs.results.documents import COG_MEDIA_TYPE, OutputFile
-from jobs.results.parts import LocalParts, S3Parts, Stitch, StripRef, complete_s3, write_local
+from jobs.results.parts import LocalParts, S3Parts, S3Staging, Stitch, StripRef, complete_s3, write_local
 from jobs.results.strips import Strip, StripBuffer, StripPlan, plan_strips, strips_of
 from jobs.results.writer import ResultsWriter, canonical_dims, file_arrays, file_name
 from sparkeo import storage
-
-log = logging.getLogger(__name__)
 
 
 def executor_writes(output: str, format: str, local_master: bool, enabled: bool = True) -> bool:
@@ -90,14 +86,15 @@ class StripResultsWriter(ResultsWriter):
         self.strips = strips_of(self.plan, tasks)
         self.names = tuple(file_name(label) for label in (self.times or (None,)))
         self._checksum = checksum            # S3: sha-256 of a staged object (an executor reads it)
-        self._uploads: dict[str, tuple[str, str, str]] = {}
-        self._completed: dict[str, str] = {}  # file name -> staged S3 URI
-        if self._local:
+        self._s3 = None if self._local else S3Staging.beside(output)
+        if self._s3 is None:
             parts = self.staging / "parts"
             parts.mkdir()
             sink: LocalParts | S3Parts = LocalParts(str(parts))
         else:
-            sink = S3Parts(self._start_uploads())
+            for name in self.names:
+                self._s3.start_upload(name, COG_MEDIA_TYPE)
+            sink = S3Parts(dict(self._s3.uploads))
         self.work = StripWork(self.plan, canonical_dims(meta), self.names, sink)
         self._received: dict[int, StripWritten] = {}
 
@@ -107,17 +104,6 @@ class StripResultsWriter(ResultsWriter):
         from sparkeo.geometry import crs_text
 
         return {}, GdalTags.for_image(crs_text(self.grid.crs), self.grid.transform, self.bands)
-
-    def _start_uploads(self) -> dict[str, tuple[str, str, str]]:
-        """One multipart upload per file, to a staging prefix beside the output (``<prefix>.staging-<id>/``)."""
-        bucket, prefix = storage.split_s3(self.output)
-        staging = f"{prefix.rstrip('/')}.staging-{uuid.uuid4().hex[:12]}/"
-        client = storage.s3_client()
-        for name in self.names:
-            key = staging + name
-            reply = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=COG_MEDIA_TYPE)
-            self._uploads[name] = (bucket, key, reply["UploadId"])
-        return dict(self._uploads)
 
     def write_tile(self, task, values) -> None:
         raise RuntimeError("executors write these results: tiles never reach the driver")
@@ -145,11 +131,10 @@ class StripResultsWriter(ResultsWriter):
                     checksum = write_local(fh, self.plan, stitch, refs)
                 size = target.stat().st_size
             else:
-                bucket, key, upload = self._uploads[name]
+                bucket, key, upload = self._s3.uploads.pop(name)
                 size = complete_s3(self.plan, stitch, refs, bucket, key, upload)
-                self._completed[name] = f"s3://{bucket}/{key}"
-                del self._uploads[name]
-                checksum = (self._checksum or _driver_checksum)(self._completed[name])
+                self._s3.completed[name] = f"s3://{bucket}/{key}"
+                checksum = (self._checksum or object_checksum)(self._s3.completed[name])
             files.append(OutputFile(Path(name).stem, name, label, size, checksum))
         return files
 
@@ -166,46 +151,20 @@ class StripResultsWriter(ResultsWriter):
 
     def _put(self, name: str) -> None:
         """A COG staged on S3 is copied server-side to its place; everything else as before."""
-        staged = self._completed.get(name)
-        if staged is None:
+        if self._s3 is None or not self._s3.copy(name, storage.join(self.output, name)):
             super()._put(name)
-            return
-        src_bucket, src_key = storage.split_s3(staged)
-        bucket, key = storage.split_s3(storage.join(self.output, name))
-        client = storage.s3_client()
-        client.copy({"Bucket": src_bucket, "Key": src_key}, bucket, key,
-                    ExtraArgs={"ContentType": COG_MEDIA_TYPE, "MetadataDirective": "REPLACE"})
-        client.delete_object(Bucket=src_bucket, Key=src_key)
-        del self._completed[name]
 
     def publish(self, files, metadata: Mapping[str, Any], time_range) -> list[str]:
         try:
             return super().publish(files, metadata, time_range)
         finally:
-            self._drop_s3_staging()
+            if self._s3 is not None:
+                self._s3.drop()
 
     def abort(self) -> None:
         super().abort()
-        self._drop_s3_staging()
-
-    def _drop_s3_staging(self) -> None:
-        """Abort the uploads still open and delete completed staging objects (none after a publish)."""
-        if not self._uploads and not self._completed:
-            return
-        client = storage.s3_client()
-        for bucket, key, upload in self._uploads.values():
-            try:
-                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
-            except Exception as exc:     # keep cleaning the others; the error goes to the log
-                log.warning("could not abort the upload of %s: %s", key, str(exc) or repr(exc))
-        self._uploads.clear()
-        storage.delete_all(list(self._completed.values()))
-        self._completed.clear()
-
-
-def _driver_checksum(uri: str) -> str:
-    """``file:checksum`` of a staged object read by the driver itself (when no executor does it)."""
-    return object_checksum(uri)
+        if self._s3 is not None:
+            self._s3.drop(everything=True)
 
 
 def object_checksum(uri: str, settings=None) -> str:

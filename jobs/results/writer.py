@@ -121,7 +121,7 @@ class ResultsWriter:
         self.times, self.bands = output_layout(meta)
         self.dtype, self.nodata = output_dtype(meta)
         self._local = not storage.is_s3(output)
-        self.staging = staging_folder(output, result_names(meta, format))
+        self.staging = staging_folder(output, self._names())
         self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
         self._media_types: dict[str, str] = {}
         self.layout = CogLayout(grid.width, grid.height, len(self.bands), self.dtype, self.nodata,
@@ -132,6 +132,10 @@ class ResultsWriter:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkeo-staging")
         self._opening = pool.submit(self._open_all)
         pool.shutdown(wait=False)           # the thread ends with this one creation
+
+    def _names(self) -> tuple[str, ...]:
+        """Every file this writer publishes (``result_names``), checked against the location first."""
+        return result_names(self.meta, self.format)
 
     def _open_all(self) -> tuple[dict, GdalTags]:
         staged = {label: self._open(label) for label in (self.times or (None,))}

@@ -463,3 +463,33 @@ def test_executors_write_the_cog_the_driver_would_have_written(spark, settings, 
     assert 0 < new.usage["driver_received_bytes"] <= output_bytes / 4 + 4096
     assert new.usage["tiles"] == old.usage["tiles"]
     assert not list(tmp_path.glob(".new.staging-*"))
+
+
+def test_tiled_output_is_one_cog_and_item_per_cell_written_by_the_executors(spark, settings, sample_600, tmp_path):
+    """save_result's ``tile_grid``: 2 km cells (200 px), each its own COG and STAC item with its own
+    grid, the pixels those of the single COG; collection.json lists them all; no pixel reached the driver."""
+    graph = json.loads(DEMO.read_text())
+    graph["process_graph"]["save"]["arguments"]["options"] = {"tile_grid": "utm-2km"}
+    single = run(spark, settings, sample_600, tmp_path / "single", options={"tile_size": 128})
+    tiled = run(spark, settings, sample_600, tmp_path / "tiled", graph=graph, options={"tile_size": 128})
+    with rasterio.open(tmp_path / "single" / "result.tif") as ds:
+        whole, transform = ds.read(1), ds.transform
+    collection = json.loads((tmp_path / "tiled" / "collection.json").read_text())
+    cells = sorted(collection["assets"])
+    assert len(cells) >= 4 and all(k.startswith("result_r") for k in cells)
+    covered = np.zeros(whole.shape, bool)
+    for key in cells:
+        with rasterio.open(tmp_path / "tiled" / f"{key}.tif") as ds:
+            col, row = ~transform @ (ds.transform.c, ds.transform.f)
+            r, c = int(round(row)), int(round(col))
+            assert ds.transform.c % 2000 == 0 or c == 0                 # cell edges on multiples of 2 km
+            np.testing.assert_array_equal(ds.read(1), whole[r:r + ds.height, c:c + ds.width])
+            covered[r:r + ds.height, c:c + ds.width] = True
+            assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG" or max(ds.shape) <= 256
+        item = json.loads((tmp_path / "tiled" / f"{key}.json").read_text())
+        assert_valid_stac(item)
+        assert item["properties"]["proj:transform"][:6] == list(ds.transform)[:6]
+        assert item["properties"]["proj:shape"] == [ds.height, ds.width]
+    assert covered.all()
+    assert tiled.files[-1].endswith("collection.json") and tiled.usage["driver_received_bytes"] == 0
+    assert single.usage["tiles"] > 0 and tiled.usage["tiles"] == len(cells)
