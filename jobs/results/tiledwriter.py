@@ -86,8 +86,9 @@ class CellWork:
             else:
                 bucket, key = storage.split_s3(storage.join(self.s3_prefix, f.name))
                 client.upload_file(path, bucket, key, ExtraArgs={"ContentType": COG_MEDIA_TYPE})
-            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
             files.append(f)
+        for scratch in {os.path.dirname(path) for _, path in buffer[1:]}:
+            shutil.rmtree(scratch, ignore_errors=True)
         return CellsWritten(buffer[0], tuple(files))
 
 
