@@ -76,7 +76,46 @@ class StripWork:
         return StripWritten(index, refs, tuple(e.reduced for e in encoded))
 
 
-class StripResultsWriter(ResultsWriter):
+class StagedResultsWriter(ResultsWriter):
+    """Results the executors write: no staged rasters on the driver, tasks' results ``receive``d by
+    strip index, S3 objects staged beside the output (``self._s3``) and copied into place when
+    publishing reaches them; a failed run drops everything staged."""
+
+    _s3: S3Staging | None = None
+
+    def _open_all(self):
+        """No staged rasters: only the georeferencing tags (see ``ResultsWriter._open_all``)."""
+        from jobs.results.cog import GdalTags
+        from sparkeo.geometry import crs_text
+
+        return {}, GdalTags.for_image(crs_text(self.grid.crs), self.grid.transform, self.bands)
+
+    def write_tile(self, task, values) -> None:
+        raise RuntimeError("executors write these results: tiles never reach the driver")
+
+    def receive(self, written) -> None:
+        """Keep one task's result by its strip (a retried task's later result replaces the earlier one)."""
+        self._received[written.strip] = written
+
+    def _put(self, name: str) -> None:
+        """A file staged on S3 is copied server-side to its place; everything else as before."""
+        if self._s3 is None or not self._s3.copy(name, storage.join(self.output, name)):
+            super()._put(name)
+
+    def publish(self, files, metadata: Mapping[str, Any], time_range) -> list[str]:
+        try:
+            return super().publish(files, metadata, time_range)
+        finally:
+            if self._s3 is not None:
+                self._s3.drop()
+
+    def abort(self) -> None:
+        super().abort()
+        if self._s3 is not None:
+            self._s3.drop(everything=True)
+
+
+class StripResultsWriter(StagedResultsWriter):
     """A ``ResultsWriter`` whose COGs the executors encode and stage (``work``, ``strips``)."""
 
     def __init__(self, output: str, meta: CubeMeta, grid: TileGrid, tasks: Sequence, parallelism: int,
@@ -97,20 +136,6 @@ class StripResultsWriter(ResultsWriter):
             sink = S3Parts(dict(self._s3.uploads))
         self.work = StripWork(self.plan, canonical_dims(meta), self.names, sink)
         self._received: dict[int, StripWritten] = {}
-
-    def _open_all(self):
-        """No staged rasters: only the georeferencing tags (see ``ResultsWriter._open_all``)."""
-        from jobs.results.cog import GdalTags
-        from sparkeo.geometry import crs_text
-
-        return {}, GdalTags.for_image(crs_text(self.grid.crs), self.grid.transform, self.bands)
-
-    def write_tile(self, task, values) -> None:
-        raise RuntimeError("executors write these results: tiles never reach the driver")
-
-    def receive(self, written: StripWritten) -> None:
-        """Keep one strip's result (a retried task's later result replaces the earlier one)."""
-        self._received[written.strip] = written
 
     def convert(self) -> list[OutputFile]:
         """Stitch each COG from the strips (all of them must have arrived)."""
@@ -148,23 +173,6 @@ class StripResultsWriter(ResultsWriter):
         for li, data in encode_pyramid(level, self.layout, self._tmp, self.encode_threads, first):
             blocks.setdefault(li, []).append(data)
         return blocks
-
-    def _put(self, name: str) -> None:
-        """A COG staged on S3 is copied server-side to its place; everything else as before."""
-        if self._s3 is None or not self._s3.copy(name, storage.join(self.output, name)):
-            super()._put(name)
-
-    def publish(self, files, metadata: Mapping[str, Any], time_range) -> list[str]:
-        try:
-            return super().publish(files, metadata, time_range)
-        finally:
-            if self._s3 is not None:
-                self._s3.drop()
-
-    def abort(self) -> None:
-        super().abort()
-        if self._s3 is not None:
-            self._s3.drop(everything=True)
 
 
 def object_checksum(uri: str, settings=None) -> str:

@@ -26,7 +26,8 @@ from jobs.results.cog import CogLayout, GdalTags, write_cog
 from jobs.results.documents import COG_MEDIA_TYPE, OutputFile, is_date
 from jobs.results.parts import S3Staging
 from jobs.results.strips import Strip
-from jobs.results.writer import ResultsWriter, canonical_dims, file_arrays, item_name
+from jobs.results.stripwriter import StagedResultsWriter
+from jobs.results.writer import canonical_dims, file_arrays, item_name
 from sparkeo import storage
 from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE
 from sparkeo.geometry import crs_text
@@ -92,7 +93,7 @@ class CellWork:
         return CellsWritten(buffer[0], tuple(files))
 
 
-class TiledResultsWriter(ResultsWriter):
+class TiledResultsWriter(StagedResultsWriter):
     """A ``ResultsWriter`` for tiled output: the executors write every COG (``work``, ``strips``)."""
 
     def __init__(self, output: str, meta: CubeMeta, grid: TileGrid, cells: Sequence, groups: Sequence[Sequence]):
@@ -110,33 +111,9 @@ class TiledResultsWriter(ResultsWriter):
         data = [cell_file_name(label, c.index) for c in self.cells for label in (self.times or (None,))]
         return (*data, *(item_name(n) for n in data), METADATA_FILE, COLLECTION_FILE)
 
-    def _open_all(self):
-        """No staged rasters: each cell's COG is written by its executor."""
-        return {}, None
-
-    def receive(self, written: CellsWritten) -> None:
-        self._received[written.strip] = written
-
     def convert(self) -> list[OutputFile]:
         files = [f for i in sorted(self._received) for f in self._received[i].files]
         if self._s3 is not None:
             for f in files:
                 self._s3.completed[f.name] = storage.join(self._s3.prefix, f.name)
         return files
-
-    def _put(self, name: str) -> None:
-        if self._s3 is None or not self._s3.copy(name, storage.join(self.output, name)):
-            super()._put(name)
-
-    def publish(self, files, metadata, time_range) -> list[str]:
-        try:
-            return super().publish(files, metadata, time_range)
-        finally:
-            if self._s3 is not None:
-                self._s3.drop()
-
-    def abort(self) -> None:
-        super().abort()
-        if self._s3 is not None:
-            self._s3.drop(everything=True)
-

@@ -167,12 +167,12 @@ def test_multi_jvm_executors_write_the_cog_from_s3_to_s3_equal_to_local(standalo
     bucket = big_archive.bucket
     catalog = big_archive.layer_catalog("written", f"/vsis3/{bucket.name}/")
     output = bucket.uri("jobs/executor-written")
+    settings = dataclasses.replace(settings_for(aws_env, tmp_path / "lcache"), executor_writes=False)
+    local_out = tmp_path / "local"
+    run_median(spark, catalog, str(local_out), settings, "written-local")       # the driver writes it
     code, _, err = finish(driver(standalone_cluster, aws_env.env(), graph_on_s3, catalog, output, "written",
                                  tmp_path))
     assert code == 0, err[-3000:]
-    local_out = tmp_path / "local"
-    settings = dataclasses.replace(settings_for(aws_env, tmp_path / "lcache"), executor_writes=False)
-    run_median(spark, catalog, str(local_out), settings, "written-local")
     cog = tmp_path / "written.tif"
     storage.download(storage.join(output, "result.tif"), str(cog))
     valid, errors, _ = cog_validate(str(cog), strict=True, quiet=True)
