@@ -211,7 +211,7 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     """
     started = time.monotonic()
     total = Usage()
-    if not tasks:
+    if not tasks and (strips is None or not strips.strips):   # strips without tiles are still written (nodata)
         return Execution(total)
     sc = spark.sparkContext
     group = f"sparkeo-{uuid.uuid4().hex[:12]}"
