@@ -233,7 +233,7 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
     from jobs.results.vector import VectorResultsWriter, vector_result_names
     from jobs.results.stripwriter import StripResultsWriter, executor_writes
     from jobs.results.writer import ResultsWriter, result_names
-    from jobs.spark.checksums import remote_checksum
+    from jobs.spark.remote import remote_checksum, remote_map
     from jobs.spark.transport import LOCAL_MASTER
     from jobs.spark.zonal import execute_zonal
 
@@ -274,7 +274,7 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
                          settings.executor_writes):
         writer = strips = StripResultsWriter(output, prep.built.output.meta, prep.plan.grid, prep.plan.tasks,
                                              spark.sparkContext.defaultParallelism, settings.cog_encode_threads,
-                                             remote_checksum(spark, settings))
+                                             remote_checksum(spark, settings), remote_map(spark, settings))
     else:
         writer = ResultsWriter(output, prep.built.output.meta, prep.plan.grid, fmt, settings.cog_encode_threads)
     try:

@@ -7,13 +7,13 @@ computed stay nodata), reduces it to the overview levels its rows cover in whole
 (``StripPlan.levels``: level k needs cuts on multiples of ``block * 2**k``), encodes those levels'
 blocks exactly as ``jobs.results.cog`` does, and hands the bytes to a ``PartSink`` (a staging file
 beside a local output, or parts of an S3 multipart upload). It returns only the block sizes and
-its rows of the first level it could not finish: ``1 / 4**levels`` of its pixels. The driver
-stitches that small level, computes and encodes the remaining overviews (``jobs.results.cog``) and
-writes the header with every block's offset (``assemble``), referencing the executors' bytes without
-reading them back over the network.
+its rows of the first level it could not finish (``1 / 4**levels`` of its pixels) are staged too.
+One more task per file (``encode_tail``) joins those rows and encodes the remaining, smaller
+levels; the driver only writes the header with every block's offset (``jobs.results.parts``) and
+references the executors' bytes: no pixel reaches it.
 
-File order, as GDAL's COG driver lays it out: header, ghost area, IFDs; the driver's levels from
-the smallest; then each executor level from the smallest, strip after strip.
+File order, as GDAL's COG driver lays it out: header, ghost area, IFDs; the tail's levels from
+the smallest; then each strip level from the smallest, strip after strip.
 """
 from __future__ import annotations
 
@@ -67,9 +67,10 @@ class StripPlan:
         return top >> level, h if bottom == self.layout.height else bottom >> level
 
     def part_number(self, strip: int, level: int) -> int:
-        """The S3 part of (strip, level): part 1 is the driver's (header and small levels), then the
-        executors' levels from the smallest, strip after strip."""
-        return 2 + (self.levels - 1 - level) * self.strips + strip
+        """The S3 part of (strip, level): part 1 is the header, part 2 the levels after the strips' (the
+        "tail", ``jobs.results.stripwriter.encode_tail``), then the strips' levels from the smallest,
+        strip after strip."""
+        return 3 + (self.levels - 1 - level) * self.strips + strip
 
     @property
     def last_part(self) -> int:
@@ -108,7 +109,7 @@ def strips_of(plan: StripPlan, tasks: Sequence) -> list[Strip]:
 @dataclass(frozen=True)
 class EncodedStrip:
     """One strip of one file, encoded: each executor level's framed blocks (index = level) and their
-    sizes, and the strip's rows of the first level left to the driver (None when none is)."""
+    sizes, and the strip's rows of the first level left to the tail (None when none is)."""
 
     segments: tuple[bytes, ...]
     sizes: tuple[tuple[int, ...], ...]

@@ -2,9 +2,10 @@
 
 ``StripWork`` travels to the executors with the job: a task fills a ``StripBuffer`` with its tiles
 and ``finish`` encodes the strip and hands it to the sink, returning a ``StripWritten`` (block
-sizes, where the bytes went, the strip's rows of the first level left to the driver).
+sizes, where the bytes and the strip's rows of the first level it left went).
 ``StripResultsWriter`` is the driver's side: a ``ResultsWriter`` that never stages a full raster;
-``receive`` keeps what tasks return, ``convert`` stitches each COG, ``publish`` is the same as for
+``receive`` keeps what tasks return, ``convert`` has one task per file encode the levels after the
+strips' (``encode_tail``) and stitches each COG, ``publish`` is the same as for
 driver-written results (``job_metadata.json`` first, ``collection.json`` last; on S3 each COG is
 copied server-side from its staging key when its turn comes). ``abort`` removes staged files,
 aborts open multipart uploads and deletes completed staging objects.
@@ -14,6 +15,7 @@ driver-written ``ResultsWriter`` (``executor_writes``).
 """
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -23,9 +25,10 @@ import numpy as np
 from jobs.cube.lazy import CubeMeta
 from jobs.plan.grid import TileGrid
 from jobs.results.checksum import multihash_of
-from jobs.results.cog import CogHeader, encode_pyramid
+from jobs.results.cog import CogHeader, encode_pyramid, framed
 from jobs.results.documents import COG_MEDIA_TYPE, OutputFile
-from jobs.results.parts import LocalParts, S3Parts, S3Staging, Stitch, StripRef, complete_s3, write_local
+from jobs.results.parts import (LocalParts, S3Parts, S3Staging, Stitch, StripRef, TailRef, complete_s3,
+                                write_local)
 from jobs.results.strips import Strip, StripBuffer, StripPlan, plan_strips, strips_of
 from jobs.results.writer import ResultsWriter, canonical_dims, file_arrays, file_name
 from sparkeo import storage
@@ -42,13 +45,14 @@ class StripWritten:
 
     strip: int
     refs: tuple[StripRef, ...]
-    reduced: tuple[np.ndarray | None, ...]
+    reduced: tuple[str | None, ...]         # where its reduced rows are staged, per file
 
     @property
     def nbytes(self) -> int:
-        """Bytes this result carries to the driver (the reduced rows and the block sizes)."""
+        """Bytes this result carries to the driver: block sizes and names, no pixel."""
         sizes = sum(len(s) for ref in self.refs for s in ref.sizes)
-        return sum(r.nbytes for r in self.reduced if r is not None) + 4 * sizes
+        return 4 * sizes + sum(len(r or "") + len(ref.path or "") + sum(map(len, ref.etags))
+                               for r, ref in zip(self.reduced, self.refs))
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,39 @@ class StripWork:
         encoded = buffer.encode()
         index = buffer.strip.index
         refs = tuple(self.sink.put(self.plan, name, index, e, settings) for name, e in zip(self.names, encoded))
-        return StripWritten(index, refs, tuple(e.reduced for e in encoded))
+        reduced = tuple(None if e.reduced is None else self.sink.stage_reduced(name, index, e.reduced, settings)
+                        for name, e in zip(self.names, encoded))
+        return StripWritten(index, refs, reduced)
+
+
+@dataclass(frozen=True)
+class TailJob:
+    """The levels after the strips' of one output file, for one task: the strips' staged reduced rows."""
+
+    plan: StripPlan
+    name: str
+    reduced: tuple[str, ...]
+    sink: LocalParts | S3Parts
+
+
+def encode_tail(job: TailJob, settings=None) -> TailRef:
+    """Join the strips' reduced rows into the first level they left, compute and encode it and every
+    smaller level (``encode_pyramid``), and stage the blocks, smallest level first (on an executor:
+    the level is ``1 / 4**levels`` of the output, on its disk)."""
+    layout, first = job.plan.layout, job.plan.levels
+    level = np.concatenate([job.sink.load_reduced(r, settings) for r in job.reduced])
+    sizes: list[list[int]] = [[] for _ in layout.levels]
+    chunks = []
+    with tempfile.TemporaryDirectory(prefix="sparkeo-tail-") as scratch:
+        for li, data in encode_pyramid(level, layout, Path(scratch), 0, first):
+            chunks.append(framed(data))
+            sizes[li].append(len(data))
+    return job.sink.put_tail(job.plan, job.name, b"".join(chunks), tuple(tuple(s) for s in sizes), settings)
+
+
+def in_process(fn: Callable, items: Sequence) -> list:
+    """Run ``fn`` on each item here (without Spark; ``jobs.spark.remote.remote_map`` runs them as tasks)."""
+    return [fn(item) for item in items]
 
 
 class StagedResultsWriter(ResultsWriter):
@@ -106,8 +142,8 @@ class StagedResultsWriter(ResultsWriter):
         try:
             return super().publish(files, metadata, time_range)
         finally:
-            if self._s3 is not None:
-                self._s3.drop()
+            if self._s3 is not None:        # staged objects copied or not: none stays (reduced rows)
+                self._s3.drop(everything=True)
 
     def abort(self) -> None:
         super().abort()
@@ -119,12 +155,14 @@ class StripResultsWriter(StagedResultsWriter):
     """A ``ResultsWriter`` whose COGs the executors encode and stage (``work``, ``strips``)."""
 
     def __init__(self, output: str, meta: CubeMeta, grid: TileGrid, tasks: Sequence, parallelism: int,
-                 encode_threads: int = 0, checksum: Callable[[str], str] | None = None):
+                 encode_threads: int = 0, checksum: Callable[[str], str] | None = None,
+                 remote: Callable[[Callable, Sequence], list] = in_process):
         super().__init__(output, meta, grid, "GTiff", encode_threads)
         self.plan = plan_strips(self.layout, tasks, parallelism)
         self.strips = strips_of(self.plan, tasks)
         self.names = tuple(file_name(label) for label in (self.times or (None,)))
         self._checksum = checksum            # S3: sha-256 of a staged object (an executor reads it)
+        self._remote = remote                # runs the tails (on executors)
         self._s3 = None if self._local else S3Staging.beside(output)
         if self._s3 is None:
             parts = self.staging / "parts"
@@ -133,46 +171,37 @@ class StripResultsWriter(StagedResultsWriter):
         else:
             for name in self.names:
                 self._s3.start_upload(name, COG_MEDIA_TYPE)
-            sink = S3Parts(dict(self._s3.uploads))
+            sink = S3Parts(dict(self._s3.uploads), self._s3.prefix)
         self.work = StripWork(self.plan, canonical_dims(meta), self.names, sink)
         self._received: dict[int, StripWritten] = {}
 
     def convert(self) -> list[OutputFile]:
-        """Stitch each COG from the strips (all of them must have arrived)."""
+        """Stitch each COG from its tail and strips (all of them must have arrived)."""
         missing = sorted(set(range(self.plan.strips)) - set(self._received))
         if missing:
             raise RuntimeError(f"strips {missing} of the output were never written")
-        gdal_tags = self._opening.result()[1]
-        header = CogHeader.plan(self.layout, gdal_tags)
+        header = CogHeader.plan(self.layout, self._opening.result()[1])
         strips = [self._received[i] for i in range(self.plan.strips)]
+        tails: list = [None] * len(self.names)
+        if self.plan.levels < len(self.layout.levels):
+            tails = self._remote(encode_tail, [TailJob(self.plan, name, tuple(s.reduced[fi] for s in strips),
+                                                       self.work.sink) for fi, name in enumerate(self.names)])
         files = []
         for fi, (label, name) in enumerate(zip(self.times or (None,), self.names)):
             refs = [s.refs[fi] for s in strips]
-            stitch = Stitch.of(self.plan, header, self._driver_blocks([s.reduced[fi] for s in strips]), refs,
-                               s3=not self._local)
-            if self._local:
+            stitch = Stitch.of(self.plan, header, tails[fi], refs, s3=self._s3 is not None)
+            if self._s3 is None:
                 target = self.staging / name
                 with open(target, "wb") as fh:
-                    checksum = write_local(fh, self.plan, stitch, refs)
+                    checksum = write_local(fh, self.plan, stitch, tails[fi], refs)
                 size = target.stat().st_size
             else:
                 bucket, key, upload = self._s3.uploads.pop(name)
-                size = complete_s3(self.plan, stitch, refs, bucket, key, upload)
+                size = complete_s3(self.plan, stitch, tails[fi], refs, bucket, key, upload)
                 self._s3.completed[name] = f"s3://{bucket}/{key}"
                 checksum = (self._checksum or object_checksum)(self._s3.completed[name])
             files.append(OutputFile(Path(name).stem, name, label, size, checksum))
         return files
-
-    def _driver_blocks(self, reduced: Sequence[np.ndarray | None]) -> dict[int, list[bytes]]:
-        """The deflated blocks of the levels the driver finishes, from the strips' reduced rows."""
-        first = self.plan.levels
-        if first >= len(self.layout.levels):
-            return {}
-        level = np.concatenate([r for r in reduced if r is not None])
-        blocks: dict[int, list[bytes]] = {}
-        for li, data in encode_pyramid(level, self.layout, self._tmp, self.encode_threads, first):
-            blocks.setdefault(li, []).append(data)
-        return blocks
 
 
 def object_checksum(uri: str, settings=None) -> str:

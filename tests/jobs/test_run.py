@@ -448,7 +448,7 @@ def sample_600(tmp_path_factory) -> str:
 def test_executors_write_the_cog_the_driver_would_have_written(spark, settings, sample_600, tmp_path):
     """The same job with the COG encoded and staged on the executors (strips the driver stitches)
     and with every tile sent to the driver: byte-identical files; the driver received only a
-    reduced copy (a quarter of the output, or less), not the output."""
+    few hundred bytes of block sizes and names, no pixel."""
     import dataclasses
 
     options = {"tile_size": 128}
@@ -460,7 +460,7 @@ def test_executors_write_the_cog_the_driver_would_have_written(spark, settings, 
         assert ds.height > 512 and len(ds.overviews(1)) == 2          # three strips, two overviews
         output_bytes = ds.height * ds.width * 4
     assert old.usage["driver_received_bytes"] == output_bytes
-    assert 0 < new.usage["driver_received_bytes"] <= output_bytes / 4 + 4096
+    assert 0 < new.usage["driver_received_bytes"] < 2048
     assert new.usage["tiles"] == old.usage["tiles"]
     assert not list(tmp_path.glob(".new.staging-*"))
 

@@ -157,7 +157,7 @@ def test_multi_jvm_executors_write_the_cog_from_s3_to_s3_equal_to_local(standalo
                                                                         graph_on_s3, spark, tmp_path):
     """Executors on their own JVMs encode their strips and upload them as multipart parts; the
     driver only stitches: the COG equals local[2]'s driver-written one at every level, is a valid
-    COG, and the driver received a sixteenth of the output (the level it finishes), not the output."""
+    COG, and the driver received no pixel (block sizes and names only)."""
     import dataclasses
 
     from rio_cogeo.cogeo import cog_validate
@@ -180,7 +180,7 @@ def test_multi_jvm_executors_write_the_cog_from_s3_to_s3_equal_to_local(standalo
     for got, want in zip(levels_of(cog), levels_of(local_out / "result.tif"), strict=True):
         np.testing.assert_array_equal(got, want)
     usage = usage_of(output)
-    assert usage["driver_received_bytes"] <= 1024 * 1024 * 4 * len(BANDS) / 16 + 4096
+    assert 0 < usage["driver_received_bytes"] < 4096
     assert usage_of(str(local_out))["driver_received_bytes"] == 1024 * 1024 * 4 * len(BANDS)
     uploads = bucket.server.client().list_multipart_uploads(Bucket=bucket.name).get("Uploads", [])
     assert uploads == [] and not [k for k in bucket.objects() if ".staging-" in k]
