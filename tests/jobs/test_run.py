@@ -99,7 +99,7 @@ def test_demo_composite_equals_numpy(spark, settings, sample_small, tmp_path):
     assert md["usage"]["bytes_read"] == 8 * 128 * 128 * (2 + 2 + 1)
     assert md["usage"]["cpu_seconds"] > 0 and md["usage"]["task_attempts"] == 0
     # one strip: the executor encoded every level; the driver got block sizes, no pixels
-    assert 0 < md["usage"]["driver_received_bytes"] < 64
+    assert 0 < md["usage"]["driver_received_bytes"] < 512
     assert md["status"] == "finished" and len(md["inputs"]) == 8 and len(md["graph_sha256"]) == 64
     assert [e.done for e in events] == [1, 2, 3, 4] and {e.total for e in events} == {4}
     # the demo's documents validate, and record where the composite came from
