@@ -17,7 +17,7 @@ from jobs.plan.blocks import SourceBlocks, choose_layout
 from jobs.cube.lazy import LazyCube, total_halo
 from jobs.vector.cube import AggregatedCube
 from jobs.plan.planner import Plan, check_budget, int_option, plan_tiles
-from jobs.errors import TooManySkippedAssets
+from jobs.errors import ProcessGraphError, TooManySkippedAssets
 from jobs.cube.usage import Usage
 from sparkeo import jsondoc, storage
 from sparkeo.errors import ConfigError, RunError, SparkeoError, UserError
@@ -261,7 +261,10 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
     from jobs.spark.execute import execute
     from jobs.results.location import ResultsLocation
     from jobs.results.vector import VectorResultsWriter, vector_result_names
+    from jobs.results.stripwriter import StripResultsWriter, executor_writes
     from jobs.results.writer import ResultsWriter, result_names
+    from jobs.spark.remote import remote_checksum, remote_map
+    from jobs.spark.transport import LOCAL_MASTER
     from jobs.spark.zonal import execute_zonal
 
     started_at = dt.datetime.now(dt.timezone.utc)
@@ -305,8 +308,19 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
     if hasattr(progress, "start"):   # jobs.progress.JobProgress: tiles total known before the first tile
         progress.start(len(prep.plan.tasks))
     spark = session()
+    strips = None
+    tasks = prep.plan.tasks
+    tile_grid = (prep.built.save.options.get("tile_grid") if prep.built.save is not None else None)
     if vector:
         writer = VectorResultsWriter(output, prep.built.output, fmt)
+    elif tile_grid is not None:
+        writer = strips = tiled_writer(output, prep, tile_grid, fmt, spark)
+        tasks = writer.cells
+    elif executor_writes(output, fmt, LOCAL_MASTER.fullmatch(spark.sparkContext.master) is not None,
+                         settings.executor_writes):
+        writer = strips = StripResultsWriter(output, prep.built.output.meta, prep.plan.grid, prep.plan.tasks,
+                                             spark.sparkContext.defaultParallelism, settings.cog_encode_threads,
+                                             remote_checksum(spark, settings), remote_map(spark, settings))
     else:
         writer = ResultsWriter(output, prep.built.output.meta, prep.plan.grid, fmt, settings.cog_encode_threads)
     try:
@@ -314,8 +328,8 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
             ran = execute_zonal(spark, prep.built.output, prep.plan.tasks, settings, task_options,
                                 writer.receive, progress)
         else:
-            ran = execute(spark, prep.built.output, prep.plan.tasks, settings, task_options,
-                          writer.write_tile, progress)
+            ran = execute(spark, prep.built.output, tasks, settings, task_options,
+                          writer.write_tile, progress, strips)
         ran.usage.add(scanned)
         skipped = sorted(set(ran.usage.skipped_assets))
         total_assets = len({a.href for leaf in prep.leaves for item in leaf.items for a in item.assets.values()
@@ -324,7 +338,8 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
             raise TooManySkippedAssets(skipped, total_assets, allowed)
         wall = time.monotonic() - t0
         converted = writer.convert()        # while Spark's attempt count comes in (ran.task_attempts)
-        metadata = job_metadata(job_id, prep, started_at, ran.usage, ran.task_attempts, wall, skipped)
+        metadata = job_metadata(job_id, prep, started_at, ran.usage, ran.task_attempts, wall, skipped,
+                                getattr(ran, "received_bytes", 0))
         files = writer.publish(converted, metadata, time_range(prep))
     except SparkeoError:
         writer.abort()
@@ -333,6 +348,27 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
         writer.abort()
         raise RunError(f"job {job_id} failed: {str(exc) or repr(exc)}") from exc
     return RunSummary(job_id, output, tuple(files), prep.plan, metadata["usage"])
+
+
+def tiled_writer(output: str, prep: Prepared, tile_grid, fmt: str, spark):
+    """The writer of a tiled output (``save_result`` option ``tile_grid``): one COG per cell, written by
+    the executors; GeoTIFF only, and a local folder only on a ``local`` master (one file system)."""
+    from jobs.plan.cells import CellGrid
+    from jobs.results.tiledwriter import TiledResultsWriter
+    from jobs.spark.execute import tile_groups
+    from jobs.spark.transport import LOCAL_MASTER
+
+    node = prep.built.save.node_id
+    if fmt != "GTiff":
+        raise ProcessGraphError(node, "options.tile_grid", f"tiled output is written as GTiff, not {fmt}")
+    sc = spark.sparkContext
+    if not storage.is_s3(output) and not LOCAL_MASTER.fullmatch(sc.master):
+        raise ProcessGraphError(node, "options.tile_grid",
+                                "executors on other machines cannot write a local folder: give an s3:// output")
+    cells = CellGrid.parse(tile_grid, node).tasks(prep.plan.grid, prep.plan.tasks, node)
+    groups = tile_groups(cells, sc.defaultParallelism, max((c.window.height * c.window.width for c in cells),
+                                                           default=1))
+    return TiledResultsWriter(output, prep.built.output.meta, prep.plan.grid, cells, groups)
 
 
 def time_range(prep: Prepared) -> tuple[str, str] | None:
@@ -358,7 +394,7 @@ def versions() -> dict[str, str]:
 
 
 def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Usage, task_attempts: int,
-                 wall: float, skipped: list[str]) -> dict:
+                 wall: float, skipped: list[str], received_bytes: int = 0) -> dict:
     """The ``job_metadata.json`` document (DESIGN "Results layout")."""
     return {
         "job_id": job_id,
@@ -378,6 +414,8 @@ def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Us
             "input_pixels": usage.input_pixels, "bytes_read": usage.bytes_read, "tiles": usage.tiles,
             "read_retries": usage.read_retries, "blocks_read": usage.blocks_read, "task_attempts": task_attempts,
             "cpu_seconds": round(usage.cpu_seconds, 3), "wall_seconds": round(wall, 3),
+            # pixel bytes that reached the driver: tile arrays, or (executors writing) reduced strips
+            "driver_received_bytes": received_bytes,
         },
         # for the STAC documents only (jobs.results.writer keeps them out of job_metadata.json)
         "process_graph": {"process_graph": prep.graph.raw},

@@ -100,6 +100,9 @@ class Settings:
     # at most 8. 2, 3, 4 or 6 threads all took 0.08 s for the 2048 px benchmark COG on 2 cores; a
     # driver pod limited to fewer cores than its node shows sets its own count here.
     cog_encode_threads: int = field(default=0, metadata={"env": "SPARKEO_COG_THREADS"})
+    # Executors encode and stage the COGs (jobs.results.stripwriter), the driver stitches them by
+    # reference; off: tiles travel to the driver, which writes the COGs (the path netCDF always takes).
+    executor_writes: bool = field(default=True, metadata={"env": "SPARKEO_EXECUTOR_WRITES"})
 
     # Pixels of tiles one Spark task computes at most (jobs.spark.execute groups a job's tiles into a few
     # tasks, one per core: fewer task hand-overs); None: the engine's own, 8 tiles of 512 px. The local

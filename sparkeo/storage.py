@@ -76,6 +76,18 @@ def s3_client(signature_version: str | None = None):
                           signature_version)
 
 
+def s3_client_for(settings) -> object:
+    """A boto3 S3 client from a ``Settings``' endpoint, region and credentials (on an executor, where
+    the driver's environment may be absent), the environment's where it leaves them unset."""
+    env = os.environ
+    return _cached_client(settings.s3_endpoint or env.get("AWS_ENDPOINT_URL") or None,
+                          settings.aws_access_key_id or env.get("AWS_ACCESS_KEY_ID"),
+                          settings.aws_secret_access_key or env.get("AWS_SECRET_ACCESS_KEY"),
+                          settings.aws_session_token or env.get("AWS_SESSION_TOKEN"),
+                          settings.aws_region or env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION"),
+                          env.get("AWS_PROFILE"))
+
+
 @functools.lru_cache(maxsize=8)
 def _cached_client(endpoint, key_id, secret, token, region, profile, signature_version=None):
     import boto3

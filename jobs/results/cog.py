@@ -108,13 +108,14 @@ def encode_block(level: np.ndarray, row: int, col: int, layout: CogLayout) -> by
 
 
 def overview_levels(values: np.ndarray, layout: CogLayout, scratch: Path,
-                    pool: ThreadPoolExecutor) -> list[np.ndarray]:
+                    pool: ThreadPoolExecutor, first: int = 0) -> list[np.ndarray]:
     """``values`` and each overview of ``layout``, the overviews memory-mapped files in ``scratch``
     (a scene's pyramid is a third of its size: disk, not driver memory), each computed from the
-    level above in strips of one block's output rows on ``pool``."""
+    level above in strips of one block's output rows on ``pool``; ``values`` is level ``first`` (0: the
+    full resolution) and the list holds it and the levels after it."""
     levels = [values]
     rows = layout.block
-    for index, (height, width) in enumerate(layout.levels[1:], 1):
+    for index, (height, width) in enumerate(layout.levels[first + 1:], first + 1):
         above = levels[-1]
         level = np.memmap(scratch / f"overview-{index}.raw", dtype=layout.dtype, mode="w+",
                           shape=(height, width, layout.bands))
@@ -128,15 +129,16 @@ def overview_levels(values: np.ndarray, layout: CogLayout, scratch: Path,
 
 
 def _encoded_in_file_order(levels: Sequence[np.ndarray], layout: CogLayout,
-                           pool: ThreadPoolExecutor, in_flight: int) -> Iterator[tuple[int, bytes]]:
-    """(level, encoded block) from the smallest overview to the full resolution, row-major, with a
-    bounded number of blocks in flight: encoded bytes never pile up in memory."""
-    cells = ((li, r, c) for li in reversed(range(len(levels)))
+                           pool: ThreadPoolExecutor, in_flight: int, first: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(level, encoded block) from the smallest overview to the full resolution (or level ``first``,
+    which ``levels[0]`` holds), row-major, with a bounded number of blocks in flight: encoded bytes
+    never pile up in memory."""
+    cells = ((li, r, c) for li in reversed(range(first, first + len(levels)))
              for r in range(layout.block_grid(li)[0]) for c in range(layout.block_grid(li)[1]))
 
     def submit(cell):
         li, r, c = cell
-        return li, pool.submit(encode_block, levels[li], r, c, layout)
+        return li, pool.submit(encode_block, levels[li - first], r, c, layout)
 
     pending = deque(submit(cell) for cell in islice(cells, in_flight))
     while pending:
@@ -280,6 +282,67 @@ def encode_threads(requested: int = 0) -> int:
     return requested or min(MAX_ENCODE_THREADS, os.cpu_count() or 2)
 
 
+@dataclass(frozen=True)
+class CogHeader:
+    """The part of a COG before its blocks: header, GDAL's ghost area and every IFD. Their sizes do not
+    depend on the pixels, so the blocks' positions are known before any is encoded (``data_start``) and
+    the IFDs are filled in once their sizes are (``encode``)."""
+
+    layout: CogLayout
+    tag_lists: tuple[tuple[Tag, ...], ...]
+    fmt: _Format
+    ifd_sizes: tuple[int, ...]
+
+    @classmethod
+    def plan(cls, layout: CogLayout, gdal_tags: GdalTags) -> "CogHeader":
+        """The header of ``layout`` with the grid's georeferencing and band names (``gdal_tags``)."""
+        tag_lists = [image_tags(layout, shape, li > 0) for li, shape in enumerate(layout.levels)]
+        tag_lists[0] += gdal_tags.tags
+        counts = [math.prod(layout.block_grid(li)) for li in range(len(layout.levels))]
+        fmt = _format_for(layout, tag_lists, counts)
+        return cls(layout, tuple(tuple(t) for t in tag_lists), fmt,
+                   tuple(_ifd_size(list(tags), n, fmt) for tags, n in zip(tag_lists, counts)))
+
+    @property
+    def first_ifd(self) -> int:
+        return self.fmt.header + len(GHOST) + len(GHOST) % 2
+
+    @property
+    def data_start(self) -> int:
+        """Where the first block's leader goes."""
+        return self.first_ifd + sum(self.ifd_sizes)
+
+    def encode(self, offsets: Sequence[Sequence[int]], sizes: Sequence[Sequence[int]]) -> bytes:
+        """Header, ghost area and IFDs, with each level's block ``offsets`` and ``sizes`` (row-major)."""
+        out = [self.fmt.file_header(self.first_ifd), GHOST + b"\0" * (len(GHOST) % 2)]
+        for li, tags in enumerate(self.tag_lists):
+            at = self.first_ifd + sum(self.ifd_sizes[:li])
+            following = at + self.ifd_sizes[li] if li + 1 < len(self.tag_lists) else 0
+            out.append(_ifd_bytes(_with_blocks(list(tags), self.fmt, offsets[li], sizes[li]), at, following, self.fmt))
+        return b"".join(out)
+
+
+def framed(data: bytes) -> bytes:
+    """A block as it sits in the file: GDAL's 4-byte size leader, the block, its last 4 bytes again."""
+    return struct.pack("<I", len(data)) + data + data[-4:]
+
+
+FRAME = 8       # bytes of leader and trailer around each block
+
+
+def block_offsets(start: int, pieces: Sequence[tuple[int, Sequence[int], int]], levels: int) -> list[list[int]]:
+    """Each level's block offsets (row-major) for blocks laid out from ``start`` as ``pieces`` in file
+    order: (level, the framed blocks' sizes, bytes of padding after them)."""
+    offsets: list[list[int]] = [[] for _ in range(levels)]
+    position = start
+    for level, sizes, gap in pieces:
+        for size in sizes:
+            offsets[level].append(position + 4)
+            position += size + FRAME
+        position += gap
+    return offsets
+
+
 def write_cog(target: BinaryIO, layout: CogLayout, values: np.ndarray, gdal_tags: GdalTags, scratch: Path,
               threads: int = 0) -> None:
     """Write ``values`` ((height, width, bands) of ``layout.dtype``) to the seekable ``target`` as a COG;
@@ -288,37 +351,26 @@ def write_cog(target: BinaryIO, layout: CogLayout, values: np.ndarray, gdal_tags
     The IFDs' sizes do not depend on the pixels, so the blocks are written first, from where the
     data starts, as they are encoded; the header and the IFDs with the blocks' offsets go in last.
     """
-    tag_lists = [image_tags(layout, shape, li > 0) for li, shape in enumerate(layout.levels)]
-    tag_lists[0] += gdal_tags.tags
-    counts = [math.prod(layout.block_grid(li)) for li in range(len(layout.levels))]
-    fmt = _format_for(layout, tag_lists, counts)
-    ifd_sizes = [_ifd_size(tags, n, fmt) for tags, n in zip(tag_lists, counts)]
-    first_ifd = fmt.header + len(GHOST) + len(GHOST) % 2
-    data_start = first_ifd + sum(ifd_sizes)
+    header = CogHeader.plan(layout, gdal_tags)
+    count = len(layout.levels)
+    sizes: list[list[int]] = [[] for _ in range(count)]
+    target.seek(header.data_start)
+    for li, data in encode_pyramid(values, layout, scratch, threads):
+        target.write(framed(data))
+        sizes[li].append(len(data))
+    offsets = block_offsets(header.data_start, [(li, sizes[li], 0) for li in reversed(range(count))], count)
+    target.seek(0)
+    target.write(header.encode(offsets, sizes))
 
-    sizes: list[list[int]] = [[] for _ in counts]
-    target.seek(data_start)
+
+def encode_pyramid(values: np.ndarray, layout: CogLayout, scratch: Path, threads: int = 0,
+                   first: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(level, deflated block) of ``values`` (level ``first`` of ``layout``, 0: the full resolution)
+    and of every overview after it, in file order (smallest level first, row-major); the overviews
+    are staged in ``scratch``, the work spread over ``encode_threads(threads)`` threads."""
     # Overview strips and then blocks go to the pool: numpy and isal release the GIL, so every
-    # core works on this step while this thread only writes.
+    # core works on this step while the caller's thread only writes.
     threads = encode_threads(threads)
     with ThreadPoolExecutor(threads, thread_name_prefix="sparkeo-cog") as pool:
-        levels = overview_levels(values, layout, scratch, pool)
-        for li, data in _encoded_in_file_order(levels, layout, pool, BLOCKS_IN_FLIGHT_PER_THREAD * threads):
-            target.write(struct.pack("<I", len(data)))       # GDAL's block leader and trailer
-            target.write(data)
-            target.write(data[-4:])
-            sizes[li].append(len(data))
-
-    offsets: list[list[int]] = [[] for _ in counts]
-    position = data_start
-    for li in reversed(range(len(counts))):
-        for size in sizes[li]:
-            offsets[li].append(position + 4)
-            position += size + 8
-    target.seek(0)
-    target.write(fmt.file_header(first_ifd))
-    target.write(GHOST + b"\0" * (len(GHOST) % 2))
-    for li, tags in enumerate(tag_lists):
-        at = first_ifd + sum(ifd_sizes[:li])
-        following = at + ifd_sizes[li] if li + 1 < len(counts) else 0
-        target.write(_ifd_bytes(_with_blocks(tags, fmt, offsets[li], sizes[li]), at, following, fmt))
+        levels = overview_levels(values, layout, scratch, pool, first)
+        yield from _encoded_in_file_order(levels, layout, pool, BLOCKS_IN_FLIGHT_PER_THREAD * threads, first)

@@ -34,6 +34,7 @@ class OutputFile:
     size: int
     checksum: str               # sha2-256 multihash, hex
     media_type: str = COG_MEDIA_TYPE
+    grid: "TileGrid | None" = None  # a tiled output's tile (``tile_grid``); None: the job's grid
 
 STAC_EXTENSIONS = [
     "https://stac-extensions.github.io/file/v2.1.0/schema.json",
@@ -76,7 +77,8 @@ def cube_dimensions(layout: ResultsLayout, files: Sequence["OutputFile"]) -> dic
                  "reference_system": crs},
            "y": {"type": "spatial", "axis": "y", "extent": [s, n], "step": abs(grid.transform[4]),
                  "reference_system": crs}}
-    labels = layout.times if layout.times is not None else [f.label for f in files if f.label is not None]
+    labels = layout.times if layout.times is not None else list(dict.fromkeys(f.label for f in files
+                                                                            if f.label is not None))
     if "t" in layout.dims and labels:
         out["t"] = {"type": "temporal", "values": list(labels)}
     if "bands" in layout.dims:
@@ -134,7 +136,7 @@ def collection_document(files: Sequence["OutputFile"], layout: ResultsLayout, me
         when = time_of(f.label, layout, time_range)
         times.append(when)
         asset = {"href": href(f.name), "type": f.media_type, "roles": ["data"], "title": f.label or f.key,
-                 "file:size": f.size, "file:checksum": f.checksum, **projection(grid), **band_entries(layout),
+                 "file:size": f.size, "file:checksum": f.checksum, **projection(f.grid or grid), **band_entries(layout),
                  **when}
         if f.label is not None and not is_date(f.label):
             asset[TIME_LABEL_KEY] = f.label
@@ -168,7 +170,7 @@ def item_document(f: "OutputFile", collection: Mapping[str, Any], layout: Result
     """The STAC item of one result file: its asset as in the collection (under the key ``data``), its
     own time, and a ``derived_from`` link to each input item it was computed from."""
     asset = dict(collection["assets"][f.key])
-    w, s, e, n = collection["extent"]["spatial"]["bbox"][0]
+    w, s, e, n = f.grid.bounds_in(4326) if f.grid is not None else collection["extent"]["spatial"]["bbox"][0]
     props = {k: asset.pop(k) for k in TIME_KEYS if k in asset}
     props.setdefault("datetime", None)
     props.update({k: asset[k] for k in PROJ_KEYS if k in asset})

@@ -90,6 +90,20 @@ def staging_folder(output: str, names: Sequence[str]) -> Path:
     return Path(tempfile.mkdtemp(prefix="sparkeo-results-"))
 
 
+def file_arrays(values: np.ndarray, dims: Sequence[str], files: int, dtype: str, nodata: float) -> list[np.ndarray]:
+    """One tile's float32 array (cube ``dims`` order, canonical) as one (height, width, bands) array of
+    the output ``dtype`` per file (time label)."""
+    arr = as_tbyx(values, tuple(dims))
+    out = []
+    for ti in range(files):
+        block = arr[ti]
+        if dtype != "float32":
+            # resampled (bilinear...) values of integer bands round half up like GDAL's warper
+            block = np.where(np.isnan(block), nodata, np.floor(block + 0.5)).astype(dtype)
+        out.append(np.moveaxis(block, 0, -1))
+    return out
+
+
 def item_name(data_file: str) -> str:
     """The STAC item document of one data file (``sparkeo.contracts.item_file``)."""
     return item_file(data_file)
@@ -121,7 +135,7 @@ class ResultsWriter:
         self.dtype, self.nodata = output_dtype(meta)
         self._names = file_names(self.times or (None,))
         self._local = not storage.is_s3(output)
-        self.staging = staging_folder(output, result_names(meta, format))
+        self.staging = staging_folder(output, self._names())
         self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
         self._media_types: dict[str, str] = {}
         self.layout = CogLayout(grid.width, grid.height, len(self.bands), self.dtype, self.nodata,
@@ -132,6 +146,10 @@ class ResultsWriter:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkeo-staging")
         self._opening = pool.submit(self._open_all)
         pool.shutdown(wait=False)           # the thread ends with this one creation
+
+    def _names(self) -> tuple[str, ...]:
+        """Every file this writer publishes (``result_names``), checked against the location first."""
+        return result_names(self.meta, self.format)
 
     def _open_all(self) -> tuple[dict, GdalTags]:
         staged = {label: self._open(label) for label in (self.times or (None,))}
@@ -153,15 +171,11 @@ class ResultsWriter:
 
     def write_tile(self, task: TileTask, values: np.ndarray) -> None:
         """Write one tile's array (cube dims order) into the staging raster(s)."""
-        arr = as_tbyx(values, canonical_dims(self.meta))
         w = task.window
-        for ti, label in enumerate(self.times or (None,)):
-            block = arr[ti]
-            if self.dtype != "float32":
-                # resampled (bilinear...) values of integer bands round half up like GDAL's warper
-                block = np.where(np.isnan(block), self.nodata, np.floor(block + 0.5)).astype(self.dtype)
-            self._staged()[label][w.row_off:w.row_off + w.height, w.col_off:w.col_off + w.width] = \
-                np.moveaxis(block, 0, -1)
+        labels = self.times or (None,)
+        for label, block in zip(labels, file_arrays(values, canonical_dims(self.meta), len(labels), self.dtype,
+                                                    self.nodata)):
+            self._staged()[label][w.row_off:w.row_off + w.height, w.col_off:w.col_off + w.width] = block
 
     def finish(self, metadata: Mapping[str, Any], time_range: tuple[str, str] | None) -> list[str]:
         """Convert to COGs, write job_metadata.json and collection.json (last), publish; returns the URIs."""

@@ -38,6 +38,7 @@ from jobs.plan.grid import TileGrid, Window
 from jobs.plan.planner import TileTask
 from jobs.cube.read import keep_open
 from jobs.errors import UnreadableAssetError
+from jobs.results.strips import Strip
 from jobs.spark.ticks import TileTicks, sender
 from jobs.spark.transport import PackedArray, TileTransport
 from jobs.cube.usage import Usage
@@ -54,6 +55,13 @@ class TileResult:
     packed: PackedArray | None = None
     usage: Usage = field(default_factory=Usage)
     error: tuple[str, str, str] | None = None      # (kind, message, href): kind unreadable|run
+
+    @property
+    def nbytes(self) -> int:
+        """Pixel bytes this result brings to the driver (inline, or a spill file it reads)."""
+        if self.packed is None:
+            return 0
+        return len(self.packed.payload) if self.packed.path is None else 4 * int(np.prod(self.packed.shape))
 
     def array(self) -> np.ndarray:
         """The tile's array (a spilled one is read and its file deleted: call once)."""
@@ -78,6 +86,7 @@ class Execution:
     usage: Usage
     attempts: Future | int = 0
     wall_seconds: float = 0.0
+    received_bytes: int = 0         # pixel bytes the driver received (tiles, or reduced strips)
 
     @property
     def task_attempts(self) -> int:
@@ -152,12 +161,17 @@ def max_tiles_per_task(tile_pixels: int, max_task_pixels: int | None = None) -> 
 
 
 def run_tile(output: LazyCube, task: TileTask, settings, job_options: Mapping[str, Any],
-             transport: TileTransport = TileTransport()) -> TileResult:
-    """Compute one tile (on an executor, or in-process in tests)."""
+             transport: TileTransport = TileTransport(), keep: Callable[[TileTask, np.ndarray], None] | None = None
+             ) -> TileResult:
+    """Compute one tile (on an executor, or in-process in tests); its array is packed for the driver, or
+    given to ``keep`` (executors writing the output) and not sent."""
     values, usage, error = on_tile(task, output.meta.grid, settings, job_options,
                                    lambda ctx: np.ascontiguousarray(output.compute(task.grid, ctx), dtype=np.float32))
     if error is not None:
         return TileResult(task, error=error)
+    if keep is not None:
+        keep(task, values)
+        return TileResult(task, usage=usage)
     return TileResult(task, transport.pack(values, f"{task.index[0]}_{task.index[1]}"), usage)
 
 
@@ -192,22 +206,31 @@ def raise_for(result: TileResult) -> None:
 
 def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_options: Mapping[str, Any],
             sink: Callable[[TileTask, np.ndarray], None],
-            progress: Callable[[TileDone], None] | None = None) -> Execution:
+            progress: Callable[[TileDone], None] | None = None, strips=None) -> Execution:
     """Run every tile task on Spark; ``sink(task, array)`` is called on the driver as tiles arrive.
 
-    Raises ``UnreadableAssetError`` (with the href) or ``RunError`` on the first failed tile.
+    With ``strips`` (a ``jobs.results.stripwriter.StripResultsWriter``) the executors write the
+    output: one task per strip, no tile array comes back, and ``strips.receive`` gets each strip's
+    ``StripWritten``. Raises ``UnreadableAssetError`` (with the href) or ``RunError`` on the first
+    failed tile.
     """
     started = time.monotonic()
     total = Usage()
-    if not tasks:
+    if not tasks and (strips is None or not strips.strips):   # strips without tiles are still written (nodata)
         return Execution(total)
     sc = spark.sparkContext
     group = f"sparkeo-{uuid.uuid4().hex[:12]}"
     options = dict(job_options)
     transport = TileTransport.for_master(sc.master, spill=settings.spill_tiles)
-    groups = tile_groups(tasks, sc.defaultParallelism, max(t.window.height * t.window.width for t in tasks),
-                         settings.task_max_pixels)
-    shipped = ship(sc, cloudpickle.dumps((output, settings, options, transport)), len(groups),
+    if strips is None:
+        groups: list = tile_groups(tasks, sc.defaultParallelism, max(t.window.height * t.window.width for t in tasks),
+                                   settings.task_max_pixels)
+        work = None
+    else:
+        sizes = Counter(getattr(t, "region", None) for t in tasks)
+        groups = [dataclasses.replace(s, tasks=tuple(_own_part(list(s.tasks), sizes))) for s in strips.strips]
+        work = strips.work
+    shipped = ship(sc, cloudpickle.dumps((output, settings, options, transport, work)), len(groups),
                    settings.inline_dag_bytes)
     ticks = _open_ticks(sc, group, len(tasks), progress)
     address = (ticks_host(sc), ticks.port) if ticks is not None else None
@@ -220,14 +243,14 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     scheduler_pool, job_tags = sc.getLocalProperty(SCHEDULER_POOL), sc.getLocalProperty(JOB_TAGS)
 
     def run_partitions(parts: Sequence[int]) -> list[TileResult]:
-        first, last = groups[parts[0]][0].index, groups[parts[-1]][-1].index
         sc.setLocalProperty(SCHEDULER_POOL, scheduler_pool)
         sc.setLocalProperty(JOB_TAGS, job_tags)
-        sc.setJobGroup(group, f"sparkeo tiles {first}..{last}", interruptOnCancel=True)
+        sc.setJobGroup(group, f"sparkeo tiles {_name(groups[parts[0]])}..{_name(groups[parts[-1]])}",
+                       interruptOnCancel=True)
         return run_job(parts)
 
     jobs = spark_jobs(len(groups), sc.defaultParallelism)
-    done = 0
+    done = received = 0
     # one job queued behind each running one: a core that finishes a group starts the next at once
     # instead of idling for the driver's round trip (~60-80 ms per group on local[1])
     workers = max(1, min(len(jobs), QUEUED_GROUPS_PER_CORE * sc.defaultParallelism))
@@ -240,8 +263,14 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
             except Exception as exc:  # Py4JJavaError and friends: one line, no JVM stack
                 raise RunError(f"Spark task failed: {task_failure_reason(exc)}") from None
             for result in results:
+                if isinstance(result, StripDone):
+                    strips.receive(result.written)
+                    received += result.written.nbytes
+                    continue
                 raise_for(result)
-                sink(result.task, result.array())
+                received += result.nbytes
+                if result.packed is not None:
+                    sink(result.task, result.array())
                 total.add(result.usage)
                 done += 1
                 if ticks is not None:
@@ -263,7 +292,21 @@ def execute(spark, output: LazyCube, tasks: Sequence[TileTask], settings, job_op
     counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkeo-attempts")
     attempts = counter.submit(task_attempts, sc, group)
     counter.shutdown(wait=False)
-    return Execution(total, attempts, time.monotonic() - started)
+    return Execution(total, attempts, time.monotonic() - started, received)
+
+
+def _name(group) -> str:
+    """A group's tiles in the Spark UI: first and last tile index, or a strip's rows."""
+    if isinstance(group, Strip):
+        return f"rows {group.top}-{group.bottom}"
+    return f"{group[0].index}..{group[-1].index}"
+
+
+@dataclass(frozen=True)
+class StripDone:
+    """A strip's last result: what its task wrote (``jobs.results.stripwriter.StripWritten``)."""
+
+    written: Any
 
 
 def partition_runner(sc, rdd) -> Callable[[Sequence[int]], list]:
@@ -323,25 +366,31 @@ def ship(sc, payload: bytes, tasks: int, inline_bytes: int):
 _SHIPPED: dict[str, tuple] = {}
 
 
-def _run_group(shipped, key: str, tiles: Sequence[TileTask],
-               ticks: tuple[str, int] | None = None) -> list[TileResult]:
-    """``run_tile`` for each tile of a group, with (output, settings, job_options, transport) from
-    ``ship`` unpickled once per worker; stops at the first failed tile (it fails the job). Each
-    finished tile is announced to the driver's ``TileTicks`` at ``ticks``."""
+def _run_group(shipped, key: str, group: Sequence[TileTask] | Strip,
+               ticks: tuple[str, int] | None = None) -> list:
+    """``run_tile`` for each tile of a group, with (output, settings, job_options, transport, strip
+    work) from ``ship`` unpickled once per worker; stops at the first failed tile (it fails the job).
+    Each finished tile is announced to the driver's ``TileTicks`` at ``ticks``. A ``Strip`` group
+    keeps its tiles, encodes and writes the strip, and ends with a ``StripDone``."""
     if key not in _SHIPPED:
         _SHIPPED.clear()            # keep only the current job's DAG
         _SHIPPED[key] = cloudpickle.loads(shipped.value)
-    output, settings, options, transport = _SHIPPED[key]
+    output, settings, options, transport, work = _SHIPPED[key]
+    tiles = group.tasks if isinstance(group, Strip) else group
+    buffer = work.buffer(group) if isinstance(group, Strip) else None
+    keep = None if buffer is None else (lambda task, values: work.put(buffer, task, values))
     keep_tile_memory(settings)      # done already where the workers fork from jobs.spark.daemon
     results = []
     tick = sender(ticks)
     # the group's tiles share their assets and GDAL settings (and decoded blocks, when they read halos)
     with keep_open(settings, halo=any(t.halo != (0, 0) for t in tiles)):
         for task in tiles:
-            results.append(run_tile(output, task, settings, options, transport))
+            results.append(run_tile(output, task, settings, options, transport, keep))
             if results[-1].error is not None:
-                break
+                return results
             tick(key, task.index)
+    if buffer is not None:
+        results.append(StripDone(work.finish(buffer, settings)))
     return results
 
 

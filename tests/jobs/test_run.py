@@ -98,6 +98,8 @@ def test_demo_composite_equals_numpy(spark, settings, sample_small, tmp_path):
     assert md["usage"]["input_pixels"] == 8 * 3 * 128 * 128
     assert md["usage"]["bytes_read"] == 8 * 128 * 128 * (2 + 2 + 1)
     assert md["usage"]["cpu_seconds"] > 0 and md["usage"]["task_attempts"] == 0
+    # one strip: the executor encoded every level; the driver got block sizes, no pixels
+    assert 0 < md["usage"]["driver_received_bytes"] < 512
     assert md["status"] == "finished" and len(md["inputs"]) == 8 and len(md["graph_sha256"]) == 64
     assert [e.done for e in events] == [1, 2, 3, 4] and {e.total for e in events} == {4}
     # the demo's documents validate, and record where the composite came from
@@ -433,3 +435,61 @@ def test_daemon_preload_imports_the_engine():
             "print(all(m in sys.modules for m in jobs.spark.daemon.ENGINE_MODULES))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+@pytest.fixture(scope="module")
+def sample_600(tmp_path_factory) -> str:
+    """A 600 px sample: three 256-row strips of output, overviews below the full resolution."""
+    from layercatalog.sample import write_sample
+
+    return write_sample(str(tmp_path_factory.mktemp("sample-600")), size=600, dates=3, seed=4)
+
+
+def test_executors_write_the_cog_the_driver_would_have_written(spark, settings, sample_600, tmp_path):
+    """The same job with the COG encoded and staged on the executors (strips the driver stitches)
+    and with every tile sent to the driver: byte-identical files; the driver received only a
+    few hundred bytes of block sizes and names, no pixel."""
+    import dataclasses
+
+    options = {"tile_size": 128}
+    old = run(spark, dataclasses.replace(settings, executor_writes=False), sample_600, tmp_path / "old",
+              options=options)
+    new = run(spark, settings, sample_600, tmp_path / "new", options=options)
+    assert (tmp_path / "new" / "result.tif").read_bytes() == (tmp_path / "old" / "result.tif").read_bytes()
+    with rasterio.open(tmp_path / "new" / "result.tif") as ds:
+        assert ds.height > 512 and len(ds.overviews(1)) == 2          # three strips, two overviews
+        output_bytes = ds.height * ds.width * 4
+    assert old.usage["driver_received_bytes"] == output_bytes
+    assert 0 < new.usage["driver_received_bytes"] < 2048
+    assert new.usage["tiles"] == old.usage["tiles"]
+    assert not list(tmp_path.glob(".new.staging-*"))
+
+
+def test_tiled_output_is_one_cog_and_item_per_cell_written_by_the_executors(spark, settings, sample_600, tmp_path):
+    """save_result's ``tile_grid``: 2 km cells (200 px), each its own COG and STAC item with its own
+    grid, the pixels those of the single COG; collection.json lists them all; no pixel reached the driver."""
+    graph = json.loads(DEMO.read_text())
+    graph["process_graph"]["save"]["arguments"]["options"] = {"tile_grid": "utm-2km"}
+    single = run(spark, settings, sample_600, tmp_path / "single", options={"tile_size": 128})
+    tiled = run(spark, settings, sample_600, tmp_path / "tiled", graph=graph, options={"tile_size": 128})
+    with rasterio.open(tmp_path / "single" / "result.tif") as ds:
+        whole, transform = ds.read(1), ds.transform
+    collection = json.loads((tmp_path / "tiled" / "collection.json").read_text())
+    cells = sorted(collection["assets"])
+    assert len(cells) >= 4 and all(k.startswith("result_r") for k in cells)
+    covered = np.zeros(whole.shape, bool)
+    for key in cells:
+        with rasterio.open(tmp_path / "tiled" / f"{key}.tif") as ds:
+            col, row = ~transform @ (ds.transform.c, ds.transform.f)
+            r, c = int(round(row)), int(round(col))
+            assert ds.transform.c % 2000 == 0 or c == 0                 # cell edges on multiples of 2 km
+            np.testing.assert_array_equal(ds.read(1), whole[r:r + ds.height, c:c + ds.width])
+            covered[r:r + ds.height, c:c + ds.width] = True
+            assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG" or max(ds.shape) <= 256
+        item = json.loads((tmp_path / "tiled" / f"{key}.json").read_text())
+        assert_valid_stac(item)
+        assert item["properties"]["proj:transform"][:6] == list(ds.transform)[:6]
+        assert item["properties"]["proj:shape"] == [ds.height, ds.width]
+    assert covered.all()
+    assert tiled.files[-1].endswith("collection.json") and tiled.usage["driver_received_bytes"] == 0
+    assert single.usage["tiles"] > 0 and tiled.usage["tiles"] == len(cells)

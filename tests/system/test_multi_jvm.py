@@ -139,3 +139,48 @@ def test_multi_jvm_unreadable_asset_fails_the_job_naming_it_and_publishes_nothin
     assert code == 1
     assert broken.rsplit("/", 1)[0] in err and "Traceback" not in err
     assert not storage.exists(storage.join(output, "collection.json"))
+
+
+def levels_of(path: Path) -> list[np.ndarray]:
+    """Every level of a COG, full resolution first."""
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        out, count = [ds.read()], len(ds.overviews(1))
+    for level in range(count):
+        with rasterio.open(path, overview_level=level) as ovr:
+            out.append(ovr.read())
+    return out
+
+
+def test_multi_jvm_executors_write_the_cog_from_s3_to_s3_equal_to_local(standalone_cluster, big_archive, aws_env,
+                                                                        graph_on_s3, spark, tmp_path):
+    """Executors on their own JVMs encode their strips and upload them as multipart parts; the
+    driver only stitches: the COG equals local[2]'s driver-written one at every level, is a valid
+    COG, and the driver received no pixel (block sizes and names only)."""
+    import dataclasses
+
+    from rio_cogeo.cogeo import cog_validate
+
+    from tests.fixtures.eodata import run_median, settings_for
+
+    bucket = big_archive.bucket
+    catalog = big_archive.layer_catalog("written", f"/vsis3/{bucket.name}/")
+    output = bucket.uri("jobs/executor-written")
+    settings = dataclasses.replace(settings_for(aws_env, tmp_path / "lcache"), executor_writes=False)
+    local_out = tmp_path / "local"
+    run_median(spark, catalog, str(local_out), settings, "written-local")       # the driver writes it
+    code, _, err = finish(driver(standalone_cluster, aws_env.env(), graph_on_s3, catalog, output, "written",
+                                 tmp_path))
+    assert code == 0, err[-3000:]
+    cog = tmp_path / "written.tif"
+    storage.download(storage.join(output, "result.tif"), str(cog))
+    valid, errors, _ = cog_validate(str(cog), strict=True, quiet=True)
+    assert valid, errors
+    for got, want in zip(levels_of(cog), levels_of(local_out / "result.tif"), strict=True):
+        np.testing.assert_array_equal(got, want)
+    usage = usage_of(output)
+    assert 0 < usage["driver_received_bytes"] < 4096
+    assert usage_of(str(local_out))["driver_received_bytes"] == 1024 * 1024 * 4 * len(BANDS)
+    uploads = bucket.server.client().list_multipart_uploads(Bucket=bucket.name).get("Uploads", [])
+    assert uploads == [] and not [k for k in bucket.objects() if ".staging-" in k]

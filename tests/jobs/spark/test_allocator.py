@@ -75,7 +75,7 @@ from jobs.spark.execute import Inline, _run_group
 from jobs.spark.transport import TileTransport
 from sparkeo.settings import Settings
 settings = Settings(malloc_mmap_threshold={mmap}, malloc_trim_threshold={trim})
-assert _run_group(Inline(cloudpickle.dumps((None, settings, {{}}, TileTransport()))), "job", []) == []
+assert _run_group(Inline(cloudpickle.dumps((None, settings, {{}}, TileTransport(), None))), "job", []) == []
 """
 
 

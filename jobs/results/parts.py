@@ -1,0 +1,278 @@
+"""Where executors put their encoded strips, and how the driver stitches them into one COG by reference.
+
+Two sinks, chosen by the output location:
+
+- ``LocalParts``: a staging folder beside a local output (one machine: a ``local`` master). Each task
+  writes one file per output file and strip (and its reduced rows, for the tail); the tail task one
+  file per output file; the driver writes the header and appends the tail and the strips' byte
+  ranges (local disk reads, hashed on the way for ``file:checksum``; nothing travels through Spark).
+- ``S3Parts``: one multipart upload per output file, to a staging key beside the output prefix.
+  Each task uploads each of its levels as the part whose number the plan fixed
+  (``StripPlan.part_number``), the tail task part 2; reduced rows are staged objects. The driver
+  uploads part 1 (the header) and completes the upload; publishing is a server-side copy to the
+  final key. S3 refuses parts under 5 MiB but the last, so a smaller part is padded with zeros after
+  its blocks: TIFF readers follow the offsets and never read the gap (a small result thus holds up
+  to 5 MiB of padding per part).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import BinaryIO, Mapping, Sequence
+
+import numpy as np
+
+from jobs.results.checksum import SHA256_MULTIHASH_PREFIX
+from jobs.results.cog import FRAME, CogHeader, block_offsets
+from jobs.results.documents import COG_MEDIA_TYPE
+from jobs.results.strips import EncodedStrip, StripPlan
+
+MIN_PART = 5 * 1024 * 1024          # S3's smallest part but the last
+HEADER_PART, TAIL_PART = 1, 2
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class S3Staging:
+    """A staging prefix beside an S3 output (``<prefix>.staging-<id>/``, never inside it): the
+    multipart uploads still open (file name -> (bucket, key, upload id)) and the staged objects
+    (file name -> URI) that publishing copies to their place."""
+
+    prefix: str
+    uploads: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    completed: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def beside(cls, output: str) -> "S3Staging":
+        from sparkeo import storage
+
+        bucket, prefix = storage.split_s3(output)
+        return cls(f"s3://{bucket}/{prefix.rstrip('/')}.staging-{uuid.uuid4().hex[:12]}/")
+
+    def start_upload(self, name: str, content_type: str) -> None:
+        """Open the multipart upload of the staged object ``name``."""
+        from sparkeo import storage
+
+        bucket, key = storage.split_s3(storage.join(self.prefix, name))
+        reply = storage.s3_client().create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)
+        self.uploads[name] = (bucket, key, reply["UploadId"])
+
+    def copy(self, name: str, target: str) -> bool:
+        """Copy the staged object ``name`` to ``target`` server-side and delete it; False when
+        ``name`` is not staged here."""
+        from sparkeo import storage
+
+        staged = self.completed.pop(name, None)
+        if staged is None:
+            return False
+        src_bucket, src_key = storage.split_s3(staged)
+        bucket, key = storage.split_s3(target)
+        client = storage.s3_client()
+        client.copy({"Bucket": src_bucket, "Key": src_key}, bucket, key,
+                    ExtraArgs={"ContentType": COG_MEDIA_TYPE, "MetadataDirective": "REPLACE"})
+        client.delete_object(Bucket=src_bucket, Key=src_key)
+        return True
+
+    def drop(self, everything: bool = False) -> None:
+        """Abort the uploads still open and delete the staged objects (``everything``: all below the
+        prefix, also what tasks of a failed run uploaded and never reported)."""
+        from sparkeo import storage
+
+        client = storage.s3_client()
+        for bucket, key, upload in self.uploads.values():
+            try:
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+            except Exception as exc:     # keep cleaning the others; the error goes to the log
+                log.warning("could not abort the upload of %s: %s", key, str(exc) or repr(exc))
+        self.uploads.clear()
+        storage.delete_all(list(self.completed.values()))
+        self.completed.clear()
+        if everything:
+            storage.delete_prefix(self.prefix)
+
+
+@dataclass(frozen=True)
+class StripRef:
+    """Where one strip of one output file went: each executor level's block sizes (index = level) and
+    a staged file holding the levels one after the other, or the S3 parts' ETags and zero padding."""
+
+    sizes: tuple[tuple[int, ...], ...]
+    path: str | None = None
+    etags: tuple[str, ...] = ()
+    padding: tuple[int, ...] = ()
+
+    def length(self, level: int) -> int:
+        """Bytes of ``level``'s framed blocks."""
+        return sum(self.sizes[level]) + FRAME * len(self.sizes[level])
+
+    def gap(self, level: int) -> int:
+        return self.padding[level] if self.padding else 0
+
+
+@dataclass(frozen=True)
+class TailRef:
+    """Where the tail of one output file went: each level's block sizes (index = level; the strips'
+    levels empty), a staged file of the levels from the smallest, or its S3 part's ETag and padding."""
+
+    sizes: tuple[tuple[int, ...], ...]
+    path: str | None = None
+    etag: str | None = None
+    pad: int = 0
+
+
+@dataclass(frozen=True)
+class LocalParts:
+    """Strips staged as files in ``folder`` (on the file system the driver sees too)."""
+
+    folder: str
+
+    def put(self, plan: StripPlan, name: str, strip: int, encoded: EncodedStrip, settings=None) -> StripRef:
+        # unique per attempt: a retried or speculative task must not overwrite a file being read
+        path = os.path.join(self.folder, f"{name}.{strip:05d}-{uuid.uuid4().hex[:8]}.part")
+        with open(path, "wb") as fh:
+            for segment in encoded.segments:
+                fh.write(segment)
+        return StripRef(encoded.sizes, path=path)
+
+    def stage_reduced(self, name: str, strip: int, values: np.ndarray, settings=None) -> str:
+        path = os.path.join(self.folder, f"{name}.{strip:05d}-{uuid.uuid4().hex[:8]}.reduced.npy")
+        np.save(path, values)
+        return path
+
+    def load_reduced(self, ref: str, settings=None) -> np.ndarray:
+        return np.load(ref)
+
+    def put_tail(self, plan: StripPlan, name: str, data: bytes, sizes, settings=None) -> TailRef:
+        path = os.path.join(self.folder, f"{name}.tail-{uuid.uuid4().hex[:8]}.part")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return TailRef(sizes, path=path)
+
+
+@dataclass(frozen=True)
+class S3Parts:
+    """Strips uploaded as parts of one multipart upload per output file: ``uploads`` maps a file
+    name to (bucket, staging key, upload id)."""
+
+    uploads: Mapping[str, tuple[str, str, str]]
+    prefix: str = ""                # the staging prefix (reduced rows go below it)
+
+    def put(self, plan: StripPlan, name: str, strip: int, encoded: EncodedStrip, settings=None) -> StripRef:
+        """Upload the strip's levels as their parts (``settings``: the job's, for S3 access)."""
+        from sparkeo import storage
+
+        bucket, key, upload = self.uploads[name]
+        client = _client(settings)
+        etags, padding = [], []
+        for level, segment in enumerate(encoded.segments):
+            number = plan.part_number(strip, level)
+            pad = max(0, MIN_PART - len(segment)) if number != plan.last_part else 0
+            reply = client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number,
+                                       Body=segment + b"\0" * pad)
+            etags.append(reply["ETag"])
+            padding.append(pad)
+        return StripRef(encoded.sizes, etags=tuple(etags), padding=tuple(padding))
+
+    def stage_reduced(self, name: str, strip: int, values: np.ndarray, settings=None) -> str:
+        """Stage a strip's reduced rows as an object below the staging prefix; returns its URI."""
+        from sparkeo import storage
+
+        uri = storage.join(self.prefix, f"reduced/{name}.{strip:05d}.npy")
+        buffer = io.BytesIO()
+        np.save(buffer, values)
+        bucket, key = storage.split_s3(uri)
+        _client(settings).put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+        return uri
+
+    def load_reduced(self, ref: str, settings=None) -> np.ndarray:
+        from sparkeo import storage
+
+        bucket, key = storage.split_s3(ref)
+        return np.load(io.BytesIO(_client(settings).get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+    def put_tail(self, plan: StripPlan, name: str, data: bytes, sizes, settings=None) -> TailRef:
+        """Upload the tail as part 2, padded to S3's minimum (the strips' parts follow it)."""
+        bucket, key, upload = self.uploads[name]
+        pad = max(0, MIN_PART - len(data))
+        reply = _client(settings).upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=TAIL_PART,
+                                              Body=data + b"\0" * pad)
+        return TailRef(sizes, etag=reply["ETag"], pad=pad)
+
+
+def _client(settings):
+    """S3 from a task's ``settings`` (executors), else from the environment."""
+    from sparkeo import storage
+
+    return storage.s3_client() if settings is None else storage.s3_client_for(settings)
+
+
+@dataclass(frozen=True)
+class Stitch:
+    """One output file's header with every block's offset, once the tail and every strip are in."""
+
+    head: bytes                     # header, ghost area, IFDs
+    pad: int                        # zeros after it (S3: part 1 must reach MIN_PART)
+
+    @classmethod
+    def of(cls, plan: StripPlan, header: CogHeader, tail: TailRef | None, refs: Sequence[StripRef],
+           s3: bool = False) -> "Stitch":
+        """``tail``: the levels after the strips' (None: the strips hold every level); ``refs``: the strips."""
+        count = len(plan.layout.levels)
+        pad = max(0, MIN_PART - header.data_start) if s3 else 0
+        pieces = []
+        if tail is not None:
+            pieces = [(li, tail.sizes[li], 0) for li in reversed(range(plan.levels, count))]
+            pieces.append((0, [], tail.pad))
+        pieces += [(li, ref.sizes[li], ref.gap(li)) for li in reversed(range(plan.levels)) for ref in refs]
+        offsets = block_offsets(header.data_start + pad, pieces, count)
+        sizes = [[s for li2, ss, _ in pieces if li2 == li for s in ss] for li in range(count)]
+        return cls(header.encode(offsets, sizes), pad)
+
+
+def write_local(target: BinaryIO, plan: StripPlan, stitch: Stitch, tail: TailRef | None,
+                refs: Sequence[StripRef]) -> str:
+    """Write the COG to ``target`` from the header, the staged tail and strip files; returns its
+    ``file:checksum`` (sha2-256 multihash), computed from the bytes as they are appended."""
+    digest = hashlib.sha256()
+    target.write(stitch.head)
+    digest.update(stitch.head)
+    ranges = [(tail.path, 0, os.path.getsize(tail.path))] if tail is not None else []
+    ranges += [(ref.path, sum(ref.length(li) for li in range(level)), ref.length(level))
+               for level in reversed(range(plan.levels)) for ref in refs]
+    for path, start, left in ranges:
+        with open(path, "rb") as src:
+            src.seek(start)
+            while left:
+                chunk = src.read(min(left, 1 << 22))
+                target.write(chunk)
+                digest.update(chunk)
+                left -= len(chunk)
+    return SHA256_MULTIHASH_PREFIX + digest.hexdigest()
+
+
+def complete_s3(plan: StripPlan, stitch: Stitch, tail: TailRef | None, refs: Sequence[StripRef], bucket: str,
+                key: str, upload: str) -> int:
+    """Upload part 1 (the header) and complete the upload; returns the object's size."""
+    from sparkeo import storage
+
+    client = storage.s3_client()
+    first = stitch.head + b"\0" * stitch.pad
+    reply = client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=HEADER_PART, Body=first)
+    parts = {HEADER_PART: reply["ETag"]}
+    size = len(first)
+    if tail is not None:
+        parts[TAIL_PART] = tail.etag
+        size += sum(sum(s) + FRAME * len(s) for s in tail.sizes) + tail.pad
+    for level in range(plan.levels):
+        for strip, ref in enumerate(refs):
+            parts[plan.part_number(strip, level)] = ref.etags[level]
+            size += ref.length(level) + ref.gap(level)
+    client.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": parts[n]} for n in sorted(parts)]})
+    return size

@@ -1,0 +1,156 @@
+"""COGs written by the executors: the output cut into strips of whole block rows, one per Spark task.
+
+A task owns the full width of the output rows ``[top, bottom)`` of its ``Strip``; cuts fall on
+multiples of the COG's block size, so in GDAL's row-major block order each level's blocks of one
+strip are one contiguous run of bytes. The task pastes its tiles into the strip (tiles nobody
+computed stay nodata), reduces it to the overview levels its rows cover in whole blocks
+(``StripPlan.levels``: level k needs cuts on multiples of ``block * 2**k``), encodes those levels'
+blocks exactly as ``jobs.results.cog`` does, and hands the bytes to a ``PartSink`` (a staging file
+beside a local output, or parts of an S3 multipart upload). It returns only the block sizes and
+its rows of the first level it could not finish (``1 / 4**levels`` of its pixels) are staged too.
+One more task per file (``encode_tail``) joins those rows and encodes the remaining, smaller
+levels; the driver only writes the header with every block's offset (``jobs.results.parts``) and
+references the executors' bytes: no pixel reaches it.
+
+File order, as GDAL's COG driver lays it out: header, ghost area, IFDs; the tail's levels from
+the smallest; then each strip level from the smallest, strip after strip.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from jobs.results.cog import CogLayout, encode_block, framed
+from jobs.results.overviews import reduce2x2
+
+MAX_STRIP_PIXELS = 8 * 512 * 512        # per task, like jobs.spark.execute.MAX_PIXELS_PER_TASK
+
+
+@dataclass(frozen=True)
+class Strip:
+    """Output rows ``[top, bottom)`` (full width), the ``index``-th strip, with the tile tasks inside."""
+
+    index: int
+    top: int
+    bottom: int
+    tasks: tuple = ()
+
+
+@dataclass(frozen=True)
+class StripPlan:
+    """How the output COG(s) of a job are cut among tasks: the layout, the strips' row cuts and the
+    number of levels (from the full resolution) the executors encode."""
+
+    layout: CogLayout
+    cuts: tuple[int, ...]           # 0, ..., height
+
+    @property
+    def strips(self) -> int:
+        return len(self.cuts) - 1
+
+    @property
+    def levels(self) -> int:
+        """Levels 0..levels-1 are encoded on executors: each strip covers whole block rows there."""
+        inner = self.cuts[1:-1]
+        k = 0
+        while k < len(self.layout.levels) and all(c % (self.layout.block << k) == 0 for c in inner):
+            k += 1
+        return k
+
+    def rows(self, strip: int, level: int) -> tuple[int, int]:
+        """The rows of ``level`` that ``strip`` covers."""
+        h = self.layout.levels[level][0]
+        top, bottom = self.cuts[strip], self.cuts[strip + 1]
+        return top >> level, h if bottom == self.layout.height else bottom >> level
+
+    def part_number(self, strip: int, level: int) -> int:
+        """The S3 part of (strip, level): part 1 is the header, part 2 the levels after the strips' (the
+        "tail", ``jobs.results.stripwriter.encode_tail``), then the strips' levels from the smallest,
+        strip after strip."""
+        return 3 + (self.levels - 1 - level) * self.strips + strip
+
+    @property
+    def last_part(self) -> int:
+        return self.part_number(self.strips - 1, 0)
+
+
+def plan_strips(layout: CogLayout, tasks: Sequence, parallelism: int) -> StripPlan:
+    """The strips for ``tasks`` (tile tasks with ``window``): about ``max(parallelism, pixels /
+    MAX_STRIP_PIXELS)`` of them, cut on block rows no tile straddles, preferably on multiples of a
+    power of two times the block (the executors then encode the larger overviews too). One strip
+    when no cut is possible."""
+    height, block = layout.height, layout.block
+    straddled = set()
+    for t in tasks:
+        w = t.window
+        straddled.update(range(w.row_off + 1, w.row_off + w.height))
+    wanted = max(parallelism, -(-height * layout.width // MAX_STRIP_PIXELS), 1)
+    step = block << max(0, int(math.log2(max(height // wanted, block) / block)))
+    while True:
+        inner = [c for c in range(step, height, step) if c not in straddled]
+        if inner or step == block:
+            return StripPlan(layout, (0, *inner, height))
+        step //= 2
+
+
+def strips_of(plan: StripPlan, tasks: Sequence) -> list[Strip]:
+    """Every strip of ``plan`` with the tile tasks whose rows it holds (a strip may hold none)."""
+    out = []
+    for i in range(plan.strips):
+        top, bottom = plan.cuts[i], plan.cuts[i + 1]
+        own = tuple(t for t in tasks if top <= t.window.row_off < bottom)
+        out.append(Strip(i, top, bottom, own))
+    return out
+
+
+@dataclass(frozen=True)
+class EncodedStrip:
+    """One strip of one file, encoded: each executor level's framed blocks (index = level) and their
+    sizes, and the strip's rows of the first level left to the tail (None when none is)."""
+
+    segments: tuple[bytes, ...]
+    sizes: tuple[tuple[int, ...], ...]
+    reduced: np.ndarray | None
+
+
+def encode_strip(plan: StripPlan, values: np.ndarray) -> EncodedStrip:
+    """Encode the (rows, width, bands) full-resolution ``values`` of one strip: levels
+    ``0..plan.levels-1`` as framed blocks in row-major order, and the next level reduced."""
+    layout = plan.layout
+    segments, sizes = [], []
+    level = values
+    for k in range(plan.levels):
+        if k:
+            level = reduce2x2(level, layout.nodata, layout.resampling)
+        rows, cols = -(-level.shape[0] // layout.block), -(-layout.levels[k][1] // layout.block)
+        blocks = [encode_block(level, r, c, layout) for r in range(rows) for c in range(cols)]
+        segments.append(b"".join(framed(b) for b in blocks))
+        sizes.append(tuple(len(b) for b in blocks))
+    reduced = None
+    if plan.levels < len(layout.levels):
+        reduced = reduce2x2(level, layout.nodata, layout.resampling)
+    return EncodedStrip(tuple(segments), tuple(sizes), reduced)
+
+
+class StripBuffer:
+    """One strip being filled on an executor: one (rows, width, bands) array per output file, nodata
+    where no tile lands (tiles nobody computed read as nodata)."""
+
+    def __init__(self, plan: StripPlan, strip: Strip, files: int):
+        layout = plan.layout
+        self.plan, self.strip = plan, strip
+        self.values = [np.full((strip.bottom - strip.top, layout.width, layout.bands), layout.nodata,
+                               dtype=layout.dtype) for _ in range(files)]
+
+    def put(self, window, blocks: Sequence[np.ndarray]) -> None:
+        """Paste one tile (``blocks``: one (height, width, bands) array per file) at its output ``window``."""
+        r0 = window.row_off - self.strip.top
+        for values, block in zip(self.values, blocks):
+            values[r0:r0 + window.height, window.col_off:window.col_off + window.width] = block
+
+    def encode(self) -> list[EncodedStrip]:
+        """Each file's strip, encoded (``encode_strip``)."""
+        return [encode_strip(self.plan, values) for values in self.values]

@@ -1,0 +1,149 @@
+"""jobs.results.stripwriter: COGs the executors encode strip by strip, stitched by the driver, are the
+bytes the driver-written ResultsWriter makes; the driver receives only a reduced level."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import numpy as np
+import pytest
+import rasterio
+
+from jobs.cube.lazy import CubeMeta
+from jobs.plan.grid import TileGrid
+from jobs.plan.planner import TileTask
+from jobs.results.checksum import SHA256_MULTIHASH_PREFIX
+from jobs.results.cog import CogLayout
+from jobs.results.stripwriter import StripResultsWriter
+from jobs.results.strips import StripPlan, plan_strips
+from jobs.results.writer import ResultsWriter
+from sparkeo import storage
+from tests.jobs.results.test_cog import cog_layout_errors
+
+GRID = TileGrid("EPSG:32633", (10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0), (700, 1100))
+META = {"job_id": "j1", "graph_sha256": "ab", "inputs": []}
+
+
+def tasks(size=256, skip=()):
+    return [TileTask(i, w, g, 1) for i, w, g in GRID.tiles(size) if i not in skip]
+
+
+def executors(writer: StripResultsWriter, full: np.ndarray) -> int:
+    """What the Spark tasks do (jobs.spark.execute._run_group), in-process; returns the bytes the
+    driver receives."""
+    received = 0
+    for strip in writer.strips:
+        buffer = writer.work.buffer(strip)
+        for t in strip.tasks:
+            r, c = t.window.slices
+            writer.work.put(buffer, t, full[..., r, c])
+        written = writer.work.finish(buffer)
+        received += written.nbytes
+        writer.receive(written)
+    return received
+
+
+def both(tmp_path, meta, full, parallelism, size=256, skip=()):
+    """The files of the driver-written and of the executor-written path, and the driver's bytes."""
+    old = ResultsWriter(str(tmp_path / "old"), meta, GRID)
+    for t in tasks(size, skip):
+        r, c = t.window.slices
+        old.write_tile(t, full[..., r, c])
+    old_files = old.finish(META, None)
+    new = StripResultsWriter(str(tmp_path / "new"), meta, GRID, tasks(size, skip), parallelism)
+    received = executors(new, full)
+    new_files = new.finish(META, None)
+    return old_files, new_files, new, received
+
+
+@pytest.mark.parametrize("parallelism,levels", [(1, 2), (2, 1), (8, 1)], ids=["2-levels", "1-level", "many"])
+def test_executor_written_cog_is_byte_identical_to_the_driver_written_one(tmp_path, parallelism, levels):
+    rng = np.random.default_rng(5)
+    full = rng.random((2, 700, 1100)).astype(np.float32)
+    full[:, 100:300, 200:700] = np.nan
+    meta = CubeMeta(dims=("bands", "y", "x"), labels={"bands": ("ndvi", "evi")}, grid=GRID)
+    old_files, new_files, writer, received = both(tmp_path, meta, full, parallelism, skip={(1, 2)})
+    assert writer.plan.levels == levels and writer.plan.strips > 1
+    old_cog, new_cog = (tmp_path / "old" / "result.tif"), (tmp_path / "new" / "result.tif")
+    assert new_cog.read_bytes() == old_cog.read_bytes()
+    assert cog_layout_errors(new_cog) == []
+    # the driver got block sizes and staged names: no pixel (the tail task joined the reduced rows)
+    assert received < 4096
+    assert not list(tmp_path.glob(".new.staging-*"))          # staged strips are gone
+
+
+def test_time_series_of_integers_one_cog_per_label(tmp_path):
+    full = (np.arange(2 * 1 * 700 * 1100, dtype=np.float32).reshape(2, 1, 700, 1100) % 5000)
+    full[1, 0, :300, :3] = np.nan
+    meta = CubeMeta(dims=("t", "bands", "y", "x"), labels={"t": ("2021-06-01", "2021-06-11"), "bands": ("B04",)},
+                    grid=GRID, dtype="uint16", nodata=0.0)
+    both(tmp_path, meta, full, 2, size=512)
+    for name in ("2021-06-01.tif", "2021-06-11.tif"):
+        assert (tmp_path / "new" / name).read_bytes() == (tmp_path / "old" / name).read_bytes()
+        with rasterio.open(tmp_path / "new" / name) as ds:
+            assert ds.dtypes == ("uint16",) and ds.nodata == 0
+
+
+def test_strips_are_cut_on_block_rows_no_tile_straddles():
+    layout = CogLayout(1100, 2100, 1, "float32", math.nan)
+    plan = plan_strips(layout, tasks(), 2)
+    assert plan.cuts == (0, 1024, 2048, 2100) and plan.levels == 3
+    assert StripPlan(layout, (0, 2100)).levels == len(layout.levels)     # one strip: every level
+    # S3 parts: 1 the header, 2 the tail, then the strips' levels from the smallest
+    assert StripPlan(layout, (0, 256, 2100)).part_number(1, 0) == 4
+
+
+def test_aborted_run_leaves_no_staged_strip(tmp_path):
+    meta = CubeMeta(dims=("y", "x"), labels={}, grid=GRID)
+    writer = StripResultsWriter(str(tmp_path / "out"), meta, GRID, tasks(), 2)
+    strip = writer.strips[0]
+    buffer = writer.work.buffer(strip)
+    writer.receive(writer.work.finish(buffer))
+    assert list(tmp_path.glob(".out.staging-*/parts/*.part"))
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_s3_executor_parts_make_the_driver_written_cog_and_leave_no_upload(tmp_path, s3):
+    """Strips uploaded as multipart parts (padded to S3's 5 MiB minimum) and stitched: the COG reads
+    back as the driver-written one, pixel for pixel, with its checksum; nothing stays staged."""
+    rng = np.random.default_rng(7)
+    full = rng.random((1, 700, 1100)).astype(np.float32)
+    meta = CubeMeta(dims=("bands", "y", "x"), labels={"bands": ("ndvi",)}, grid=GRID)
+    old = ResultsWriter(str(tmp_path / "old"), meta, GRID)
+    for t in tasks():
+        r, c = t.window.slices
+        old.write_tile(t, full[..., r, c])
+    old.finish(META, None)
+    output = s3.uri("jobs/strips")
+    writer = StripResultsWriter(output, meta, GRID, tasks(), 2)
+    executors(writer, full)
+    files = writer.finish(META, None)
+    assert files[0] == f"{output}/result.tif"
+    local = tmp_path / "new.tif"
+    storage.download(files[0], str(local))
+    assert cog_layout_errors(local) == []
+    with rasterio.open(local) as got, rasterio.open(tmp_path / "old" / "result.tif") as want:
+        assert {**got.profile, "nodata": 0} == {**want.profile, "nodata": 0} and math.isnan(got.nodata)
+        assert (got.crs, got.transform, got.descriptions) == (want.crs, want.transform, want.descriptions)
+        np.testing.assert_array_equal(got.read(), want.read())
+    for level in range(2):
+        with rasterio.open(local, overview_level=level) as got, \
+                rasterio.open(tmp_path / "old" / "result.tif", overview_level=level) as want:
+            np.testing.assert_array_equal(got.read(), want.read())
+    item = json.loads(storage.read_text(f"{output}/result.json"))
+    assert item["assets"]["data"]["file:checksum"] == SHA256_MULTIHASH_PREFIX + hashlib.sha256(
+        local.read_bytes()).hexdigest()
+    assert s3.server.client().list_multipart_uploads(Bucket=s3.name).get("Uploads", []) == []
+    assert not [k for k in s3.objects() if ".staging-" in k]
+
+
+def test_s3_abort_aborts_the_uploads(s3):
+    meta = CubeMeta(dims=("y", "x"), labels={}, grid=GRID)
+    writer = StripResultsWriter(s3.uri("jobs/aborted"), meta, GRID, tasks(), 2)
+    writer.receive(writer.work.finish(writer.work.buffer(writer.strips[0])))
+    uploads = s3.server.client().list_multipart_uploads
+    assert uploads(Bucket=s3.name).get("Uploads")
+    writer.abort()
+    assert uploads(Bucket=s3.name).get("Uploads", []) == [] and s3.objects() == {}
