@@ -30,7 +30,7 @@ from jobs.results.documents import COG_MEDIA_TYPE, OutputFile
 from jobs.results.parts import (LocalParts, S3Parts, S3Staging, Stitch, StripRef, TailRef, complete_s3,
                                 write_local)
 from jobs.results.strips import Strip, StripBuffer, StripPlan, plan_strips, strips_of
-from jobs.results.writer import ResultsWriter, canonical_dims, file_arrays, file_name
+from jobs.results.writer import ResultsWriter, canonical_dims, file_arrays, file_names
 from sparkeo import storage
 
 
@@ -160,7 +160,7 @@ class StripResultsWriter(StagedResultsWriter):
         super().__init__(output, meta, grid, "GTiff", encode_threads)
         self.plan = plan_strips(self.layout, tasks, parallelism)
         self.strips = strips_of(self.plan, tasks)
-        self.names = tuple(file_name(label) for label in (self.times or (None,)))
+        self.names = tuple(file_names(self.times or (None,)).values())
         self._checksum = checksum            # S3: sha-256 of a staged object (an executor reads it)
         self._remote = remote                # runs the tails (on executors)
         self._s3 = None if self._local else S3Staging.beside(output)

@@ -23,19 +23,20 @@ from jobs.cube.lazy import CubeMeta
 from jobs.plan.grid import TileGrid
 from jobs.results.checksum import multihash_sha256
 from jobs.results.cog import CogLayout, GdalTags, write_cog
-from jobs.results.documents import COG_MEDIA_TYPE, OutputFile, is_date
+from jobs.results.documents import COG_MEDIA_TYPE, OutputFile
 from jobs.results.parts import S3Staging
 from jobs.results.strips import Strip
 from jobs.results.stripwriter import StagedResultsWriter
-from jobs.results.writer import canonical_dims, file_arrays, item_name
+from jobs.results.writer import canonical_dims, file_arrays, file_names, item_name
 from sparkeo import storage
 from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE
 from sparkeo.geometry import crs_text
 
 
-def cell_file_name(label: str | None, index: tuple[int, int]) -> str:
-    """``2021-06-01_r0c1.tif`` (or ``result_r0c1.tif`` when t was reduced): label, then the cell's row and column."""
-    stem = (label[:10] if is_date(label) else label) if label else "result"
+def cell_file_name(label: str | None, labels: Sequence[str | None], index: tuple[int, int]) -> str:
+    """``2021-06-01_r0c1.tif`` (or ``result_r0c1.tif`` when t was reduced): the slice's file name among
+    ``labels`` (``jobs.results.writer.file_names``), then the cell's row and column."""
+    stem = Path(file_names(labels or (None,))[label]).stem
     return f"{stem}_r{index[0]}c{index[1]}.tif"
 
 
@@ -70,7 +71,7 @@ class CellWork:
         tags = GdalTags.for_image(crs_text(task.grid.crs), task.grid.transform, self.bands)
         arrays = file_arrays(values, self.dims, len(self.labels), self.layout.dtype, self.layout.nodata)
         for label, array in zip(self.labels, arrays):
-            name = cell_file_name(label, task.index)
+            name = cell_file_name(label, self.labels, task.index)
             path = scratch / name
             with open(path, "wb") as fh:
                 write_cog(fh, layout, np.ascontiguousarray(array), tags, scratch, 1)
@@ -108,7 +109,8 @@ class TiledResultsWriter(StagedResultsWriter):
         self._received: dict[int, CellsWritten] = {}
 
     def _names(self) -> tuple[str, ...]:
-        data = [cell_file_name(label, c.index) for c in self.cells for label in (self.times or (None,))]
+        labels = self.times or (None,)
+        data = [cell_file_name(label, labels, c.index) for c in self.cells for label in labels]
         return (*data, *(item_name(n) for n in data), METADATA_FILE, COLLECTION_FILE)
 
     def convert(self) -> list[OutputFile]:

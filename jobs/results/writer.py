@@ -133,7 +133,7 @@ class ResultsWriter:
         self.encode_threads = encode_threads          # Settings.cog_encode_threads (0: one per core)
         self.times, self.bands = output_layout(meta)
         self.dtype, self.nodata = output_dtype(meta)
-        self._names = file_names(self.times or (None,))
+        self._files = file_names(self.times or (None,))
         self._local = not storage.is_s3(output)
         self.staging = staging_folder(output, self._names())
         self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
@@ -162,7 +162,7 @@ class ResultsWriter:
     def _open(self, label: str | None) -> np.ndarray:
         """A (height, width, bands) raster on disk, nodata wherever no tile is written: tiles nobody
         computed (no input there) read as nodata, not as zeros."""
-        path = self._tmp / f"{self._names[label]}.raw"
+        path = self._tmp / f"{self._files[label]}.raw"
         staged = np.memmap(path, dtype=self.dtype, mode="w+",
                            shape=(self.grid.height, self.grid.width, len(self.bands)))
         if self.nodata != 0:                # a new file reads as zeros already
@@ -189,7 +189,7 @@ class ResultsWriter:
         else:
             files = []
             for label, values in staged.items():
-                name = self._names[label]
+                name = self._files[label]
                 target = self.staging / name
                 with open(target, "wb") as fh:
                     write_cog(fh, self.layout, values, gdal_tags, self._tmp, self.encode_threads)

@@ -9,14 +9,14 @@ from typing import Any, Callable, Sequence
 from pyspark import cloudpickle
 
 from jobs.spark.allocator import keep_tile_memory
-from jobs.spark.execute import ship, task_failure_reason
+from jobs.spark.sparkjobs import ship, task_failure_reason
 from sparkeo.errors import RunError
 
 
 def collect_groups(sc, groups: Sequence[Any], shared: tuple, inline_bytes: int, name: str, description: str,
                    task: Callable[[tuple, Any], Any]) -> tuple[list, str]:
     """(``[task(shared, group) for group in groups]`` computed on Spark, the Spark job group's id).
-    ``shared`` (cube, settings, options...) is shipped as ``jobs.spark.execute.ship`` decides; ``task``
+    ``shared`` (cube, settings, options...) is shipped as ``jobs.spark.sparkjobs.ship`` decides; ``task``
     must be a module-level function. A failed Spark job is a ``RunError`` of one line."""
     group_id = f"sparkeo-{name}-{uuid.uuid4().hex[:12]}"
     shipped = ship(sc, cloudpickle.dumps(shared), len(groups), inline_bytes)

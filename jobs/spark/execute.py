@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
 from collections import Counter
 import uuid
@@ -40,6 +39,7 @@ from jobs.cube.read import keep_open
 from jobs.errors import UnreadableAssetError
 from jobs.results.strips import Strip
 from jobs.spark.ticks import TileTicks, sender
+from jobs.spark.sparkjobs import partition_runner, ship, task_attempts, task_failure_reason
 from jobs.spark.transport import PackedArray, TileTransport
 from jobs.cube.usage import Usage
 from sparkeo.errors import RunError, SparkeoError
@@ -309,24 +309,6 @@ class StripDone:
     written: Any
 
 
-def partition_runner(sc, rdd) -> Callable[[Sequence[int]], list]:
-    """``parts -> the elements of those partitions of rdd``, each call one Spark job, like
-    ``sc.runJob(rdd, list, parts)`` but with the Python function handed to the JVM once for all the
-    jobs of an execution. ``sc.runJob`` wraps it anew per call: the closure pickled again and a
-    PythonFunction built over py4j with one round trip per executor environment variable (measured
-    6-8 ms of driver CPU per job against 1.5-2 ms reused, on a driver that shares the cores with the
-    workers). Uses what ``sc.runJob`` itself uses (PySpark's ``_jrdd`` and ``_load_from_socket``)."""
-    from pyspark.core.rdd import _load_from_socket
-
-    jrdd = rdd._jrdd                # built here, once, before the threads submit jobs with it
-
-    def run(parts: Sequence[int]) -> list:
-        sock_info = sc._jvm.PythonRDD.runJob(sc._jsc.sc(), jrdd, list(parts))
-        with _load_from_socket(sock_info, rdd._jrdd_deserializer) as stream:
-            return list(stream)
-    return run
-
-
 def _open_ticks(sc, key: str, total: int, progress) -> TileTicks | None:
     """Per-tile counting for a progress listener that takes it (``computed(done, total)``)."""
     computed = getattr(progress, "computed", None)
@@ -342,25 +324,6 @@ def _open_ticks(sc, key: str, total: int, progress) -> TileTicks | None:
 def ticks_host(sc) -> str:
     """Where executors reach the driver: Spark's own driver host (the driver Service on Kubernetes)."""
     return sc.getConf().get("spark.driver.host", "127.0.0.1")
-
-
-@dataclass(frozen=True)
-class Inline:
-    """The pickled DAG carried inside each task; reads like a broadcast (``value``, ``unpersist``)."""
-
-    value: bytes
-
-    def unpersist(self, blocking: bool = False) -> None:
-        """Nothing to release: the bytes went with the tasks."""
-
-
-def ship(sc, payload: bytes, tasks: int, inline_bytes: int):
-    """The pickled DAG as tasks receive it: ``Inline``, or a broadcast when ``tasks`` copies would
-    exceed ``inline_bytes`` (``Settings.inline_dag_bytes``: a broadcast costs ~25-35 ms before the
-    first task can start, a file, py4j calls and a block in the JVM's block manager)."""
-    if len(payload) * max(tasks, 1) <= inline_bytes:
-        return Inline(payload)
-    return sc.broadcast(payload)
 
 
 _SHIPPED: dict[str, tuple] = {}
@@ -392,30 +355,3 @@ def _run_group(shipped, key: str, group: Sequence[TileTask] | Strip,
     if buffer is not None:
         results.append(StripDone(work.finish(buffer, settings)))
     return results
-
-
-def task_attempts(sc, group: str) -> int:
-    """Spark task attempts beyond the first (failed attempts) over the job group's stages."""
-    tracker = sc.statusTracker()
-    failed = 0
-    for job_id in tracker.getJobIdsForGroup(group):
-        info = tracker.getJobInfo(job_id)
-        for stage_id in (info.stageIds if info else ()):
-            stage = tracker.getStageInfo(stage_id)
-            if stage is not None:
-                failed += stage.numFailedTasks
-    return failed
-
-
-_PY_ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Exit)[\w]*): (.+)$", re.M)
-
-
-def task_failure_reason(exc: BaseException) -> str:
-    """The Python exception line out of a Py4J/Spark failure text (the last one is the cause)."""
-    text = str(exc)
-    matches = [m for m in _PY_ERROR_LINE.finditer(text) if not m.group(1).startswith(("org.", "java.", "py4j."))]
-    if matches:
-        name, message = matches[-1].groups()
-        return f"{name.rsplit('.', 1)[-1]}: {message.strip()}"
-    first = text.strip().splitlines()[0] if text.strip() else repr(exc)
-    return first[:500]

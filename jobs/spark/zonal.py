@@ -31,8 +31,8 @@ from jobs.cube.read import keep_open
 from jobs.cube.usage import Usage
 from jobs.plan.planner import TileTask
 from jobs.spark.collect import unpickled
-from jobs.spark.execute import (Execution, TileDone, on_tile, raise_for, ship, task_attempts, task_failure_reason,
-                                tile_groups)
+from jobs.spark.execute import Execution, TileDone, on_tile, raise_for, tile_groups
+from jobs.spark.sparkjobs import ship, task_attempts, task_failure_reason
 from jobs.vector.cube import AggregatedCube
 from jobs.vector.zonal import merge_runs
 from sparkeo.errors import RunError

@@ -258,7 +258,7 @@ def test_results_load_again_as_a_collection(spark, settings, sample_small, tmp_p
 
 
 def test_task_attempts_counts_failed_spark_attempts(spark):
-    from jobs.spark.execute import task_attempts
+    from jobs.spark.sparkjobs import task_attempts
 
     sc = spark.sparkContext
 

@@ -71,7 +71,8 @@ def test_the_worker_daemon_sets_malloc_up_as_the_executor_environment_says(env, 
 # what a task group does first on a worker (workers of PySpark's own daemon get the thresholds here)
 GROUP_SETUP = """
 from pyspark import cloudpickle
-from jobs.spark.execute import Inline, _run_group
+from jobs.spark.execute import _run_group
+from jobs.spark.sparkjobs import Inline
 from jobs.spark.transport import TileTransport
 from sparkeo.settings import Settings
 settings = Settings(malloc_mmap_threshold={mmap}, malloc_trim_threshold={trim})

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from jobs.cube.lazy import CubeMeta, LazyCube
-from jobs.spark.execute import raise_for, run_tile, spark_jobs, task_failure_reason
+from jobs.spark.execute import raise_for, run_tile, spark_jobs
+from jobs.spark.sparkjobs import task_failure_reason
 from jobs.plan.grid import TileGrid
 from jobs.plan.planner import TileTask
 from jobs.errors import UnreadableAssetError
@@ -151,7 +152,7 @@ def test_an_executions_spark_jobs_share_one_python_rdd(spark):
     builds a PythonFunction over py4j again for every job."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from jobs.spark.execute import partition_runner
+    from jobs.spark.sparkjobs import partition_runner
 
     sc = spark.sparkContext
     rdd = sc.parallelize([[1, 2], [3], [4, 5, 6], [7]], 4).flatMap(lambda xs: [x * 10 for x in xs])
