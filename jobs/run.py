@@ -338,7 +338,7 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
             raise TooManySkippedAssets(skipped, total_assets, allowed)
         wall = time.monotonic() - t0
         converted = writer.convert()        # while Spark's attempt count comes in (ran.task_attempts)
-        metadata = job_metadata(job_id, prep, started_at, ran.usage, ran.task_attempts, wall, skipped,
+        metadata = job_metadata(job_id, prep, started_at, ran.usage, ran.task_attempts, wall, skipped, versions(),
                                 getattr(ran, "received_bytes", 0))
         files = writer.publish(converted, metadata, time_range(prep))
     except SparkeoError:
@@ -369,3 +369,21 @@ def tiled_writer(output: str, prep: Prepared, tile_grid, fmt: str, spark):
     groups = tile_groups(cells, sc.defaultParallelism, max((c.window.height * c.window.width for c in cells),
                                                            default=1))
     return TiledResultsWriter(output, prep.built.output.meta, prep.plan.grid, cells, groups)
+
+
+def versions() -> dict[str, str]:
+    """The versions of sparkeo and of the libraries that decide its numbers."""
+    import numpy
+    import rasterio
+
+    import sparkeo
+
+    out = {"sparkeo": sparkeo.__version__, "gdal": rasterio.__gdal_version__,
+           "rasterio": rasterio.__version__, "numpy": numpy.__version__}
+    try:
+        import pyspark
+
+        out["pyspark"] = pyspark.__version__
+    except ImportError:  # the planner runs without pyspark (validate)
+        pass
+    return out

@@ -4,13 +4,12 @@ take from the same prepared job (``jobs.run.Prepared``)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import Any, Mapping
 
 from jobs.cube.usage import Usage
 from sparkeo.contracts import JobState
 
-if TYPE_CHECKING:
-    from jobs.run import Prepared
+Prepared = Any      # jobs.run.Prepared: the run layer is above this one
 
 
 def time_range(prep: Prepared) -> tuple[str, str] | None:
@@ -19,26 +18,8 @@ def time_range(prep: Prepared) -> tuple[str, str] | None:
     return (labels[0], labels[-1]) if labels else None
 
 
-def versions() -> dict[str, str]:
-    """The versions of sparkeo and of the libraries that decide its numbers."""
-    import numpy
-    import rasterio
-
-    import sparkeo
-
-    out = {"sparkeo": sparkeo.__version__, "gdal": rasterio.__gdal_version__,
-           "rasterio": rasterio.__version__, "numpy": numpy.__version__}
-    try:
-        import pyspark
-
-        out["pyspark"] = pyspark.__version__
-    except ImportError:  # the planner runs without pyspark (validate)
-        pass
-    return out
-
-
 def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Usage, task_attempts: int,
-                 wall: float, skipped: list[str], received_bytes: int = 0) -> dict:
+                 wall: float, skipped: list[str], versions: Mapping[str, str], received_bytes: int = 0) -> dict:
     """The ``job_metadata.json`` document (DESIGN "Results layout")."""
     return {
         "job_id": job_id,
@@ -50,7 +31,7 @@ def job_metadata(job_id: str, prep: Prepared, started_at: dt.datetime, usage: Us
         "inputs": list(prep.plan.item_ids),
         "catalog": prep.catalog_uri,
         "skipped_assets": skipped,
-        "versions": versions(),
+        "versions": dict(versions),
         "apply_scale": {leaf.collection.id: leaf.collection.apply_scale for leaf in prep.leaves},
         "job_options": dict(prep.job_options),
         "plan": prep.plan.to_json(),

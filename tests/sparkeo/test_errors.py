@@ -23,6 +23,7 @@ from sparkeo.cli.track import TrackError
 from sparkeo.errors import ConfigError, NotFoundInStorage, NotText, RunError, SparkeoError, StorageError, UserError
 from sparkeo.geometry import BoundsTransformError, UnknownCRSError
 from sparkeo.names import InvalidJobId, InvalidName, InvalidUserName
+from sparkeo.api.podlogs import DriverLogUnreadable
 from sparkeo.readpolicy import ReadRefused
 
 # One instance of every concrete sparkeo error class.
@@ -50,6 +51,7 @@ EXAMPLES = [
     ResultsNotFound("results/j1", "results/j1/collection.json"),
     NotAResultsDocument("results/j1/collection.json", "no assets"),
     ResultsLocationError("results/j1", "holds files of someone else"),
+    DriverLogUnreadable("j-1", "sparkeo-j-1-driver", "403 Forbidden"),
     UnsafeResultsPath("results/j1", "../x.tif", "leaves the location"),
     ce.InvalidCatalogError("catalog.json", "S2", "no extent"),
     ce.UnknownCollectionError("S3", ["S2", "L8"]),
