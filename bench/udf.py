@@ -8,8 +8,10 @@ run on one local[2] SparkSession, round-robin, after one warm-up run each:
 - ``udf``: the same with ``apply_dimension(t, run_udf(identity))`` between load and reduce: each tile
   goes to an ``openeo.udf`` ``XarrayDataCube`` and back (``apply_datacube`` returns its input).
 
-Prints one JSON line per run and a summary line with the medians, ``ratio`` (udf / plain; the target
-is <= 1.5) and whether both results are identical.
+Prints one JSON line per run (with the peak RSS of the Python workers during it: ``VmHWM`` reset
+before each run and sampled, as bench/zonal.py's memory mode, isolated UDF processes included) and a
+summary line with the medians, ``ratio`` (udf / plain; the target is <= 1.5), each graph's largest
+worker peak RSS and whether both results are identical.
 Usage: python bench/udf.py [--size 2048] [--dates 12] [--repeats 3] [--mode inline|isolated]
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.composite import ensure_series, read_result  # noqa: E402
+from bench.zonal import MemoryWatch  # noqa: E402
 
 IDENTITY = """
 from openeo.udf import XarrayDataCube
@@ -77,25 +80,30 @@ def main() -> None:
     settings = Settings.from_env(udf_mode=args.mode)
     spark = spark_session(master="local[2]", app_name="sparkeo-bench-udf", settings=settings)
     times: dict[str, list[float]] = {"plain": [], "udf": []}
+    worker_mb: dict[str, list[float]] = {"plain": [], "udf": []}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.repeats + 1):          # round 0 warms the JVM and the Python workers up
             for name in ("plain", "udf"):
                 out = Path(tmp) / f"{name}-{round_}"
-                started = time.perf_counter()
-                run_job(json.dumps(graph(name == "udf")), str(out), f"bench-udf-{round_}", str(catalog), None,
-                        settings, Caller(), spark=spark)
-                seconds = time.perf_counter() - started
+                with MemoryWatch() as watch:
+                    started = time.perf_counter()
+                    run_job(json.dumps(graph(name == "udf")), str(out), f"bench-udf-{round_}", str(catalog), None,
+                            settings, Caller(), spark=spark)
+                    seconds = time.perf_counter() - started
                 results[name] = read_result(out)
                 print(json.dumps({"run": name, "round": round_, "warmup": round_ == 0, "seconds": round(seconds, 3),
-                                  "size": args.size, "dates": args.dates, "mode": args.mode}), flush=True)
+                                  "worker_peak_rss_mb": round(watch.workers, 1), "size": args.size,
+                                  "dates": args.dates, "mode": args.mode}), flush=True)
                 if round_:
                     times[name].append(seconds)
+                    worker_mb[name].append(watch.workers)
     spark.stop()
     plain, udf = statistics.median(times["plain"]), statistics.median(times["udf"])
     same = bool(np.array_equal(results["plain"], results["udf"], equal_nan=True))
     print(json.dumps({"summary": "udf", "plain_median_s": round(plain, 3), "udf_median_s": round(udf, 3),
-                      "ratio": round(udf / plain, 3), "target": 1.5, "identical": same, "repeats": args.repeats,
+                      "ratio": round(udf / plain, 3), "target": 1.5,
+                      "worker_peak_rss_mb": {k: round(max(v), 1) for k, v in worker_mb.items()}, "identical": same, "repeats": args.repeats,
                       "size": args.size, "dates": args.dates, "mode": args.mode}))
 
 

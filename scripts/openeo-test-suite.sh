@@ -14,7 +14,7 @@ cp -rL "$SUITE" "$WORK/suite"
 [ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q "$WORK/suite"; }
 cp "$HERE/openeo_test_suite_auth.py" "$WORK/suite/"
 cd "$WORK/suite"
-PYTHONPATH=. OPENEO_AUTH_BASIC_USERNAME=${OPENEO_AUTH_BASIC_USERNAME:-demo} \
+PYTHONPATH=.:src OPENEO_AUTH_BASIC_USERNAME=${OPENEO_AUTH_BASIC_USERNAME:-demo} \
   OPENEO_AUTH_BASIC_PASSWORD=${OPENEO_AUTH_BASIC_PASSWORD:-demo} \
   "$VENV/bin/python" -m pytest -p no:cacheprovider -p openeo_test_suite_auth src/openeo_test_suite/tests/general \
   --openeo-backend-url "$URL" -q

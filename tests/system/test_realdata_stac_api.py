@@ -31,3 +31,28 @@ def test_realdata_composite_same_pixels_via_stac_api(spark, realdata_catalog, re
     assert grid == expect_grid
     np.testing.assert_array_equal(got, expect)          # NaN where NaN, every other pixel identical
     assert results["api-inputs"] == results["static-inputs"]
+
+
+@pytest.mark.slow
+def test_realdata_load_stac_of_a_stac_api_collection_url_equals_load_collection(
+        spark, realdata_catalog, realdata_stac_api_catalog, stac_api, tmp_path):
+    """load_stac given the API's ``.../collections/{id}`` URL searches the API itself (no layer catalog
+    entry) and gives the static catalog's load_collection pixels."""
+    settings = Settings(cache_dir=str(tmp_path / "cache"), tile_size=64)
+    by_collection = s2_median_graph()
+    by_url = s2_median_graph()
+    load = by_url["process_graph"]["load"]
+    load["process_id"] = "load_stac"
+    load["arguments"] = {"url": stac_api.collection_url("eolearn-s2-l1c"), "bands": load["arguments"]["bands"]}
+    results = {}
+    for name, graph, catalog in (("collection", by_collection, realdata_catalog),
+                                 ("load_stac", by_url, realdata_stac_api_catalog)):
+        out = tmp_path / name
+        run_job(json.dumps(graph), str(out), f"rd-{name.replace('_', '-')}", catalog, None, settings, Caller(),
+                spark=spark)
+        with rasterio.open(out / "result.tif") as ds:
+            results[name] = (ds.read(), ds.crs, ds.transform, ds.descriptions)
+    (got, *grid), (expect, *expect_grid) = results["load_stac"], results["collection"]
+    assert grid == expect_grid
+    assert np.isfinite(expect).any()
+    np.testing.assert_array_equal(got, expect)
