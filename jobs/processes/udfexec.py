@@ -33,8 +33,8 @@ from typing import Any, Iterator
 
 from jobs.errors import UdfError
 
-_UDF_FILE = "<string>"
-WALL_PER_CPU_SECOND = 4     # isolated chunks without udf_timeout: wall seconds allowed per CPU second      # what exec() of a code string names its frames (openeo's load_module_from_string)
+_UDF_FILE = "<string>"       # what exec() of a code string names its frames (openeo's load_module_from_string)
+WALL_PER_CPU_SECOND = 4     # isolated chunks without udf_timeout: wall seconds allowed per CPU second
 
 
 @dataclass(frozen=True)

