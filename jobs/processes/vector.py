@@ -74,6 +74,12 @@ def aggregate_spatial(ctx, node_id, data, geometries, reducer: Callback, target_
         r = as_float(reducer(data=LabeledArray(values), context=context))
         if r.ndim == values.ndim and r.shape[0] == 1:
             r = r[0]            # a one-element array, e.g. quantiles(probabilities=[0.5])
+        elif r.ndim == values.ndim:
+            # several values per geometry (quantiles with several probabilities): the vector cube
+            # has no dimension to hold them, so say so instead of numpy's broadcasting error
+            raise ProcessGraphError(None, "reducer", f"the reducer returns {r.shape[0]} values per geometry, time "
+                                                     "label and band, not a single value (quantiles: one probability "
+                                                     "per aggregate_spatial)")
         return np.broadcast_to(r, values.shape[1:])
 
     _probe(reduce_pixels, len(data.meta.labels.get("t", (0,))), len(data.meta.labels.get("bands", (0,))))

@@ -60,6 +60,8 @@ def cases(transform) -> dict:
                                         .union(pixel_box(transform, 0.6, 85.2, 20.3, 99.9)),
         "sub-pixel": pixel_box(transform, 30.1, 30.2, 30.3, 30.4),
         "outside": pixel_box(transform, 200, 200, 210, 220),
+        # its top pixel is in a tile right of others it covers: merged tile by tile, not row-major
+        "diagonal": shapely.Polygon([transform * (45.3, 1.2), transform * (3.1, 30.7), transform * (60.2, 28.9)]),
     }
 
 
