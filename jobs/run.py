@@ -19,6 +19,7 @@ from jobs.vector.cube import AggregatedCube
 from jobs.plan.planner import Plan, check_budget, int_option, plan_tiles
 from jobs.errors import ProcessGraphError, TooManySkippedAssets
 from jobs.cube.usage import Usage
+from jobs.plan.formats import RASTER_FORMATS
 from jobs.results.metadata import job_metadata, time_range
 from sparkeo import jsondoc, storage
 from sparkeo.errors import ConfigError, RunError, SparkeoError, UserError
@@ -132,9 +133,6 @@ def prepare(graph_doc, catalog, caller, settings, job_options: Mapping | None = 
         plan = replace(plan, tasks=tuple(task for task, _ in output.tile_work(plan.tasks)))
     check_budget(plan, options)
     return Prepared(graph, built, plan, leaves, options, graph.sha256(), str(getattr(catalog, "uri", "")))
-
-
-RASTER_FORMATS = ("GTiff", "netCDF")
 
 
 def loading_leaves(cube: LazyCube) -> tuple:

@@ -16,16 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
 from jobs.graph.callback import Callback, located, resolve, with_defaults
+from jobs.plan.formats import RASTER_FORMATS, SPELLINGS, VECTOR_FORMAT_NAMES
 from jobs.cube.lazy import LazyCube
 from jobs.errors import BuildError, ProcessGraphError
 from jobs.graph.parse import Node, ProcessGraph
 from sparkeo.errors import SparkeoError
 
 log = logging.getLogger(__name__)
-
-SAVE_FORMATS = {"gtiff": "GTiff", "geotiff": "GTiff", "tiff": "GTiff", "netcdf": "netCDF", "nc": "netCDF",
-                # vector cubes (aggregate_spatial)
-                "json": "JSON", "csv": "CSV", "parquet": "GeoParquet", "geoparquet": "GeoParquet"}
 
 
 class CubeSource(Protocol):
@@ -166,8 +163,9 @@ def normalise_format(fmt: str, node_id: str) -> str:
     """``GTiff``, ``netCDF``, ``JSON``, ``CSV`` or ``GeoParquet`` for any spelling; FormatUnsuitable otherwise."""
     from jobs.errors import ProcessError
 
-    name = SAVE_FORMATS.get(str(fmt).lower())
+    name = SPELLINGS.get(str(fmt).lower())
     if name is None:
-        raise ProcessError("FormatUnsuitable", f"output format {fmt!r} is not supported (use GTiff or netCDF; "
-                                               "JSON, CSV, GeoParquet or netCDF for aggregate_spatial)", node_id, "format")
+        raise ProcessError("FormatUnsuitable", f"output format {fmt!r} is not supported (use "
+                                               f"{' or '.join(RASTER_FORMATS)}; {', '.join(VECTOR_FORMAT_NAMES)} "
+                                               "for aggregate_spatial)", node_id, "format")
     return name

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from jobs.plan.formats import BY_NAME
 from jobs.plan.grid import TileGrid
 from jobs.plan.timelabels import TIME_LABEL_KEY, LabelPeriod, parse_instant
 from sparkeo import storage
@@ -21,7 +22,7 @@ from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE, PROVENANCE_KEY, Jo
 from sparkeo.geometry import epsg_code
 
 STAC_VERSION = "1.1.0"
-COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+COG_MEDIA_TYPE = BY_NAME["GTiff"].media_type
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ from typing import Sequence
 
 import numpy as np
 
+from jobs.plan.formats import BY_NAME
 from jobs.plan.grid import TileGrid
 from sparkeo.geometry import crs_text
 
-NETCDF_MEDIA_TYPE = "application/x-netcdf"
+NETCDF_MEDIA_TYPE = BY_NAME["netCDF"].media_type
 NETCDF_NAME = "result.nc"
 EPOCH = dt.date(1970, 1, 1)
 

@@ -25,9 +25,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from jobs.plan.formats import OUTPUT_FORMATS
 from jobs.results.checksum import multihash_sha256
 from jobs.results.documents import OutputFile, is_date
-from jobs.results.netcdf import NETCDF_MEDIA_TYPE, time_axis
+from jobs.results.netcdf import time_axis
 from jobs.results.writer import ResultsWriter, item_name, staging_folder
 from jobs.vector.cube import AggregatedCube
 from jobs.vector.geojson import Geometries
@@ -35,13 +36,8 @@ from sparkeo import storage
 from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE
 from sparkeo.errors import UserError
 
-# format -> (file name, media type)
-VECTOR_FORMATS = {
-    "JSON": ("timeseries.json", "application/json"),
-    "CSV": ("timeseries.csv", "text/csv"),
-    "GeoParquet": ("timeseries.parquet", "application/vnd.apache.parquet"),
-    "netCDF": ("timeseries.nc", NETCDF_MEDIA_TYPE),
-}
+# format -> (file name, media type), from the one table of output formats
+VECTOR_FORMATS = {f.name: (f"timeseries{f.extension}", f.media_type) for f in OUTPUT_FORMATS if f.vector}
 
 
 def vector_result_names(format: str) -> tuple[str, ...]:

@@ -75,31 +75,12 @@ def collection_summary(doc: Mapping[str, Any]) -> dict:
     return {k: doc[k] for k in keep if k in doc}
 
 
-def process(info: Any) -> dict:
-    """One implemented process (``jobs.processes.listing.ProcessInfo``) as an openEO process description."""
-    return {
-        "id": info.id,
-        "summary": info.summary or info.id,
-        "description": f"{info.summary or info.id}\n\nFollows openEO processes {info.spec}.",
-        "categories": [],
-        "parameters": [{"name": name, "description": name, "schema": {}, **({} if required else {"optional": True})}
-                       for name, required in info.parameters],
-        "returns": {"description": "the result", "schema": {}},
-    }
+def processes(described: Iterable[dict]) -> dict:
+    """``GET /processes``: the implemented processes' descriptions (``jobs.processes.specdocs``)."""
+    return {"processes": list(described), "links": []}
 
 
-def processes(infos: Iterable[Any]) -> dict:
-    """``GET /processes``."""
-    return {"processes": [process(i) for i in infos], "links": []}
-
-
-def file_formats() -> dict:
-    """``GET /file_formats``: what ``save_result`` writes (results are COGs or netCDF, with STAC metadata)."""
-    raster = ["raster"]
-    return {
-        "input": {},
-        "output": {
-            "GTiff": {"title": "Cloud-Optimized GeoTIFF", "gis_data_types": raster, "parameters": {}},
-            "netCDF": {"title": "netCDF (CF)", "gis_data_types": raster, "parameters": {}},
-        },
-    }
+def file_formats(formats: Iterable[Any]) -> dict:
+    """``GET /file_formats``: what ``save_result`` writes (``jobs.plan.formats.OutputFormat``s: raster
+    results are COGs or netCDF, vector cubes JSON, CSV, GeoParquet or netCDF, all with STAC metadata)."""
+    return {"input": {}, "output": {f.name: f.to_json() for f in formats}}

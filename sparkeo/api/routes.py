@@ -54,7 +54,9 @@ def conformance(request: Request, backend, body) -> dict:
 
 
 def file_formats(request: Request, backend, body) -> dict:
-    return documents.file_formats()
+    from jobs.plan.formats import OUTPUT_FORMATS
+
+    return documents.file_formats(OUTPUT_FORMATS)
 
 
 def udf_runtimes(request: Request, backend, body) -> dict:
@@ -113,8 +115,9 @@ def collection(request: Request, backend, body) -> dict:
 
 def processes(request: Request, backend, body) -> dict:
     from jobs.processes.listing import implemented
+    from jobs.processes.specdocs import described
 
-    return documents.processes(implemented())
+    return documents.processes(described(info) for info in implemented())
 
 
 def validation(request: Request, backend, body) -> dict:
@@ -223,6 +226,8 @@ def job_cancel(request: Request, backend, body) -> Response:
 def job_results(request: Request, backend, body) -> dict:
     """The job's STAC results document, every asset's href a download link of this API."""
     record = backend.store.record(caller_of(request, backend), request.path_params["job_id"])
+    if record.status.value == "error":
+        return _failed_job(backend, record)
     if record.status.value != "finished":
         raise ApiError(400, "JobNotFinished", f"job {record.job_id!r} is {record.status.value}, not finished")
     listing = list_results(record.results)
@@ -237,6 +242,15 @@ def job_results(request: Request, backend, body) -> dict:
                     and not str(link.get("href", "")).startswith(("/", "file:", "s3:"))]
     doc["openeo:status"] = "finished"
     return doc
+
+
+def _failed_job(backend, record) -> JSONResponse:
+    """openEO API 1.2: a failed job's results are a 424 with its last error log entry (a ``log_entry``
+    with the ``code`` and ``message`` clients raise as an error)."""
+    errors = [e for e in backend.store.logs(record) if e.get("level") == "error"]
+    last = errors[-1] if errors else {"id": "0", "level": "error",
+                                      "message": record.error or f"job {record.job_id!r} failed"}
+    return JSONResponse({"code": "JobFailed", **last}, status_code=424)
 
 
 def job_asset(request: Request, backend, body) -> Response:

@@ -8,13 +8,16 @@ Spark in both modes (they are small by the pixel budget).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import secrets
 import shutil
+import signal
 import tempfile
 from typing import Any
 
+from jobs.plan.formats import OUTPUT_FORMATS
 from sparkeo.api import userreads
 from sparkeo.api.app import Backend, create_app
 from sparkeo.api.auth import Authenticator, load_users
@@ -30,7 +33,8 @@ from tracker.registry import JobRegistry
 
 #: the secret that signs tokens (shared by every replica; a random one per process when unset)
 TOKEN_SECRET_ENV = "SPARKEO_API_TOKEN_SECRET"
-_MEDIA_TYPES = {".tif": "image/tiff; application=geotiff", ".nc": "application/x-netcdf"}
+# a synchronous request answers with its one raster data file (its STAC documents are JSON files too)
+_MEDIA_TYPES = {f.extension: f.media_type for f in OUTPUT_FORMATS if f.raster}
 
 
 def build_backend(config: ServerConfig, settings: Settings, registry: JobRegistry, users_file: str,
@@ -116,9 +120,24 @@ def run_sync(runner: LocalRunner, config: ServerConfig, body: dict, caller: Call
 
 def serve(config: ServerConfig, settings: Settings, registry: JobRegistry, users_file: str,
           host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve the API until interrupted."""
+    """Serve the API until interrupted (SIGTERM or Ctrl-C: a graceful shutdown, then a normal return)."""
     import uvicorn
+
+    class Server(uvicorn.Server):
+        # uvicorn re-raises the signal that stopped it once it has shut down, so the process would die of
+        # its SIGTERM (exit -15: a pod stopped by a rollout would look crashed); handled, it is a normal end
+        @contextlib.contextmanager
+        def capture_signals(self):
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
     app = create_app(build_backend(config, settings, registry, users_file))
     # access log off: URLs carry no secrets, but one line per request drowns the job logs
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False))
+    server.run()
+    if not server.started:      # it could not listen (the port taken...): uvicorn logged why; its exit code
+        raise SystemExit(3)

@@ -18,6 +18,7 @@ import requests
 from openeo.rest import OpenEoApiError
 
 from tests.fixtures.api import PRIVATE, USERS
+from tests.shared_location import SHARED
 
 COLLECTION = "sample-s2"
 SPRING = ["2023-03-01", "2023-05-01"]          # the sample's first two dates
@@ -81,7 +82,12 @@ def test_capabilities_list_every_endpoint_and_the_well_known_document(api_server
     well_known = requests.get(f"{api_server.url}/.well-known/openeo").json()
     assert well_known["versions"][0]["api_version"] == "1.2.0"
     assert "https://api.openeo.org/1.2.0" in requests.get(f"{api_server.url}/conformance").json()["conformsTo"]
-    assert set(conn.list_output_formats()) == {"GTiff", "netCDF"}
+    formats = conn.list_output_formats()
+    assert {name: f["gis_data_types"] for name, f in formats.items()} == {
+        "GTiff": ["raster"], "netCDF": ["raster", "vector"], "JSON": ["vector"], "CSV": ["vector"],
+        "GeoParquet": ["vector"]}
+    assert set(formats["GTiff"]["parameters"]) == {"tile_grid"} and formats["GTiff"]["parameters"]["tile_grid"]["description"]
+    assert all(f["title"] for f in formats.values())
 
 
 def test_collections_follow_the_access_groups_of_the_authenticated_user(api_server, alice, bob):
@@ -103,8 +109,15 @@ def test_collections_follow_the_access_groups_of_the_authenticated_user(api_serv
 def test_processes_are_the_implemented_ones(alice):
     ids = {p["id"] for p in alice.list_processes()}
     assert {"load_collection", "ndvi", "reduce_dimension", "save_result", "max"} <= ids
+    # with their openEO specifications (the 1.2.0 documents sparkeo follows), read independently here
+    spec = json.loads((SHARED / "spec" / "openeo-processes" / "v1.2.0" / "ndvi.json").read_text())
     ndvi = alice.describe_process("ndvi")
-    assert [p["name"] for p in ndvi["parameters"]][:1] == ["data"]
+    assert ndvi["parameters"] == spec["parameters"] and ndvi["returns"] == spec["returns"]
+    assert ndvi["categories"] == spec["categories"] and ndvi["links"] == spec["links"]
+    assert ndvi["description"].startswith(spec["description"])
+    # sparkeo's differences are said: load_collection's extents may be left out
+    load = {p["name"]: p for p in alice.describe_process("load_collection")["parameters"]}
+    assert load["spatial_extent"]["optional"] and load["spatial_extent"]["schema"]
 
 
 def test_authentication(api_server, alice):
@@ -143,6 +156,9 @@ def test_execute_batch_writes_the_composite_numpy_computes(api_server, alice, sa
 def test_job_lifecycle_results_download_and_cancel(api_server, alice, bob, tmp_path):
     job = ndvi_max(alice).create_job(title="lifecycle")
     assert job.status() == "created"
+    with pytest.raises(OpenEoApiError) as not_yet:      # not started: no results yet, not a failure
+        job.get_results().get_metadata()
+    assert not_yet.value.http_status_code == 400 and not_yet.value.code == "JobNotFinished"
     queued_behind = ndvi_max(alice, ["2023-03-01", "2023-04-01"]).create_job(title="to cancel")
     job.start()
     queued_behind.start()
@@ -193,6 +209,11 @@ def test_logs_of_a_failed_job_name_the_cause(alice):
     errors = job.logs(level="error")
     assert errors and "sample-s2" in errors[-1]["message"] and "2019-01-01" in errors[-1]["message"]
     assert all(e["level"] == "error" for e in errors)
+    # openEO API 1.2: the results of a failed job are a 424 with its last error, which the client raises
+    with pytest.raises(OpenEoApiError) as failed:
+        job.get_results().get_metadata()
+    assert failed.value.http_status_code == 424 and failed.value.code == "JobFailed"
+    assert failed.value.message == errors[-1]["message"]
 
 
 def test_patch_changes_a_created_job_only(alice):
