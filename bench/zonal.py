@@ -63,7 +63,7 @@ def band_files(catalog: Path) -> list[tuple[str, str, Path]]:
 def field_polygons(path: Path, count: int, seed: int = 1) -> tuple[list, list[bool]]:
     """``count`` polygons of 10-200 px, one per lattice cell; (shapely polygons in the raster CRS, aligned?)."""
     import rasterio
-    from shapely.geometry import Polygon, box
+    from shapely.geometry import Polygon
 
     with rasterio.open(path) as ds:
         transform, width, height = ds.transform, ds.width, ds.height

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Iterator
 
 import orjson   # ~4x faster than json on item documents: the walk is dominated by parsing
 

@@ -12,7 +12,7 @@ Two kinds of process:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 _MISSING = object()

@@ -164,8 +164,6 @@ class S3Parts:
 
     def put(self, plan: StripPlan, name: str, strip: int, encoded: EncodedStrip, settings=None) -> StripRef:
         """Upload the strip's levels as their parts (``settings``: the job's, for S3 access)."""
-        from sparkeo import storage
-
         bucket, key, upload = self.uploads[name]
         client = _client(settings)
         etags, padding = [], []
