@@ -5,6 +5,12 @@ Geometries come as GeoJSON inline, as a path or URL, or from ``load_geojson``
 aggregate_spatial returns an ``AggregatedCube`` computed from per-tile partial results: Moments for
 the single-process reducers that merge (mean, sum, count, min, max, sd, variance), the pixels
 themselves for every other callback, which then runs once per group of polygons with as many pixels.
+
+``target_dimension`` follows openEO 2.0.0-rc.2, not 1.2.0 (the two disagree): by default (null) the
+cube holds the values only, as the official client's graphs expect (they omit the argument); a name
+adds that dimension, last, of type ``other`` with the labels ``value``, ``total_count`` (the pixel
+centres the geometry covers, valid or not) and ``valid_count`` (those not nodata), per time label and
+band. 1.2.0's default ``result`` given explicitly is just a name, and no ``<name>_meta`` dimension is made.
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from jobs.graph.callback import Callback
 from jobs.processes.cubes import centres_within
 from jobs.processes.labeled import LabeledArray
 from jobs.processes.registry import Param, process
-from jobs.vector.cube import AggregatedCube
+from jobs.vector.cube import GEOMETRY_DIM, AggregatedCube
 from jobs.vector.geojson import Geometries, read_geometries
 from jobs.vector.mask import PolygonMask
 from jobs.vector.zonal import MERGEABLE
@@ -54,10 +60,12 @@ def in_grid_crs(geoms: Geometries, grid, argument: str) -> Geometries:
 
 @process("aggregate_spatial", Param("data", kind="cube"), Param("geometries"),
          Param("reducer", kind="callback", callback_params=("data", "context")),
-         Param("target_dimension", "result"), Param("context", None), kind="cube")
-def aggregate_spatial(ctx, node_id, data, geometries, reducer: Callback, target_dimension="result", context=None):
-    """A value per geometry, time label and band: ``reducer`` over the pixels whose centre is inside."""
+         Param("target_dimension", None, "string"), Param("context", None), kind="cube")
+def aggregate_spatial(ctx, node_id, data, geometries, reducer: Callback, target_dimension=None, context=None):
+    """A value per geometry, time label and band: ``reducer`` over the pixels whose centre is inside;
+    with a ``target_dimension`` name, also the pixel counts, along that new dimension (openEO 2.0)."""
     _spatial(data)
+    _new_dimension(data, target_dimension)
     extra = [d for d in data.meta.dims if d not in ("t", "bands", "y", "x")]
     if extra:
         raise ProcessGraphError(None, "data", f"aggregate_spatial over dimensions {extra!r} is not supported "
@@ -83,7 +91,17 @@ def aggregate_spatial(ctx, node_id, data, geometries, reducer: Callback, target_
         return np.broadcast_to(r, values.shape[1:])
 
     _probe(reduce_pixels, len(data.meta.labels.get("t", (0,))), len(data.meta.labels.get("bands", (0,))))
-    return AggregatedCube(node_id, source, geoms, mergeable, None if mergeable else reduce_pixels)
+    return AggregatedCube(node_id, source, geoms, mergeable, None if mergeable else reduce_pixels, target_dimension)
+
+
+def _new_dimension(data: LazyCube, name: str | None) -> None:
+    """Refuse a target dimension named like one of the cube's (or the vector cube's ``geometry``)."""
+    if name is None:
+        return
+    if not name:
+        raise ProcessGraphError(None, "target_dimension", "expected a dimension name or null, got an empty string")
+    if name in data.meta.dims or name == GEOMETRY_DIM:
+        raise ProcessError("TargetDimensionExists", f"dimension {name!r} exists already", argument="target_dimension")
 
 
 def _probe(reduce_pixels, times: int, bands: int) -> None:

@@ -12,6 +12,13 @@ a CF 1.8 geometry container (``geometry_container``, nodes in the features' CRS,
 ``crs``) that each band names in its ``geometry`` attribute, as cf_xarray reads them. NaN is nodata everywhere (null
 in JSON, empty in CSV).
 
+With aggregate_spatial's ``target_dimension`` the table has a last axis (``value``, ``total_count``,
+``valid_count``) and the counts ride beside each band's values: ``[value, total_count, valid_count]``
+in place of each band's value in the JSON; integer columns ``<band>_total_count`` and
+``<band>_valid_count`` after each band's column in CSV and GeoParquet (a row stays a geometry and a
+date, as geopandas users expect); int32 variables of those names over ``(feature, t)`` in netCDF, named
+by the band's ``ancillary_variables``. Without it every format is as above, unchanged.
+
 ``VectorResultsWriter`` publishes the file like the raster ``ResultsWriter``: ``job_metadata.json``,
 a STAC item and ``collection.json`` last, listing the file with its media type.
 """
@@ -32,6 +39,7 @@ from jobs.results.netcdf import time_axis
 from jobs.results.writer import ResultsWriter, item_name, staging_folder
 from jobs.vector.cube import AggregatedCube
 from jobs.vector.geojson import Geometries
+from jobs.vector.zonal import COUNT_LABELS
 from sparkeo import storage
 from sparkeo.contracts import COLLECTION_FILE, METADATA_FILE
 from sparkeo.errors import UserError
@@ -58,13 +66,21 @@ def _number(v: float) -> float | None:
     return None if math.isnan(v) else float(v)
 
 
+def _cells(values: np.ndarray) -> list:
+    """One geometry's values at one time label (bands[, 3]) as JSON: a number or null per band, or
+    ``[value, total_count, valid_count]`` per band when the table has the counts."""
+    if values.ndim == 1:
+        return [_number(v) for v in values]
+    return [[_number(v), int(total), int(valid)] for v, total, valid in values]
+
+
 def write_timeseries_json(out: TextIO, table: np.ndarray, times: tuple[str, ...] | None) -> None:
-    """openEO's time-series JSON of ``table`` (geometries, t, bands) written to ``out`` a geometry row
-    at a time (the document as a whole would hold ~100 bytes of Python objects per value)."""
+    """openEO's time-series JSON of ``table`` (geometries, t, bands[, 3]) written to ``out`` a geometry
+    row at a time (the document as a whole would hold ~100 bytes of Python objects per value)."""
     def rows(t: int) -> None:
         out.write("[")
         for g in range(table.shape[0]):
-            out.write((", " if g else "") + json.dumps([_number(v) for v in table[g, t]]))
+            out.write((", " if g else "") + json.dumps(_cells(table[g, t])))
         out.write("]")
 
     if times is None:
@@ -83,7 +99,8 @@ def _plain(value: Any) -> Any:
 
 
 def table_frame(table: np.ndarray, geoms: Geometries, times: tuple[str, ...] | None, bands: tuple[str, ...]):
-    """The rows (geometry x time label) as a GeoDataFrame in the geometries' own CRS."""
+    """The rows (geometry x time label) as a GeoDataFrame in the geometries' own CRS; a table with the
+    counts (geometries, t, bands, 3) gives each band its ``_total_count`` and ``_valid_count`` columns."""
     import geopandas
 
     n_times = table.shape[1]
@@ -95,9 +112,14 @@ def table_frame(table: np.ndarray, geoms: Geometries, times: tuple[str, ...] | N
             rows[name] = [_plain(geoms.properties[g].get(name)) for g in rows["feature_index"]]
     if times is not None:
         rows["date"] = list(times) * len(geoms)
-    flat = table.reshape(-1, table.shape[2])
+    flat = table.reshape(-1, *table.shape[2:])
     for b, name in enumerate(bands):
-        rows[name] = flat[:, b]
+        if table.ndim == 3:
+            rows[name] = flat[:, b]
+            continue
+        rows[name] = flat[:, b, 0]
+        for k, label in enumerate(COUNT_LABELS[1:], 1):
+            rows[f"{name}_{label}"] = flat[:, b, k].astype(np.int64)
     shapes = geoms.shapes()
     return geopandas.GeoDataFrame(rows, geometry=[shapes[g] for g in rows["feature_index"]],
                                   crs=_crs_text(geoms.crs))
@@ -110,7 +132,7 @@ def _crs_text(crs) -> str:
 
 
 def write_table(path: Path, format: str, table: np.ndarray, geoms: Geometries, times, bands) -> None:
-    """Write ``table`` (geometries, t, bands) to ``path`` in ``format`` (a VECTOR_FORMATS key)."""
+    """Write ``table`` (geometries, t, bands[, 3]) to ``path`` in ``format`` (a VECTOR_FORMATS key)."""
     if format == "JSON":
         with open(path, "w") as out:
             write_timeseries_json(out, table, times)
@@ -154,12 +176,34 @@ def write_dsg(path: Path, table: np.ndarray, geoms: Geometries, times, bands) ->
             var[:] = values
             var.units, var.standard_name = unit, "longitude" if name == "lon" else "latitude"
         container = _geometry_container(nc, shapes, geoms.crs)
+        coordinates = "lat lon" + (" t" if times is not None else "")
         for b, name in enumerate(bands):
             var = nc.createVariable(name, "f8", dims, fill_value=np.nan)
-            var.coordinates = "lat lon" + (" t" if times is not None else "")
+            var.coordinates = coordinates
             if container:
                 var.geometry = container
-            var[:] = table[:, :, b] if times is not None else table[:, 0, b]
+            values = table[:, :, b] if table.ndim == 3 else table[:, :, b, 0]
+            var[:] = values if times is not None else values[:, 0]
+            if table.ndim == 4:
+                var.ancillary_variables = _write_counts(nc, name, table[:, :, b, 1:], dims, coordinates)
+
+
+def _write_counts(nc, band: str, counts: np.ndarray, dims: tuple[str, ...], coordinates: str) -> str:
+    """The band's ``_total_count`` and ``_valid_count`` variables (int32 over ``dims``, never missing)
+    from ``counts`` (geometries, t, 2); their names, for the band's ``ancillary_variables``."""
+    names = []
+    for k, label in enumerate(COUNT_LABELS[1:]):
+        var = nc.createVariable(f"{band}_{label}", "i4", dims, fill_value=False)
+        var.coordinates = coordinates
+        if label == "valid_count":
+            var.standard_name = "number_of_observations"
+            var.long_name = f"pixel centres inside the feature holding a valid {band} value"
+        else:
+            var.long_name = "pixel centres inside the feature, valid or not"
+        values = counts[:, :, k].astype(np.int32)
+        var[:] = values if len(dims) == 2 else values[:, 0]
+        names.append(var.name)
+    return " ".join(names)
 
 
 def _geometry_container(nc, shapes, crs) -> str | None:
@@ -208,7 +252,7 @@ class VectorResultsWriter(ResultsWriter):
         self._table: np.ndarray | None = None
 
     def receive(self, table: np.ndarray) -> None:
-        """The finished table (geometries, t, bands)."""
+        """The finished table (geometries, t, bands[, 3]: ``AggregatedCube.empty_table``)."""
         self._table = table
 
     def convert(self) -> list[OutputFile]:

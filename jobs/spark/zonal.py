@@ -98,11 +98,12 @@ def reduce_partitions(cube: AggregatedCube, tile_pixels: int, parallelism: int) 
 def execute_zonal(spark, cube: AggregatedCube, tasks: Sequence[TileTask], settings, job_options: Mapping[str, Any],
                   sink: Callable[[np.ndarray], None], progress: Callable[[TileDone], None] | None = None) -> Execution:
     """Aggregate ``cube`` over the plan's tiles on Spark; ``sink`` gets the finished table (geometries,
-    t, bands). Raises ``UnreadableAssetError`` (with the href) or ``RunError`` on the first failure."""
+    t, bands[, 3]: ``AggregatedCube.empty_table``). Raises ``UnreadableAssetError`` (with the href) or
+    ``RunError`` on the first failure."""
     started = time.monotonic()
     total = Usage()
     work = cube.tile_work(tasks)
-    table = np.full(cube.shape, np.nan, dtype=np.float64)
+    table = cube.empty_table()
     if work:
         sc = spark.sparkContext
         group_id = f"sparkeo-zonal-{uuid.uuid4().hex[:12]}"

@@ -6,7 +6,9 @@ results of the polygons that tile touches (``partials``); on Spark a shuffle bri
 partials together and ``finish_values`` reduces them on the executors (``jobs.spark.zonal``), in
 process ``finish`` turns partials merged with ``jobs.vector.zonal.merge_into`` into the table. Its
 dimensions are ``geometry`` then those of the source left after the spatial ones (``t``, ``bands``),
-as openEO 1.2.0 vector cubes have them.
+as openEO 1.2.0 vector cubes have them, then, when aggregate_spatial names a ``target_dimension``
+(openEO 2.0), that dimension, of type ``other``, labelled ``value``, ``total_count`` and
+``valid_count`` (``jobs.vector.zonal.COUNT_LABELS``).
 """
 from __future__ import annotations
 
@@ -17,19 +19,21 @@ import numpy as np
 from jobs.cube.lazy import CubeMeta, LazyCube, TileContext, as_tbyx
 from jobs.plan.grid import TileGrid
 from jobs.vector.geojson import Geometries
-from jobs.vector.zonal import Moments, Pixels, finish, finish_stream, tile_partials
+from jobs.vector.zonal import COUNT_LABELS, Moments, Pixels, empty_table, finish_stream, tile_partials
 
 GEOMETRY_DIM = "geometry"
 
 
 class AggregatedCube(LazyCube):
     """The polygons ``geometries`` (as given) aggregated over ``source`` with a MERGEABLE ``reducer``
-    name, or else ``reduce_pixels`` ((pixels, polygons, t, bands) -> (polygons, t, bands))."""
+    name, or else ``reduce_pixels`` ((pixels, polygons, t, bands) -> (polygons, t, bands)); with a
+    ``target_dimension`` name, each value comes with its pixel counts along that dimension."""
 
     def __init__(self, node_id: str, source: LazyCube, geometries: Geometries, reducer: str | None,
-                 reduce_pixels: Callable[[np.ndarray], np.ndarray] | None):
+                 reduce_pixels: Callable[[np.ndarray], np.ndarray] | None, target_dimension: str | None = None):
         self.node_id, self.source, self.geometries = node_id, source, geometries
         self.reducer, self.reduce_pixels = reducer, reduce_pixels
+        self.target_dimension = target_dimension
         src = source.meta
         # the polygons in the raster's CRS: what each tile rasterises
         self.local = geometries.to_crs(src.grid.crs)
@@ -37,8 +41,11 @@ class AggregatedCube(LazyCube):
         labels = {GEOMETRY_DIM: tuple(range(len(geometries)))}
         labels.update({d: tuple(src.labels[d]) for d in src.dims if d not in ("x", "y")})
         types = {GEOMETRY_DIM: "geometry", **{d: t for d, t in src.dim_types.items() if d not in ("x", "y")}}
-        self.meta = src.computed().replace(dims=(GEOMETRY_DIM, *(d for d in src.dims if d not in ("x", "y"))),
-                                           labels=labels, grid=None, dim_types=types)
+        dims = (GEOMETRY_DIM, *(d for d in src.dims if d not in ("x", "y")))
+        if target_dimension is not None:
+            dims += (target_dimension,)
+            labels[target_dimension], types[target_dimension] = COUNT_LABELS, "other"
+        self.meta = src.computed().replace(dims=dims, labels=labels, grid=None, dim_types=types)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -101,17 +108,25 @@ class AggregatedCube(LazyCube):
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        """The table's shape: (geometries, time labels (1 without time), bands)."""
+        """The values' shape: (geometries, time labels (1 without time), bands)."""
         return len(self.geometries), len(self.times or (None,)), len(self.bands)
 
-    def finish(self, merged: Mapping[int, Any]) -> np.ndarray:
-        """The table (geometries, t, bands) from the merged partials; NaN is nodata."""
+    def empty_table(self) -> np.ndarray:
+        """The table (geometries, t, bands), or (geometries, t, bands, 3) with a target dimension (the
+        value, total_count, valid_count), before any polygon's result: NaN values, zero counts."""
         count, *shape = self.shape
-        return finish(merged, count, tuple(shape), self.reducer, self.reduce_pixels)
+        return empty_table(count, tuple(shape), self.target_dimension is not None)
+
+    def finish(self, merged: Mapping[int, Any]) -> np.ndarray:
+        """The table (as ``empty_table``) from the merged partials; NaN is nodata."""
+        out = self.empty_table()
+        for index, values in self.finish_values(merged.items()):
+            out[index] = values
+        return out
 
     def finish_values(self, merged: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, np.ndarray]]:
-        """(index, values (t, bands)) for each (index, merged partial), in a polygon's memory at a time."""
-        return finish_stream(merged, self.reducer, self.reduce_pixels)
+        """(index, values (t, bands[, 3])) for each (index, merged partial), in a polygon's memory at a time."""
+        return finish_stream(merged, self.reducer, self.reduce_pixels, counts=self.target_dimension is not None)
 
     def partial_bytes(self) -> int:
         """An estimate of the bytes of every polygon's partials (the pixels' values and positions

@@ -19,7 +19,10 @@ Two kinds of partial result, chosen by the reducer:
   one order whatever the tiles were.
 
 The result per polygon is an array (time labels, bands); a polygon covering no pixel centre (outside
-the data, thinner than a pixel) is all NaN: nodata, not an error.
+the data, thinner than a pixel) is all NaN: nodata, not an error. With ``counts`` (aggregate_spatial's
+``target_dimension``) each value comes with how many pixel centres the polygon covered and how many of
+those were valid, as a last axis labelled ``COUNT_LABELS``; those counts are 0, not nodata, for a
+polygon covering no pixel centre.
 """
 from __future__ import annotations
 
@@ -32,6 +35,10 @@ from jobs.plan.grid import TileGrid
 
 # reducers computed from Moments (each with its default ignore_nodata=true)
 MERGEABLE = frozenset({"mean", "sum", "count", "min", "max", "sd", "variance"})
+
+# the labels of aggregate_spatial's target dimension (openEO 2.0): the reducer's value, the pixel
+# centres the geometry covers (valid or not), the valid ones among them
+COUNT_LABELS = ("value", "total_count", "valid_count")
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,10 @@ class Moments:
         return Moments(self.pixels + other.pixels, n, mean, m2,
                        np.fmin(self.min, other.min), np.fmax(self.max, other.max))
 
+    def counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(pixel centres covered, valid ones among them) per (t, band)."""
+        return np.full(self.n.shape, float(self.pixels)), self.n
+
     def reduce(self, reducer: str) -> np.ndarray:
         """The reducer's value per (t, band); NaN where it has none (no valid pixel, sd of one)."""
         n = self.n
@@ -98,6 +109,11 @@ class Pixels:
     @property
     def pixels(self) -> int:
         return int(self.positions.size)
+
+    def counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(pixel centres covered, valid ones among them) per (t, band)."""
+        return (np.full(self.values.shape[:-1], float(self.pixels)),
+                (~np.isnan(self.values)).sum(axis=-1).astype(np.float64))
 
     def merge(self, other: "Pixels") -> "Pixels":
         return Pixels(np.concatenate([self.positions, other.positions]),
@@ -205,15 +221,16 @@ FINISH_BATCH_VALUES = 1 << 20
 
 def finish_stream(parts: Iterable[tuple[int, Moments | Pixels]], reducer: str | None,
                   reduce_pixels: Callable[[np.ndarray], np.ndarray] | None,
-                  batch_values: int = FINISH_BATCH_VALUES) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, result (t, bands), float64) for each merged partial of ``parts``.
+                  batch_values: int = FINISH_BATCH_VALUES, counts: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, result (t, bands), float64) for each merged partial of ``parts``; (t, bands, 3) with
+    ``counts``: the value, the pixel centres covered and the valid ones (``COUNT_LABELS``).
 
     ``reducer`` names a MERGEABLE reducer (the partials are Moments); otherwise ``reduce_pixels``
     maps values (pixels, polygons, t, bands) to (polygons, t, bands): it is called once per distinct
     pixel count within a batch of ``batch_values`` values, all polygons of that count together."""
     if reducer is not None:
         for index, part in parts:
-            yield index, part.reduce(reducer)
+            yield index, _counted(part.reduce(reducer), part) if counts else part.reduce(reducer)
         return
     batch: list[tuple[int, Pixels]] = []
     held = 0
@@ -221,12 +238,17 @@ def finish_stream(parts: Iterable[tuple[int, Moments | Pixels]], reducer: str | 
         batch.append((index, part))
         held += part.values.size
         if held >= batch_values:
-            yield from _reduce_batch(batch, reduce_pixels)
+            yield from _reduce_batch(batch, reduce_pixels, counts)
             batch, held = [], 0
-    yield from _reduce_batch(batch, reduce_pixels)
+    yield from _reduce_batch(batch, reduce_pixels, counts)
 
 
-def _reduce_batch(batch: list[tuple[int, Pixels]], reduce_pixels) -> Iterator[tuple[int, np.ndarray]]:
+def _counted(values: np.ndarray, part: Moments | Pixels) -> np.ndarray:
+    """``values`` (t, bands) with the part's counts beside each: (t, bands, 3), as ``COUNT_LABELS``."""
+    return np.stack([values, *part.counts()], axis=-1)
+
+
+def _reduce_batch(batch: list[tuple[int, Pixels]], reduce_pixels, counts: bool) -> Iterator[tuple[int, np.ndarray]]:
     by_size: dict[int, list[tuple[int, Pixels]]] = {}
     for index, part in batch:
         by_size.setdefault(part.pixels, []).append((index, part))
@@ -234,15 +256,15 @@ def _reduce_batch(batch: list[tuple[int, Pixels]], reduce_pixels) -> Iterator[tu
         stack = np.stack([part.ordered() for _, part in members])          # (polygons, t, bands, pixels)
         with np.errstate(all="ignore"):
             out = np.asarray(reduce_pixels(np.moveaxis(stack, -1, 0)), dtype=np.float64)
-        for (index, _), values in zip(members, out):
-            yield index, values
+        for (index, part), values in zip(members, out):
+            yield index, _counted(values, part) if counts else values
 
 
-def finish(merged: Mapping[int, Moments | Pixels], count: int, shape: tuple[int, int], reducer: str | None,
-           reduce_pixels: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
-    """The result (polygons, t, bands), float64, NaN for polygons covering no pixel centre (the
-    in-process form of ``finish_stream``)."""
-    out = np.full((count, *shape), np.nan, dtype=np.float64)
-    for index, values in finish_stream(merged.items(), reducer, reduce_pixels):
-        out[index] = values
+def empty_table(count: int, shape: tuple[int, int], counts: bool) -> np.ndarray:
+    """The table (polygons, t, bands[, 3 with ``counts``]), float64, before any polygon's result: NaN
+    values (a polygon covering no pixel centre is nodata) and zero counts."""
+    if not counts:
+        return np.full((count, *shape), np.nan, dtype=np.float64)
+    out = np.zeros((count, *shape, len(COUNT_LABELS)), dtype=np.float64)
+    out[..., 0] = np.nan
     return out

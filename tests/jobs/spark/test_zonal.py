@@ -1,5 +1,6 @@
 """execute_zonal on the shared local Spark session: the same table as the in-process tile loop, tiles
-no polygon meets never run, and an unreadable asset in a tile fails the job with its href."""
+no polygon meets never run, and an unreadable asset in a tile fails the job with its href; the pixel
+counts of a target dimension come through the shuffle."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,12 +21,16 @@ def tasks_of(grid, size: int) -> list[TileTask]:
     return [TileTask(index, window, tile, 1) for index, window, tile in grid.tiles(size)]
 
 
+@pytest.mark.parametrize("target", [None, "stats"], ids=["values", "with counts"])
 @pytest.mark.parametrize("reducer", ["mean", "median"])
-def test_spark_gives_the_table_of_the_in_process_tile_loop(spark, tmp_path, reducer):
-    cube = aggregate(reducer_of(reducer))
+def test_spark_gives_the_table_of_the_in_process_tile_loop(spark, tmp_path, reducer, target):
+    cube = aggregate(reducer_of(reducer), target_dimension=target)
     got = []
     execute_zonal(spark, cube, tasks_of(cube.grid, 8), Settings(cache_dir=str(tmp_path)), {}, got.append)
-    np.testing.assert_allclose(got[0], tiled(cube, 8), rtol=1e-12, equal_nan=True)
+    expect = tiled(cube, 8)
+    assert got[0].shape == expect.shape == (cube.shape + ((3,) if target else ()))
+    # the counts crossed the shuffle: polygons spanning tiles add up every tile's pixels
+    np.testing.assert_allclose(got[0], expect, rtol=1e-12, equal_nan=True)
 
 
 class Unreadable(LazyCube):

@@ -1,6 +1,7 @@
 """aggregate_spatial's AggregatedCube against rasterio's geometry_mask (centre rule) and numpy,
 for every reducer and polygons inside one tile, across many, overlapping, touching the edge, with a
-hole, outside the data and thinner than a pixel; tiles of several sizes give the same results."""
+hole, outside the data and thinner than a pixel; tiles of several sizes give the same results; with a
+``target_dimension``, the pixel counts of each value against the same reference."""
 from __future__ import annotations
 
 import warnings
@@ -108,7 +109,7 @@ REDUCERS = {
 }
 
 
-def aggregate(reducer: dict, geometries=None) -> AggregatedCube:
+def aggregate(reducer: dict, geometries=None, **arguments) -> AggregatedCube:
     from jobs.graph.evaluate import build
     from jobs.graph.parse import ProcessGraph
 
@@ -116,7 +117,7 @@ def aggregate(reducer: dict, geometries=None) -> AggregatedCube:
     graph = {"load": {"process_id": "load_collection", "arguments": {"id": "c"}},
              "agg": {"process_id": "aggregate_spatial", "result": True,
                      "arguments": {"data": {"from_node": "load"}, "reducer": reducer,
-                                   "geometries": geometries or feature_collection()}}}
+                                   "geometries": geometries or feature_collection(), **arguments}}}
     return build(ProcessGraph.parse({"process_graph": graph}), ArraySource({"c": cube})).output
 
 
@@ -184,16 +185,53 @@ def test_a_broken_reducer_fails_on_the_driver_naming_the_argument():
     assert info.value.node_id == "agg/e"
 
 
+@pytest.mark.parametrize("target", [None, "stats"])
 @pytest.mark.parametrize("name", ["mean", "median"])
-def test_sorted_partials_merged_in_runs_and_finished_in_small_batches_give_the_table(name):
+def test_sorted_partials_merged_in_runs_and_finished_in_small_batches_give_the_table(name, target):
     from jobs.vector.zonal import finish_stream, merge_runs
 
-    cube = aggregate(reducer_of(name))
+    cube = aggregate(reducer_of(name), target_dimension=target)
     pairs = []
     for _, window, grid in cube.grid.tiles(7):
         pairs.extend(cube.partials(grid, (window.row_off, window.col_off), cube.assign([grid])[0], TileContext()).items())
     pairs.sort(key=lambda pair: pair[0])           # what the shuffle's sort gives a reduce task
-    table = np.full(tiled(cube, 7).shape, np.nan)
-    for index, values in finish_stream(merge_runs(pairs), cube.reducer, cube.reduce_pixels, batch_values=50):
+    table = cube.empty_table()
+    for index, values in finish_stream(merge_runs(pairs), cube.reducer, cube.reduce_pixels, batch_values=50,
+                                       counts=target is not None):
         table[index] = values
     np.testing.assert_allclose(table, tiled(cube, 7), rtol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["mean", "median"])
+def test_a_target_dimension_gives_each_value_its_total_and_valid_pixel_counts(name):
+    cube = aggregate(reducer_of(name), target_dimension="stats")
+    assert cube.meta.dims == ("geometry", "t", "bands", "stats")
+    assert cube.meta.labels["stats"] == ("value", "total_count", "valid_count")
+    assert cube.meta.dim_types["stats"] == "other"
+    # the references give NaN for a polygon covering no pixel centre: its counts are 0
+    total = np.nan_to_num(reference(lambda p: np.full(p.shape[:2], float(p.shape[-1]))))
+    valid = np.nan_to_num(reference(REDUCERS["count"]))
+    assert (valid < total).any() and (valid > 0).any()          # the 15 % NaN pixels are counted apart
+    for size in (7, 64):
+        table = tiled(cube, size)
+        assert table.shape == (len(polygons()), len(DATES), len(BANDS), 3)
+        np.testing.assert_allclose(table[..., 0], reference(REDUCERS[name]), rtol=1e-6, equal_nan=True)
+        np.testing.assert_array_equal(table[..., 1], total, err_msg=f"total_count, tiles of {size} px")
+        np.testing.assert_array_equal(table[..., 2], valid, err_msg=f"valid_count, tiles of {size} px")
+    outside = list(polygons()).index("outside")
+    assert np.isnan(table[outside, ..., 0]).all() and (table[outside, ..., 1:] == 0).all()
+
+
+def test_without_a_target_dimension_the_table_holds_the_values_only_and_result_is_just_a_name():
+    cube = aggregate(reducer_of("mean"))
+    assert cube.target_dimension is None and tiled(cube, 16).shape == (len(polygons()), len(DATES), len(BANDS))
+    named = aggregate(reducer_of("mean"), target_dimension="result")       # openEO 1.2.0's default, given
+    assert named.meta.dims == ("geometry", "t", "bands", "result") and "result_meta" not in named.meta.dims
+
+
+@pytest.mark.parametrize("name", ["bands", "t", "x", "geometry"])
+def test_a_target_dimension_the_cube_has_is_target_dimension_exists(name):
+    with pytest.raises(ProcessError) as info:
+        aggregate(reducer_of("mean"), target_dimension=name)
+    assert info.value.code == "TargetDimensionExists"
+    assert (info.value.node_id, info.value.argument) == ("agg", "target_dimension")
