@@ -169,3 +169,24 @@ def test_load_geojson_feeds_aggregate_spatial_like_inline_geojson_keeping_the_as
     assert "crop" not in loaded["CSV"].columns                        # only the properties asked for
     assert list(loaded["GeoParquet"]["crop"]) == list(inline["crop"])
     assert loaded["GeoParquet"].crs.to_epsg() == 4326
+
+
+def test_target_dimension_counts_on_real_data_with_nodata_equal_geometry_mask(
+        spark, settings, realdata_catalog, scene, holed, tmp_path):
+    """target_dimension (2.0.0-rc.2): each band's value with the pixel centres inside the polygon
+    (total_count) and those not nodata (valid_count), through Spark into CSV columns."""
+    import pandas
+
+    collection, local = features(scene[0], scene[1])
+    doc = graph(collection, single("median"), "CSV", nodata=True)
+    doc["process_graph"]["agg"]["arguments"]["target_dimension"] = "stats"
+    frame = pandas.read_csv(run(spark, tmp_path, "zonal-stats", doc, realdata_catalog, settings) / "timeseries.csv")
+    count = len(BANDS)
+    got = {column: frame[[f"{b}{column}" for b in BANDS]].to_numpy().reshape(len(local), -1, count)
+           for column in ("", "_total_count", "_valid_count")}
+    total = expected(holed, local, lambda p: np.full(p.shape[:2], float(p.shape[-1])))
+    valid = expected(holed, local, lambda p: (~np.isnan(p)).sum(axis=-1).astype(np.float64))
+    np.testing.assert_array_equal(got["_total_count"], np.nan_to_num(total))      # 0 where no centre is inside
+    np.testing.assert_array_equal(got["_valid_count"], np.nan_to_num(valid))
+    assert (got["_valid_count"] < got["_total_count"]).any()                    # the nodata is seen
+    np.testing.assert_allclose(got[""], expected(holed, local, REDUCERS["median"][1]), rtol=1e-9, equal_nan=True)
