@@ -189,6 +189,7 @@ def sparkeo_worker(args) -> None:
                       **{k: round(after - before, 3) for (k, after), before
                          in zip(_driver_cpu_s().items(), cpu_before.values())},
                       "blocks_read": ran.usage.get("blocks_read"), "bytes_read": ran.usage.get("bytes_read"),
+                      "driver_received_bytes": ran.usage.get("driver_received_bytes"),
                       "tile_plan": ran.plan.to_json().get("tile_plan")}))
 
 

@@ -14,9 +14,11 @@ round-robin over ``--repeats``:
 
 Prints one JSON line per size and contender (seconds, input Mpix-dates/s; for sparkeo the driver's
 and the workers' peak RSS, the task results Spark delivered to the driver and every byte the Python
-driver read, also per output pixel), then a summary line: sparkeo's throughput ratio from the
-smallest to the largest size (1.0: linear cost), the driver figures per size and sparkeo's time over
-numpy 2-process per size. Data and outputs live under ``--workdir`` (default: a new folder under the
+driver read, also per output pixel, and from the job's usage the source blocks decoded
+(``blocks_read``: each once is the goal) and the pixel bytes the driver received
+(``driver_received_bytes``)), then a summary line: sparkeo's throughput ratio from the smallest to
+the largest size (1.0: linear cost), the driver figures and blocks decoded per size and sparkeo's
+time over numpy 2-process per size. Data and outputs live under ``--workdir`` (default: a new folder under the
 system's temporary folder) and are removed at the end unless ``--keep-data``.
 """
 from __future__ import annotations
@@ -119,12 +121,15 @@ def bench_size(args, size: int, workdir: Path, numpy_bytes_per_px: float) -> dic
         if key == "sparkeo_local2":
             received = max(r["task_result_bytes"] for r in runs)
             read = max(r["driver_read_bytes"] for r in runs)
+            pixels_received = max(r["driver_received_bytes"] or 0 for r in runs)
             line.update(
                 driver_peak_rss_mb=max(r["driver_peak_rss_mb"] for r in runs),
                 driver_jvm_peak_rss_mb=max(r["driver_jvm_peak_rss_mb"] or 0 for r in runs),
                 worker_peak_rss_mb=max(r["python_workers"]["peak_rss_mb_max"] or 0 for r in runs),
                 task_result_bytes=received, task_result_bytes_per_output_px=round(received / out_px, 3),
                 driver_read_bytes=read, driver_read_bytes_per_output_px=round(read / out_px, 3),
+                blocks_read=runs[-1]["blocks_read"], driver_received_bytes=pixels_received,
+                driver_received_bytes_per_output_px=round(pixels_received / out_px, 3),
                 tile_plan=runs[-1]["tile_plan"], equal_to_numpy=equal)
         print(json.dumps(line), flush=True)
     print(json.dumps({**base, "measurement": "series_generation", "seconds": round(generated, 1),
@@ -188,6 +193,8 @@ def summary(results: list[dict]) -> dict:
                                                              / r["size"] ** 2, 3) for r in results},
         "driver_read_bytes_per_output_px": {r["size"]: round(max(x["driver_read_bytes"] for x in r["runs"])
                                                              / r["size"] ** 2, 3) for r in results},
+        "driver_received_bytes": {r["size"]: max(x["driver_received_bytes"] or 0 for x in r["runs"]) for r in results},
+        "blocks_read": {r["size"]: r["runs"][-1]["blocks_read"] for r in results},
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "cores": os.cpu_count(),
     }

@@ -315,7 +315,7 @@ def run_job(graph_doc, output: str | None, job_id: str | None, catalog_uri: str 
         writer = strips = tiled_writer(output, prep, tile_grid, fmt, spark)
         tasks = writer.cells
     elif executor_writes(output, fmt, LOCAL_MASTER.fullmatch(spark.sparkContext.master) is not None,
-                         settings.executor_writes):
+                         settings.executor_writes, settings.task_max_pixels):
         writer = strips = StripResultsWriter(output, prep.built.output.meta, prep.plan.grid, prep.plan.tasks,
                                              spark.sparkContext.defaultParallelism, settings.cog_encode_threads,
                                              remote_checksum(spark, settings), remote_map(spark, settings))

@@ -107,7 +107,9 @@ class Settings:
     # Pixels of tiles one Spark task computes at most (jobs.spark.execute groups a job's tiles into a few
     # tasks, one per core: fewer task hand-overs); None: the engine's own, 8 tiles of 512 px. The local
     # web API (``for_web_api``) takes one 256 px tile's worth: a core frees up after each task, so a
-    # synchronous request waits for one task of a running batch job, not for all of its tiles.
+    # synchronous request waits for one task of a running batch job, not for all of its tiles. Set, the
+    # driver writes the COGs (executor_writes off): a strip task of executor-written output holds whole
+    # block rows of it and cannot be cut below that.
     task_max_pixels: int | None = field(default=None, metadata={"env": "SPARKEO_TASK_MAX_PIXELS"})
 
     # User-defined functions (run_udf, README "UDFs"): ``inline`` runs them in the Python worker that

@@ -78,21 +78,48 @@ class StripPlan:
 
 
 def plan_strips(layout: CogLayout, tasks: Sequence, parallelism: int) -> StripPlan:
-    """The strips for ``tasks`` (tile tasks with ``window``): about ``max(parallelism, pixels /
-    MAX_STRIP_PIXELS)`` of them, cut on block rows no tile straddles, preferably on multiples of a
-    power of two times the block (the executors then encode the larger overviews too). One strip
-    when no cut is possible."""
+    """The strips for ``tasks`` (tile tasks with ``window`` and ``region``): about ``max(parallelism,
+    pixels / MAX_STRIP_PIXELS)`` of them, at least ``parallelism`` where the cuts allow it, cut on
+    block rows, preferably on multiples of a power of two times the block (the executors then encode
+    the larger overviews too). One strip when no cut is possible.
+
+    Cuts fall where no read region (``jobs.plan.blocks``: the tiles sharing ``TileTask.region``)
+    straddles them, when there are such cuts: a region split between two strips has its source
+    blocks decoded by both tasks (``jobs.spark.execute._own_part``). Only when every cut would split
+    a region (one row of regions) do the cuts merely avoid splitting a tile. A strip then holds at
+    least one row of regions, however many pixels that is: a task keeps ``rows x width x bands x
+    files`` output samples, e.g. 1024 rows (1024 px source blocks) x 8192 px x 4 B = 32 MB per band and
+    file, 2048 x 10980 x 4 B = 90 MB for a Sentinel-2 tile's 2048 px blocks."""
     height, block = layout.height, layout.block
-    straddled = set()
+    tiles: set[int] = set()
+    spans: dict = {}
     for t in tasks:
         w = t.window
-        straddled.update(range(w.row_off + 1, w.row_off + w.height))
+        tiles.update(range(w.row_off + 1, w.row_off + w.height))
+        region = getattr(t, "region", None)
+        if region is not None:
+            top, bottom = spans.get(region, (w.row_off, w.row_off + w.height))
+            spans[region] = (min(top, w.row_off), max(bottom, w.row_off + w.height))
+    regions = set().union(*(range(top + 1, bottom) for top, bottom in spans.values()))
     wanted = max(parallelism, -(-height * layout.width // MAX_STRIP_PIXELS), 1)
+    for straddled in (tiles | regions, tiles):
+        inner = _cuts(height, block, wanted, parallelism, straddled)
+        if inner:
+            return StripPlan(layout, (0, *inner, height))
+    return StripPlan(layout, (0, height))
+
+
+def _cuts(height: int, block: int, wanted: int, parallelism: int, straddled: set[int]) -> list[int]:
+    """Inner cuts on block rows outside ``straddled``: on multiples of the largest power-of-two step
+    of about ``height / wanted`` rows that gives at least ``parallelism`` strips (or as many as there
+    can be), halving the step to the block while it gives fewer."""
+    possible = [c for c in range(block, height, block) if c not in straddled]
+    enough = min(parallelism, len(possible) + 1)
     step = block << max(0, int(math.log2(max(height // wanted, block) / block)))
     while True:
-        inner = [c for c in range(step, height, step) if c not in straddled]
-        if inner or step == block:
-            return StripPlan(layout, (0, *inner, height))
+        inner = [c for c in possible if c % step == 0]
+        if (inner and len(inner) + 1 >= enough) or step <= block:
+            return inner
         step //= 2
 
 

@@ -10,8 +10,8 @@ driver-written results (``job_metadata.json`` first, ``collection.json`` last; o
 copied server-side from its staging key when its turn comes). ``abort`` removes staged files,
 aborts open multipart uploads and deletes completed staging objects.
 
-netCDF output, and a local output folder with executors on other machines, keep the
-driver-written ``ResultsWriter`` (``executor_writes``).
+netCDF output, a local output folder with executors on other machines, and settings that cap a
+task's pixels keep the driver-written ``ResultsWriter`` (``executor_writes``).
 """
 from __future__ import annotations
 
@@ -34,9 +34,14 @@ from jobs.results.writer import ResultsWriter, canonical_dims, file_arrays, file
 from sparkeo import storage
 
 
-def executor_writes(output: str, format: str, local_master: bool, enabled: bool = True) -> bool:
-    """Whether the executors write the COGs: GeoTIFF output, to S3 or (one machine) a local folder."""
-    return enabled and format != "netCDF" and (storage.is_s3(output) or local_master)
+def executor_writes(output: str, format: str, local_master: bool, enabled: bool = True,
+                    task_max_pixels: int | None = None) -> bool:
+    """Whether the executors write the COGs: GeoTIFF output, to S3 or (one machine) a local folder,
+    and no cap on a task's pixels (``Settings.task_max_pixels``, which the local web API sets so that a
+    synchronous request waits for at most one tile's task): a strip task holds whole block rows
+    of the output, at least a row of read regions, and cannot be cut below that; the driver-written
+    path groups tiles under the cap."""
+    return enabled and task_max_pixels is None and format != "netCDF" and (storage.is_s3(output) or local_master)
 
 
 @dataclass(frozen=True)

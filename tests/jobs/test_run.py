@@ -465,6 +465,32 @@ def test_executors_write_the_cog_the_driver_would_have_written(spark, settings, 
     assert not list(tmp_path.glob(".new.staging-*"))
 
 
+def test_a_task_pixel_cap_has_the_driver_write_the_cog(spark, settings, sample_600, tmp_path, monkeypatch):
+    """``task_max_pixels`` (the local web API's one tile per task) cannot hold on executor-written
+    strips (whole block rows of the output): the driver writes, from Spark tasks of at most one tile."""
+    import dataclasses
+
+    import jobs.spark.execute
+    from jobs.results.stripwriter import executor_writes
+
+    assert executor_writes(str(tmp_path), "GTiff", True) and not executor_writes(str(tmp_path), "GTiff", True,
+                                                                                  task_max_pixels=128 * 128)
+    groups, grouped = [], jobs.spark.execute.tile_groups
+
+    def recorded(*args, **kwargs):      # the groups of tiles Spark runs, one task each
+        made = grouped(*args, **kwargs)
+        groups.extend(made)
+        return made
+
+    monkeypatch.setattr(jobs.spark.execute, "tile_groups", recorded)
+    capped = dataclasses.replace(settings, task_max_pixels=128 * 128)
+    summary = run(spark, capped, sample_600, tmp_path / "capped", options={"tile_size": 128})
+    with rasterio.open(tmp_path / "capped" / "result.tif") as ds:
+        assert summary.usage["driver_received_bytes"] == ds.height * ds.width * 4       # tiles came to the driver
+    assert len(groups) == summary.usage["tiles"] == 25
+    assert max(sum(t.window.height * t.window.width for t in g) for g in groups) <= 128 * 128
+
+
 def test_tiled_output_is_one_cog_and_item_per_cell_written_by_the_executors(spark, settings, sample_600, tmp_path):
     """save_result's ``tile_grid``: 2 km cells (200 px), each its own COG and STAC item with its own
     grid, the pixels those of the single COG; collection.json lists them all; no pixel reached the driver."""

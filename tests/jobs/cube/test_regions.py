@@ -170,6 +170,36 @@ def test_a_spark_job_reports_the_blocks_it_decoded(spark, series, settings, tmp_
         np.testing.assert_array_equal(ds.read(1), reference)
 
 
+@pytest.fixture(scope="module")
+def wide_512(tmp_path_factory) -> str:
+    """2 dates of 1024 px in 512 px blocks: two rows of 512 px read regions."""
+    return write_sample(str(tmp_path_factory.mktemp("wide-512")), size=1024, dates=2,
+                        bands=("B04", "B08", "SCL"), seed=3, block="512")
+
+
+def test_executor_written_strips_keep_read_regions_whole(spark, wide_512, settings, tmp_path, monkeypatch):
+    """Strips of 256 rows (as 8192 px output on local[2] gets over 1024 px blocks) would split every
+    512-row region between two tasks, each decoding its blocks: the strips follow the regions, the job
+    decodes each block once, as the plan says, and writes the COG the driver would have written."""
+    import jobs.results.strips
+
+    monkeypatch.setattr(jobs.results.strips, "MAX_STRIP_PIXELS", 256 * 1024)
+    prep = prepare(json.dumps(composite()), load_catalog(wide_512, settings), Caller(), settings, {})
+    assert {t.region.shape for t in prep.plan.tasks} == {(512, 512)}
+    predicted = prep.plan.layout.blocks_per_tile * len(prep.plan.tasks)
+    assert predicted == pytest.approx(blocks_under(wide_512), abs=0.01)
+    runs = {}
+    for writes in (True, False):
+        out = tmp_path / f"writes-{writes}"
+        runs[writes] = run_job(json.dumps(composite()), str(out), f"strips-{str(writes).lower()}", wide_512, {},
+                               dataclasses.replace(settings, executor_writes=writes), Caller(), spark=spark)
+    assert runs[True].usage["driver_received_bytes"] < 4096                 # the executors wrote it
+    assert runs[False].usage["driver_received_bytes"] == 1024 * 1024 * 4
+    assert runs[True].usage["blocks_read"] == runs[False].usage["blocks_read"] == blocks_under(wide_512)
+    assert (tmp_path / "writes-True" / "result.tif").read_bytes() == \
+        (tmp_path / "writes-False" / "result.tif").read_bytes()
+
+
 def _smoothed(graph: dict, median: bool = True) -> dict:
     """``graph`` with a 3x3 focal mean of the masked NDVI before the median (tiles read a 1 px halo);
     ``median=False``: the masked NDVI series itself, without the kernel nor the median."""

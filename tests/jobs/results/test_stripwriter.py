@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -12,12 +13,14 @@ import rasterio
 
 from jobs.cube.lazy import CubeMeta
 from jobs.plan.grid import TileGrid
-from jobs.plan.planner import TileTask
+from jobs.plan.blocks import TileLayout
+from jobs.plan.planner import TileTask, planned_tiles
 from jobs.results.checksum import SHA256_MULTIHASH_PREFIX
 from jobs.results.cog import CogLayout
 from jobs.results.stripwriter import StripResultsWriter
-from jobs.results.strips import StripPlan, plan_strips
+from jobs.results.strips import StripPlan, plan_strips, strips_of
 from jobs.results.writer import ResultsWriter
+from jobs.spark.execute import _own_part
 from sparkeo import storage
 from tests.jobs.results.test_cog import cog_layout_errors
 
@@ -92,6 +95,43 @@ def test_strips_are_cut_on_block_rows_no_tile_straddles():
     assert StripPlan(layout, (0, 2100)).levels == len(layout.levels)     # one strip: every level
     # S3 parts: 1 the header, 2 the tail, then the strips' levels from the smallest
     assert StripPlan(layout, (0, 256, 2100)).part_number(1, 0) == 4
+
+
+def region_tasks(height: int, width: int, region: tuple[int, int]) -> list[TileTask]:
+    """The 256 px tile tasks of a ``height`` x ``width`` grid inside read regions of ``region`` px
+    (``jobs.plan.blocks``: the layout the planner makes over 1024 px source blocks)."""
+    grid = TileGrid("EPSG:32633", (10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0), (height, width))
+    layout = TileLayout((256, 256), region)
+    return [TileTask(i, w, g, 1, r) for i, w, g, r in planned_tiles(grid, layout)]
+
+
+@pytest.mark.parametrize("parallelism", [2, 8])
+def test_strips_are_cut_on_read_region_edges(parallelism):
+    """4096 px over 1024 px regions: 2M px strips would be 512 rows and split every region between two
+    tasks (each decoding its blocks); the strips hold whole regions instead, as many as there are
+    region rows at most."""
+    layout = CogLayout(4096, 4096, 1, "float32", math.nan)
+    tasks = region_tasks(4096, 4096, (1024, 1024))
+    plan = plan_strips(layout, tasks, parallelism)
+    assert plan.cuts == (0, 1024, 2048, 3072, 4096) and plan.levels == 3
+    # each strip holds all the tiles of its regions: no task reads only part of a region
+    sizes = Counter(t.region for t in tasks)
+    for strip in strips_of(plan, tasks):
+        assert all(sizes[r] == n for r, n in Counter(t.region for t in strip.tasks).items())
+        assert _own_part(list(strip.tasks), sizes) == list(strip.tasks)
+
+
+def test_strips_take_enough_region_edges_for_every_core():
+    # regions of 768 rows: 1536 alone is a multiple of the 512-row step; four cores get four strips
+    layout = CogLayout(768, 3072, 1, "float32", math.nan)
+    assert plan_strips(layout, region_tasks(3072, 768, (768, 768)), 4).cuts == (0, 768, 1536, 2304, 3072)
+    assert plan_strips(layout, region_tasks(3072, 768, (768, 768)), 2).cuts == (0, 1536, 3072)
+
+
+def test_one_row_of_regions_is_cut_between_tiles():
+    # no region edge inside: the strips split the region (both decode its blocks) rather than one core idling
+    layout = CogLayout(1024, 1024, 1, "float32", math.nan)
+    assert plan_strips(layout, region_tasks(1024, 1024, (1024, 1024)), 2).cuts == (0, 512, 1024)
 
 
 def test_aborted_run_leaves_no_staged_strip(tmp_path):
