@@ -27,6 +27,9 @@ from sparkeo.cli.options import catalog_opt, deployment_opt, namespace_opt, sett
 @click.option("--presigned-links", is_flag=True, envvar="SPARKEO_API_PRESIGNED",
               help="Results on S3: the results document links presigned S3 URLs (clients download from S3) "
                    "instead of API links [SPARKEO_API_PRESIGNED].")
+@click.option("--private-collections", is_flag=True, envvar="SPARKEO_API_PRIVATE_COLLECTIONS",
+              help="Collection metadata (/collections) only for logged-in users; without it anonymous callers "
+                   "see the collections no access group restricts [SPARKEO_API_PRIVATE_COLLECTIONS].")
 @click.option("--presign-expiry", default=3600, show_default=True, type=click.IntRange(1, 7 * 24 * 3600),
               help="Seconds a presigned download link stays valid.")
 @catalog_opt
@@ -35,7 +38,7 @@ from sparkeo.cli.options import catalog_opt, deployment_opt, namespace_opt, sett
 @namespace_opt
 @click.pass_context
 def serve(ctx, host, port, users_file, mode, results_root, sync_max_pixels, cors_origins, allow_udf, presigned_links,
-          presign_expiry, catalog, zookeeper, deployment_config, namespace):
+          private_collections, presign_expiry, catalog, zookeeper, deployment_config, namespace):
     """Serve the openEO API (1.2) until interrupted."""
     from sparkeo.api.config import ServerConfig
     from sparkeo.api.server import serve as run_server
@@ -44,5 +47,6 @@ def serve(ctx, host, port, users_file, mode, results_root, sync_max_pixels, cors
     config = ServerConfig(catalog=catalog or settings.catalog, mode=mode, results_root=results_root,
                           namespace=namespace, deployment_config=deployment_config,
                           sync_max_pixels=sync_max_pixels, cors_origins=tuple(cors_origins),
-                          presigned_results=presigned_links, presign_expiry=presign_expiry)
+                          presigned_results=presigned_links, presign_expiry=presign_expiry,
+                          public_collections=not private_collections)
     run_server(config, settings, open_registry(ctx, zookeeper), users_file, host, port)

@@ -12,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.fixtures.api import USERS, free_port, write_users
@@ -31,13 +32,15 @@ def wait_until_answering(url: str, process: subprocess.Popen) -> requests.Respon
             time.sleep(0.1)
 
 
-def test_sparkeo_serve_answers_logs_in_and_stops_cleanly_on_sigterm(zookeeper, sample_small, tmp_path: Path):
+@pytest.mark.parametrize("private", [False, True], ids=["public-collections", "private-collections"])
+def test_sparkeo_serve_answers_logs_in_and_stops_cleanly_on_sigterm(zookeeper, sample_small, tmp_path: Path, private):
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("SPARKEO_")}, "PYTHONPATH": str(CHECKOUT),
            "SPARKEO_ZOOKEEPER_ROOT": f"/serve-{uuid.uuid4().hex[:8]}", "SPARKEO_API_TOKEN_SECRET": "test-secret"}
     command = [sys.executable, "-m", "sparkeo.cli.main", "serve", "--port", str(port),
                "--users", write_users(tmp_path / "users"), "--catalog", sample_small,
-               "--zookeeper", zookeeper.hosts, "--results-root", str(tmp_path / "results")]
+               "--zookeeper", zookeeper.hosts, "--results-root", str(tmp_path / "results"),
+               *(["--private-collections"] if private else [])]
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -46,10 +49,16 @@ def test_sparkeo_serve_answers_logs_in_and_stops_cleanly_on_sigterm(zookeeper, s
         basic = base64.b64encode(f"alice:{USERS['alice']}".encode()).decode()
         login = requests.get(f"{url}/credentials/basic", headers={"Authorization": f"Basic {basic}"}, timeout=10)
         assert login.status_code == 200 and login.json()["access_token"]
-        me = requests.get(f"{url}/me", headers={"Authorization": f"Bearer basic//{login.json()['access_token']}"},
-                          timeout=10)
+        bearer = {"Authorization": f"Bearer basic//{login.json()['access_token']}"}
+        me = requests.get(f"{url}/me", headers=bearer, timeout=10)
         assert me.json()["user_id"] == "alice"
-        collections = requests.get(f"{url}/collections", timeout=10).json()["collections"]
+        anonymous = requests.get(f"{url}/collections", timeout=10)
+        if private:         # collection metadata only after logging in
+            assert anonymous.status_code == 401 and anonymous.json()["code"] == "AuthenticationRequired"
+            assert requests.get(f"{url}/collections/sample-s2", timeout=10).status_code == 401
+        else:
+            assert [c["id"] for c in anonymous.json()["collections"]] == ["sample-s2"]
+        collections = requests.get(f"{url}/collections", headers=bearer, timeout=10).json()["collections"]
         assert [c["id"] for c in collections] == ["sample-s2"]
     finally:
         process.send_signal(signal.SIGTERM)
