@@ -3,25 +3,58 @@
 It sits on top of a raster cube (``source``, cropped to the geometries' bounds) like any node of
 the DAG, but is not computed tile by tile into an array: each tile task asks it for the partial
 results of the polygons that tile touches (``partials``); on Spark a shuffle brings each polygon's
-partials together and ``finish_values`` reduces them on the executors (``jobs.spark.zonal``), in
+partials together and they are reduced on the executors (``jobs.spark.zonal``), in
 process ``finish`` turns partials merged with ``jobs.vector.zonal.merge_into`` into the table. Its
 dimensions are ``geometry`` then those of the source left after the spatial ones (``t``, ``bands``),
 as openEO 1.2.0 vector cubes have them, then, when aggregate_spatial names a ``target_dimension``
 (openEO 2.0), that dimension, of type ``other``, labelled ``value``, ``total_count`` and
 ``valid_count`` (``jobs.vector.zonal.COUNT_LABELS``).
+
+The geometries stay on the driver: what the executors get is a ``TileAggregator`` (the source and
+the reducer, no geometry), and each tile comes with its own polygons as WKB (``tile_polygons``), so
+a worker's memory follows the tile, not the polygon count.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from jobs.cube.lazy import CubeMeta, LazyCube, TileContext, as_tbyx
+from jobs.cube.lazy import LazyCube, TileContext, as_tbyx
 from jobs.plan.grid import TileGrid
 from jobs.vector.geojson import Geometries
 from jobs.vector.zonal import COUNT_LABELS, Moments, Pixels, empty_table, finish_stream, tile_partials
 
 GEOMETRY_DIM = "geometry"
+
+
+@dataclass(frozen=True)
+class TileAggregator:
+    """What a Spark task needs of an ``AggregatedCube``: the source cube and the reducer, without the
+    geometries (a task is given its tiles' polygons), so that what every task unpickles does not grow
+    with the polygon count."""
+
+    source: LazyCube
+    reducer: str | None
+    reduce_pixels: Callable[[np.ndarray], np.ndarray] | None
+    counts: bool = False            # each value with its total and valid pixel counts (a target dimension)
+
+    @property
+    def grid(self) -> TileGrid:
+        """The raster grid the tiles are cut from."""
+        return self.source.meta.grid
+
+    def partials(self, grid: TileGrid, origin: tuple[int, int], polygons: Sequence[tuple[int, Any]],
+                 ctx: TileContext) -> dict[int, Moments | Pixels]:
+        """The partial results of ``polygons`` ((index, shapely geometry in the raster's CRS)) on the
+        tile ``grid`` at ``origin`` (row, col)."""
+        values = as_tbyx(self.source.compute(grid, ctx), self.source.meta.dims)
+        return tile_partials(values, grid, origin, self.grid.width, polygons, self.reducer is not None)
+
+    def finish_values(self, merged: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, np.ndarray]]:
+        """(index, values (t, bands[, 3])) for each (index, merged partial), in a polygon's memory at a time."""
+        return finish_stream(merged, self.reducer, self.reduce_pixels, counts=self.counts)
 
 
 class AggregatedCube(LazyCube):
@@ -98,13 +131,21 @@ class AggregatedCube(LazyCube):
         polygons = self.assign([t.grid for t in tasks])
         return [(t, p) for t, p in zip(tasks, polygons) if p]
 
+    def tile_polygons(self, indices: Sequence[int]) -> tuple[tuple[int, bytes], ...]:
+        """(index, WKB in the raster's CRS) of the polygons ``indices``: a tile's polygons as a Spark
+        task receives them (bytes: shapely objects would pickle back to WKB anyway)."""
+        return tuple((i, self.local.wkb[i]) for i in indices)
+
+    def aggregator(self) -> TileAggregator:
+        """The part of this cube the executors run, without the geometries."""
+        return TileAggregator(self.source, self.reducer, self.reduce_pixels, self.target_dimension is not None)
+
     def partials(self, grid: TileGrid, origin: tuple[int, int], indices: Sequence[int],
                  ctx: TileContext) -> dict[int, Moments | Pixels]:
-        """The partial results of polygons ``indices`` on the tile ``grid`` at ``origin`` (row, col)."""
-        values = as_tbyx(self.source.compute(grid, ctx), self.source.meta.dims)
+        """The partial results of polygons ``indices`` on the tile ``grid`` at ``origin`` (row, col)
+        (in process: the shapes are this cube's)."""
         shapes = self.shapes()
-        return tile_partials(values, grid, origin, self.grid.width, [(i, shapes[i]) for i in indices],
-                             self.reducer is not None)
+        return self.aggregator().partials(grid, origin, [(i, shapes[i]) for i in indices], ctx)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -126,7 +167,7 @@ class AggregatedCube(LazyCube):
 
     def finish_values(self, merged: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, np.ndarray]]:
         """(index, values (t, bands[, 3])) for each (index, merged partial), in a polygon's memory at a time."""
-        return finish_stream(merged, self.reducer, self.reduce_pixels, counts=self.target_dimension is not None)
+        return self.aggregator().finish_values(merged)
 
     def partial_bytes(self) -> int:
         """An estimate of the bytes of every polygon's partials (the pixels' values and positions

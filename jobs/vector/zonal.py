@@ -151,6 +151,16 @@ def tile_partials(values: np.ndarray, grid: TileGrid, origin: tuple[int, int], w
     return out
 
 
+def from_wkb(polygons: Sequence[tuple[int, bytes]]) -> list[tuple[int, object]]:
+    """(index, shapely geometry) for each (index, WKB) of ``polygons``, parsed in one call."""
+    import shapely
+
+    if not polygons:
+        return []
+    indices, wkb = zip(*polygons)
+    return list(zip(indices, shapely.from_wkb(list(wkb))))
+
+
 def disjoint_layers(shapes: Sequence) -> list[list[int]]:
     """The positions of ``shapes`` in layers whose members' bounding boxes do not meet (greedy), so
     that each layer rasterises in one pass with a label per polygon; overlapping polygons (each gets

@@ -1,6 +1,7 @@
 """execute_zonal on the shared local Spark session: the same table as the in-process tile loop, tiles
-no polygon meets never run, and an unreadable asset in a tile fails the job with its href; the pixel
-counts of a target dimension come through the shuffle."""
+no polygon meets never run, an unreadable asset in a tile fails the job with its href, the pixel
+counts of a target dimension come through the shuffle, and what the tasks receive holds only their
+own tiles' polygons (a worker's memory does not follow the polygon count)."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ from jobs.plan.planner import TileTask
 from jobs.spark.zonal import execute_zonal
 from jobs.vector.cube import AggregatedCube
 from sparkeo.settings import Settings
-from tests.jobs.vector.test_cube import BANDS, DATES, GRID, aggregate, reducer_of, tiled, utm, values
+from tests.jobs.vector.test_cube import BANDS, DATES, GRID, aggregate, polygons, reducer_of, tiled, utm, values
 from jobs.vector.geojson import Geometries
 
 
@@ -86,3 +87,48 @@ def test_the_partials_are_shuffled_into_ranges_of_about_a_tiles_bytes(monkeypatc
     monkeypatch.setattr(zonal, "MIN_REDUCE_BYTES", 1)
     ranges = zonal.reduce_partitions(cube, tile, 1)
     assert ranges == min(len(cube.geometries), -(-cube.partial_bytes() // (tile * len(DATES) * len(BANDS) * 4)))
+
+
+def lattice_cube(count: int) -> AggregatedCube:
+    """``count`` boxes of 1.5 x 1.5 px, 2 px apart, over the same source cube whatever ``count``."""
+    source = ArrayCube(values(), ("t", "bands", "y", "x"), {"t": DATES, "bands": BANDS}, GRID, node_id="c")
+    boxes = [utm(2 * (k % 20) + 0.2, 2 * (k // 20) + 0.2, 2 * (k % 20) + 1.7, 2 * (k // 20) + 1.7)
+             for k in range(count)]
+    geoms = Geometries(tuple(b.wkb for b in boxes), (None,) * count, ({},) * count, GRID.crs)
+    return AggregatedCube("agg", source, geoms, "mean", None)
+
+
+def test_what_every_task_unpickles_holds_no_geometry_whatever_the_polygon_count(spark, tmp_path, monkeypatch):
+    from jobs.spark import zonal
+
+    shared = []
+    real_ship = zonal.ship
+    monkeypatch.setattr(zonal, "ship", lambda sc, payload, *rest: shared.append(payload) or real_ship(sc, payload, *rest))
+    few, many = lattice_cube(4), lattice_cube(400)
+    for cube in (few, many):
+        got = []
+        execute_zonal(spark, cube, tasks_of(GRID, 10), Settings(cache_dir=str(tmp_path)), {}, got.append)
+        np.testing.assert_allclose(got[0], tiled(cube, 10), rtol=1e-12, equal_nan=True)
+    assert len(shared[0]) == len(shared[1])
+    assert not any(wkb in shared[1] for wkb in many.geometries.wkb)
+
+
+def test_a_task_gets_the_polygons_of_its_own_tiles_as_wkb_in_the_raster_crs():
+    import shapely
+
+    from jobs.spark.zonal import group_payload
+
+    cube = aggregate(reducer_of("mean"))              # the polygons come in EPSG:4326
+    work = cube.tile_work(tasks_of(cube.grid, 16))
+    groups = [[t for t, _ in work[:2]], [t for t, _ in work[2:]]]
+    utm_polygons = list(polygons().values())          # what they are in the raster's CRS
+    payload = group_payload(cube, work, groups)
+    assert [g for g, _ in payload] == [0, 1]
+    for (_, tiles), group in zip(payload, groups):
+        assert [t.index for t, _ in tiles] == [t.index for t in group]
+        for task, given in tiles:
+            tile = shapely.box(*task.grid.bounds)
+            assert [i for i, _ in given] == [i for i, g in enumerate(utm_polygons)
+                                              if g.intersects(tile)]
+            for i, wkb in given:
+                assert isinstance(wkb, bytes) and shapely.from_wkb(wkb).equals_exact(utm_polygons[i], 1e-3)
