@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from sparkeo import storage
 from sparkeo.api.errors import ApiError, job_not_found
+from sparkeo.contracts import JobState
 from sparkeo.errors import NotFoundInStorage
 from sparkeo.identity import Caller
 from sparkeo.names import InvalidJobId, check_job_id
@@ -83,7 +84,7 @@ class JobStore:
     def patch(self, caller: Caller, job_id: str, changes: Mapping[str, Any]) -> JobRecord:
         """Change title, description or process of a job that has not started (openEO: ``JobLocked`` else)."""
         record = self.record(caller, job_id)
-        if record.status.value != "created":
+        if record.status != JobState.CREATED:
             raise ApiError(400, "JobLocked", f"job {job_id!r} is {record.status.value}: only a created job changes")
         body = {**self.body(record), **{k: v for k, v in changes.items() if k in PATCHABLE}}
         storage.write_bytes(self.spec(record)["graph"], json.dumps(body).encode(), "application/json")
@@ -125,7 +126,7 @@ class JobStore:
         """The openEO batch job document (``GET /jobs/{id}``; without ``body``, the listing's short form)."""
         doc = {"id": record.job_id, "title": record.title, "status": record.status.value,
                "created": _time(record.created), "updated": _time(record.updated or record.created)}
-        if record.status.value == "finished":
+        if record.status == JobState.FINISHED:
             doc["progress"] = 100
         if body is not None:
             doc["description"] = body.get("description")

@@ -20,6 +20,7 @@ from sparkeo.api.app import base_url, caller_of, graph_body, required
 from sparkeo.api.config import CLUSTER
 from sparkeo.api.errors import ApiError, from_sparkeo, unauthenticated
 from sparkeo.api.jobstore import LEVELS, JobStore
+from sparkeo.contracts import JobState
 from sparkeo.errors import UserError
 from sparkeo.identity import Caller
 from sparkeo.names import new_job_id
@@ -209,7 +210,7 @@ def job_start(request: Request, backend, body) -> Response:
     record = store.record(caller, request.path_params["job_id"])
     if record.is_final:
         raise ApiError(400, "JobLocked", f"job {record.job_id!r} is {record.status.value}: create a new job")
-    if record.status.value in ("queued", "running"):    # openEO: starting a started job changes nothing
+    if record.status in (JobState.QUEUED, JobState.RUNNING):    # openEO: starting a started job changes nothing
         return Response(status_code=202)
     reads = _resolve_reads(request, backend, caller, store.body(record))
     backend.start(record, {**store.spec(record), userreads.READ_GRANTS: list(reads.grants)}, reads.body)
@@ -226,9 +227,9 @@ def job_cancel(request: Request, backend, body) -> Response:
 def job_results(request: Request, backend, body) -> dict:
     """The job's STAC results document, every asset's href a download link of this API."""
     record = backend.store.record(caller_of(request, backend), request.path_params["job_id"])
-    if record.status.value == "error":
+    if record.status == JobState.ERROR:
         return _failed_job(backend, record)
-    if record.status.value != "finished":
+    if record.status != JobState.FINISHED:
         raise ApiError(400, "JobNotFinished", f"job {record.job_id!r} is {record.status.value}, not finished")
     listing = list_results(record.results)
     doc = json.loads(json.dumps(listing.document))
@@ -256,7 +257,7 @@ def _failed_job(backend, record) -> JSONResponse:
 def job_asset(request: Request, backend, body) -> Response:
     """One result file: streamed with range requests (local results) or a presigned S3 URL."""
     record = backend.store.record(caller_of(request, backend), request.path_params["job_id"])
-    if record.status.value != "finished":
+    if record.status != JobState.FINISHED:
         raise ApiError(400, "JobNotFinished", f"job {record.job_id!r} is {record.status.value}, not finished")
     key = request.path_params["key"]
     asset = next((a for a in list_results(record.results).assets if a.key == key), None)
