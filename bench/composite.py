@@ -176,14 +176,17 @@ def sparkeo_worker(args) -> None:
     before = {pid: _io_read_chars(pid) for pid in _python_workers()}
     results_before, driver_read_before = task_result_bytes(sc), _io_read_chars(os.getpid())
     cpu_before = _driver_cpu_s()
-    t1 = time.perf_counter()
     graph = Path(args.graph).read_text() if args.graph else json.dumps(GRAPH)    # bench/focal.py's graphs
-    ran = run_job(graph, output=args.output, job_id="bench", catalog_uri=args.catalog,
-                  job_options={}, settings=settings, caller=Caller(), spark=spark)
-    job = time.perf_counter() - t1
+    jobs = []
+    for i in range(max(args.jobs, 1)):       # back to back in the warm session, each to its own folder
+        t1 = time.perf_counter()
+        ran = run_job(graph, output=args.output if i == 0 else f"{args.output}.{i}", job_id="bench",
+                      catalog_uri=args.catalog, job_options={}, settings=settings, caller=Caller(), spark=spark)
+        jobs.append(time.perf_counter() - t1)
+    job = min(jobs)
     # bytes the workers read during the job (workers forked during the job started from 0)
     read = sum(max(_io_read_chars(pid) - before.get(pid, 0), 0) for pid in _python_workers())
-    print(json.dumps({"session_startup_s": startup, "warmup_s": warmup, "job_s": job,
+    print(json.dumps({"session_startup_s": startup, "warmup_s": warmup, "job_s": job, "job_s_each": jobs,
                       "python_workers": _python_worker_peak_rss_mb(), "worker_read_bytes": read,
                       **driver_figures(sc, results_before, driver_read_before),
                       **{k: round(after - before, 3) for (k, after), before
@@ -212,23 +215,25 @@ def tiles_worker(args) -> None:
     tasks = prep.plan.tasks
     groups = tile_groups(tasks, args.tiles, max(t.window.height * t.window.width for t in tasks))
     ctx = multiprocessing.get_context("fork")
-    ready, go, done = ctx.Queue(), ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_compute_groups,
-                         args=(prep.built.output, settings, groups[i::args.tiles], ready, go, done))
-             for i in range(min(args.tiles, len(groups)))]
-    for proc in procs:
-        proc.start()
-    for _ in procs:                           # every process forked and waiting
-        ready.get()
-    t = time.perf_counter()
-    go.set()
-    tiles = sum(done.get() for _ in procs)
-    elapsed = time.perf_counter() - t
-    for proc in procs:
-        proc.join()
-    if tiles != len(tasks):
-        raise SystemExit(f"tile computation: {tiles} of {len(tasks)} tiles computed")
-    print(json.dumps({"tiles_s": elapsed, "tiles": tiles, "processes": len(procs)}))
+    runs = []
+    for _ in range(max(args.jobs, 1)):        # like sparkeo_worker's jobs: back to back, fresh processes each
+        ready, go, done = ctx.Queue(), ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_compute_groups,
+                             args=(prep.built.output, settings, groups[i::args.tiles], ready, go, done))
+                 for i in range(min(args.tiles, len(groups)))]
+        for proc in procs:
+            proc.start()
+        for _ in procs:                       # every process forked and waiting
+            ready.get()
+        t = time.perf_counter()
+        go.set()
+        tiles = sum(done.get() for _ in procs)
+        runs.append(time.perf_counter() - t)
+        for proc in procs:
+            proc.join()
+        if tiles != len(tasks):
+            raise SystemExit(f"tile computation: {tiles} of {len(tasks)} tiles computed")
+    print(json.dumps({"tiles_s": min(runs), "tiles_s_each": runs, "tiles": tiles, "processes": len(procs)}))
 
 
 def _compute_groups(output, settings, groups, ready, go, done) -> None:
@@ -249,12 +254,18 @@ def _compute_groups(output, settings, groups, ready, go, done) -> None:
     done.put(computed)
 
 
-def run_tiles(processes: int, catalog: Path) -> float:
-    proc = subprocess.run([sys.executable, __file__, "--tiles", str(processes), "--catalog", str(catalog)],
-                          capture_output=True, text=True, cwd=ROOT)
+def run_tiles(processes: int, catalog: Path, jobs: int = 1) -> float:
+    """The fastest of ``jobs`` tile computations in ``processes`` processes (``run_tiles_each``)."""
+    return min(run_tiles_each(processes, catalog, jobs))
+
+
+def run_tiles_each(processes: int, catalog: Path, jobs: int = 1) -> list[float]:
+    """Seconds of each of ``jobs`` back-to-back tile computations in ``processes`` processes."""
+    proc = subprocess.run([sys.executable, __file__, "--tiles", str(processes), "--catalog", str(catalog),
+                           "--jobs", str(jobs)], capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise SystemExit(f"tile computation in {processes} process(es) failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])["tiles_s"]
+    return json.loads(proc.stdout.strip().splitlines()[-1])["tiles_s_each"]
 
 
 def _import_engine() -> None:
@@ -391,10 +402,10 @@ def _python_workers() -> list[int]:
     return workers
 
 
-def run_sparkeo(master: str, catalog: Path, output: Path) -> dict:
+def run_sparkeo(master: str, catalog: Path, output: Path, jobs: int = 1) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--worker", master, "--catalog", str(catalog),
-                           "--output", str(output)], capture_output=True, text=True, cwd=ROOT)
+                           "--output", str(output), "--jobs", str(jobs)], capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"sparkeo {master} failed:\n{proc.stderr[-3000:]}")
@@ -434,6 +445,10 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT / "build" / "bench"))
     ap.add_argument("--runs", type=int, help="only scaling_efficiency, measured this many times "
                                              "(local[1], local[2], tiles in 1 and 2 processes per run)")
+    ap.add_argument("--jobs-per-run", type=int, default=1,
+                    help="with --runs: each contender's time in a run is the fastest of this many back-to-back "
+                         "jobs in one warm process (every job's time is printed too)")
+    ap.add_argument("--jobs", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--tiles", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--catalog", help=argparse.SUPPRESS)
@@ -470,19 +485,28 @@ def scaling_runs(args, block: str) -> None:
     seconds of the driver and its JVM) and one with min and median over the runs."""
     catalog = ensure_series(Path(args.data), args.size, args.dates, block)
     out_root = Path(tempfile.mkdtemp(prefix="sparkeo-bench-"))
-    efficiencies = []
+    efficiencies, firsts = [], []
     try:
         for run in range(args.runs):
-            local = {n: run_sparkeo(f"local[{n}]", catalog, out_root / f"local{n}-{run}") for n in (1, 2)}
-            tiles = {n: run_tiles(n, catalog) for n in (1, 2)}
+            per = args.jobs_per_run
+            local = {n: run_sparkeo(f"local[{n}]", catalog, out_root / f"local{n}-{run}", per) for n in (1, 2)}
+            each = {n: run_tiles_each(n, catalog, per) for n in (1, 2)}
+            tiles = {n: min(each[n]) for n in (1, 2)}
             speedup = local[1]["job_s"] / local[2]["job_s"]
             efficiencies.append(speedup / (tiles[1] / tiles[2]))
+            # the first job of each contender alone, as a run with --jobs-per-run 1 would measure it
+            firsts.append(local[1]["job_s_each"][0] / local[2]["job_s_each"][0] / (each[1][0] / each[2][0]))
             print(json.dumps({
                 "block": block, "run": run + 1, "sparkeo_local1_s": round(local[1]["job_s"], 3),
                 "sparkeo_local2_s": round(local[2]["job_s"], 3), "tiles_only_1proc_s": round(tiles[1], 3),
                 "tiles_only_2proc_s": round(tiles[2], 3), "speedup_2_over_1": round(speedup, 3),
                 "tiles_only_speedup_2_over_1": round(tiles[1] / tiles[2], 3),
-                "scaling_efficiency": round(efficiencies[-1], 3),
+                "scaling_efficiency": round(efficiencies[-1], 3), "jobs_per_run": per,
+                "scaling_efficiency_first_job": round(firsts[-1], 3),
+                "job_s_each_local1": [round(x, 3) for x in local[1]["job_s_each"]],
+                "job_s_each_local2": [round(x, 3) for x in local[2]["job_s_each"]],
+                "tiles_s_each_1proc": [round(x, 3) for x in each[1]],
+                "tiles_s_each_2proc": [round(x, 3) for x in each[2]],
                 **{f"{key}_local{n}": local[n][key] for n in (1, 2) for key in ("driver_cpu_s", "driver_jvm_cpu_s")},
                 "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}), flush=True)
     finally:
@@ -490,6 +514,9 @@ def scaling_runs(args, block: str) -> None:
     print(json.dumps({"block": block, "size": args.size, "runs": args.runs,
                       "scaling_efficiency_min": round(min(efficiencies), 3),
                       "scaling_efficiency_median": round(statistics.median(efficiencies), 3),
+                      "jobs_per_run": args.jobs_per_run,
+                      "first_job_scaling_efficiency_min": round(min(firsts), 3),
+                      "first_job_scaling_efficiency_median": round(statistics.median(firsts), 3),
                       "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}), flush=True)
 
 
