@@ -19,6 +19,7 @@ from jobs.results.checksum import SHA256_MULTIHASH_PREFIX
 from jobs.results.cog import CogLayout
 from jobs.results.stripwriter import StripResultsWriter
 from jobs.results.strips import StripPlan, plan_strips, strips_of
+from jobs.results.tailplan import plan_tail
 from jobs.results.writer import ResultsWriter
 from jobs.spark.execute import _own_part
 from sparkeo import storage
@@ -94,7 +95,7 @@ def test_strips_are_cut_on_block_rows_no_tile_straddles():
     assert plan.cuts == (0, 1024, 2048, 2100) and plan.levels == 3
     assert StripPlan(layout, (0, 2100)).levels == len(layout.levels)     # one strip: every level
     # S3 parts: 1 the header, 2 the tail, then the strips' levels from the smallest
-    assert StripPlan(layout, (0, 256, 2100)).part_number(1, 0) == 4
+    assert plan_tail(StripPlan(layout, (0, 256, 2100)), 2).part_number(0, 1, 0) == 4
 
 
 def region_tasks(height: int, width: int, region: tuple[int, int]) -> list[TileTask]:
