@@ -32,9 +32,11 @@ from jobs.results.documents import COG_MEDIA_TYPE, OutputFile
 from jobs.results.parts import (LocalParts, S3Parts, S3Staging, Stitch, StripRef, TailRef, complete_s3,
                                 write_local)
 from jobs.results.strips import Strip, StripBuffer, StripPlan, encode_strip, plan_strips, strips_of
-from jobs.results.tailplan import DRIVER_TAIL_PIXELS, TailTree, plan_tail
+from jobs.results.tailplan import TailTree, plan_tail
 from jobs.results.writer import ResultsWriter, canonical_dims, file_arrays, file_names
 from sparkeo import storage
+
+DRIVER_TAIL_PIXELS = 1024 * 1024        # per band and file: a local tail the driver encodes itself (4 MB)
 
 
 def executor_writes(output: str, format: str, local_master: bool, enabled: bool = True,

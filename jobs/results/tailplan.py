@@ -24,7 +24,6 @@ from jobs.results.strips import MAX_STRIP_PIXELS, StripPlan, block_cuts
 
 TAIL_MAX_PIXELS = 4096 * 4096           # per band and file: the final tail's level (64 MB float32)
 CHUNK_MAX_PIXELS = MAX_STRIP_PIXELS     # per band and file: one stage task's rows, when a block row fits
-DRIVER_TAIL_PIXELS = 1024 * 1024        # per band and file: a local tail the driver encodes itself (4 MB)
 FIRST_LEVEL_PART = 3                    # parts 1 and 2: the header and the final tail
 
 

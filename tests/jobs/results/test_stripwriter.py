@@ -17,7 +17,7 @@ from jobs.plan.blocks import TileLayout
 from jobs.plan.planner import TileTask, planned_tiles
 from jobs.results.checksum import SHA256_MULTIHASH_PREFIX
 from jobs.results.cog import CogLayout
-from jobs.results.stripwriter import StripResultsWriter
+from jobs.results.stripwriter import StripResultsWriter, in_process
 from jobs.results.strips import StripPlan, plan_strips, strips_of
 from jobs.results.tailplan import plan_tail
 from jobs.results.writer import ResultsWriter
@@ -29,8 +29,8 @@ GRID = TileGrid("EPSG:32633", (10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0), (700
 META = {"job_id": "j1", "graph_sha256": "ab", "inputs": []}
 
 
-def tasks(size=256, skip=()):
-    return [TileTask(i, w, g, 1) for i, w, g in GRID.tiles(size) if i not in skip]
+def tasks(size=256, skip=(), grid=GRID):
+    return [TileTask(i, w, g, 1) for i, w, g in grid.tiles(size) if i not in skip]
 
 
 def executors(writer: StripResultsWriter, full: np.ndarray) -> int:
@@ -48,14 +48,16 @@ def executors(writer: StripResultsWriter, full: np.ndarray) -> int:
     return received
 
 
-def both(tmp_path, meta, full, parallelism, size=256, skip=()):
-    """The files of the driver-written and of the executor-written path, and the driver's bytes."""
-    old = ResultsWriter(str(tmp_path / "old"), meta, GRID)
-    for t in tasks(size, skip):
+def both(tmp_path, meta, full, parallelism, size=256, skip=(), grid=GRID, tiles=None, remote=in_process):
+    """The files of the driver-written and of the executor-written path, and the driver's bytes
+    (``tiles``: the tile tasks, else ``tasks(size, skip, grid)``; ``remote`` runs the stages and tails)."""
+    tiles = tasks(size, skip, grid) if tiles is None else tiles
+    old = ResultsWriter(str(tmp_path / "old"), meta, grid)
+    for t in tiles:
         r, c = t.window.slices
         old.write_tile(t, full[..., r, c])
     old_files = old.finish(META, None)
-    new = StripResultsWriter(str(tmp_path / "new"), meta, GRID, tasks(size, skip), parallelism)
+    new = StripResultsWriter(str(tmp_path / "new"), meta, grid, tiles, parallelism, remote=remote)
     received = executors(new, full)
     new_files = new.finish(META, None)
     return old_files, new_files, new, received
