@@ -135,7 +135,8 @@ class EncodedStrip:
 
 
 def encode_strip(plan: StripPlan, values: np.ndarray) -> EncodedStrip:
-    """Encode the (rows, width, bands) full-resolution ``values`` of one strip: levels
+    """Encode the (rows, width, bands) ``values`` of one strip of ``plan.layout`` (the output, or a
+    level of it for a stage after the strips: ``jobs.results.tailplan``): levels
     ``0..plan.levels-1`` as framed blocks in row-major order, and the next level reduced."""
     layout = plan.layout
     segments, sizes = [], []

@@ -48,15 +48,20 @@ def executors(writer: StripResultsWriter, full: np.ndarray) -> int:
     return received
 
 
+def driver_written(folder, meta, full, tiles, grid=GRID) -> list[str]:
+    """The files the driver-written ``ResultsWriter`` makes of ``full`` in ``folder``."""
+    old = ResultsWriter(str(folder), meta, grid)
+    for t in tiles:
+        r, c = t.window.slices
+        old.write_tile(t, full[..., r, c])
+    return old.finish(META, None)
+
+
 def both(tmp_path, meta, full, parallelism, size=256, skip=(), grid=GRID, tiles=None, remote=in_process):
     """The files of the driver-written and of the executor-written path, and the driver's bytes
     (``tiles``: the tile tasks, else ``tasks(size, skip, grid)``; ``remote`` runs the stages and tails)."""
     tiles = tasks(size, skip, grid) if tiles is None else tiles
-    old = ResultsWriter(str(tmp_path / "old"), meta, grid)
-    for t in tiles:
-        r, c = t.window.slices
-        old.write_tile(t, full[..., r, c])
-    old_files = old.finish(META, None)
+    old_files = driver_written(tmp_path / "old", meta, full, tiles, grid)
     new = StripResultsWriter(str(tmp_path / "new"), meta, grid, tiles, parallelism, remote=remote)
     received = executors(new, full)
     new_files = new.finish(META, None)
@@ -154,11 +159,7 @@ def test_s3_executor_parts_make_the_driver_written_cog_and_leave_no_upload(tmp_p
     rng = np.random.default_rng(7)
     full = rng.random((1, 700, 1100)).astype(np.float32)
     meta = CubeMeta(dims=("bands", "y", "x"), labels={"bands": ("ndvi",)}, grid=GRID)
-    old = ResultsWriter(str(tmp_path / "old"), meta, GRID)
-    for t in tasks():
-        r, c = t.window.slices
-        old.write_tile(t, full[..., r, c])
-    old.finish(META, None)
+    driver_written(tmp_path / "old", meta, full, tasks())
     output = s3.uri("jobs/strips")
     writer = StripResultsWriter(output, meta, GRID, tasks(), 2)
     executors(writer, full)

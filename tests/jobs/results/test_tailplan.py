@@ -15,10 +15,9 @@ from jobs.results.cog import CogLayout
 from jobs.results.stripwriter import StripResultsWriter, in_process
 from jobs.results.strips import StripPlan
 from jobs.results.tailplan import TailTree, level_layout, plan_tail
-from jobs.results.writer import ResultsWriter
 from sparkeo import storage
 from tests.jobs.results.test_cog import cog_layout_errors
-from tests.jobs.results.test_stripwriter import GRID, META, both, executors, region_tasks, tasks
+from tests.jobs.results.test_stripwriter import GRID, META, both, driver_written, executors, region_tasks, tasks
 
 S3_MAX_PARTS = 10_000
 
@@ -120,11 +119,7 @@ def test_s3_staged_tail_makes_the_driver_written_cog(tmp_path, monkeypatch, s3):
     rng = np.random.default_rng(3)
     full = rng.random((1, 700, 1100)).astype(np.float32)
     meta = CubeMeta(dims=("bands", "y", "x"), labels={"bands": ("ndvi",)}, grid=GRID)
-    old = ResultsWriter(str(tmp_path / "old"), meta, GRID)
-    for t in tasks():
-        r, c = t.window.slices
-        old.write_tile(t, full[..., r, c])
-    old.finish(META, None)
+    driver_written(tmp_path / "old", meta, full, tasks())
     remote = Recorded()
     writer = StripResultsWriter(s3.uri("jobs/staged"), meta, GRID, tasks(), 2, remote=remote)
     assert describe(writer.tree) == (((0, 3), (1, 2)), 2)
