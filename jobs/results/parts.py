@@ -3,12 +3,12 @@
 Two sinks, chosen by the output location:
 
 - ``LocalParts``: a staging folder beside a local output (one machine: a ``local`` master). Each task
-  writes one file per output file and strip (and its reduced rows, for the tail); the tail task one
-  file per output file; the driver writes the header and appends the tail and the strips' byte
-  ranges (local disk reads, hashed on the way for ``file:checksum``; nothing travels through Spark).
+  writes one file per output file and strip or chunk (``jobs.results.tailplan``; and its reduced
+  rows, for the stage after); the tail one file per output file; the driver writes the header and
+  appends the tail and the pieces' byte ranges (local disk reads, hashed on the way for ``file:checksum``; nothing travels through Spark).
 - ``S3Parts``: one multipart upload per output file, to a staging key beside the output prefix.
   Each task uploads each of its levels as the part whose number the plan fixed
-  (``StripPlan.part_number``), the tail task part 2; reduced rows are staged objects. The driver
+  (``TailTree.part_number``), the tail task part 2; reduced rows are staged objects. The driver
   uploads part 1 (the header) and completes the upload; publishing is a server-side copy to the
   final key. S3 refuses parts under 5 MiB but the last, so a smaller part is padded with zeros after
   its blocks: TIFF readers follow the offsets and never read the gap (a small result thus holds up
@@ -22,14 +22,15 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass, field
-from typing import BinaryIO, Mapping, Sequence
+from typing import BinaryIO, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from jobs.results.checksum import SHA256_MULTIHASH_PREFIX
 from jobs.results.cog import FRAME, CogHeader, block_offsets
 from jobs.results.documents import COG_MEDIA_TYPE
-from jobs.results.strips import EncodedStrip, StripPlan
+from jobs.results.strips import EncodedStrip
+from jobs.results.tailplan import TailTree
 
 MIN_PART = 5 * 1024 * 1024          # S3's smallest part but the last
 HEADER_PART, TAIL_PART = 1, 2
@@ -98,8 +99,9 @@ class S3Staging:
 
 @dataclass(frozen=True)
 class StripRef:
-    """Where one strip of one output file went: each executor level's block sizes (index = level) and
-    a staged file holding the levels one after the other, or the S3 parts' ETags and zero padding."""
+    """Where one strip or chunk of one output file went: each of its levels' block sizes (index =
+    level of its stage, from the stage's first) and a staged file holding the levels one after the
+    other, or the S3 parts' ETags and zero padding."""
 
     sizes: tuple[tuple[int, ...], ...]
     path: str | None = None
@@ -131,23 +133,25 @@ class LocalParts:
 
     folder: str
 
-    def put(self, plan: StripPlan, name: str, strip: int, encoded: EncodedStrip, settings=None) -> StripRef:
+    def put(self, tree: TailTree, stage: int, name: str, chunk: int, encoded: EncodedStrip,
+            settings=None) -> StripRef:
         # unique per attempt: a retried or speculative task must not overwrite a file being read
-        path = os.path.join(self.folder, f"{name}.{strip:05d}-{uuid.uuid4().hex[:8]}.part")
+        path = os.path.join(self.folder, f"{name}.{stage}-{chunk:05d}-{uuid.uuid4().hex[:8]}.part")
         with open(path, "wb") as fh:
             for segment in encoded.segments:
                 fh.write(segment)
         return StripRef(encoded.sizes, path=path)
 
-    def stage_reduced(self, name: str, strip: int, values: np.ndarray, settings=None) -> str:
-        path = os.path.join(self.folder, f"{name}.{strip:05d}-{uuid.uuid4().hex[:8]}.reduced.npy")
+    def stage_reduced(self, name: str, piece: str, values: np.ndarray, settings=None) -> str:
+        path = os.path.join(self.folder, f"{name}.{piece}-{uuid.uuid4().hex[:8]}.reduced.npy")
         np.save(path, values)
         return path
 
     def load_reduced(self, ref: str, settings=None) -> np.ndarray:
-        return np.load(ref)
+        """The staged rows, memory-mapped: a chunk reads only the rows it takes."""
+        return np.load(ref, mmap_mode="r")
 
-    def put_tail(self, plan: StripPlan, name: str, data: bytes, sizes, settings=None) -> TailRef:
+    def put_tail(self, name: str, data: bytes, sizes, settings=None) -> TailRef:
         path = os.path.join(self.folder, f"{name}.tail-{uuid.uuid4().hex[:8]}.part")
         with open(path, "wb") as fh:
             fh.write(data)
@@ -162,25 +166,26 @@ class S3Parts:
     uploads: Mapping[str, tuple[str, str, str]]
     prefix: str = ""                # the staging prefix (reduced rows go below it)
 
-    def put(self, plan: StripPlan, name: str, strip: int, encoded: EncodedStrip, settings=None) -> StripRef:
-        """Upload the strip's levels as their parts (``settings``: the job's, for S3 access)."""
+    def put(self, tree: TailTree, stage: int, name: str, chunk: int, encoded: EncodedStrip,
+            settings=None) -> StripRef:
+        """Upload the levels of ``chunk`` of ``stage`` as their parts (``settings``: the job's, for S3 access)."""
         bucket, key, upload = self.uploads[name]
         client = _client(settings)
         etags, padding = [], []
         for level, segment in enumerate(encoded.segments):
-            number = plan.part_number(strip, level)
-            pad = max(0, MIN_PART - len(segment)) if number != plan.last_part else 0
+            number = tree.part_number(stage, chunk, tree.stages[stage].first + level)
+            pad = max(0, MIN_PART - len(segment)) if number != tree.last_part else 0
             reply = client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number,
                                        Body=segment + b"\0" * pad)
             etags.append(reply["ETag"])
             padding.append(pad)
         return StripRef(encoded.sizes, etags=tuple(etags), padding=tuple(padding))
 
-    def stage_reduced(self, name: str, strip: int, values: np.ndarray, settings=None) -> str:
-        """Stage a strip's reduced rows as an object below the staging prefix; returns its URI."""
+    def stage_reduced(self, name: str, piece: str, values: np.ndarray, settings=None) -> str:
+        """Stage a piece's reduced rows as an object below the staging prefix; returns its URI."""
         from sparkeo import storage
 
-        uri = storage.join(self.prefix, f"reduced/{name}.{strip:05d}.npy")
+        uri = storage.join(self.prefix, f"reduced/{name}.{piece}.npy")
         buffer = io.BytesIO()
         np.save(buffer, values)
         bucket, key = storage.split_s3(uri)
@@ -193,7 +198,7 @@ class S3Parts:
         bucket, key = storage.split_s3(ref)
         return np.load(io.BytesIO(_client(settings).get_object(Bucket=bucket, Key=key)["Body"].read()))
 
-    def put_tail(self, plan: StripPlan, name: str, data: bytes, sizes, settings=None) -> TailRef:
+    def put_tail(self, name: str, data: bytes, sizes, settings=None) -> TailRef:
         """Upload the tail as part 2, padded to S3's minimum (the strips' parts follow it)."""
         bucket, key, upload = self.uploads[name]
         pad = max(0, MIN_PART - len(data))
@@ -209,39 +214,48 @@ def _client(settings):
     return storage.s3_client() if settings is None else storage.s3_client_for(settings)
 
 
+def laid_out(tree: TailTree, refs: Sequence[Sequence[StripRef]]) -> Iterator[tuple[int, int, StripRef, int]]:
+    """(level, its index in the piece, the piece, S3 part number) of every piece after the tail, in
+    file order; ``refs``: per stage, its chunks' (the strips' first)."""
+    for level, stage, chunk in tree.file_order():
+        yield (level, level - tree.stages[stage].first, refs[stage][chunk],
+               tree.part_number(stage, chunk, level))
+
+
 @dataclass(frozen=True)
 class Stitch:
-    """One output file's header with every block's offset, once the tail and every strip are in."""
+    """One output file's header with every block's offset, once the tail and every piece are in."""
 
     head: bytes                     # header, ghost area, IFDs
     pad: int                        # zeros after it (S3: part 1 must reach MIN_PART)
 
     @classmethod
-    def of(cls, plan: StripPlan, header: CogHeader, tail: TailRef | None, refs: Sequence[StripRef],
+    def of(cls, tree: TailTree, header: CogHeader, tail: TailRef | None, refs: Sequence[Sequence[StripRef]],
            s3: bool = False) -> "Stitch":
-        """``tail``: the levels after the strips' (None: the strips hold every level); ``refs``: the strips."""
-        count = len(plan.layout.levels)
+        """``tail``: the levels after the stages' (None: the stages hold every level); ``refs``: per
+        stage, its pieces."""
+        count = len(tree.layout.levels)
         pad = max(0, MIN_PART - header.data_start) if s3 else 0
         pieces = []
         if tail is not None:
-            pieces = [(li, tail.sizes[li], 0) for li in reversed(range(plan.levels, count))]
+            pieces = [(li, tail.sizes[li], 0) for li in reversed(range(tree.tail, count))]
             pieces.append((0, [], tail.pad))
-        pieces += [(li, ref.sizes[li], ref.gap(li)) for li in reversed(range(plan.levels)) for ref in refs]
+        pieces += [(level, ref.sizes[own], ref.gap(own)) for level, own, ref, _ in laid_out(tree, refs)]
         offsets = block_offsets(header.data_start + pad, pieces, count)
         sizes = [[s for li2, ss, _ in pieces if li2 == li for s in ss] for li in range(count)]
         return cls(header.encode(offsets, sizes), pad)
 
 
-def write_local(target: BinaryIO, plan: StripPlan, stitch: Stitch, tail: TailRef | None,
-                refs: Sequence[StripRef]) -> str:
-    """Write the COG to ``target`` from the header, the staged tail and strip files; returns its
+def write_local(target: BinaryIO, tree: TailTree, stitch: Stitch, tail: TailRef | None,
+                refs: Sequence[Sequence[StripRef]]) -> str:
+    """Write the COG to ``target`` from the header, the staged tail and pieces' files; returns its
     ``file:checksum`` (sha2-256 multihash), computed from the bytes as they are appended."""
     digest = hashlib.sha256()
     target.write(stitch.head)
     digest.update(stitch.head)
     ranges = [(tail.path, 0, os.path.getsize(tail.path))] if tail is not None else []
-    ranges += [(ref.path, sum(ref.length(li) for li in range(level)), ref.length(level))
-               for level in reversed(range(plan.levels)) for ref in refs]
+    ranges += [(ref.path, sum(ref.length(li) for li in range(own)), ref.length(own))
+               for _, own, ref, _ in laid_out(tree, refs)]
     for path, start, left in ranges:
         with open(path, "rb") as src:
             src.seek(start)
@@ -253,8 +267,8 @@ def write_local(target: BinaryIO, plan: StripPlan, stitch: Stitch, tail: TailRef
     return SHA256_MULTIHASH_PREFIX + digest.hexdigest()
 
 
-def complete_s3(plan: StripPlan, stitch: Stitch, tail: TailRef | None, refs: Sequence[StripRef], bucket: str,
-                key: str, upload: str) -> int:
+def complete_s3(tree: TailTree, stitch: Stitch, tail: TailRef | None, refs: Sequence[Sequence[StripRef]],
+                bucket: str, key: str, upload: str) -> int:
     """Upload part 1 (the header) and complete the upload; returns the object's size."""
     from sparkeo import storage
 
@@ -266,10 +280,9 @@ def complete_s3(plan: StripPlan, stitch: Stitch, tail: TailRef | None, refs: Seq
     if tail is not None:
         parts[TAIL_PART] = tail.etag
         size += sum(sum(s) + FRAME * len(s) for s in tail.sizes) + tail.pad
-    for level in range(plan.levels):
-        for strip, ref in enumerate(refs):
-            parts[plan.part_number(strip, level)] = ref.etags[level]
-            size += ref.length(level) + ref.gap(level)
+    for _, own, ref, number in laid_out(tree, refs):
+        parts[number] = ref.etags[own]
+        size += ref.length(own) + ref.gap(own)
     client.complete_multipart_upload(
         Bucket=bucket, Key=key, UploadId=upload,
         MultipartUpload={"Parts": [{"PartNumber": n, "ETag": parts[n]} for n in sorted(parts)]})

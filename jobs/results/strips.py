@@ -8,12 +8,13 @@ computed stay nodata), reduces it to the overview levels its rows cover in whole
 blocks exactly as ``jobs.results.cog`` does, and hands the bytes to a ``PartSink`` (a staging file
 beside a local output, or parts of an S3 multipart upload). It returns only the block sizes and
 its rows of the first level it could not finish (``1 / 4**levels`` of its pixels) are staged too.
-One more task per file (``encode_tail``) joins those rows and encodes the remaining, smaller
-levels; the driver only writes the header with every block's offset (``jobs.results.parts``) and
+The stages after the strips (``jobs.results.tailplan``) join those rows and encode the remaining,
+smaller levels; the driver only writes the header with every block's offset (``jobs.results.parts``) and
 references the executors' bytes: no pixel reaches it.
 
 File order, as GDAL's COG driver lays it out: header, ghost area, IFDs; the tail's levels from
-the smallest; then each strip level from the smallest, strip after strip.
+the smallest; then each level from the smallest, chunk after chunk of the stage that encoded it
+(the strips' levels last, strip after strip).
 """
 from __future__ import annotations
 
@@ -66,16 +67,6 @@ class StripPlan:
         top, bottom = self.cuts[strip], self.cuts[strip + 1]
         return top >> level, h if bottom == self.layout.height else bottom >> level
 
-    def part_number(self, strip: int, level: int) -> int:
-        """The S3 part of (strip, level): part 1 is the header, part 2 the levels after the strips' (the
-        "tail", ``jobs.results.stripwriter.encode_tail``), then the strips' levels from the smallest,
-        strip after strip."""
-        return 3 + (self.levels - 1 - level) * self.strips + strip
-
-    @property
-    def last_part(self) -> int:
-        return self.part_number(self.strips - 1, 0)
-
 
 def plan_strips(layout: CogLayout, tasks: Sequence, parallelism: int) -> StripPlan:
     """The strips for ``tasks`` (tile tasks with ``window`` and ``region``): about ``max(parallelism,
@@ -103,13 +94,13 @@ def plan_strips(layout: CogLayout, tasks: Sequence, parallelism: int) -> StripPl
     regions = set().union(*(range(top + 1, bottom) for top, bottom in spans.values()))
     wanted = max(parallelism, -(-height * layout.width // MAX_STRIP_PIXELS), 1)
     for straddled in (tiles | regions, tiles):
-        inner = _cuts(height, block, wanted, parallelism, straddled)
+        inner = block_cuts(height, block, wanted, parallelism, straddled)
         if inner:
             return StripPlan(layout, (0, *inner, height))
     return StripPlan(layout, (0, height))
 
 
-def _cuts(height: int, block: int, wanted: int, parallelism: int, straddled: set[int]) -> list[int]:
+def block_cuts(height: int, block: int, wanted: int, parallelism: int, straddled: set[int]) -> list[int]:
     """Inner cuts on block rows outside ``straddled``: on multiples of the largest power-of-two step
     of about ``height / wanted`` rows that gives at least ``parallelism`` strips (or as many as there
     can be), halving the step to the block while it gives fewer."""
@@ -144,7 +135,8 @@ class EncodedStrip:
 
 
 def encode_strip(plan: StripPlan, values: np.ndarray) -> EncodedStrip:
-    """Encode the (rows, width, bands) full-resolution ``values`` of one strip: levels
+    """Encode the (rows, width, bands) ``values`` of one strip of ``plan.layout`` (the output, or a
+    level of it for a stage after the strips: ``jobs.results.tailplan``): levels
     ``0..plan.levels-1`` as framed blocks in row-major order, and the next level reduced."""
     layout = plan.layout
     segments, sizes = [], []

@@ -17,8 +17,9 @@ from jobs.plan.blocks import TileLayout
 from jobs.plan.planner import TileTask, planned_tiles
 from jobs.results.checksum import SHA256_MULTIHASH_PREFIX
 from jobs.results.cog import CogLayout
-from jobs.results.stripwriter import StripResultsWriter
+from jobs.results.stripwriter import StripResultsWriter, in_process
 from jobs.results.strips import StripPlan, plan_strips, strips_of
+from jobs.results.tailplan import plan_tail
 from jobs.results.writer import ResultsWriter
 from jobs.spark.execute import _own_part
 from sparkeo import storage
@@ -28,8 +29,8 @@ GRID = TileGrid("EPSG:32633", (10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0), (700
 META = {"job_id": "j1", "graph_sha256": "ab", "inputs": []}
 
 
-def tasks(size=256, skip=()):
-    return [TileTask(i, w, g, 1) for i, w, g in GRID.tiles(size) if i not in skip]
+def tasks(size=256, skip=(), grid=GRID):
+    return [TileTask(i, w, g, 1) for i, w, g in grid.tiles(size) if i not in skip]
 
 
 def executors(writer: StripResultsWriter, full: np.ndarray) -> int:
@@ -47,14 +48,21 @@ def executors(writer: StripResultsWriter, full: np.ndarray) -> int:
     return received
 
 
-def both(tmp_path, meta, full, parallelism, size=256, skip=()):
-    """The files of the driver-written and of the executor-written path, and the driver's bytes."""
-    old = ResultsWriter(str(tmp_path / "old"), meta, GRID)
-    for t in tasks(size, skip):
+def driver_written(folder, meta, full, tiles, grid=GRID) -> list[str]:
+    """The files the driver-written ``ResultsWriter`` makes of ``full`` in ``folder``."""
+    old = ResultsWriter(str(folder), meta, grid)
+    for t in tiles:
         r, c = t.window.slices
         old.write_tile(t, full[..., r, c])
-    old_files = old.finish(META, None)
-    new = StripResultsWriter(str(tmp_path / "new"), meta, GRID, tasks(size, skip), parallelism)
+    return old.finish(META, None)
+
+
+def both(tmp_path, meta, full, parallelism, size=256, skip=(), grid=GRID, tiles=None, remote=in_process):
+    """The files of the driver-written and of the executor-written path, and the driver's bytes
+    (``tiles``: the tile tasks, else ``tasks(size, skip, grid)``; ``remote`` runs the stages and tails)."""
+    tiles = tasks(size, skip, grid) if tiles is None else tiles
+    old_files = driver_written(tmp_path / "old", meta, full, tiles, grid)
+    new = StripResultsWriter(str(tmp_path / "new"), meta, grid, tiles, parallelism, remote=remote)
     received = executors(new, full)
     new_files = new.finish(META, None)
     return old_files, new_files, new, received
@@ -94,7 +102,7 @@ def test_strips_are_cut_on_block_rows_no_tile_straddles():
     assert plan.cuts == (0, 1024, 2048, 2100) and plan.levels == 3
     assert StripPlan(layout, (0, 2100)).levels == len(layout.levels)     # one strip: every level
     # S3 parts: 1 the header, 2 the tail, then the strips' levels from the smallest
-    assert StripPlan(layout, (0, 256, 2100)).part_number(1, 0) == 4
+    assert plan_tail(StripPlan(layout, (0, 256, 2100)), 2).part_number(0, 1, 0) == 4
 
 
 def region_tasks(height: int, width: int, region: tuple[int, int]) -> list[TileTask]:
@@ -151,11 +159,7 @@ def test_s3_executor_parts_make_the_driver_written_cog_and_leave_no_upload(tmp_p
     rng = np.random.default_rng(7)
     full = rng.random((1, 700, 1100)).astype(np.float32)
     meta = CubeMeta(dims=("bands", "y", "x"), labels={"bands": ("ndvi",)}, grid=GRID)
-    old = ResultsWriter(str(tmp_path / "old"), meta, GRID)
-    for t in tasks():
-        r, c = t.window.slices
-        old.write_tile(t, full[..., r, c])
-    old.finish(META, None)
+    driver_written(tmp_path / "old", meta, full, tasks())
     output = s3.uri("jobs/strips")
     writer = StripResultsWriter(output, meta, GRID, tasks(), 2)
     executors(writer, full)
