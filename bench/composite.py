@@ -186,12 +186,14 @@ def sparkeo_worker(args) -> None:
                       catalog_uri=args.catalog, job_options={}, settings=settings, caller=Caller(), spark=spark)
         jobs.append(time.perf_counter() - t1)
         if i == 0:
-            # bytes the workers read during the first job (workers forked during it started from 0)
+            # bytes the workers read during the first job (workers forked during it started from 0),
+            # and what the driver received and read in it
             read = sum(max(_io_read_chars(pid) - before.get(pid, 0), 0) for pid in _python_workers())
+            first = driver_figures(sc, results_before, driver_read_before)
     job = min(jobs)
     print(json.dumps({"session_startup_s": startup, "warmup_s": warmup, "job_s": job, "job_s_each": jobs,
                       "python_workers": _python_worker_peak_rss_mb(), "worker_read_bytes": read,
-                      **driver_figures(sc, results_before, driver_read_before),
+                      **first, **{k: v for k, v in driver_figures(sc, 0, 0).items() if "peak_rss" in k},
                       **{k: round(after - before, 3) for (k, after), before
                          in zip(_driver_cpu_s().items(), cpu_before.values())},
                       "blocks_read": ran.usage.get("blocks_read"), "bytes_read": ran.usage.get("bytes_read"),
