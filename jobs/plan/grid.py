@@ -16,6 +16,8 @@ from pyproj import CRS
 
 from sparkeo.geometry import Bounds, crs_of, crs_text, same_crs, transform_bounds, transform_ring
 
+Transform = tuple[float, float, float, float, float, float]
+
 
 @dataclass(frozen=True)
 class Window:
@@ -37,7 +39,7 @@ class TileGrid:
     ``transform`` (6 floats), ``shape`` (rows, cols)."""
 
     crs: CRS
-    transform: tuple[float, float, float, float, float, float]
+    transform: Transform
     shape: tuple[int, int]
 
     def __post_init__(self):
@@ -112,8 +114,12 @@ class TileGrid:
     @functools.cached_property
     def bounds(self) -> Bounds:
         h, w = self.shape
-        xs, ys = zip(*(self.affine @ (c, r) for c, r in ((0, 0), (w, 0), (0, h), (w, h))))
+        xs, ys = zip(*(_apply(self.transform, c, r) for c, r in ((0, 0), (w, 0), (0, h), (w, h))))
         return min(xs), min(ys), max(xs), max(ys)
+
+    @functools.cached_property
+    def _inverse(self) -> Transform:
+        return _inverted(self.transform)
 
     @functools.cached_property
     def anchor(self) -> tuple[float, float]:
@@ -129,19 +135,18 @@ class TileGrid:
     def crop(self, window: Window) -> "TileGrid":
         """The sub-grid covering ``window`` (which may extend past the edges: a pad)."""
         a, b, c, d, e, f = self.transform
-        x, y = self.affine @ (window.col_off, window.row_off)
+        x, y = _apply(self.transform, window.col_off, window.row_off)
         return TileGrid(self.crs, (a, b, x, d, e, y), (window.height, window.width))
 
     def offset_of(self, other: "TileGrid") -> tuple[int, int]:
         """(row, col) of ``other``'s upper-left pixel in this grid (grids of the same pixel lattice)."""
-        col, row = (~self.affine) @ (other.transform[2], other.transform[5])
+        col, row = _apply(self._inverse, other.transform[2], other.transform[5])
         return int(round(row)), int(round(col))
 
     def window_of(self, bounds: Bounds) -> Window:
         """The window of this (north-up) grid covering ``bounds``, clipped to the grid; may be empty."""
-        inv = ~self.affine
-        c0, r0 = inv @ (bounds[0], bounds[3])
-        c1, r1 = inv @ (bounds[2], bounds[1])
+        c0, r0 = _apply(self._inverse, bounds[0], bounds[3])
+        c1, r1 = _apply(self._inverse, bounds[2], bounds[1])
         c0, c1 = sorted((c0, c1))
         r0, r1 = sorted((r0, r1))
         c0 = max(int(math.floor(_round(c0))), 0)
@@ -233,6 +238,18 @@ def _pair(resolution: float | tuple[float, float]) -> tuple[float, float]:
     """(x, y) pixel size, both positive, from one number or a pair."""
     rx, ry = (resolution, resolution) if isinstance(resolution, (int, float)) else resolution
     return abs(float(rx)), abs(float(ry))
+
+
+# The arithmetic of affine.Affine's ``@`` and ``~``, operation for operation (same floats), on the
+# plain 6-tuple: building Affine objects was most of the driver's tile-planning time.
+def _apply(t: Transform, x: float, y: float) -> tuple[float, float]:
+    """The point (x, y) (column, row) through the transform ``t``."""
+    return x * t[0] + y * t[1] + t[2], x * t[3] + y * t[4] + t[5]
+
+
+def _inverted(t: Transform) -> Transform:
+    """The inverse of the transform ``t`` (as ``~Affine(*t)``)."""
+    return tuple(~Affine(*t))[:6]
 
 
 def _round(v: float) -> float:
