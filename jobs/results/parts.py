@@ -8,7 +8,8 @@ Two sinks, chosen by the output location:
   appends the tail and the pieces' byte ranges (local disk reads, hashed on the way for ``file:checksum``; nothing travels through Spark).
 - ``S3Parts``: one multipart upload per output file, to a staging key beside the output prefix.
   Each task uploads each of its levels as the part whose number the plan fixed
-  (``TailTree.part_number``), the tail task part 2; reduced rows are staged objects. The driver
+  (``TailTree.part_number``), the tail task part 2; reduced rows are staged objects, of which a
+  chunk fetches just the rows it takes (ranged GETs). The driver
   uploads part 1 (the header) and completes the upload; publishing is a server-side copy to the
   final key. S3 refuses parts under 5 MiB but the last, so a smaller part is padded with zeros after
   its blocks: TIFF readers follow the offsets and never read the gap (a small result thus holds up
@@ -147,9 +148,10 @@ class LocalParts:
         np.save(path, values)
         return path
 
-    def load_reduced(self, ref: str, settings=None) -> np.ndarray:
-        """The staged rows, memory-mapped: a chunk reads only the rows it takes."""
-        return np.load(ref, mmap_mode="r")
+    def load_reduced(self, ref: str, settings=None, rows: tuple[int, int] | None = None) -> np.ndarray:
+        """The staged rows (``rows``: only [start, end) of them), memory-mapped: a chunk reads only the rows it takes."""
+        values = np.load(ref, mmap_mode="r")
+        return values if rows is None else values[rows[0]:rows[1]]
 
     def put_tail(self, name: str, data: bytes, sizes, settings=None) -> TailRef:
         path = os.path.join(self.folder, f"{name}.tail-{uuid.uuid4().hex[:8]}.part")
@@ -192,11 +194,28 @@ class S3Parts:
         _client(settings).put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
         return uri
 
-    def load_reduced(self, ref: str, settings=None) -> np.ndarray:
+    def load_reduced(self, ref: str, settings=None, rows: tuple[int, int] | None = None) -> np.ndarray:
+        """The staged rows (``rows``: only [start, end) of them). A chunk's rows are often a part of
+        a piece: it then fetches the ``.npy`` header and those rows' bytes (two ranged GETs), not
+        the whole object."""
         from sparkeo import storage
 
         bucket, key = storage.split_s3(ref)
-        return np.load(io.BytesIO(_client(settings).get_object(Bucket=bucket, Key=key)["Body"].read()))
+        client = _client(settings)
+        if rows is not None:
+            head = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{NPY_HEAD - 1}")["Body"].read()
+            layout = npy_rows(head)
+            if layout is not None:
+                offset, shape, dtype = layout
+                start, end = max(rows[0], 0), min(rows[1], shape[0])
+                row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+                if end <= start or row_bytes == 0:
+                    return np.empty((max(end - start, 0), *shape[1:]), dtype)
+                first, last = offset + start * row_bytes, offset + end * row_bytes - 1
+                body = client.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{last}")["Body"].read()
+                return np.frombuffer(body, dtype).reshape((end - start, *shape[1:]))
+        values = np.load(io.BytesIO(client.get_object(Bucket=bucket, Key=key)["Body"].read()))
+        return values if rows is None else values[rows[0]:rows[1]]
 
     def put_tail(self, name: str, data: bytes, sizes, settings=None) -> TailRef:
         """Upload the tail as part 2, padded to S3's minimum (the strips' parts follow it)."""
@@ -205,6 +224,26 @@ class S3Parts:
         reply = _client(settings).upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=TAIL_PART,
                                               Body=data + b"\0" * pad)
         return TailRef(sizes, etag=reply["ETag"], pad=pad)
+
+
+NPY_HEAD = 4096         # bytes read first for a .npy header (np.save writes 128 for the rows staged here)
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def npy_rows(head: bytes) -> tuple[int, tuple[int, ...], np.dtype] | None:
+    """(data offset, shape, dtype) of a C-ordered ``.npy`` from its first bytes; None when they do
+    not hold the whole header or the array is not laid out row by row."""
+    stream = io.BytesIO(head)
+    try:
+        read = _NPY_HEADERS.get(np.lib.format.read_magic(stream))
+        if read is None:
+            return None
+        shape, fortran, dtype = read(stream)
+    except (ValueError, EOFError):
+        return None
+    if fortran or dtype.hasobject or not shape:
+        return None
+    return stream.tell(), tuple(shape), dtype
 
 
 def _client(settings):

@@ -115,7 +115,7 @@ def encode_chunk(job: ChunkJob, settings=None) -> tuple[StripRef, str | None]:
     whole blocks as a strip is (``encode_strip``), hand them to the sink and stage its rows of the
     next level; returns where the bytes and those rows went."""
     stage = job.tree.stages[job.stage]
-    values = np.concatenate([job.sink.load_reduced(job.reduced[j], settings)[start:end]
+    values = np.concatenate([job.sink.load_reduced(job.reduced[j], settings, rows=(start, end))
                              for j, start, end in job.tree.inputs(job.stage, job.chunk)])
     encoded = encode_strip(stage.plan, values)
     ref = job.sink.put(job.tree, job.stage, job.name, job.chunk, encoded, settings)

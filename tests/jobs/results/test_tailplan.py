@@ -3,6 +3,7 @@ task's pixels bounded by the caps; a small local tail runs on the driver, no Spa
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import rasterio
 
 from jobs.cube.lazy import CubeMeta
 from jobs.plan.grid import TileGrid
-from jobs.results import stripwriter, tailplan
+from jobs.results import parts, stripwriter, tailplan
 from jobs.results.cog import CogLayout
 from jobs.results.stripwriter import StripResultsWriter, in_process
 from jobs.results.strips import StripPlan
@@ -132,6 +133,65 @@ def test_s3_staged_tail_makes_the_driver_written_cog(tmp_path, monkeypatch, s3):
     assert_same_levels(local, tmp_path / "old" / "result.tif")
     assert s3.server.client().list_multipart_uploads(Bucket=s3.name).get("Uploads", []) == []
     assert not [k for k in s3.objects() if ".staging-" in k]
+
+
+class CountedGets:
+    """An S3 client that counts the bytes each ``get_object`` of a staged ``.reduced`` object returned."""
+
+    def __init__(self, client, fetched: Counter):
+        self.client, self.fetched = client, fetched
+
+    def get_object(self, **kwargs):
+        reply = self.client.get_object(**kwargs)
+        if "reduced/" in kwargs["Key"]:
+            self.fetched[kwargs["Key"]] += reply["ContentLength"]
+        return reply
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+def test_s3_chunk_tasks_fetch_only_the_rows_they_take(tmp_path, monkeypatch, s3):
+    """Chunks that take part of a piece's reduced rows (768 px read regions: level-2 pieces of 384
+    rows, chunks cut on 256) fetch those rows' bytes and the .npy header, not the whole object;
+    the COG still reads back as the driver-written one."""
+    lower_caps(monkeypatch, 20_000)
+    grid = grid_of(2100, 600)
+    full = np.random.default_rng(4).random((1, 2100, 600)).astype(np.float32)
+    meta = CubeMeta(dims=("bands", "y", "x"), labels={"bands": ("ndvi",)}, grid=grid)
+    tiles = region_tasks(2100, 600, (768, 768))
+    driver_written(tmp_path / "old", meta, full, tiles, grid)
+    fetched, staged = Counter(), {}
+    real_client = parts._client
+    monkeypatch.setattr(parts, "_client", lambda settings: CountedGets(real_client(settings), fetched))
+    real_stage = parts.S3Parts.stage_reduced
+
+    def stage_reduced(self, name, piece, values, settings=None):
+        uri = real_stage(self, name, piece, values, settings)
+        staged[uri.split("/", 3)[3]] = np.array(values)
+        return uri
+
+    monkeypatch.setattr(parts.S3Parts, "stage_reduced", stage_reduced)
+    writer = StripResultsWriter(s3.uri("jobs/ranged"), meta, grid, tiles, 2, remote=Recorded())
+    assert describe(writer.tree) == (((0, 2), (2, 3)), 3)
+    executors(writer, full)
+    files = writer.finish(META, None)
+    storage.download(files[0], str(tmp_path / "new.tif"))
+    assert_same_levels(tmp_path / "new.tif", tmp_path / "old" / "result.tif")
+    # per staged level-2 piece: the bytes of the rows the stage's chunks take (tree.inputs), and how
+    # many chunks read it; each read adds at most one header range (NPY_HEAD bytes)
+    pieces = sorted(k for k in staged if ".0-" in k)
+    taken, reads = Counter(), Counter()
+    for chunk in range(writer.tree.stages[1].plan.strips):
+        for j, start, end in writer.tree.inputs(1, chunk):
+            taken[pieces[j]] += staged[pieces[j]][start:end].nbytes
+            reads[pieces[j]] += 1
+    shared = [k for k in pieces if reads[k] > 1]
+    assert shared, "no piece is read by two chunks: the case would not test partial reads"
+    for key in pieces:
+        assert taken[key] <= fetched[key] <= taken[key] + parts.NPY_HEAD * reads[key], key
+    for key in shared:                 # a whole download per reading chunk would be this much
+        assert fetched[key] < reads[key] * staged[key].nbytes
 
 
 def test_small_local_tail_runs_on_the_driver(tmp_path, monkeypatch):
