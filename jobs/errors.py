@@ -10,7 +10,8 @@ location; the evaluator adds the node id and argument with ``located``.
 
 ``TransientReadError`` is retried inside the task (kopf's ``TemporaryError`` idea);
 ``UnreadableAssetError`` is final and names the asset's href. ``BudgetExceeded`` refuses a job
-before it starts, with the estimate in the message.
+before it starts, with the estimate in the message; ``TooManyParts`` an S3 output COG that S3's
+multipart upload cannot hold, with what to do instead.
 """
 from __future__ import annotations
 
@@ -95,6 +96,15 @@ class BudgetExceeded(UserError):
     def __init__(self, option: str, estimate: int, cap: int):
         super().__init__(f"job refused: estimated {option.replace('max_', '')} {estimate:,} exceeds {option}={cap:,}",
                          option=option, estimate=estimate, cap=cap)
+
+
+class TooManyParts(UserError):
+    """Raised when one output COG to S3 needs more parts than one multipart upload may have
+    (``jobs.results.parts.MAX_PARTS``), before any upload starts."""
+
+    template = ("{uri}: one COG of {width:,} x {height:,} px needs {parts:,} parts in its S3 multipart upload, "
+                "over S3's limit of {limit:,}: save it tiled (save_result option tile_grid, e.g. 'utm-10km': "
+                "one COG per cell) or to a local or FUSE-mounted folder, which has no part limit")
 
 
 class LoadError(UserError):

@@ -13,7 +13,8 @@ Two sinks, chosen by the output location:
   uploads part 1 (the header) and completes the upload; publishing is a server-side copy to the
   final key. S3 refuses parts under 5 MiB but the last, so a smaller part is padded with zeros after
   its blocks: TIFF readers follow the offsets and never read the gap (a small result thus holds up
-  to 5 MiB of padding per part).
+  to 5 MiB of padding per part). An upload has at most ``MAX_PARTS`` parts: ``check_parts`` refuses
+  a larger plan before any upload starts.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from typing import BinaryIO, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from jobs.errors import TooManyParts
 from jobs.results.checksum import SHA256_MULTIHASH_PREFIX
 from jobs.results.cog import FRAME, CogHeader, block_offsets
 from jobs.results.documents import COG_MEDIA_TYPE
@@ -34,9 +36,17 @@ from jobs.results.strips import EncodedStrip
 from jobs.results.tailplan import TailTree
 
 MIN_PART = 5 * 1024 * 1024          # S3's smallest part but the last
+MAX_PARTS = 10_000                  # S3's part numbers per multipart upload: 1..10,000
 HEADER_PART, TAIL_PART = 1, 2
 
 log = logging.getLogger(__name__)
+
+
+def check_parts(uri: str, tree: TailTree) -> None:
+    """Raise ``TooManyParts`` when each output file of ``tree`` (to S3 at ``uri``) needs more parts
+    than one multipart upload may have (a plan is cheap: call it before starting any upload)."""
+    if tree.last_part > MAX_PARTS:
+        raise TooManyParts(uri, tree.layout.width, tree.layout.height, tree.last_part, MAX_PARTS)
 
 
 @dataclass

@@ -10,7 +10,9 @@ leave is large) and the final tail (``encode_tail``, one task per file, or on th
 local output) and stitches each COG, ``publish`` is the same as for
 driver-written results (``job_metadata.json`` first, ``collection.json`` last; on S3 each COG is
 copied server-side from its staging key when its turn comes). ``abort`` removes staged files,
-aborts open multipart uploads and deletes completed staging objects.
+aborts open multipart uploads and deletes completed staging objects. An S3 output whose COG needs
+more parts than one upload may have is refused while the writer is built (``check_parts``), before
+anything is staged.
 
 netCDF output, a local output folder with executors on other machines, and settings that cap a
 task's pixels keep the driver-written ``ResultsWriter`` (``executor_writes``).
@@ -29,11 +31,11 @@ from jobs.plan.grid import TileGrid
 from jobs.results.checksum import multihash_of
 from jobs.results.cog import CogHeader, encode_pyramid, framed
 from jobs.results.documents import COG_MEDIA_TYPE, OutputFile
-from jobs.results.parts import (LocalParts, S3Parts, S3Staging, Stitch, StripRef, TailRef, complete_s3,
-                                write_local)
+from jobs.results.parts import (LocalParts, S3Parts, S3Staging, Stitch, StripRef, TailRef, check_parts,
+                                complete_s3, write_local)
 from jobs.results.strips import Strip, StripBuffer, StripPlan, encode_strip, plan_strips, strips_of
 from jobs.results.tailplan import TailTree, plan_tail
-from jobs.results.writer import ResultsWriter, canonical_dims, file_arrays, file_names
+from jobs.results.writer import ResultsWriter, canonical_dims, cog_layout, file_arrays, file_names
 from sparkeo import storage
 
 DRIVER_TAIL_PIXELS = 1024 * 1024        # per band and file: a local tail the driver encodes itself (4 MB)
@@ -199,9 +201,12 @@ class StripResultsWriter(StagedResultsWriter):
     def __init__(self, output: str, meta: CubeMeta, grid: TileGrid, tasks: Sequence, parallelism: int,
                  encode_threads: int = 0, checksum: Callable[[str], str] | None = None,
                  remote: Callable[[Callable, Sequence], list] = in_process):
+        plan = plan_strips(cog_layout(meta, grid), tasks, parallelism)
+        tree = plan_tail(plan, parallelism)
+        if storage.is_s3(output):
+            check_parts(output, tree)       # refused before any folder, staged object or upload exists
         super().__init__(output, meta, grid, "GTiff", encode_threads)
-        self.plan = plan_strips(self.layout, tasks, parallelism)
-        self.tree = plan_tail(self.plan, parallelism)
+        self.plan, self.tree = plan, tree
         self.strips = strips_of(self.plan, tasks)
         self.names = tuple(file_names(self.times or (None,)).values())
         self._checksum = checksum            # S3: sha-256 of a staged object (an executor reads it)

@@ -67,6 +67,13 @@ def output_dtype(meta: CubeMeta) -> tuple[str, float]:
     return "float32", math.nan
 
 
+def cog_layout(meta: CubeMeta, grid: TileGrid) -> CogLayout:
+    """The layout of each COG a cube saved on ``grid`` becomes (pure: known before anything is staged)."""
+    dtype, nodata = output_dtype(meta)
+    return CogLayout(grid.width, grid.height, len(output_layout(meta)[1]), dtype, nodata,
+                     "mode" if dtype != "float32" else "average")
+
+
 def result_names(meta: CubeMeta, format: str = "GTiff") -> tuple[str, ...]:
     """Every file a run saving ``meta`` in ``format`` writes: the data files, their STAC items,
     ``job_metadata.json`` and ``collection.json`` (known before Spark starts, for the location check)."""
@@ -138,8 +145,7 @@ class ResultsWriter:
         self.staging = staging_folder(output, self._names())
         self._tmp = Path(tempfile.mkdtemp(prefix="tiles-", dir=self.staging))
         self._media_types: dict[str, str] = {}
-        self.layout = CogLayout(grid.width, grid.height, len(self.bands), self.dtype, self.nodata,
-                                "mode" if self.dtype != "float32" else "average")
+        self.layout = cog_layout(meta, grid)
         # The staging rasters (one per time label) are created on a thread while the job starts on
         # Spark: filling them with nodata and asking GDAL for the georeferencing and band-name tags
         # (PROJ set-up in a fresh driver: 20-40 ms) then overlaps the wait for the first tiles.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import tempfile
 from collections import Counter
 
 import numpy as np
@@ -12,6 +13,8 @@ import pytest
 import rasterio
 
 from jobs.cube.lazy import CubeMeta
+from jobs.errors import TooManyParts
+from jobs.results import parts
 from jobs.plan.grid import TileGrid
 from jobs.plan.blocks import TileLayout
 from jobs.plan.planner import TileTask, planned_tiles
@@ -191,3 +194,32 @@ def test_s3_abort_aborts_the_uploads(s3):
     assert uploads(Bucket=s3.name).get("Uploads")
     writer.abort()
     assert uploads(Bucket=s3.name).get("Uploads", []) == [] and s3.objects() == {}
+
+
+def test_s3_output_over_the_part_limit_is_refused_before_anything_is_staged(tmp_path, monkeypatch, s3):
+    """With S3's limit below the plan's parts, building the writer fails with the user's error: no
+    multipart upload opened, no object written, no local staging folder; a local folder output of
+    the same plan has no part limit and is written."""
+    rng = np.random.default_rng(9)
+    full = rng.random((1, 700, 1100)).astype(np.float32)
+    meta = CubeMeta(dims=("bands", "y", "x"), labels={"bands": ("ndvi",)}, grid=GRID)
+    tree = plan_tail(plan_strips(CogLayout(1100, 700, 1, "float32", math.nan), tasks(), 2), 2)
+    assert tree.last_part > 3
+    monkeypatch.setattr(parts, "MAX_PARTS", tree.last_part - 1)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))     # where an S3 output's local staging would go
+    output = s3.uri("jobs/too-many-parts")
+    with pytest.raises(TooManyParts) as refused:
+        StripResultsWriter(output, meta, GRID, tasks(), 2)
+    assert refused.value.uri == output and refused.value.parts == tree.last_part
+    assert f"{output}: one COG of 1,100 x 700 px needs {tree.last_part:,} parts" in str(refused.value)
+    assert s3.server.client().list_multipart_uploads(Bucket=s3.name).get("Uploads", []) == []
+    assert s3.objects() == {}
+    assert list(scratch.iterdir()) == []
+    local = StripResultsWriter(str(tmp_path / "out"), meta, GRID, tasks(), 2)
+    assert local.tree == tree
+    executors(local, full)
+    local.finish(META, None)
+    with rasterio.open(tmp_path / "out" / "result.tif") as got:
+        np.testing.assert_array_equal(got.read(), full)

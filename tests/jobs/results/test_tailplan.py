@@ -11,16 +11,16 @@ import rasterio
 
 from jobs.cube.lazy import CubeMeta
 from jobs.plan.grid import TileGrid
+from jobs.errors import TooManyParts
 from jobs.results import parts, stripwriter, tailplan
 from jobs.results.cog import CogLayout
+from jobs.results.parts import MAX_PARTS, check_parts
 from jobs.results.stripwriter import StripResultsWriter, in_process
 from jobs.results.strips import StripPlan
 from jobs.results.tailplan import TailTree, level_layout, plan_tail
 from sparkeo import storage
 from tests.jobs.results.test_cog import cog_layout_errors
 from tests.jobs.results.test_stripwriter import GRID, META, both, driver_written, executors, region_tasks, tasks
-
-S3_MAX_PARTS = 10_000
 
 
 def grid_of(height: int, width: int) -> TileGrid:
@@ -231,6 +231,43 @@ def test_stage_plan_of_a_100k_output_bounds_every_task(step):
             assert taken[0][0] == cuts[chunk] and sum(n for _, n in taken) == cuts[chunk + 1] - cuts[chunk]
     numbers = [tree.part_number(s, c, level) for level, s, c in tree.file_order()]
     assert numbers == list(range(3, 3 + len(numbers)))
-    assert tree.last_part == numbers[-1] <= S3_MAX_PARTS
+    assert tree.last_part == numbers[-1] <= MAX_PARTS == 10_000
+    check_parts("s3://bucket/jobs/big", tree)
     levels = [level for level, _, _ in tree.file_order()]
     assert levels == sorted(levels, reverse=True) and set(levels) == set(range(tree.tail))
+
+
+def block_strips(size: int, dtype: str = "float32", nodata: float = math.nan) -> TailTree:
+    """The plan of a ``size`` x ``size`` px output cut in strips of one 256 px block row (a wide output's)."""
+    layout = CogLayout(size, size, 1, dtype, nodata)
+    return plan_tail(StripPlan(layout, (0, *range(256, size, 256), size)), 16)
+
+
+def test_a_plan_over_s3s_part_limit_is_refused_naming_sizes_and_what_to_do():
+    """1.3M x 1.3M px in block-row strips: more parts than one S3 upload may have; planning alone
+    (no pixel) finds it, and the message says what to do."""
+    tree = block_strips(1_300_000)
+    assert tree.last_part > MAX_PARTS
+    with pytest.raises(TooManyParts) as refused:
+        check_parts("s3://bucket/jobs/huge", tree)
+    error = refused.value
+    assert (error.uri, error.width, error.height, error.parts, error.limit) == (
+        "s3://bucket/jobs/huge", 1_300_000, 1_300_000, tree.last_part, 10_000)
+    assert error.exit_code == 2
+    assert str(error) == (
+        f"s3://bucket/jobs/huge: one COG of 1,300,000 x 1,300,000 px needs {tree.last_part:,} parts in its S3 "
+        "multipart upload, over S3's limit of 10,000: save it tiled (save_result option tile_grid, e.g. "
+        "'utm-10km': one COG per cell) or to a local or FUSE-mounted folder, which has no part limit")
+
+
+@pytest.mark.parametrize("size", [2048, 100_000, 1_200_000])
+def test_the_part_limit_is_the_last_part_number(monkeypatch, size):
+    """A plan whose last part is the limit passes, one more part is refused (parts are numbered 1..limit)."""
+    from jobs.results import parts
+
+    tree = block_strips(size)
+    monkeypatch.setattr(parts, "MAX_PARTS", tree.last_part)
+    check_parts("s3://bucket/jobs/edge", tree)
+    monkeypatch.setattr(parts, "MAX_PARTS", tree.last_part - 1)
+    with pytest.raises(TooManyParts, match=f"needs {tree.last_part:,} parts"):
+        check_parts("s3://bucket/jobs/edge", tree)
