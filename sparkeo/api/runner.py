@@ -77,6 +77,7 @@ class LocalRunner:
         self._starting = threading.Lock()       # the session is started once, by its first user
         self._queue: queue.Queue = queue.Queue()
         self._running: str | None = None
+        self.warmed: Any = None                 # what ``warm`` did: a jobs.warmup.WarmUp, or the error
         self._thread = threading.Thread(target=self._work, name="sparkeo-local-runner", daemon=True)
         self._thread.start()
 
@@ -101,6 +102,12 @@ class LocalRunner:
         finally:    # the thread serves other requests next (Starlette's pool): no pool left behind
             context.setLocalProperty(SCHEDULER_POOL, None)
 
+    def warm(self) -> None:
+        """Start the SparkSession and run the warm-up job (``jobs.warmup``) on the runner's thread,
+        ahead of any batch job: the first requests then find the session up and its one-time costs
+        paid. A failed warm-up is logged; the server works on, only colder."""
+        self._queue.put(None)
+
     def start(self, record: JobRecord, spec: dict, body: dict) -> JobRecord:
         """Queue ``record``'s job (``created`` -> ``queued``); a job queued or running already stays so."""
         if record.status in (JobState.QUEUED, JobState.RUNNING):
@@ -119,11 +126,25 @@ class LocalRunner:
 
     def _work(self) -> None:
         while True:
-            record, spec, body = self._queue.get()
+            item = self._queue.get()
+            if item is None:
+                self._warm()
+                continue
+            record, spec, body = item
             try:
                 self._run(record, spec, body)
             except Exception:   # the worker must outlive any one job; the reason is in the record
                 log.exception("local job %s: unexpected failure", record.job_id)
+
+    def _warm(self) -> None:
+        from jobs.warmup import warm_up
+
+        try:
+            with self.in_pool(BATCH_POOL) as spark:
+                self.warmed = warm_up(spark, self.settings)
+        except Exception as exc:    # Spark failing to start, a full disk...: the first job will say more
+            self.warmed = exc
+            log.warning("warm-up failed, the first job pays the one-time costs: %s", exc)
 
     def _transition(self, record: JobRecord, status: JobState, **changes) -> JobRecord | None:
         """Move the record, or ``None`` when it was canceled meanwhile (a final state never changes)."""

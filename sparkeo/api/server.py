@@ -38,8 +38,10 @@ _MEDIA_TYPES = {f.extension: f.media_type for f in OUTPUT_FORMATS if f.raster}
 
 
 def build_backend(config: ServerConfig, settings: Settings, registry: JobRegistry, users_file: str,
-                  spark_factory=None, sparkapps_api: Any = None) -> Backend:
-    """The backend of ``config.mode``; ``spark_factory`` starts the local SparkSession (tests pass theirs)."""
+                  spark_factory=None, sparkapps_api: Any = None, warm: bool = False) -> Backend:
+    """The backend of ``config.mode``; ``spark_factory`` starts the local SparkSession (tests pass theirs).
+    ``warm``: in local mode, start the session and run the warm-up job now, in the background
+    (``LocalRunner.warm``), rather than on the first request."""
     from jobs.run import load_catalog
 
     secret = os.environ.get(TOKEN_SECRET_ENV)
@@ -52,6 +54,8 @@ def build_backend(config: ServerConfig, settings: Settings, registry: JobRegistr
         start, cancel = _cluster_start_cancel(config, settings, store, registry, api, namespace)
     else:
         start, cancel = runner.start, runner.cancel
+        if warm:
+            runner.warm()
     catalog = functools.lru_cache(maxsize=1)(lambda: load_catalog(config.catalog, settings))
     return Backend(config, settings, auth, store, catalog, start, cancel, functools.partial(run_sync, runner, config))
 
@@ -135,7 +139,7 @@ def serve(config: ServerConfig, settings: Settings, registry: JobRegistry, users
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
-    app = create_app(build_backend(config, settings, registry, users_file))
+    app = create_app(build_backend(config, settings, registry, users_file, warm=True))
     # access log off: URLs carry no secrets, but one line per request drowns the job logs
     server = Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False))
     server.run()

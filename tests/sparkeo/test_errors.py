@@ -46,6 +46,7 @@ EXAMPLES = [
     je.UnreadableAssetError("s3://b/a.tif", "not a TIFF"),
     je.UdfError("apply1/runudf1", "the UDF raised ZeroDivisionError: division by zero"),
     je.TooManySkippedAssets(["a.tif", "b.tif", "c.tif", "d.tif"], 10, 0.2),
+    je.TooManyParts("s3://b/out", 1_300_000, 1_300_000, 10_143, 10_000),
     je.BudgetExceeded("max_input_pixels", 2_000_000, 1_000_000),
     je.LoadError("load1", "bands", "no band 'B99'"),
     ResultsNotFound("results/j1", "results/j1/collection.json"),
