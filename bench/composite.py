@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jobs.warmup import masked_ndvi_median
+
 ROOT = Path(__file__).resolve().parent.parent
 MASK_CLASSES = (0, 3, 8, 9, 10)
 
@@ -125,28 +127,7 @@ def numpy_reference(files: list[dict[str, str]], height: int, processes: int) ->
 
 
 # --- sparkeo in a subprocess ---------------------------------------------------------------------------
-GRAPH = {
-    "process_graph": {
-        "load": {"process_id": "load_collection", "arguments": {
-            "id": "sample-s2", "spatial_extent": None, "temporal_extent": None, "bands": ["B04", "B08", "SCL"]}},
-        "cloud": {"process_id": "reduce_dimension", "arguments": {
-            "data": {"from_node": "load"}, "dimension": "bands", "reducer": {"process_graph": {
-                "scl": {"process_id": "array_element", "arguments": {"data": {"from_parameter": "data"}, "label": "SCL"}},
-                **{f"is{c}": {"process_id": "eq", "arguments": {"x": {"from_node": "scl"}, "y": c}} for c in MASK_CLASSES},
-                "o1": {"process_id": "or", "arguments": {"x": {"from_node": "is0"}, "y": {"from_node": "is3"}}},
-                "o2": {"process_id": "or", "arguments": {"x": {"from_node": "o1"}, "y": {"from_node": "is8"}}},
-                "o3": {"process_id": "or", "arguments": {"x": {"from_node": "o2"}, "y": {"from_node": "is9"}}},
-                "o4": {"process_id": "or", "arguments": {"x": {"from_node": "o3"}, "y": {"from_node": "is10"}},
-                       "result": True}}}}},
-        "ndvi": {"process_id": "ndvi", "arguments": {"data": {"from_node": "load"}, "nir": "B08", "red": "B04"}},
-        "masked": {"process_id": "mask", "arguments": {"data": {"from_node": "ndvi"}, "mask": {"from_node": "cloud"}}},
-        "median": {"process_id": "reduce_dimension", "arguments": {
-            "data": {"from_node": "masked"}, "dimension": "t", "reducer": {"process_graph": {
-                "m": {"process_id": "median", "arguments": {"data": {"from_parameter": "data"}}, "result": True}}}}},
-        "save": {"process_id": "save_result", "arguments": {"data": {"from_node": "median"}, "format": "GTiff"},
-                 "result": True},
-    }
-}
+GRAPH = masked_ndvi_median(MASK_CLASSES)     # the demo's graph, as sparkeo's warm-up runs it
 
 
 def sparkeo_worker(args) -> None:

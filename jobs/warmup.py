@@ -28,26 +28,35 @@ SAMPLE_SIZE = 512           # px: a tile per core at the default 256 px tiles on
 SAMPLE_DATES = 2
 SAMPLE_BANDS = ("B04", "B08", "SCL")
 
-# The demo's graph (examples/ndvi_median.json) on the whole sample: SCL cloud classes masked,
-# NDVI, median over time, a GeoTIFF.
-WARM_UP_GRAPH = {"process_graph": {
-    "load": {"process_id": "load_collection", "arguments": {
-        "id": "sample-s2", "spatial_extent": None, "temporal_extent": None, "bands": list(SAMPLE_BANDS)}},
-    "cloud": {"process_id": "reduce_dimension", "arguments": {
-        "data": {"from_node": "load"}, "dimension": "bands", "reducer": {"process_graph": {
-            "scl": {"process_id": "array_element", "arguments": {"data": {"from_parameter": "data"}, "label": "SCL"}},
-            "is3": {"process_id": "eq", "arguments": {"x": {"from_node": "scl"}, "y": 3}},
-            "is8": {"process_id": "eq", "arguments": {"x": {"from_node": "scl"}, "y": 8}},
-            "either": {"process_id": "or", "arguments": {"x": {"from_node": "is3"}, "y": {"from_node": "is8"}},
-                       "result": True}}}}},
-    "ndvi": {"process_id": "ndvi", "arguments": {"data": {"from_node": "load"}, "nir": "B08", "red": "B04"}},
-    "masked": {"process_id": "mask", "arguments": {"data": {"from_node": "ndvi"}, "mask": {"from_node": "cloud"}}},
-    "median": {"process_id": "reduce_dimension", "arguments": {
-        "data": {"from_node": "masked"}, "dimension": "t", "reducer": {"process_graph": {
-            "m": {"process_id": "median", "arguments": {"data": {"from_parameter": "data"}}, "result": True}}}}},
-    "save": {"process_id": "save_result", "arguments": {"data": {"from_node": "median"}, "format": "GTiff"},
-             "result": True},
-}}
+SCL_MASKED = (0, 3, 8, 9, 10)     # Sen2Cor no-data, cloud shadow, medium/high cloud, cirrus
+
+
+def masked_ndvi_median(mask_classes=SCL_MASKED, collection: str = "sample-s2") -> dict:
+    """The demo's graph (examples/ndvi_median.json) on the whole collection: the SCL classes
+    ``mask_classes`` masked (an or-chain of ``eq``), NDVI, median over time, a GeoTIFF. The
+    benchmarks run it too (bench/composite.py)."""
+    chain = {f"is{c}": {"process_id": "eq", "arguments": {"x": {"from_node": "scl"}, "y": c}} for c in mask_classes}
+    last = f"is{mask_classes[0]}"
+    for i, c in enumerate(mask_classes[1:], 1):
+        chain[f"o{i}"] = {"process_id": "or", "arguments": {"x": {"from_node": last}, "y": {"from_node": f"is{c}"}}}
+        last = f"o{i}"
+    chain[last]["result"] = True
+    return {"process_graph": {
+        "load": {"process_id": "load_collection", "arguments": {
+            "id": collection, "spatial_extent": None, "temporal_extent": None, "bands": ["B04", "B08", "SCL"]}},
+        "cloud": {"process_id": "reduce_dimension", "arguments": {
+            "data": {"from_node": "load"}, "dimension": "bands", "reducer": {"process_graph": {
+                "scl": {"process_id": "array_element", "arguments": {"data": {"from_parameter": "data"},
+                                                                     "label": "SCL"}},
+                **chain}}}},
+        "ndvi": {"process_id": "ndvi", "arguments": {"data": {"from_node": "load"}, "nir": "B08", "red": "B04"}},
+        "masked": {"process_id": "mask", "arguments": {"data": {"from_node": "ndvi"}, "mask": {"from_node": "cloud"}}},
+        "median": {"process_id": "reduce_dimension", "arguments": {
+            "data": {"from_node": "masked"}, "dimension": "t", "reducer": {"process_graph": {
+                "m": {"process_id": "median", "arguments": {"data": {"from_parameter": "data"}}, "result": True}}}}},
+        "save": {"process_id": "save_result", "arguments": {"data": {"from_node": "median"}, "format": "GTiff"},
+                 "result": True},
+    }}
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,7 @@ def warm_up(spark, settings) -> WarmUp:
         catalog = write_sample(os.path.join(folder, "sample"), size=SAMPLE_SIZE, dates=SAMPLE_DATES,
                                bands=SAMPLE_BANDS)
         t1 = time.perf_counter()
-        ran = run_job(json.dumps(WARM_UP_GRAPH), os.path.join(folder, "results"), "warm-up", catalog, {},
+        ran = run_job(json.dumps(masked_ndvi_median()), os.path.join(folder, "results"), "warm-up", catalog, {},
                       settings, Caller(), spark=spark, source_name="warm-up")
         t2 = time.perf_counter()
     done = WarmUp(t1 - t0, t2 - t1, len(ran.plan.tasks), tuple(os.path.basename(f) for f in ran.files))
