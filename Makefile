@@ -22,7 +22,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 
 services:
 	bash scripts/install-debian.sh zookeeper s3fs fuse3 prometheus prometheus-pushgateway openjdk-17-jdk-headless \
-		postgresql-15 postgresql-15-postgis-3
+		postgresql-15 postgresql-15-postgis-3 buildah debootstrap
 
 demo: venv
 	$(BIN)/sparkeo sample-data $(SAMPLE)
