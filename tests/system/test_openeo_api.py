@@ -202,8 +202,7 @@ def test_job_lifecycle_results_download_and_cancel(api_server, alice, bob, tmp_p
 def test_logs_of_a_failed_job_name_the_cause(alice):
     cube = alice.load_collection(COLLECTION, temporal_extent=["2019-01-01", "2019-02-01"], bands=["B04"])
     job = cube.create_job(title="nothing there")
-    job.start()
-    with pytest.raises(openeo.rest.JobFailedException):
+    with pytest.raises(openeo.rest.JobFailedException):   # the client's own wait sees the failure
         job.start_and_wait(max_poll_interval=0.5)
     assert job.status() == "error"
     errors = job.logs(level="error")
