@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 512           # px: a tile per core at the default 256 px tiles on 2-4 cores
 SAMPLE_DATES = 2
-SAMPLE_BANDS = ("B04", "B08", "SCL")
+SAMPLE_BANDS = ("B04", "B08", "SCL")    # the bands the graph below loads
 
 SCL_MASKED = (0, 3, 8, 9, 10)     # Sen2Cor no-data, cloud shadow, medium/high cloud, cirrus
 
@@ -43,7 +43,7 @@ def masked_ndvi_median(mask_classes=SCL_MASKED, collection: str = "sample-s2") -
     chain[last]["result"] = True
     return {"process_graph": {
         "load": {"process_id": "load_collection", "arguments": {
-            "id": collection, "spatial_extent": None, "temporal_extent": None, "bands": ["B04", "B08", "SCL"]}},
+            "id": collection, "spatial_extent": None, "temporal_extent": None, "bands": list(SAMPLE_BANDS)}},
         "cloud": {"process_id": "reduce_dimension", "arguments": {
             "data": {"from_node": "load"}, "dimension": "bands", "reducer": {"process_graph": {
                 "scl": {"process_id": "array_element", "arguments": {"data": {"from_parameter": "data"},
