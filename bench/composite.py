@@ -36,6 +36,7 @@ import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -164,6 +165,14 @@ def sparkeo_worker(args) -> None:
     results_before, driver_read_before = task_result_bytes(sc), _io_read_chars(os.getpid())
     cpu_before = _driver_cpu_s()
     graph = Path(args.graph).read_text() if args.graph else json.dumps(GRAPH)    # bench/focal.py's graphs
+    if args.serve:
+        def one(output: str) -> float:
+            t1 = time.perf_counter()
+            run_job(graph, output=output, job_id="bench", catalog_uri=args.catalog, job_options={},
+                    settings=settings, caller=Caller(), spark=spark)
+            return time.perf_counter() - t1
+        serve_jobs(one, {"session_startup_s": startup, "warmup_s": warmup})
+        return
     jobs = []
     for i in range(max(args.jobs, 1)):       # back to back in the warm session, each to its own folder
         t1 = time.perf_counter()
@@ -205,12 +214,14 @@ def tiles_worker(args) -> None:
     tasks = prep.plan.tasks
     groups = tile_groups(tasks, args.tiles, max(t.window.height * t.window.width for t in tasks))
     ctx = multiprocessing.get_context("fork")
-    runs = []
-    for _ in range(max(args.jobs, 1)):        # like sparkeo_worker's jobs: back to back, fresh processes each
+    processes = min(args.tiles, len(groups))
+
+    def one(_output: str | None = None) -> float:
+        """One computation of every tile, in freshly forked processes (as each Spark job's tasks start anew)."""
         ready, go, done = ctx.Queue(), ctx.Event(), ctx.Queue()
         procs = [ctx.Process(target=_compute_groups,
                              args=(prep.built.output, settings, groups[i::args.tiles], ready, go, done))
-                 for i in range(min(args.tiles, len(groups)))]
+                 for i in range(processes)]
         for proc in procs:
             proc.start()
         for _ in procs:                       # every process forked and waiting
@@ -218,12 +229,64 @@ def tiles_worker(args) -> None:
         t = time.perf_counter()
         go.set()
         tiles = sum(done.get() for _ in procs)
-        runs.append(time.perf_counter() - t)
+        seconds = time.perf_counter() - t
         for proc in procs:
             proc.join()
         if tiles != len(tasks):
             raise SystemExit(f"tile computation: {tiles} of {len(tasks)} tiles computed")
-    print(json.dumps({"tiles_s": min(runs), "tiles_s_each": runs, "tiles": tiles, "processes": len(procs)}))
+        return seconds
+
+    if args.serve:
+        serve_jobs(one, {"processes": processes})
+        return
+    runs = [one() for _ in range(max(args.jobs, 1))]      # like sparkeo_worker's jobs: back to back
+    print(json.dumps({"tiles_s": min(runs), "tiles_s_each": runs, "tiles": len(tasks), "processes": processes}))
+
+
+REPLY = "BENCH "     # marks the serving worker's replies on its stdout (the JVM may print there too)
+
+
+def serve_jobs(one: Callable[[str], float], ready: dict) -> None:
+    """Inside a ``--serve`` subprocess: say ``ready``, then run one job per line read from stdin
+    (``{"output": folder}``) and reply with its seconds, until stdin closes."""
+    print(REPLY + json.dumps({"ready": True, **ready}), flush=True)
+    for line in sys.stdin:
+        print(REPLY + json.dumps({"s": one(json.loads(line)["output"])}), flush=True)
+
+
+class Contender:
+    """A warm benchmark process (``--serve``) for ``--interleave``: started and warmed up once, then
+    timed one job at a time, so that the contenders' jobs can alternate."""
+
+    def __init__(self, name: str, argv: list[str]):
+        self.name = name
+        self._log = tempfile.TemporaryFile(mode="w+")
+        self._proc = subprocess.Popen(argv + ["--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=self._log, text=True, cwd=ROOT)
+        self.ready = self._reply()
+
+    def job(self, output: Path) -> float:
+        """Seconds of one job written to ``output`` (a folder that does not exist yet)."""
+        self._proc.stdin.write(json.dumps({"output": str(output)}) + "\n")
+        self._proc.stdin.flush()
+        return self._reply()["s"]
+
+    def _reply(self) -> dict:
+        for line in self._proc.stdout:
+            if line.startswith(REPLY):
+                return json.loads(line[len(REPLY):])
+        self._proc.wait()
+        self._log.seek(0)
+        raise SystemExit(f"{self.name} ended (exit {self._proc.returncode}):\n{self._log.read()[-3000:]}")
+
+    def close(self) -> None:
+        if self._proc.stdin and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+        self._log.close()
 
 
 def _compute_groups(output, settings, groups, ready, go, done) -> None:
@@ -436,10 +499,16 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT / "build" / "bench"))
     ap.add_argument("--runs", type=int, help="only scaling_efficiency, measured this many times "
                                              "(local[1], local[2], tiles in 1 and 2 processes per run)")
-    ap.add_argument("--jobs-per-run", type=int, default=1,
-                    help="with --runs: each contender's time in a run is the fastest of this many back-to-back "
-                         "jobs in one warm process (every job's time is printed too)")
+    ap.add_argument("--jobs-per-run", type=int, default=5,
+                    help="with --runs: each contender's time in a run is the fastest of this many jobs in its "
+                         "one warm process (every job's time is printed too)")
+    ap.add_argument("--interleave", action=argparse.BooleanOptionalAction, default=True,
+                    help="with --runs: the four contenders stay up (warm) through a run and take their "
+                         "--jobs-per-run jobs in turn, rotating which goes first, so that drift in the "
+                         "machine's speed hits them alike (--no-interleave: each contender's jobs back to back, "
+                         "one contender after the other)")
     ap.add_argument("--jobs", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--tiles", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--catalog", help=argparse.SUPPRESS)
@@ -472,44 +541,83 @@ def main() -> None:
 
 def scaling_runs(args, block: str) -> None:
     """``scaling_efficiency`` ``args.runs`` times on one layout: per run sparkeo on local[1] and
-    local[2] and the bare tiles in 1 and 2 processes, back to back, so that each run's four
-    figures see the same machine load; prints a line per run (with the load average and the CPU
-    seconds of the driver and its JVM) and one with min and median over the runs."""
+    local[2] and the bare tiles in 1 and 2 processes, ``args.jobs_per_run`` jobs each in one warm
+    process; with ``args.interleave`` the four processes stay up and their jobs alternate
+    (``interleaved_run``), else each runs its jobs back to back after the one before.
+
+    A run's ``scaling_efficiency`` is taken from each contender's median job, as the per-layout
+    summary takes it from the median over repeats; the same ratio from the fastest jobs
+    (``scaling_efficiency_of_fastest``) and from the first jobs alone (``_first_job``) is printed
+    too. Prints a line per run (every job's seconds and the load average; without interleaving
+    also the CPU seconds of each driver and its JVM) and one with min and median over the runs.
+
+    Why interleave: on these 2-vCPU machines the speed of the same work drifts by 5-10 % over tens
+    of seconds; run one after the other, the four contenders of a run met different machines, and
+    the ratio of ratios took the drift for overhead (or for its absence) in either direction."""
     catalog = ensure_series(Path(args.data), args.size, args.dates, block)
     out_root = Path(tempfile.mkdtemp(prefix="sparkeo-bench-"))
-    efficiencies, firsts = [], []
+    figures: dict[str, list[float]] = {"scaling_efficiency": [], "scaling_efficiency_of_fastest": [],
+                                       "scaling_efficiency_first_job": []}
     try:
         for run in range(args.runs):
             per = args.jobs_per_run
-            local = {n: run_sparkeo(f"local[{n}]", catalog, out_root / f"local{n}-{run}", per) for n in (1, 2)}
-            each = {n: run_tiles_each(n, catalog, per) for n in (1, 2)}
-            tiles = {n: min(each[n]) for n in (1, 2)}
-            speedup = local[1]["job_s"] / local[2]["job_s"]
-            efficiencies.append(speedup / (tiles[1] / tiles[2]))
-            # the first job of each contender alone, as a run with --jobs-per-run 1 would measure it
-            firsts.append(local[1]["job_s_each"][0] / local[2]["job_s_each"][0] / (each[1][0] / each[2][0]))
+            if args.interleave:
+                local, each = interleaved_run(catalog, out_root / f"run{run}", per)
+            else:
+                local = {n: run_sparkeo(f"local[{n}]", catalog, out_root / f"local{n}-{run}", per) for n in (1, 2)}
+                each = {n: run_tiles_each(n, catalog, per) for n in (1, 2)}
+            seconds = {**{f"sparkeo_local{n}": local[n]["job_s_each"] for n in (1, 2)},
+                       **{f"tiles_only_{n}proc": each[n] for n in (1, 2)}}
+            for key, pick in (("scaling_efficiency", statistics.median), ("scaling_efficiency_of_fastest", min),
+                              ("scaling_efficiency_first_job", lambda jobs: jobs[0])):
+                figures[key].append(efficiency({k: pick(v) for k, v in seconds.items()}))
+            med = {k: statistics.median(v) for k, v in seconds.items()}
             print(json.dumps({
-                "block": block, "run": run + 1, "sparkeo_local1_s": round(local[1]["job_s"], 3),
-                "sparkeo_local2_s": round(local[2]["job_s"], 3), "tiles_only_1proc_s": round(tiles[1], 3),
-                "tiles_only_2proc_s": round(tiles[2], 3), "speedup_2_over_1": round(speedup, 3),
-                "tiles_only_speedup_2_over_1": round(tiles[1] / tiles[2], 3),
-                "scaling_efficiency": round(efficiencies[-1], 3), "jobs_per_run": per,
-                "scaling_efficiency_first_job": round(firsts[-1], 3),
-                "job_s_each_local1": [round(x, 3) for x in local[1]["job_s_each"]],
-                "job_s_each_local2": [round(x, 3) for x in local[2]["job_s_each"]],
-                "tiles_s_each_1proc": [round(x, 3) for x in each[1]],
-                "tiles_s_each_2proc": [round(x, 3) for x in each[2]],
-                **{f"{key}_local{n}": local[n][key] for n in (1, 2) for key in ("driver_cpu_s", "driver_jvm_cpu_s")},
+                "block": block, "run": run + 1, "jobs_per_run": per, "interleaved": args.interleave,
+                **{f"{k}_median_s": round(v, 3) for k, v in med.items()},
+                "speedup_2_over_1": round(med["sparkeo_local1"] / med["sparkeo_local2"], 3),
+                "tiles_only_speedup_2_over_1": round(med["tiles_only_1proc"] / med["tiles_only_2proc"], 3),
+                **{k: round(v[-1], 3) for k, v in figures.items()},
+                **{f"{k}_each_s": [round(x, 3) for x in v] for k, v in seconds.items()},
+                **{f"{key}_local{n}": local[n].get(key) for n in (1, 2) for key in ("driver_cpu_s", "driver_jvm_cpu_s")},
                 "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}), flush=True)
     finally:
         shutil.rmtree(out_root, ignore_errors=True)
-    print(json.dumps({"block": block, "size": args.size, "runs": args.runs,
-                      "scaling_efficiency_min": round(min(efficiencies), 3),
-                      "scaling_efficiency_median": round(statistics.median(efficiencies), 3),
-                      "jobs_per_run": args.jobs_per_run,
-                      "first_job_scaling_efficiency_min": round(min(firsts), 3),
-                      "first_job_scaling_efficiency_median": round(statistics.median(firsts), 3),
+    print(json.dumps({"block": block, "size": args.size, "runs": args.runs, "jobs_per_run": args.jobs_per_run,
+                      "interleaved": args.interleave,
+                      **{f"{k}_{name}": round(f(v), 3) for k, v in figures.items()
+                         for name, f in (("min", min), ("median", statistics.median))},
                       "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}), flush=True)
+
+
+def efficiency(seconds: Mapping[str, float]) -> float:
+    """``speedup_2_over_1`` over ``tiles_only_speedup_2_over_1``: how much of what the machine's two
+    cores give the bare tile computation sparkeo's ``local[2]`` keeps."""
+    return (seconds["sparkeo_local1"] / seconds["sparkeo_local2"]
+            / (seconds["tiles_only_1proc"] / seconds["tiles_only_2proc"]))
+
+
+def interleaved_run(catalog: Path, out: Path, jobs: int) -> tuple[dict, dict]:
+    """One ``--interleave`` run: sparkeo on local[1] and local[2] and the bare tiles in 1 and 2
+    processes, each started and warmed up in its own process, then ``jobs`` rounds of one job each,
+    the order rotating by one per round. Returns ``scaling_runs``' two mappings (by core count): the
+    sparkeo jobs' ``job_s_each`` and the tile computations' seconds."""
+    here = [sys.executable, __file__, "--catalog", str(catalog)]
+    contenders = {}
+    try:
+        for n in (1, 2):
+            contenders[("local", n)] = Contender(f"sparkeo local[{n}]", here + ["--worker", f"local[{n}]"])
+            contenders[("tiles", n)] = Contender(f"tiles in {n} process(es)", here + ["--tiles", str(n)])
+        order = list(contenders)
+        seconds: dict = {key: [] for key in order}
+        for round_ in range(jobs):
+            for key in order[round_ % len(order):] + order[:round_ % len(order)]:
+                seconds[key].append(contenders[key].job(out / f"{key[0]}{key[1]}-{round_}"))
+    finally:
+        for contender in contenders.values():
+            contender.close()
+    return ({n: {"job_s_each": seconds[("local", n)]} for n in (1, 2)},
+            {n: seconds[("tiles", n)] for n in (1, 2)})
 
 
 def bench_layout(args, block: str) -> dict:

@@ -37,6 +37,7 @@ from jobs.results.strips import EncodedStrip
 from jobs.results.tailplan import TailTree
 
 MIN_PART = 5 * 1024 * 1024          # S3's smallest part but the last
+COPY_CHUNK = 1 << 22               # bytes per read where the kernel cannot copy
 MAX_PARTS = 10_000                  # S3's part numbers per multipart upload: 1..10,000
 HEADER_PART, TAIL_PART = 1, 2
 
@@ -298,28 +299,54 @@ class Stitch:
 
 def write_local(target: BinaryIO, tree: TailTree, stitch: Stitch, tail: TailRef | None,
                 refs: Sequence[Sequence[StripRef]]) -> str:
-    """Write the COG to ``target`` from the header, the staged tail and pieces' files; returns its
-    ``file:checksum`` (sha2-256 multihash), computed from the bytes as they are appended: on a
-    thread, one chunk behind the copy (hashlib lets go of the GIL; hashing a 19 MB COG takes as
-    long as copying it, ~20 ms, and the cores are otherwise idle at this point of a job)."""
-    digest = hashlib.sha256()
+    """Write the COG to ``target`` (a file) from the header, the staged tail and pieces' files;
+    returns its ``file:checksum`` (sha2-256 multihash).
+
+    The kernel copies the byte ranges (``copy_ranges``: no trip through Python's buffers) while a
+    thread hashes the same ranges from the page cache, where the executors just left them: hashing
+    a 19 MB COG takes ~20 ms, as long as copying it, and the cores are otherwise idle at this point
+    of a job."""
     ranges = [(tail.path, 0, os.path.getsize(tail.path))] if tail is not None else []
     ranges += [(ref.path, sum(ref.length(li) for li in range(own)), ref.length(own))
                for _, own, ref, _ in laid_out(tree, refs)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparkeo-checksum") as hasher:
-        hashed = hasher.submit(digest.update, stitch.head)
+        hashed = hasher.submit(sha256_of, stitch.head, ranges)
         target.write(stitch.head)
-        for path, start, left in ranges:
-            with open(path, "rb") as src:
-                src.seek(start)
-                while left:
-                    chunk = src.read(min(left, 1 << 22))
-                    target.write(chunk)
-                    hashed.result()             # in file order: the chunk before is in the digest
-                    hashed = hasher.submit(digest.update, chunk)
-                    left -= len(chunk)
-        hashed.result()
-    return SHA256_MULTIHASH_PREFIX + digest.hexdigest()
+        target.flush()
+        copy_ranges(ranges, target.fileno())
+        return SHA256_MULTIHASH_PREFIX + hashed.result()
+
+
+def sha256_of(head: bytes, ranges: Sequence[tuple[str, int, int]]) -> str:
+    """The sha2-256 hex digest of ``head`` followed by the byte ranges ``(path, start, length)``."""
+    digest = hashlib.sha256(head)
+    for path, start, left in ranges:
+        with open(path, "rb", buffering=0) as src:
+            while left:
+                chunk = os.pread(src.fileno(), min(left, COPY_CHUNK), start)
+                if not chunk:
+                    raise OSError(f"{path}: ended {left} bytes early")
+                digest.update(chunk)
+                start, left = start + len(chunk), left - len(chunk)
+    return digest.hexdigest()
+
+
+def copy_ranges(ranges: Sequence[tuple[str, int, int]], fd: int) -> None:
+    """Append the byte ranges ``(path, start, length)`` to the file open at ``fd``, in the kernel
+    (``copy_file_range``) where the file systems allow it, else through a buffer."""
+    for path, start, left in ranges:
+        with open(path, "rb", buffering=0) as src:
+            while left:
+                try:
+                    done = os.copy_file_range(src.fileno(), fd, left, start)
+                except OSError:          # EXDEV, EINVAL, ENOSYS...: a file system or kernel without it
+                    done = 0
+                if not done:
+                    chunk = os.pread(src.fileno(), min(left, COPY_CHUNK), start)
+                    if not chunk:
+                        raise OSError(f"{path}: ended {left} bytes early")
+                    done = os.write(fd, chunk)
+                start, left = start + done, left - done
 
 
 def complete_s3(tree: TailTree, stitch: Stitch, tail: TailRef | None, refs: Sequence[Sequence[StripRef]],

@@ -2,6 +2,7 @@
 bytes the driver-written ResultsWriter makes; the driver receives only a reduced level."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -85,6 +86,39 @@ def test_executor_written_cog_is_byte_identical_to_the_driver_written_one(tmp_pa
     # the driver got block sizes and staged names: no pixel (the tail task joined the reduced rows)
     assert received < 4096
     assert not list(tmp_path.glob(".new.staging-*"))          # staged strips are gone
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False], ids=["copy_file_range", "buffered"])
+def test_local_cog_is_stitched_with_its_checksum_with_or_without_the_kernel_copy(tmp_path, monkeypatch, kernel_copy):
+    """The stitched COG equals the driver-written one and its item's ``file:checksum`` is the
+    file's sha2-256, whether the kernel copies the pieces or the file system refuses (EXDEV) and
+    they go through a buffer."""
+    calls = []
+    if not kernel_copy:
+        def refuse(*args):
+            calls.append(args)
+            raise OSError(errno.EXDEV, "cross-device")
+        monkeypatch.setattr(parts.os, "copy_file_range", refuse)
+    rng = np.random.default_rng(11)
+    full = rng.random((1, 700, 1100)).astype(np.float32)
+    meta = CubeMeta(dims=("bands", "y", "x"), labels={"bands": ("ndvi",)}, grid=GRID)
+    both(tmp_path, meta, full, 2)
+    cog = tmp_path / "new" / "result.tif"
+    assert cog.read_bytes() == (tmp_path / "old" / "result.tif").read_bytes()
+    item = json.loads((tmp_path / "new" / "result.json").read_text())
+    assert item["assets"]["data"]["file:checksum"] == SHA256_MULTIHASH_PREFIX + hashlib.sha256(
+        cog.read_bytes()).hexdigest()
+    assert bool(calls) is not kernel_copy
+
+
+def test_copy_ranges_refuses_a_piece_shorter_than_planned(tmp_path):
+    piece = tmp_path / "piece"
+    piece.write_bytes(b"0123456789")
+    with open(tmp_path / "out", "wb") as out:
+        with pytest.raises(OSError, match="ended 5 bytes early"):
+            parts.copy_ranges([(str(piece), 5, 10)], out.fileno())
+    with pytest.raises(OSError, match="ended 5 bytes early"):
+        parts.sha256_of(b"", [(str(piece), 5, 10)])
 
 
 def test_time_series_of_integers_one_cog_per_label(tmp_path):
