@@ -451,7 +451,9 @@ def _python_workers() -> list[int]:
             parent_cmd = Path(f"/proc/{parent}/cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if daemon in cmd and daemon in parent_cmd:     # a forked worker
+        # a forked worker: the daemon's child (the daemon is the JVM's child, whose command line
+        # names the daemon module too, in its Spark conf)
+        if daemon in cmd and daemon in parent_cmd and b"java" not in parent_cmd.split(b"\0")[0]:
             workers.append(pid)
     return workers
 
