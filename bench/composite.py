@@ -286,6 +286,7 @@ class Contender:
             self._proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             self._proc.kill()
+            self._proc.wait()
         self._log.close()
 
 
