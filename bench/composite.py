@@ -165,20 +165,21 @@ def sparkeo_worker(args) -> None:
     results_before, driver_read_before = task_result_bytes(sc), _io_read_chars(os.getpid())
     cpu_before = _driver_cpu_s()
     graph = Path(args.graph).read_text() if args.graph else json.dumps(GRAPH)    # bench/focal.py's graphs
+
+    def timed(output: str):
+        """One job's seconds and its run."""
+        t1 = time.perf_counter()
+        ran = run_job(graph, output=output, job_id="bench", catalog_uri=args.catalog, job_options={},
+                      settings=settings, caller=Caller(), spark=spark)
+        return time.perf_counter() - t1, ran
+
     if args.serve:
-        def one(output: str) -> float:
-            t1 = time.perf_counter()
-            run_job(graph, output=output, job_id="bench", catalog_uri=args.catalog, job_options={},
-                    settings=settings, caller=Caller(), spark=spark)
-            return time.perf_counter() - t1
-        serve_jobs(one, {"session_startup_s": startup, "warmup_s": warmup})
+        serve_jobs(lambda output: timed(output)[0], {"session_startup_s": startup, "warmup_s": warmup})
         return
     jobs = []
     for i in range(max(args.jobs, 1)):       # back to back in the warm session, each to its own folder
-        t1 = time.perf_counter()
-        ran = run_job(graph, output=args.output if i == 0 else f"{args.output}.{i}", job_id="bench",
-                      catalog_uri=args.catalog, job_options={}, settings=settings, caller=Caller(), spark=spark)
-        jobs.append(time.perf_counter() - t1)
+        seconds, ran = timed(args.output if i == 0 else f"{args.output}.{i}")
+        jobs.append(seconds)
         if i == 0:
             # bytes the workers read during the first job (workers forked during it started from 0),
             # and what the driver received and read in it
@@ -503,8 +504,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, help="only scaling_efficiency, measured this many times "
                                              "(local[1], local[2], tiles in 1 and 2 processes per run)")
     ap.add_argument("--jobs-per-run", type=int, default=5,
-                    help="with --runs: each contender's time in a run is the fastest of this many jobs in its "
-                         "one warm process (every job's time is printed too)")
+                    help="with --runs: jobs per contender and run, in its one warm process; a run's figure "
+                         "comes from each contender's median job (every job's time is printed too)")
     ap.add_argument("--interleave", action=argparse.BooleanOptionalAction, default=True,
                     help="with --runs: the four contenders stay up (warm) through a run and take their "
                          "--jobs-per-run jobs in turn, rotating which goes first, so that drift in the "
@@ -582,7 +583,8 @@ def scaling_runs(args, block: str) -> None:
                 "tiles_only_speedup_2_over_1": round(med["tiles_only_1proc"] / med["tiles_only_2proc"], 3),
                 **{k: round(v[-1], 3) for k, v in figures.items()},
                 **{f"{k}_each_s": [round(x, 3) for x in v] for k, v in seconds.items()},
-                **{f"{key}_local{n}": local[n].get(key) for n in (1, 2) for key in ("driver_cpu_s", "driver_jvm_cpu_s")},
+                **{f"{key}_local{n}": local[n][key] for n in (1, 2) for key in ("driver_cpu_s", "driver_jvm_cpu_s")
+                   if key in local[n]},      # measured without --interleave
                 "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}), flush=True)
     finally:
         shutil.rmtree(out_root, ignore_errors=True)
@@ -694,13 +696,12 @@ def bench_layout(args, block: str) -> dict:
         "speedup_2_over_1": round(med["sparkeo_local1"] / med["sparkeo_local2"], 3),
         # the same tiles without Spark on 1 and 2 processes: what the machine's cores give the work itself
         "tiles_only_speedup_2_over_1": round(med["tiles_only_1proc"] / med["tiles_only_2proc"], 3),
-        "scaling_efficiency": round(med["sparkeo_local1"] / med["sparkeo_local2"]
-                                    / (med["tiles_only_1proc"] / med["tiles_only_2proc"]), 3),
+        "scaling_efficiency": round(efficiency(med), 3),
         "second_job": {   # the same figures for each process's second job (one-time costs paid by the first)
             "ratio_to_numpy_2proc": round(med["sparkeo_local2_second_job"] / med["numpy_2proc"], 3),
             "ratio_to_decode_floor": round(med["sparkeo_local2_second_job"] / med["decode_floor_2proc"], 3),
-            "scaling_efficiency": round(med["sparkeo_local1_second_job"] / med["sparkeo_local2_second_job"]
-                                        / (med["tiles_only_1proc"] / med["tiles_only_2proc"]), 3)},
+            "scaling_efficiency": round(efficiency({**med, "sparkeo_local1": med["sparkeo_local1_second_job"],
+                                                    "sparkeo_local2": med["sparkeo_local2_second_job"]}), 3)},
         "beyond_tiles_local1_s": round(med["sparkeo_local1"] - med["tiles_only_1proc"], 3),
         "beyond_tiles_local2_s": round(med["sparkeo_local2"] - med["tiles_only_2proc"], 3),
         "python_worker_peak_rss_mb": max(x for x in (extra["sparkeo_local1"] + extra["sparkeo_local2"])

@@ -18,6 +18,7 @@ Two sinks, chosen by the output location:
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
@@ -38,6 +39,8 @@ from jobs.results.tailplan import TailTree
 
 MIN_PART = 5 * 1024 * 1024          # S3's smallest part but the last
 COPY_CHUNK = 1 << 22               # bytes per read where the kernel cannot copy
+# copy_file_range's answers where a file system or kernel cannot copy (anything else is a real error)
+NO_KERNEL_COPY = frozenset({errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF})
 MAX_PARTS = 10_000                  # S3's part numbers per multipart upload: 1..10,000
 HEADER_PART, TAIL_PART = 1, 2
 
@@ -320,33 +323,51 @@ def write_local(target: BinaryIO, tree: TailTree, stitch: Stitch, tail: TailRef 
 def sha256_of(head: bytes, ranges: Sequence[tuple[str, int, int]]) -> str:
     """The sha2-256 hex digest of ``head`` followed by the byte ranges ``(path, start, length)``."""
     digest = hashlib.sha256(head)
-    for path, start, left in ranges:
-        with open(path, "rb", buffering=0) as src:
-            while left:
-                chunk = os.pread(src.fileno(), min(left, COPY_CHUNK), start)
-                if not chunk:
-                    raise OSError(f"{path}: ended {left} bytes early")
-                digest.update(chunk)
-                start, left = start + len(chunk), left - len(chunk)
+    for path, start, length in ranges:
+        for chunk in read_range(path, start, length):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
 def copy_ranges(ranges: Sequence[tuple[str, int, int]], fd: int) -> None:
-    """Append the byte ranges ``(path, start, length)`` to the file open at ``fd``, in the kernel
-    (``copy_file_range``) where the file systems allow it, else through a buffer."""
-    for path, start, left in ranges:
-        with open(path, "rb", buffering=0) as src:
-            while left:
-                try:
-                    done = os.copy_file_range(src.fileno(), fd, left, start)
-                except OSError:          # EXDEV, EINVAL, ENOSYS...: a file system or kernel without it
-                    done = 0
-                if not done:
-                    chunk = os.pread(src.fileno(), min(left, COPY_CHUNK), start)
-                    if not chunk:
-                        raise OSError(f"{path}: ended {left} bytes early")
-                    done = os.write(fd, chunk)
-                start, left = start + done, left - done
+    """Append the byte ranges ``(path, start, length)`` to the file open at ``fd``: in the kernel
+    (``copy_file_range``) where the file systems allow it, else (or for what it left) through a buffer."""
+    for path, start, length in ranges:
+        copied = _kernel_copy(path, start, length, fd)
+        for chunk in read_range(path, start + copied, length - copied):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+
+
+def read_range(path: str, start: int, length: int) -> Iterator[bytes]:
+    """The ``length`` bytes of ``path`` from ``start``, in chunks of at most ``COPY_CHUNK``; raises
+    ``OSError`` when the file ends before them (a staged piece shorter than planned)."""
+    with open(path, "rb", buffering=0) as src:
+        while length:
+            chunk = os.pread(src.fileno(), min(length, COPY_CHUNK), start)
+            if not chunk:
+                raise OSError(f"{path}: ended {length} bytes early")
+            yield chunk
+            start, length = start + len(chunk), length - len(chunk)
+
+
+def _kernel_copy(path: str, start: int, length: int, fd: int) -> int:
+    """Bytes of the range the kernel appended to ``fd``: all of them, or fewer where the file
+    system or kernel cannot copy (the caller copies the rest) or the source ends early."""
+    copied = 0
+    with open(path, "rb", buffering=0) as src:
+        while copied < length:
+            try:
+                done = os.copy_file_range(src.fileno(), fd, length - copied, start + copied)
+            except OSError as err:
+                if err.errno in NO_KERNEL_COPY:
+                    return copied
+                raise
+            if not done:
+                return copied
+            copied += done
+    return copied
 
 
 def complete_s3(tree: TailTree, stitch: Stitch, tail: TailRef | None, refs: Sequence[Sequence[StripRef]],

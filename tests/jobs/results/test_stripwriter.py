@@ -121,6 +121,20 @@ def test_copy_ranges_refuses_a_piece_shorter_than_planned(tmp_path):
         parts.sha256_of(b"", [(str(piece), 5, 10)])
 
 
+def test_copy_ranges_does_not_hide_a_real_write_error(tmp_path, monkeypatch):
+    """A full disk (ENOSPC) is raised as it is, not retried through a buffer as an unsupported copy is."""
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(parts.os, "copy_file_range", full)
+    piece = tmp_path / "piece"
+    piece.write_bytes(b"0123456789")
+    with open(tmp_path / "out", "wb") as out:
+        with pytest.raises(OSError) as raised:
+            parts.copy_ranges([(str(piece), 0, 10)], out.fileno())
+    assert raised.value.errno == errno.ENOSPC
+    assert (tmp_path / "out").read_bytes() == b""
+
+
 def test_time_series_of_integers_one_cog_per_label(tmp_path):
     full = (np.arange(2 * 1 * 700 * 1100, dtype=np.float32).reshape(2, 1, 700, 1100) % 5000)
     full[1, 0, :300, :3] = np.nan
