@@ -503,9 +503,14 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT / "build" / "bench"))
     ap.add_argument("--runs", type=int, help="only scaling_efficiency, measured this many times "
                                              "(local[1], local[2], tiles in 1 and 2 processes per run)")
-    ap.add_argument("--jobs-per-run", type=int, default=5,
-                    help="with --runs: jobs per contender and run, in its one warm process; a run's figure "
-                         "comes from each contender's median job (every job's time is printed too)")
+    ap.add_argument("--jobs-per-run", type=int, default=12,
+                    help="with --runs: jobs per contender and run, spread over its --processes-per-run warm "
+                         "processes; a run's figure comes from each contender's typical job, the median over "
+                         "its processes of each one's median job (every job's time is printed too)")
+    ap.add_argument("--processes-per-run", type=int, default=3,
+                    help="with --runs and --interleave: each contender's jobs of a run are spread over this "
+                         "many warm processes, one after the other, so that one process's luck (a whole "
+                         "process ~10 %% slower, seen on these VMs) is a third of its jobs, not all of them")
     ap.add_argument("--interleave", action=argparse.BooleanOptionalAction, default=True,
                     help="with --runs: the four contenders stay up (warm) through a run and take their "
                          "--jobs-per-run jobs in turn, rotating which goes first, so that drift in the "
@@ -545,54 +550,73 @@ def main() -> None:
 
 def scaling_runs(args, block: str) -> None:
     """``scaling_efficiency`` ``args.runs`` times on one layout: per run sparkeo on local[1] and
-    local[2] and the bare tiles in 1 and 2 processes, ``args.jobs_per_run`` jobs each in one warm
-    process; with ``args.interleave`` the four processes stay up and their jobs alternate
-    (``interleaved_run``), else each runs its jobs back to back after the one before.
+    local[2] and the bare tiles in 1 and 2 processes, ``args.jobs_per_run`` jobs each; with
+    ``args.interleave`` the four contenders are up together and their jobs alternate
+    (``interleaved_run``), in ``args.processes_per_run`` warm processes each, one after the other;
+    without it each contender runs its jobs back to back in one process after the one before.
 
-    A run's ``scaling_efficiency`` is taken from each contender's median job, as the per-layout
-    summary takes it from the median over repeats; the same ratio from the fastest jobs
-    (``scaling_efficiency_of_fastest``) and from the first jobs alone (``_first_job``) is printed
-    too. Prints a line per run (every job's seconds and the load average; without interleaving
-    also the CPU seconds of each driver and its JVM) and one with min and median over the runs.
+    A run's ``scaling_efficiency`` is taken from each contender's typical job (``typical_job``: the
+    median over its processes of each one's median job), as the per-layout summary takes it from the
+    median over repeats; the same ratio from the fastest jobs
+    (``scaling_efficiency_of_fastest``), from each process's first job (``_first_job``, median over
+    the processes) and from each set of processes alone (``scaling_efficiency_each_process``) is
+    printed too. Prints a line per run (every job's seconds by process and the load average; without
+    interleaving also the CPU seconds of each driver and its JVM) and one with min and median over the runs.
 
     Why interleave: on these 2-vCPU machines the speed of the same work drifts by 5-10 % over tens
     of seconds; run one after the other, the four contenders of a run met different machines, and
-    the ratio of ratios took the drift for overhead (or for its absence) in either direction."""
+    the ratio of ratios took the drift for overhead (or for its absence) in either direction.
+    Why several processes: now and then a whole sparkeo process runs ~10 % slower from its first job
+    to its last, the other contenders' interleaved jobs not (README). The bare tiles fork fresh
+    processes for every job, so such draws average out over their run, while sparkeo's Python
+    workers live as long as its session: with one process per run, one draw decided the run."""
     catalog = ensure_series(Path(args.data), args.size, args.dates, block)
     out_root = Path(tempfile.mkdtemp(prefix="sparkeo-bench-"))
     figures: dict[str, list[float]] = {"scaling_efficiency": [], "scaling_efficiency_of_fastest": [],
                                        "scaling_efficiency_first_job": []}
+    processes = max(min(args.processes_per_run, args.jobs_per_run), 1) if args.interleave else 1   # none idle
     try:
         for run in range(args.runs):
             per = args.jobs_per_run
             if args.interleave:
-                local, each = interleaved_run(catalog, out_root / f"run{run}", per)
+                seconds, local = interleaved_run(catalog, out_root / f"run{run}", per, processes), {}
             else:
                 local = {n: run_sparkeo(f"local[{n}]", catalog, out_root / f"local{n}-{run}", per) for n in (1, 2)}
-                each = {n: run_tiles_each(n, catalog, per) for n in (1, 2)}
-            seconds = {**{f"sparkeo_local{n}": local[n]["job_s_each"] for n in (1, 2)},
-                       **{f"tiles_only_{n}proc": each[n] for n in (1, 2)}}
-            for key, pick in (("scaling_efficiency", statistics.median), ("scaling_efficiency_of_fastest", min),
-                              ("scaling_efficiency_first_job", lambda jobs: jobs[0])):
-                figures[key].append(efficiency({k: pick(v) for k, v in seconds.items()}))
-            med = {k: statistics.median(v) for k, v in seconds.items()}
+                seconds = {**{f"sparkeo_local{n}": [local[n]["job_s_each"]] for n in (1, 2)},
+                           **{f"tiles_only_{n}proc": [run_tiles_each(n, catalog, per)] for n in (1, 2)}}
+            med = {k: typical_job(v) for k, v in seconds.items()}
+            figures["scaling_efficiency"].append(efficiency(med))
+            figures["scaling_efficiency_of_fastest"].append(efficiency({k: min(min(p) for p in v)
+                                                                         for k, v in seconds.items()}))
+            figures["scaling_efficiency_first_job"].append(
+                efficiency({k: statistics.median(proc[0] for proc in v) for k, v in seconds.items()}))
             print(json.dumps({
-                "block": block, "run": run + 1, "jobs_per_run": per, "interleaved": args.interleave,
-                **{f"{k}_median_s": round(v, 3) for k, v in med.items()},
+                "block": block, "run": run + 1, "jobs_per_run": per, "processes_per_run": processes,
+                "interleaved": args.interleave,
+                **{f"{k}_typical_s": round(v, 3) for k, v in med.items()},
                 "speedup_2_over_1": round(med["sparkeo_local1"] / med["sparkeo_local2"], 3),
                 "tiles_only_speedup_2_over_1": round(med["tiles_only_1proc"] / med["tiles_only_2proc"], 3),
                 **{k: round(v[-1], 3) for k, v in figures.items()},
-                **{f"{k}_each_s": [round(x, 3) for x in v] for k, v in seconds.items()},
-                **{f"{key}_local{n}": local[n][key] for n in (1, 2) for key in ("driver_cpu_s", "driver_jvm_cpu_s")
+                "scaling_efficiency_each_process": [
+                    round(efficiency({k: statistics.median(v[i]) for k, v in seconds.items()}), 3)
+                    for i in range(processes)],
+                **{f"{k}_each_s": [[round(x, 3) for x in proc] for proc in v] for k, v in seconds.items()},
+                **{f"{key}_local{n}": local[n][key] for n in local for key in ("driver_cpu_s", "driver_jvm_cpu_s")
                    if key in local[n]},      # measured without --interleave
                 "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}), flush=True)
     finally:
         shutil.rmtree(out_root, ignore_errors=True)
     print(json.dumps({"block": block, "size": args.size, "runs": args.runs, "jobs_per_run": args.jobs_per_run,
-                      "interleaved": args.interleave,
+                      "processes_per_run": processes, "interleaved": args.interleave,
                       **{f"{k}_{name}": round(f(v), 3) for k, v in figures.items()
                          for name, f in (("min", min), ("median", statistics.median))},
                       "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}), flush=True)
+
+
+def typical_job(processes: list[list[float]]) -> float:
+    """A contender's typical job in a run: the median over its processes of each one's median job.
+    Robust to a process's first, slower job and, from three processes on, to a whole slow process."""
+    return statistics.median(statistics.median(jobs) for jobs in processes)
 
 
 def efficiency(seconds: Mapping[str, float]) -> float:
@@ -602,27 +626,34 @@ def efficiency(seconds: Mapping[str, float]) -> float:
             / (seconds["tiles_only_1proc"] / seconds["tiles_only_2proc"]))
 
 
-def interleaved_run(catalog: Path, out: Path, jobs: int) -> tuple[dict, dict]:
+def interleaved_run(catalog: Path, out: Path, jobs: int, processes: int = 1) -> dict[str, list[list[float]]]:
     """One ``--interleave`` run: sparkeo on local[1] and local[2] and the bare tiles in 1 and 2
-    processes, each started and warmed up in its own process, then ``jobs`` rounds of one job each,
-    the order rotating by one per round. Returns ``scaling_runs``' two mappings (by core count): the
-    sparkeo jobs' ``job_s_each`` and the tile computations' seconds."""
+    processes, each started and warmed up in its own process, then rounds of one job each, the order
+    rotating by one per round. The ``jobs`` rounds are spread over ``processes`` generations of the
+    four: each generation is stopped and a fresh one started for the next share. Returns every
+    contender's seconds (``sparkeo_local1``, ``tiles_only_2proc``, ...) as one list per process."""
     here = [sys.executable, __file__, "--catalog", str(catalog)]
-    contenders = {}
-    try:
-        for n in (1, 2):
-            contenders[("local", n)] = Contender(f"sparkeo local[{n}]", here + ["--worker", f"local[{n}]"])
-            contenders[("tiles", n)] = Contender(f"tiles in {n} process(es)", here + ["--tiles", str(n)])
-        order = list(contenders)
-        seconds: dict = {key: [] for key in order}
-        for round_ in range(jobs):
-            for key in order[round_ % len(order):] + order[:round_ % len(order)]:
-                seconds[key].append(contenders[key].job(out / f"{key[0]}{key[1]}-{round_}"))
-    finally:
-        for contender in contenders.values():
-            contender.close()
-    return ({n: {"job_s_each": seconds[("local", n)]} for n in (1, 2)},
-            {n: seconds[("tiles", n)] for n in (1, 2)})
+    names = {("local", n): f"sparkeo_local{n}" for n in (1, 2)} | {("tiles", n): f"tiles_only_{n}proc" for n in (1, 2)}
+    seconds: dict[str, list[list[float]]] = {name: [] for name in names.values()}
+    round_ = 0
+    for generation in range(processes):
+        share = jobs // processes + (generation < jobs % processes)
+        contenders = {}
+        try:
+            for n in (1, 2):
+                contenders[("local", n)] = Contender(f"sparkeo local[{n}]", here + ["--worker", f"local[{n}]"])
+                contenders[("tiles", n)] = Contender(f"tiles in {n} process(es)", here + ["--tiles", str(n)])
+            order = list(contenders)
+            for key in order:
+                seconds[names[key]].append([])
+            for _ in range(share):
+                for key in order[round_ % len(order):] + order[:round_ % len(order)]:
+                    seconds[names[key]][-1].append(contenders[key].job(out / f"{key[0]}{key[1]}-{round_}"))
+                round_ += 1
+        finally:
+            for contender in contenders.values():
+                contender.close()
+    return seconds
 
 
 def bench_layout(args, block: str) -> dict:
