@@ -174,7 +174,8 @@ def sparkeo_worker(args) -> None:
         return time.perf_counter() - t1, ran
 
     if args.serve:
-        serve_jobs(lambda output: timed(output)[0], {"session_startup_s": startup, "warmup_s": warmup})
+        serve_jobs(lambda output: with_cpu(lambda: timed(output)[0]),
+                   {"session_startup_s": startup, "warmup_s": warmup})
         return
     jobs = []
     for i in range(max(args.jobs, 1)):       # back to back in the warm session, each to its own folder
@@ -247,12 +248,25 @@ def tiles_worker(args) -> None:
 REPLY = "BENCH "     # marks the serving worker's replies on its stdout (the JVM may print there too)
 
 
-def serve_jobs(one: Callable[[str], float], ready: dict) -> None:
+def serve_jobs(one: Callable[[str], float | dict], ready: dict) -> None:
     """Inside a ``--serve`` subprocess: say ``ready``, then run one job per line read from stdin
-    (``{"output": folder}``) and reply with its seconds, until stdin closes."""
+    (``{"output": folder}``) and reply with its seconds (``s``, and whatever else ``one`` measured),
+    until stdin closes."""
     print(REPLY + json.dumps({"ready": True, **ready}), flush=True)
     for line in sys.stdin:
-        print(REPLY + json.dumps({"s": one(json.loads(line)["output"])}), flush=True)
+        done = one(json.loads(line)["output"])
+        print(REPLY + json.dumps(done if isinstance(done, dict) else {"s": done}), flush=True)
+
+
+def with_cpu(job: Callable[[], float]) -> dict:
+    """``job``'s seconds, and the CPU seconds its Python workers and the JVM used meanwhile (read
+    from /proc around it, outside the timed part): which side a slower process lost its time on."""
+    jvm = _jvm_pid()
+    workers = {pid: _cpu_s(pid) for pid in _python_workers()}
+    jvm_before = _cpu_s(jvm)
+    seconds = job()
+    return {"s": seconds, "jvm_cpu_s": round(_cpu_s(jvm) - jvm_before, 3),
+            "workers_cpu_s": round(sum(_cpu_s(pid) - workers.get(pid, 0.0) for pid in _python_workers()), 3)}
 
 
 class Contender:
@@ -266,11 +280,12 @@ class Contender:
                                       stderr=self._log, text=True, cwd=ROOT)
         self.ready = self._reply()
 
-    def job(self, output: Path) -> float:
-        """Seconds of one job written to ``output`` (a folder that does not exist yet)."""
+    def job(self, output: Path) -> dict:
+        """One job written to ``output`` (a folder that does not exist yet): its seconds (``s``) and,
+        for sparkeo, the CPU seconds of its workers and JVM (``with_cpu``)."""
         self._proc.stdin.write(json.dumps({"output": str(output)}) + "\n")
         self._proc.stdin.flush()
-        return self._reply()["s"]
+        return self._reply()
 
     def _reply(self) -> dict:
         for line in self._proc.stdout:
@@ -356,15 +371,17 @@ def driver_figures(sc, results_before: int, driver_read_before: int) -> dict:
 def _driver_cpu_s() -> dict[str, float]:
     """CPU seconds (user + system) used so far by the Python driver (all its threads) and by its JVM
     (the driver and, on a local master, the executors' threads)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    jvm = _jvm_pid()
+    own = os.times()
+    return {"driver_cpu_s": own.user + own.system, "driver_jvm_cpu_s": _cpu_s(_jvm_pid())}
+
+
+def _cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system, all threads) a process has used so far, from /proc; 0 if gone."""
     try:
-        fields = Path(f"/proc/{jvm}/stat").read_text().rsplit(")", 1)[1].split() if jvm else []
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split() if pid else []
     except OSError:
         fields = []
-    own = os.times()
-    return {"driver_cpu_s": own.user + own.system,
-            "driver_jvm_cpu_s": (int(fields[11]) + int(fields[12])) / tick if fields else 0.0}
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
 
 
 def task_result_bytes(sc) -> int:
@@ -579,11 +596,12 @@ def scaling_runs(args, block: str) -> None:
         for run in range(args.runs):
             per = args.jobs_per_run
             if args.interleave:
-                seconds, local = interleaved_run(catalog, out_root / f"run{run}", per, processes), {}
+                (seconds, cpu), local = interleaved_run(catalog, out_root / f"run{run}", per, processes), {}
             else:
                 local = {n: run_sparkeo(f"local[{n}]", catalog, out_root / f"local{n}-{run}", per) for n in (1, 2)}
                 seconds = {**{f"sparkeo_local{n}": [local[n]["job_s_each"]] for n in (1, 2)},
                            **{f"tiles_only_{n}proc": [run_tiles_each(n, catalog, per)] for n in (1, 2)}}
+                cpu = {}
             med = {k: typical_job(v) for k, v in seconds.items()}
             figures["scaling_efficiency"].append(efficiency(med))
             figures["scaling_efficiency_of_fastest"].append(efficiency({k: min(min(p) for p in v)
@@ -601,6 +619,7 @@ def scaling_runs(args, block: str) -> None:
                     round(efficiency({k: statistics.median(v[i]) for k, v in seconds.items()}), 3)
                     for i in range(processes)],
                 **{f"{k}_each_s": [[round(x, 3) for x in proc] for proc in v] for k, v in seconds.items()},
+                **{f"{k}_each": v for k, v in cpu.items()},      # with --interleave: per job, by process
                 **{f"{key}_local{n}": local[n][key] for n in local for key in ("driver_cpu_s", "driver_jvm_cpu_s")
                    if key in local[n]},      # measured without --interleave
                 "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}), flush=True)
@@ -626,15 +645,19 @@ def efficiency(seconds: Mapping[str, float]) -> float:
             / (seconds["tiles_only_1proc"] / seconds["tiles_only_2proc"]))
 
 
-def interleaved_run(catalog: Path, out: Path, jobs: int, processes: int = 1) -> dict[str, list[list[float]]]:
+def interleaved_run(catalog: Path, out: Path, jobs: int,
+                    processes: int = 1) -> tuple[dict[str, list[list[float]]], dict[str, list[list[float]]]]:
     """One ``--interleave`` run: sparkeo on local[1] and local[2] and the bare tiles in 1 and 2
     processes, each started and warmed up in its own process, then rounds of one job each, the order
     rotating by one per round. The ``jobs`` rounds are spread over ``processes`` generations of the
     four: each generation is stopped and a fresh one started for the next share. Returns every
-    contender's seconds (``sparkeo_local1``, ``tiles_only_2proc``, ...) as one list per process."""
+    contender's seconds (``sparkeo_local1``, ``tiles_only_2proc``, ...) as one list per process, and
+    the same for the CPU seconds of sparkeo's workers and JVM per job (``sparkeo_local2_jvm_cpu_s``, ...)."""
     here = [sys.executable, __file__, "--catalog", str(catalog)]
     names = {("local", n): f"sparkeo_local{n}" for n in (1, 2)} | {("tiles", n): f"tiles_only_{n}proc" for n in (1, 2)}
     seconds: dict[str, list[list[float]]] = {name: [] for name in names.values()}
+    cpu: dict[str, list[list[float]]] = {f"sparkeo_local{n}_{side}": [] for n in (1, 2)
+                                         for side in ("workers_cpu_s", "jvm_cpu_s")}
     round_ = 0
     for generation in range(processes):
         share = jobs // processes + (generation < jobs % processes)
@@ -644,16 +667,20 @@ def interleaved_run(catalog: Path, out: Path, jobs: int, processes: int = 1) -> 
                 contenders[("local", n)] = Contender(f"sparkeo local[{n}]", here + ["--worker", f"local[{n}]"])
                 contenders[("tiles", n)] = Contender(f"tiles in {n} process(es)", here + ["--tiles", str(n)])
             order = list(contenders)
-            for key in order:
-                seconds[names[key]].append([])
+            for series in (*seconds.values(), *cpu.values()):
+                series.append([])
             for _ in range(share):
                 for key in order[round_ % len(order):] + order[:round_ % len(order)]:
-                    seconds[names[key]][-1].append(contenders[key].job(out / f"{key[0]}{key[1]}-{round_}"))
+                    done = contenders[key].job(out / f"{key[0]}{key[1]}-{round_}")
+                    seconds[names[key]][-1].append(done["s"])
+                    for side in ("workers_cpu_s", "jvm_cpu_s"):
+                        if side in done:
+                            cpu[f"{names[key]}_{side}"][-1].append(done[side])
                 round_ += 1
         finally:
             for contender in contenders.values():
                 contender.close()
-    return seconds
+    return seconds, cpu
 
 
 def bench_layout(args, block: str) -> dict:
