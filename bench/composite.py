@@ -591,7 +591,7 @@ def scaling_runs(args, block: str) -> None:
     out_root = Path(tempfile.mkdtemp(prefix="sparkeo-bench-"))
     figures: dict[str, list[float]] = {"scaling_efficiency": [], "scaling_efficiency_of_fastest": [],
                                        "scaling_efficiency_first_job": []}
-    processes = max(min(args.processes_per_run, args.jobs_per_run), 1) if args.interleave else 1   # none idle
+    processes = max(min(args.processes_per_run, args.jobs_per_run), 1) if args.interleave else 1   # each gets a job
     try:
         for run in range(args.runs):
             per = args.jobs_per_run
@@ -602,8 +602,8 @@ def scaling_runs(args, block: str) -> None:
                 seconds = {**{f"sparkeo_local{n}": [local[n]["job_s_each"]] for n in (1, 2)},
                            **{f"tiles_only_{n}proc": [run_tiles_each(n, catalog, per)] for n in (1, 2)}}
                 cpu = {}
-            med = {k: typical_job(v) for k, v in seconds.items()}
-            figures["scaling_efficiency"].append(efficiency(med))
+            typical = {k: typical_job(v) for k, v in seconds.items()}
+            figures["scaling_efficiency"].append(efficiency(typical))
             figures["scaling_efficiency_of_fastest"].append(efficiency({k: min(min(p) for p in v)
                                                                          for k, v in seconds.items()}))
             figures["scaling_efficiency_first_job"].append(
@@ -611,9 +611,9 @@ def scaling_runs(args, block: str) -> None:
             print(json.dumps({
                 "block": block, "run": run + 1, "jobs_per_run": per, "processes_per_run": processes,
                 "interleaved": args.interleave,
-                **{f"{k}_typical_s": round(v, 3) for k, v in med.items()},
-                "speedup_2_over_1": round(med["sparkeo_local1"] / med["sparkeo_local2"], 3),
-                "tiles_only_speedup_2_over_1": round(med["tiles_only_1proc"] / med["tiles_only_2proc"], 3),
+                **{f"{k}_typical_s": round(v, 3) for k, v in typical.items()},
+                "speedup_2_over_1": round(typical["sparkeo_local1"] / typical["sparkeo_local2"], 3),
+                "tiles_only_speedup_2_over_1": round(typical["tiles_only_1proc"] / typical["tiles_only_2proc"], 3),
                 **{k: round(v[-1], 3) for k, v in figures.items()},
                 "scaling_efficiency_each_process": [
                     round(efficiency({k: statistics.median(v[i]) for k, v in seconds.items()}), 3)
