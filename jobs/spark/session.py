@@ -52,16 +52,28 @@ DRIVER_JIT = "-XX:TieredStopAtLevel=1"
 
 def speed_conf(settings: Settings) -> dict[str, str]:
     """The Spark settings of the speed devices ``settings`` turns on: the worker daemon
-    (``worker_daemon``), Unix-socket Python workers (``python_unix_sockets``) and the C1-only
-    driver JVM (``driver_c1_jit``, as ``spark.driver.extraJavaOptions`` with the log4j set-up).
-    A device turned off leaves Spark's own default."""
-    conf = {"spark.driver.extraJavaOptions": " ".join(
-        [f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}"] + ([DRIVER_JIT] if settings.driver_c1_jit else []))}
+    (``worker_daemon``), Unix-socket Python workers (``python_unix_sockets``), the C1-only driver JVM
+    (``driver_c1_jit``) and its G1 heap regions with broadcast blocks under half a region
+    (``driver_heap_region_mb``); the JVM flags go in ``spark.driver.extraJavaOptions`` with the log4j
+    set-up. A device turned off leaves Spark's own default."""
+    java = [f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}"]
+    conf = {}
+    if settings.driver_c1_jit:
+        java.append(DRIVER_JIT)
+    if settings.driver_heap_region_mb:
+        java.append(driver_heap_regions(settings.driver_heap_region_mb))
+        conf["spark.broadcast.blockSize"] = f"{settings.driver_heap_region_mb * 1024 // 4}k"
+    conf["spark.driver.extraJavaOptions"] = " ".join(java)
     if settings.worker_daemon:
         conf["spark.python.daemon.module"] = DAEMON_MODULE
     if settings.python_unix_sockets:
         conf["spark.python.unix.domain.socket.enabled"] = "true"
     return conf
+
+
+def driver_heap_regions(mb: int) -> str:
+    """The driver JVM's flag for G1 heap regions of ``mb`` MB."""
+    return f"-XX:G1HeapRegionSize={mb}m"
 
 
 def spark_session(master: str | None = None, app_name: str = "sparkeo",

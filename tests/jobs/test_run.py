@@ -397,7 +397,7 @@ print(json.dumps({"workers": sc.parallelize([0, 1], 2).map(worker).collect(),
 @pytest.mark.parametrize("overrides", [
     {"worker_daemon": False, "malloc_mmap_threshold": 0, "malloc_trim_threshold": 0, "driver_c1_jit": False,
      "inline_dag_bytes": 0, "python_unix_sockets": False, "spill_tiles": False, "gdal_cache_mb": 4,
-     "cog_encode_threads": 1},
+     "cog_encode_threads": 1, "driver_heap_region_mb": 0},
     {"malloc_mmap_threshold": 0, "malloc_trim_threshold": 0},
 ], ids=["all-off", "malloc-off-under-the-daemon"])
 def test_speed_devices_turned_off_give_the_same_composite_and_are_off_on_the_workers(sample_small, tmp_path,
@@ -423,6 +423,7 @@ def test_speed_devices_turned_off_give_the_same_composite_and_are_off_on_the_wor
     assert all(("-m jobs.spark.daemon" in w["parent"]) != all_off for w in seen["workers"]), seen["workers"]
     assert {w["unix"] for w in seen["workers"]} == {"false" if all_off else "true"}
     assert ("-XX:TieredStopAtLevel=1" in seen["jvm_args"]) != all_off
+    assert ("-XX:G1HeapRegionSize=4m" in seen["jvm_args"]) != all_off
     assert seen["shipped"] == ["Broadcast" if all_off else "Inline"]
     assert seen["spilled"] == [not all_off]
 

@@ -31,18 +31,19 @@ def test_to_env_round_trips():
 
 SPEED_ENV = {"SPARKEO_WORKER_DAEMON": "off", "SPARKEO_MALLOC_MMAP_THRESHOLD": "0", "SPARKEO_MALLOC_TRIM_THRESHOLD": "0",
              "SPARKEO_DRIVER_C1_JIT": "false", "SPARKEO_INLINE_DAG_BYTES": "0", "SPARKEO_PYTHON_UNIX_SOCKETS": "no",
-             "SPARKEO_SPILL_TILES": "0", "SPARKEO_GDAL_CACHEMAX": "64", "SPARKEO_COG_THREADS": "1"}
+             "SPARKEO_SPILL_TILES": "0", "SPARKEO_GDAL_CACHEMAX": "64", "SPARKEO_COG_THREADS": "1",
+             "SPARKEO_DRIVER_HEAP_REGION_MB": "0"}
 
 
 def test_speed_devices_default_to_the_measured_values_and_each_turns_off_from_the_environment():
     on = Settings.from_env({})
     assert (on.worker_daemon, on.driver_c1_jit, on.python_unix_sockets, on.spill_tiles) == (True,) * 4
     assert (on.malloc_mmap_threshold, on.malloc_trim_threshold) == (32 << 20, 256 << 20)
-    assert (on.inline_dag_bytes, on.gdal_cache_mb, on.cog_encode_threads) == (4 << 20, 32, 0)
+    assert (on.inline_dag_bytes, on.gdal_cache_mb, on.cog_encode_threads, on.driver_heap_region_mb) == (4 << 20, 32, 0, 4)
     off = Settings.from_env(SPEED_ENV)
     assert (off.worker_daemon, off.driver_c1_jit, off.python_unix_sockets, off.spill_tiles) == (False,) * 4
     assert (off.malloc_mmap_threshold, off.malloc_trim_threshold, off.inline_dag_bytes) == (0, 0, 0)
-    assert (off.gdal_cache_mb, off.cog_encode_threads) == (64, 1)
+    assert (off.gdal_cache_mb, off.cog_encode_threads, off.driver_heap_region_mb) == (64, 1, 0)
     assert Settings.from_env(off.to_env()) == off and Settings.from_env(on.to_env()) == on   # to the executors
     assert off.to_env()["SPARKEO_WORKER_DAEMON"] == "false"
     assert Settings.from_env({"SPARKEO_WORKER_DAEMON": "YES"}, worker_daemon=False).worker_daemon is False
@@ -52,7 +53,9 @@ def test_speed_devices_default_to_the_measured_values_and_each_turns_off_from_th
     ({"SPARKEO_WORKER_DAEMON": "maybe"}, "SPARKEO_WORKER_DAEMON"),
     ({"SPARKEO_INLINE_DAG_BYTES": "-1"}, "SPARKEO_INLINE_DAG_BYTES"),
     ({"SPARKEO_MALLOC_MMAP_THRESHOLD": str(64 << 20)}, "SPARKEO_MALLOC_MMAP_THRESHOLD"),    # glibc refuses it
-], ids=["not-a-boolean", "negative", "above-glibc-limit"])
+    ({"SPARKEO_DRIVER_HEAP_REGION_MB": "2"}, "SPARKEO_DRIVER_HEAP_REGION_MB"),     # 1 MB task buffers humongous
+    ({"SPARKEO_DRIVER_HEAP_REGION_MB": "5"}, "SPARKEO_DRIVER_HEAP_REGION_MB"),     # not a G1 region size
+], ids=["not-a-boolean", "negative", "above-glibc-limit", "regions-too-small", "regions-not-a-power-of-two"])
 def test_a_bad_speed_setting_is_a_user_error_naming_its_variable(env, variable):
     with pytest.raises(ConfigError) as err:
         Settings.from_env(env)
