@@ -62,8 +62,9 @@ class Settings:
     # on by default; an operator turns one off here, without a code change, where the measurement
     # does not hold (a 64-core executor, a 1-core driver pod). Defaults leave every master as it was.
     # The driver hands them on (jobs.spark.session: Spark conf; ``to_env``: spark.executorEnv, read by the
-    # worker daemon; the tasks carry ``Settings``). The session-level ones (daemon, Unix sockets,
-    # driver JIT and heap regions) take effect when sparkeo creates the SparkSession; one that already runs keeps its own.
+    # worker daemon; the tasks carry ``Settings``). The session-level ones (daemon, Unix sockets, driver
+    # JIT and heap regions) take effect when sparkeo creates the SparkSession; one that already runs
+    # keeps its own.
 
     # Python workers fork from jobs.spark.daemon, which has numpy, rasterio, GDAL's drivers and the engine
     # loaded and frozen out of the garbage collector (``spark.python.daemon.module``); off: PySpark's
@@ -87,7 +88,7 @@ class Settings:
     # each such allocation, checks whether to start a marking cycle. Every task's 1 MB serialization
     # buffer and every broadcast's 4 MB block was one: on local[2] a young pause in every job, and now and
     # then a JVM (1 in 7 of those logged) marking in every job, 130-270 ms of JVM CPU taken from the
-    # workers, jobs 8-13 % slower. With 4 MB regions neither, for ~20 MB more driver RSS (16 MB: ~100 MB).
+    # workers, jobs 8-13 % slower. With 4 MB regions neither, for ~20 MB more driver RSS (16 MB: 90-160).
     # Like the JIT flag, the regions apply where sparkeo launches the driver JVM.
     driver_heap_region_mb: int = field(default=4, metadata={"env": "SPARKEO_DRIVER_HEAP_REGION_MB"})
     # Up to this many bytes of pickled DAG summed over a job's tasks, the DAG rides inside each task;

@@ -39,7 +39,8 @@ def test_speed_devices_default_to_the_measured_values_and_each_turns_off_from_th
     on = Settings.from_env({})
     assert (on.worker_daemon, on.driver_c1_jit, on.python_unix_sockets, on.spill_tiles) == (True,) * 4
     assert (on.malloc_mmap_threshold, on.malloc_trim_threshold) == (32 << 20, 256 << 20)
-    assert (on.inline_dag_bytes, on.gdal_cache_mb, on.cog_encode_threads, on.driver_heap_region_mb) == (4 << 20, 32, 0, 4)
+    assert (on.inline_dag_bytes, on.gdal_cache_mb, on.cog_encode_threads) == (4 << 20, 32, 0)
+    assert on.driver_heap_region_mb == 4
     off = Settings.from_env(SPEED_ENV)
     assert (off.worker_daemon, off.driver_c1_jit, off.python_unix_sockets, off.spill_tiles) == (False,) * 4
     assert (off.malloc_mmap_threshold, off.malloc_trim_threshold, off.inline_dag_bytes) == (0, 0, 0)
