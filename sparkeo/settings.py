@@ -14,7 +14,8 @@ from sparkeo.errors import ConfigError
 from sparkeo.readpolicy import RESTRICTED, ReadPolicy
 
 
-# G1's region sizes (powers of two up to 32 MB) that keep Spark's 1 MB task buffers under half a region
+# G1's region sizes (powers of two up to 32 MB) that keep Spark's 1 MB task buffers under half a region;
+# 0 leaves the JVM's own
 DRIVER_HEAP_REGIONS_MB = (0, 4, 8, 16, 32)
 # glibc refuses larger mmap thresholds on 64-bit (HEAP_MAX_SIZE / 2): larger blocks stay mmapped.
 MAX_MMAP_THRESHOLD = 32 << 20
